@@ -1,0 +1,206 @@
+/* zipc shared-memory and handshake ABI (see docs/ABI.md).
+ *
+ * Everything here is read by other processes, possibly built by another
+ * compiler, language or zipc version: fixed-width little-endian fields,
+ * offsets instead of pointers, explicit padding, and a _Static_assert on
+ * every offset. Changing any of it changes ZIPC_ABI_MAJOR.
+ */
+#ifndef ZIPC_ABI_H
+#define ZIPC_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+#define ZIPC_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define ZIPC_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+/* Peers must agree on the major version exactly; the minor version only
+ * adds meaning to reserved fields, so any minor interoperates. */
+#define ZIPC_ABI_MAJOR 1
+#define ZIPC_ABI_MINOR 0
+
+#define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
+#define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45485043495a)   /* "ZIPCHELO" */
+#define ZIPC_WELCOME_MAGIC UINT64_C(0x434c45575043495a) /* "ZIPCWELC" */
+#define ZIPC_ACK_MAGIC UINT64_C(0x4b434b415043495a)     /* "ZIPCACKK" */
+
+#define ZIPC_CACHE_LINE 64
+/* Writers of different sides stay 128 bytes apart: the adjacent-line
+ * prefetcher moves lines in pairs. */
+#define ZIPC_SIDE_STRIDE 128
+#define ZIPC_PAGE 4096
+
+enum zipc_segment_kind {
+    ZIPC_KIND_CHANNEL = 1,
+    ZIPC_KIND_QUEUE = 2,
+    ZIPC_KIND_TOPIC = 3,
+    ZIPC_KIND_TENSOR_STORE = 4,
+};
+
+/* ---- generic segment header, offset 0 of every segment --------------- */
+struct zipc_segment_header {
+    uint64_t magic;          /* ZIPC_SEGMENT_MAGIC */
+    uint16_t abi_major;      /* ZIPC_ABI_MAJOR */
+    uint16_t abi_minor;      /* ZIPC_ABI_MINOR */
+    uint32_t kind;           /* enum zipc_segment_kind */
+    uint64_t segment_size;   /* whole memfd size, equals fstat() size */
+    uint32_t header_size;    /* sizeof(struct zipc_segment_header) */
+    uint32_t flags;          /* reserved, 0 */
+    uint64_t body_offset;    /* kind-specific control block */
+    uint64_t body_size;
+    uint32_t creator_pid;
+    uint32_t creator_uid;
+    uint64_t created_ns;     /* CLOCK_REALTIME at creation */
+    char name[64];           /* NUL-terminated label (socket path) */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, magic) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, abi_major) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, abi_minor) == 10, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, kind) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, segment_size) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, header_size) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, flags) == 28, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, body_offset) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, body_size) == 40, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, creator_pid) == 48, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, creator_uid) == 52, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, created_ns) == 56, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_segment_header, name) == 64, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_segment_header) == 128, "abi");
+
+/* ---- channel (kind 1) ------------------------------------------------
+ * Segment: [segment header | channel control @ body_offset | ring @ ring_offset]
+ * Positions are free-running byte counts (never wrap in practice: 2^64 B);
+ * the ring offset of a position is pos & (ring_size - 1).
+ */
+#define ZIPC_CHANNEL_BODY_OFFSET 256
+#define ZIPC_CHANNEL_RING_OFFSET ZIPC_PAGE
+#define ZIPC_MIN_CAPACITY 64
+#define ZIPC_MAX_CAPACITY (UINT64_C(1) << 32)
+
+enum zipc_endpoint_state {
+    ZIPC_STATE_NONE = 0,    /* not attached yet */
+    ZIPC_STATE_ACTIVE = 1,
+    ZIPC_STATE_CLOSED = 2,  /* closed cleanly */
+};
+
+/* One side's line: written only by that side. */
+struct zipc_channel_side {
+    uint64_t position;   /* producer: tail (published end); consumer: head (released end) */
+    uint64_t messages;   /* messages committed / released */
+    uint64_t wakeups;    /* eventfd wake-ups this side sent */
+    uint64_t sleeps;     /* kernel sleeps this side took */
+    uint32_t pid;
+    uint32_t state;      /* enum zipc_endpoint_state */
+    uint8_t pad_[ZIPC_SIDE_STRIDE - 40];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, position) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, messages) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, wakeups) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, sleeps) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, pid) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_side, state) == 36, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_channel_side) == ZIPC_SIDE_STRIDE, "abi");
+
+/* A sleeper's flag: set by the side about to sleep, exchanged to 0 by the
+ * side that wakes it. Alone on its line so the waker's per-commit check is
+ * an L1 hit while nobody sleeps. */
+struct zipc_wait_flag {
+    uint32_t sleeping;
+    uint8_t pad_[ZIPC_SIDE_STRIDE - 4];
+};
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_wait_flag) == ZIPC_SIDE_STRIDE, "abi");
+
+struct zipc_channel_ctl {
+    uint64_t ring_offset;    /* from segment start; ZIPC_CHANNEL_RING_OFFSET */
+    uint64_t ring_size;      /* power of two, ZIPC_MIN_CAPACITY..ZIPC_MAX_CAPACITY */
+    uint32_t max_message;    /* ring_size / 2 - ZIPC_FRAME_HEADER */
+    uint32_t frame_align;    /* ZIPC_FRAME_ALIGN */
+    uint32_t listener_role;  /* enum zipc_role of the listener */
+    uint32_t reserved0;
+    uint8_t pad0_[ZIPC_SIDE_STRIDE - 32];
+    struct zipc_channel_side producer;
+    struct zipc_channel_side consumer;
+    struct zipc_wait_flag consumer_wait; /* consumer sleeps for data */
+    struct zipc_wait_flag producer_wait; /* producer sleeps for space */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, ring_offset) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, ring_size) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, max_message) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, frame_align) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, listener_role) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, producer) == 128, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, consumer) == 256, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, consumer_wait) == 384, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_channel_ctl, producer_wait) == 512, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_channel_ctl) == 640, "abi");
+ZIPC_STATIC_ASSERT(ZIPC_CHANNEL_BODY_OFFSET + sizeof(struct zipc_channel_ctl) <= ZIPC_CHANNEL_RING_OFFSET,
+                   "abi");
+
+/* Every message in the ring is a frame: a 16-byte header, the payload, and
+ * padding to ZIPC_FRAME_ALIGN. A frame never straddles the ring's end: when
+ * the next frame does not fit before the end, a pad frame (flags PAD) fills
+ * the rest and the message starts at ring offset 0. */
+#define ZIPC_FRAME_HEADER 16
+#define ZIPC_FRAME_ALIGN 16
+#define ZIPC_FRAME_PAD 1u
+
+struct zipc_frame {
+    uint32_t size;   /* payload bytes (0 for a pad) */
+    uint32_t type;   /* user type id */
+    uint32_t flags;  /* ZIPC_FRAME_PAD, or 0 for a message */
+    uint32_t seq;    /* low 32 bits of the message's sequence number, from 0 */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, size) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, type) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, flags) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, seq) == 12, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_frame) == ZIPC_FRAME_HEADER, "abi");
+
+/* ---- handshake messages over the Unix stream socket ----------------- */
+
+/* connector -> listener, first bytes on the connection */
+struct zipc_hello {
+    uint64_t magic;      /* ZIPC_HELLO_MAGIC */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t kind;       /* segment kind the connector expects */
+    uint32_t pid;
+    uint32_t reserved;
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_hello, abi_major) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_hello, kind) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_hello, pid) == 16, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_hello) == 24, "abi");
+
+/* listener -> connector. status 0: accepted, and the message carries by
+ * SCM_RIGHTS, in order: the sealed memfd, the consumer's wake eventfd and the
+ * producer's wake eventfd. status != 0: refused with that errno, no fds. */
+struct zipc_welcome {
+    uint64_t magic;      /* ZIPC_WELCOME_MAGIC */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+    uint32_t status;     /* 0 or a positive errno (EPROTO, EPERM, ...) */
+    uint32_t kind;
+    uint32_t connector_role; /* enum zipc_role */
+    uint64_t segment_size;
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_welcome, abi_major) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_welcome, status) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_welcome, kind) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_welcome, connector_role) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_welcome, segment_size) == 24, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_welcome) == 32, "abi");
+
+/* connector -> listener: the segment was validated (status 0) or not. */
+struct zipc_ack {
+    uint64_t magic;      /* ZIPC_ACK_MAGIC */
+    uint32_t status;     /* 0 or a positive errno (EBADMSG, ...) */
+    uint32_t reserved;
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_ack, status) == 8, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_ack) == 16, "abi");
+
+#endif /* ZIPC_ABI_H */

@@ -1,0 +1,639 @@
+/* Channel: one producer, one consumer, variable-size frames in a ring.
+ *
+ * Positions are free-running byte counts: the producer owns `tail` (end of
+ * published frames), the consumer owns `head` (end of released frames).
+ * Each side keeps a private cache of the other's position and reads the
+ * shared one only when its cache says full (producer) or empty (consumer).
+ * Nothing read from the segment is trusted: every position and frame header
+ * is validated before use, and a violation marks the channel broken with
+ * -EBADMSG. See docs/DESIGN.md for why each memory order suffices. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+struct zipc_channel {
+    /* ---- hot: read on every call --------------------------------------- */
+    uint8_t *ring;
+    uint64_t ring_size;
+    uint64_t mask;
+    uint32_t max_message;
+    int role;
+    int broken;               /* 0, or the sticky error (-EBADMSG, -EPIPE) */
+    struct zipc_channel_side *mine;
+    const struct zipc_channel_side *peer;
+
+    /* ---- producer ------------------------------------------------------ */
+    uint64_t tail;            /* end of committed frames (published or staged) */
+    uint64_t published;       /* what the consumer can see */
+    uint64_t cached_head;     /* last head read from the segment */
+    uint64_t res_start;       /* reservation: where its pad (if any) starts */
+    uint64_t res_pos;         /* reservation: where its frame starts */
+    uint32_t res_size;
+    bool reserving;
+    uint32_t seq;             /* next message's sequence number */
+    uint64_t staged;          /* messages committed since the last publish */
+    uint64_t need;            /* bytes the pending reservation waits for */
+    unsigned commits_to_check; /* commits left before a liveness check */
+
+    /* ---- consumer ------------------------------------------------------ */
+    uint64_t head;            /* released */
+    uint64_t rpos;            /* viewed up to */
+    uint64_t cached_tail;     /* last tail read from the segment */
+    uint32_t expect_seq;
+    uint32_t views;
+
+    /* ---- cold ---------------------------------------------------------- */
+    struct zipc__waiter wait;
+    struct zipc__segment seg;
+    int peer_pid;
+};
+
+#define ZIPC_LIVENESS_COMMITS 1024
+
+static uint64_t frame_bytes(uint64_t size) { return zipc__align_up(ZIPC_FRAME_HEADER + size, ZIPC_FRAME_ALIGN); }
+
+static int broken(zipc_channel *ch, int err)
+{
+    if (err == -EBADMSG)
+        ch->broken = err;
+    return err;
+}
+
+/* ------------------------------------------------------------------------
+ * Producer
+ * ------------------------------------------------------------------------ */
+
+static void publish(zipc_channel *ch)
+{
+    struct zipc_channel_side *me = ch->mine;
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + ch->staged, ZIPC_RELAXED);
+    /* seq_cst exchange: a release of every frame byte written before it,
+     * and the store half of the Dekker pair with the consumer's sleep flag. */
+    zipc__xchg(&me->position, ch->tail, ZIPC_SEQ_CST);
+    ch->published = ch->tail;
+    ch->staged = 0;
+    zipc__wake_peer(&ch->wait);
+}
+
+/* Read the consumer's head and validate it against what we published. */
+static int refresh_head(zipc_channel *ch)
+{
+    /* seq_cst (an acquire, and a plain load on x86/arm64): the consumer
+     * finished reading the frames before releasing them; seq_cst also puts
+     * this load in the Dekker order after our sleep flag store. */
+    uint64_t head = zipc__load(&ch->peer->position, ZIPC_SEQ_CST);
+    if ((head & (ZIPC_FRAME_ALIGN - 1)) || head - ch->cached_head > ch->published - ch->cached_head)
+        return broken(ch, -EBADMSG);
+    ch->cached_head = head;
+    return 0;
+}
+
+static int space_ready(void *ctx)
+{
+    zipc_channel *ch = ctx;
+    int err = refresh_head(ch);
+    if (err)
+        return err;
+    return ch->tail + ch->need - ch->cached_head <= ch->ring_size;
+}
+
+int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t timeout_ns)
+{
+    if (ZIPC_UNLIKELY(!ch || !buf || ch->role != ZIPC_PRODUCER))
+        return ch && buf ? -EOPNOTSUPP : -EINVAL;
+    if (ZIPC_UNLIKELY(ch->broken))
+        return ch->broken;
+    if (ZIPC_UNLIKELY(ch->reserving))
+        return -EALREADY;
+    if (ZIPC_UNLIKELY(size > ch->max_message))
+        return -EMSGSIZE;
+    uint64_t frame = frame_bytes(size);
+    uint64_t off = ch->tail & ch->mask;
+    /* A frame never straddles the end: pad to the end and start at 0. With
+     * frame <= ring/2 the pad is < frame, so pad + frame <= ring: once the
+     * consumer drains, any message up to max_message fits. */
+    uint64_t pad = ch->ring_size - off < frame ? ch->ring_size - off : 0;
+    uint64_t need = pad + frame;
+    if (ZIPC_UNLIKELY(ch->tail + need - ch->cached_head > ch->ring_size)) {
+        if (ch->published != ch->tail)
+            publish(ch); /* staged messages must be visible, or the consumer can never free space */
+        if (zipc__peer_gone(&ch->wait, false)) {
+            ch->broken = -EPIPE;
+            return -EPIPE;
+        }
+        ch->need = need;
+        int err = zipc__wait(&ch->wait, space_ready, ch, timeout_ns);
+        if (err) {
+            if (err == -EPIPE)
+                ch->broken = err;
+            return err;
+        }
+    }
+    ch->res_start = ch->tail;
+    ch->res_pos = ch->tail + pad;
+    ch->res_size = (uint32_t)size;
+    ch->reserving = true;
+    *buf = ch->ring + (ch->res_pos & ch->mask) + ZIPC_FRAME_HEADER;
+    return 0;
+}
+
+static void write_frame(uint8_t *at, uint32_t size, uint32_t type, uint32_t flags, uint32_t seq)
+{
+    struct zipc_frame f = {.size = size, .type = type, .flags = flags, .seq = seq};
+    memcpy(at, &f, sizeof(f));
+}
+
+int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned flags)
+{
+    if (ZIPC_UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_MORE)))
+        return -EINVAL;
+    if (ch->res_pos != ch->res_start)
+        write_frame(ch->ring + (ch->res_start & ch->mask), 0, 0, ZIPC_FRAME_PAD, 0);
+    write_frame(ch->ring + (ch->res_pos & ch->mask), (uint32_t)size, type, 0, ch->seq++);
+    ch->tail = ch->res_pos + frame_bytes(size);
+    ch->reserving = false;
+    ch->staged++;
+    if (!(flags & ZIPC_MORE))
+        publish(ch);
+    /* A consumer that died while we never had to wait: notice it within
+     * ~1024 commits and ~1 ms instead of only when the ring fills. */
+    if (ZIPC_UNLIKELY(--ch->commits_to_check == 0)) {
+        ch->commits_to_check = ZIPC_LIVENESS_COMMITS;
+        if (zipc__peer_gone(&ch->wait, false))
+            ch->broken = -EPIPE;
+    }
+    return 0;
+}
+
+int zipc_channel_abort(zipc_channel *ch)
+{
+    if (!ch || !ch->reserving)
+        return -EINVAL;
+    ch->reserving = false; /* nothing was written outside the reservation */
+    return 0;
+}
+
+int zipc_channel_flush(zipc_channel *ch)
+{
+    if (!ch || ch->role != ZIPC_PRODUCER)
+        return -EINVAL;
+    if (ch->published != ch->tail)
+        publish(ch);
+    return 0;
+}
+
+int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t type,
+                      int64_t timeout_ns)
+{
+    if (!data && size)
+        return -EINVAL;
+    void *buf;
+    int err = zipc_channel_reserve(ch, size, &buf, timeout_ns);
+    if (err)
+        return err;
+    if (size)
+        memcpy(buf, data, size);
+    return zipc_channel_commit(ch, size, type, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * Consumer
+ * ------------------------------------------------------------------------ */
+
+/* Read the producer's tail and validate it against what we released. */
+static int refresh_tail(zipc_channel *ch)
+{
+    /* seq_cst (an acquire, and a plain load on x86/arm64): pairs with the
+     * producer's publishing exchange, so every frame byte below tail is
+     * visible; seq_cst also puts it in the Dekker order after our sleep flag. */
+    uint64_t tail = zipc__load(&ch->peer->position, ZIPC_SEQ_CST);
+    if ((tail & (ZIPC_FRAME_ALIGN - 1)) || tail - ch->head > ch->ring_size ||
+        tail - ch->head < ch->cached_tail - ch->head)
+        return broken(ch, -EBADMSG);
+    ch->cached_tail = tail;
+    return 0;
+}
+
+static int data_ready(void *ctx)
+{
+    zipc_channel *ch = ctx;
+    int err = refresh_tail(ch);
+    if (err)
+        return err;
+    return ch->rpos != ch->cached_tail;
+}
+
+/* Parse the frame at rpos (known to be below cached_tail). The header is
+ * read once into locals: the peer may rewrite it after we checked it. */
+static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
+{
+    uint64_t off = ch->rpos & ch->mask;
+    struct zipc_frame f;
+    memcpy(&f, (const void *)(ch->ring + off), sizeof(f));
+    __asm__ __volatile__("" ::: "memory"); /* the checks below use f, never the ring */
+    if (f.flags == ZIPC_FRAME_PAD && off != 0) {
+        uint64_t pad = ch->ring_size - off;
+        if (ch->cached_tail - ch->rpos <= pad) /* a pad is always published with the frame after it */
+            return broken(ch, -EBADMSG);
+        ch->rpos += pad;
+        off = 0;
+        memcpy(&f, (const void *)ch->ring, sizeof(f));
+        __asm__ __volatile__("" ::: "memory");
+    }
+    uint64_t frame = frame_bytes(f.size);
+    if (f.flags != 0 || f.size > ch->max_message || f.seq != ch->expect_seq ||
+        off + frame > ch->ring_size || frame > ch->cached_tail - ch->rpos)
+        return broken(ch, -EBADMSG);
+    msg->data = ch->ring + off + ZIPC_FRAME_HEADER;
+    msg->size = f.size;
+    msg->type = f.type;
+    ch->rpos += frame;
+    ch->expect_seq++;
+    ch->views++;
+    return 0;
+}
+
+static int consumer_check(zipc_channel *ch)
+{
+    if (ZIPC_UNLIKELY(!ch))
+        return -EINVAL;
+    if (ZIPC_UNLIKELY(ch->role != ZIPC_CONSUMER))
+        return -EOPNOTSUPP;
+    return ch->broken;
+}
+
+int zipc_channel_view(zipc_channel *ch, struct zipc_msg *msg, int64_t timeout_ns)
+{
+    int err = consumer_check(ch);
+    if (ZIPC_UNLIKELY(err || !msg))
+        return err ? err : -EINVAL;
+    if (ch->rpos == ch->cached_tail) {
+        err = zipc__wait(&ch->wait, data_ready, ch, timeout_ns);
+        if (err) {
+            if (err == -EPIPE)
+                ch->broken = err; /* drained and the producer is gone: for good */
+            return err;
+        }
+    }
+    return take_frame(ch, msg);
+}
+
+int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max, int64_t timeout_ns)
+{
+    if (!msgs || max == 0)
+        return -EINVAL;
+    int err = zipc_channel_view(ch, &msgs[0], timeout_ns);
+    if (err)
+        return err;
+    unsigned n = 1;
+    while (n < max) {
+        if (ch->rpos == ch->cached_tail && (data_ready(ch) <= 0))
+            break;
+        if ((err = take_frame(ch, &msgs[n])) != 0)
+            return err;
+        n++;
+    }
+    return (int)n;
+}
+
+int zipc_channel_release(zipc_channel *ch)
+{
+    if (!ch || ch->role != ZIPC_CONSUMER)
+        return -EINVAL;
+    if (ch->rpos == ch->head)
+        return 0;
+    struct zipc_channel_side *me = ch->mine;
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + ch->views, ZIPC_RELAXED);
+    /* seq_cst exchange: a release of our reads of the frames, and the store
+     * half of the Dekker pair with the producer's sleep flag. */
+    zipc__xchg(&me->position, ch->rpos, ZIPC_SEQ_CST);
+    ch->head = ch->rpos;
+    ch->views = 0;
+    zipc__wake_peer(&ch->wait);
+    return 0;
+}
+
+int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uint32_t *type,
+                      int64_t timeout_ns)
+{
+    if (!buf && cap)
+        return -EINVAL;
+    if (ch && ch->role == ZIPC_CONSUMER && ch->views)
+        return -EALREADY; /* recv releases: it must not release the caller's open views */
+    struct zipc_msg m;
+    int err = zipc_channel_view(ch, &m, timeout_ns);
+    if (err)
+        return err;
+    if (size)
+        *size = m.size;
+    if (type)
+        *type = m.type;
+    if (m.size > cap) {
+        /* keep the message: step back so the next call sees it again */
+        ch->rpos -= frame_bytes(m.size);
+        ch->expect_seq--;
+        ch->views--;
+        return -EMSGSIZE;
+    }
+    memcpy(buf, m.data, m.size);
+    return zipc_channel_release(ch);
+}
+
+/* ------------------------------------------------------------------------
+ * Setup and teardown
+ * ------------------------------------------------------------------------ */
+
+int zipc__opts_resolve(const struct zipc_options *in, struct zipc__opts *o)
+{
+    struct zipc_options z = {0};
+    if (!in)
+        in = &z;
+    if (in->role < ZIPC_ROLE_DEFAULT || in->role > ZIPC_PRODUCER || in->timeout_ns < -1 ||
+        in->spin_ns < 0 || (in->flags & ~7u) || (in->socket_mode & ~0777u))
+        return -EINVAL;
+    o->role = in->role;
+    o->flags = in->flags;
+    o->timeout_ns = in->timeout_ns ? in->timeout_ns : 10000000000LL;
+    o->spin_ns = (in->flags & ZIPC_OPT_NO_SPIN) ? 0 : in->spin_ns ? in->spin_ns : 50000;
+    o->socket_mode = in->socket_mode ? in->socket_mode : 0600;
+    o->peer_uid = in->peer_uid;
+    o->name = in->name;
+    return 0;
+}
+
+static int channel_alloc(zipc_channel **out)
+{
+    zipc_channel *ch = aligned_alloc(64, zipc__align_up(sizeof(*ch), 64));
+    if (!ch)
+        return -ENOMEM;
+    memset(ch, 0, sizeof(*ch));
+    zipc__waiter_init(&ch->wait);
+    ch->seg.fd = -1;
+    ch->commits_to_check = ZIPC_LIVENESS_COMMITS;
+    *out = ch;
+    return 0;
+}
+
+static int open_pidfd(int pid)
+{
+#ifdef SYS_pidfd_open
+    if (pid > 0) {
+        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+        if (fd >= 0)
+            return fd;
+    }
+#endif
+    (void)pid;
+    return -1; /* no pidfd: the socket alone tells us about the peer */
+}
+
+/* Wire the endpoint to its side of an attached segment. Also validates the
+ * control block (for the connector it comes from the peer). */
+static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
+                        struct zipc__peer *peer, int consumer_efd, int producer_efd)
+{
+    struct zipc_segment_header *h = (void *)ch->seg.base;
+    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + h->body_offset);
+    uint64_t ring_offset = ctl->ring_offset, ring_size = ctl->ring_size;
+    if (h->body_offset != ZIPC_CHANNEL_BODY_OFFSET || h->body_size != sizeof(*ctl) ||
+        ring_offset != ZIPC_CHANNEL_RING_OFFSET || ring_size < ZIPC_MIN_CAPACITY ||
+        ring_size > ZIPC_MAX_CAPACITY || (ring_size & (ring_size - 1)) ||
+        ch->seg.size != ring_offset + ring_size ||
+        ctl->max_message != ring_size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
+        return -EBADMSG;
+    bool producer = role == ZIPC_PRODUCER;
+    ch->role = role;
+    ch->ring = ch->seg.base + ring_offset;
+    ch->ring_size = ring_size;
+    ch->mask = ring_size - 1;
+    ch->max_message = (uint32_t)(ring_size / 2 - ZIPC_FRAME_HEADER);
+    ch->mine = producer ? &ctl->producer : &ctl->consumer;
+    ch->peer = producer ? &ctl->consumer : &ctl->producer;
+    /* Start from the positions in the segment (both 0 for a new channel). */
+    uint64_t tail = zipc__load(&ctl->producer.position, ZIPC_ACQUIRE);
+    uint64_t head = zipc__load(&ctl->consumer.position, ZIPC_ACQUIRE);
+    if (tail != 0 || head != 0)
+        return -EBADMSG;
+    ch->tail = ch->published = ch->cached_tail = tail;
+    ch->head = ch->rpos = ch->cached_head = head;
+
+    struct zipc__waiter *w = &ch->wait;
+    w->sock = peer->sock;
+    w->pidfd = open_pidfd(peer->pid);
+    w->wake_fd = producer ? producer_efd : consumer_efd;
+    w->peer_wake_fd = producer ? consumer_efd : producer_efd;
+    w->my_sleeping = producer ? &ctl->producer_wait.sleeping : &ctl->consumer_wait.sleeping;
+    w->peer_sleeping = producer ? &ctl->consumer_wait.sleeping : &ctl->producer_wait.sleeping;
+    w->peer_state = &ch->peer->state;
+    w->my_wakeups = &ch->mine->wakeups;
+    w->my_sleeps = &ch->mine->sleeps;
+    w->spin_ns = o->spin_ns;
+    ch->peer_pid = peer->pid;
+    zipc__store(&ch->mine->pid, (uint32_t)getpid(), ZIPC_RELAXED);
+    zipc__store(&ch->mine->state, ZIPC_STATE_ACTIVE, ZIPC_RELEASE);
+    return 0;
+}
+
+static uint64_t round_capacity(size_t capacity)
+{
+    if (capacity < ZIPC_MIN_CAPACITY || capacity > ZIPC_MAX_CAPACITY)
+        return 0;
+    uint64_t c = ZIPC_MIN_CAPACITY;
+    while (c < capacity)
+        c <<= 1;
+    return c;
+}
+
+static int create_segment(zipc_channel *ch, uint64_t cap, int listener_role, const char *name)
+{
+    int err = zipc__segment_create(&ch->seg, ZIPC_KIND_CHANNEL, ZIPC_CHANNEL_RING_OFFSET + cap,
+                                   ZIPC_CHANNEL_BODY_OFFSET, sizeof(struct zipc_channel_ctl), name);
+    if (err)
+        return err;
+    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + ZIPC_CHANNEL_BODY_OFFSET);
+    ctl->ring_offset = ZIPC_CHANNEL_RING_OFFSET;
+    ctl->ring_size = cap;
+    ctl->max_message = (uint32_t)(cap / 2 - ZIPC_FRAME_HEADER);
+    ctl->frame_align = ZIPC_FRAME_ALIGN;
+    ctl->listener_role = (uint32_t)listener_role;
+    return 0;
+}
+
+static int make_eventfd(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
+                        const struct zipc_options *opts)
+{
+    struct zipc__opts o;
+    if (!out || !path)
+        return -EINVAL;
+    *out = NULL;
+    int err = zipc__opts_resolve(opts, &o);
+    uint64_t cap = round_capacity(capacity);
+    if (err || !cap)
+        return err ? err : -EINVAL;
+    int role = o.role == ZIPC_PRODUCER ? ZIPC_PRODUCER : ZIPC_CONSUMER;
+    int64_t deadline = zipc__deadline(o.timeout_ns);
+    zipc_channel *ch;
+    if ((err = channel_alloc(&ch)))
+        return err;
+    int lsock = -1, efd[2] = {-1, -1};
+    struct zipc__peer peer = {.sock = -1};
+    if ((err = create_segment(ch, cap, role, o.name ? o.name : path)))
+        goto fail;
+    if ((efd[0] = make_eventfd()) < 0 || (efd[1] = make_eventfd()) < 0) {
+        err = efd[0] < 0 ? efd[0] : efd[1];
+        goto fail;
+    }
+    if ((err = zipc__listen_socket(path, &o, &lsock)))
+        goto fail;
+    err = zipc__accept_peer(lsock, ZIPC_KIND_CHANNEL, &o, deadline, &peer);
+    /* One peer per channel: the path is free again for the next listener. */
+    unlink(path);
+    close(lsock);
+    if (err)
+        goto fail;
+    struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
+                             .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
+                             .connector_role = role == ZIPC_PRODUCER ? ZIPC_CONSUMER : ZIPC_PRODUCER,
+                             .segment_size = ch->seg.size};
+    /* Bind before the welcome: once the peer has the segment it may write. */
+    if ((err = channel_bind(ch, role, &o, &peer, efd[0], efd[1])))
+        goto fail;
+    int fds[3] = {ch->seg.fd, efd[0], efd[1]};
+    if ((err = zipc__welcome_peer(&peer, &w, fds, 3, deadline)))
+        goto fail_bound;
+    *out = ch;
+    return 0;
+fail:
+    if (peer.sock >= 0)
+        close(peer.sock);
+    for (int i = 0; i < 2; i++)
+        if (efd[i] >= 0)
+            close(efd[i]);
+    if (ch->wait.pidfd >= 0)
+        close(ch->wait.pidfd);
+    zipc__waiter_init(&ch->wait); /* its other fds were just closed */
+fail_bound:
+    zipc_channel_close(ch);
+    return err;
+}
+
+int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__peer *peer,
+                        const struct zipc__opts *o, uint64_t announced_size)
+{
+    zipc_channel *ch;
+    int err = channel_alloc(&ch);
+    if (err)
+        return err;
+    if (role != ZIPC_PRODUCER && role != ZIPC_CONSUMER)
+        err = -EBADMSG;
+    if (!err && (err = zipc__check_eventfd(fds[1])) == 0 && (err = zipc__check_eventfd(fds[2])) == 0)
+        err = zipc__segment_attach(&ch->seg, fds[0], ZIPC_KIND_CHANNEL,
+                                   ZIPC_CHANNEL_RING_OFFSET + ZIPC_MAX_CAPACITY);
+    if (err) {
+        zipc_channel_close(ch);
+        return err;
+    }
+    fds[0] = -1; /* owned by the segment now */
+    if (announced_size != ch->seg.size)
+        err = -EBADMSG;
+    else
+        err = channel_bind(ch, role, o, peer, fds[1], fds[2]);
+    if (err) {
+        if (ch->wait.pidfd >= 0)
+            close(ch->wait.pidfd);
+        zipc__waiter_init(&ch->wait); /* the caller still owns the other fds */
+        zipc_channel_close(ch);
+        return err;
+    }
+    fds[1] = fds[2] = -1;
+    peer->sock = -1;
+    *out = ch;
+    return 0;
+}
+
+int zipc_channel_connect(zipc_channel **out, const char *path, const struct zipc_options *opts)
+{
+    struct zipc__opts o;
+    if (!out || !path)
+        return -EINVAL;
+    *out = NULL;
+    int err = zipc__opts_resolve(opts, &o);
+    if (err)
+        return err;
+    int64_t deadline = zipc__deadline(o.timeout_ns);
+    struct zipc__peer peer = {.sock = -1};
+    int fds[3] = {-1, -1, -1};
+    struct zipc_welcome w;
+    zipc_channel *ch = NULL;
+    if ((err = zipc__connect_peer(path, ZIPC_KIND_CHANNEL, &o, deadline, &peer)))
+        return err;
+    int sock = peer.sock;
+    err = zipc__receive_welcome(&peer, ZIPC_KIND_CHANNEL, &w, fds, 3, deadline);
+    if (err == 0) {
+        err = zipc__channel_adopt(&ch, fds, (int)w.connector_role, &peer, &o, w.segment_size);
+        struct zipc__peer link = {.sock = sock};
+        zipc__send_ack(&link, err);
+    }
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (peer.sock >= 0)
+        close(peer.sock);
+    *out = ch;
+    return err;
+}
+
+int zipc_channel_close(zipc_channel *ch)
+{
+    if (!ch)
+        return 0;
+    if (ch->seg.base && ch->mine) {
+        if (ch->role == ZIPC_PRODUCER) {
+            ch->reserving = false;
+            if (ch->published != ch->tail)
+                publish(ch);
+        }
+        /* release: everything we published happens-before the peer seeing CLOSED. */
+        zipc__store(&ch->mine->state, ZIPC_STATE_CLOSED, ZIPC_RELEASE);
+        zipc__wake_peer_always(&ch->wait);
+    }
+    zipc__waiter_close(&ch->wait);
+    zipc__segment_close(&ch->seg);
+    free(ch);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Queries
+ * ------------------------------------------------------------------------ */
+
+int zipc_channel_role(const zipc_channel *ch) { return ch ? ch->role : -EINVAL; }
+size_t zipc_channel_capacity(const zipc_channel *ch) { return ch ? ch->ring_size : 0; }
+size_t zipc_channel_max_message(const zipc_channel *ch) { return ch ? ch->max_message : 0; }
+int zipc_channel_peer_pid(const zipc_channel *ch) { return ch ? ch->peer_pid : -EINVAL; }
+
+int zipc_channel_fd(zipc_channel *ch)
+{
+    return ch ? zipc__waiter_fd(&ch->wait) : -EINVAL;
+}
+
+int zipc_channel_stats(const zipc_channel *ch, struct zipc_channel_stats *st)
+{
+    if (!ch || !st)
+        return -EINVAL;
+    st->messages = zipc__load(&ch->mine->messages, ZIPC_RELAXED);
+    st->bytes = zipc__load(&ch->mine->position, ZIPC_RELAXED);
+    st->wakeups = zipc__load(&ch->mine->wakeups, ZIPC_RELAXED);
+    st->sleeps = zipc__load(&ch->mine->sleeps, ZIPC_RELAXED);
+    return 0;
+}

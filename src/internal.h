@@ -1,0 +1,154 @@
+/* Internal interfaces shared by the zipc sources (zipc__ prefix). */
+#ifndef ZIPC_INTERNAL_H
+#define ZIPC_INTERNAL_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zipc.h"
+
+#define ZIPC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZIPC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Shared-memory fields are plain fixed-width integers (they are an ABI);
+ * these wrappers give each access an explicit memory order. */
+#define zipc__load(p, mo) __atomic_load_n((p), (mo))
+#define zipc__store(p, v, mo) __atomic_store_n((p), (v), (mo))
+#define zipc__xchg(p, v, mo) __atomic_exchange_n((p), (v), (mo))
+#define ZIPC_RELAXED __ATOMIC_RELAXED
+#define ZIPC_ACQUIRE __ATOMIC_ACQUIRE
+#define ZIPC_RELEASE __ATOMIC_RELEASE
+#define ZIPC_SEQ_CST __ATOMIC_SEQ_CST
+
+static inline void zipc__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield" ::: "memory");
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+static inline uint64_t zipc__align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* ---- time (time.c is folded into wait.c) ---------------------------- */
+int64_t zipc__now_ns(void);         /* CLOCK_MONOTONIC */
+int64_t zipc__coarse_now_ns(void);  /* CLOCK_MONOTONIC_COARSE, for rate limits */
+/* Absolute deadline for a relative timeout; INT64_MAX for ZIPC_FOREVER. */
+int64_t zipc__deadline(int64_t timeout_ns);
+
+/* ---- options ------------------------------------------------------- */
+struct zipc__opts {
+    int role;
+    uint32_t flags;
+    int64_t timeout_ns;
+    int64_t spin_ns;
+    uint32_t socket_mode;
+    uint32_t peer_uid;
+    const char *name;
+};
+int zipc__opts_resolve(const struct zipc_options *in, struct zipc__opts *out);
+
+/* ---- segment.c: sealed memfd segments -------------------------------- */
+struct zipc__segment {
+    uint8_t *base;
+    uint64_t size;
+    int fd;
+};
+/* Create, size, seal (shrink/grow/seal) and map a segment of `size` bytes,
+ * pre-faulted, with its generic header filled in. */
+int zipc__segment_create(struct zipc__segment *seg, uint32_t kind, uint64_t size,
+                         uint64_t body_offset, uint64_t body_size, const char *name);
+/* Validate a received fd (type, real size, seals), map it and check the
+ * generic header (magic, version, kind, sizes). Takes ownership of fd on
+ * success. -EBADMSG for anything malformed, -EPROTO for another ABI major. */
+int zipc__segment_attach(struct zipc__segment *seg, int fd, uint32_t kind, uint64_t max_size);
+void zipc__segment_close(struct zipc__segment *seg);
+
+/* ---- handshake.c: Unix socket rendezvous ---------------------------- */
+#define ZIPC_HANDSHAKE_MAX_FDS 4
+
+struct zipc__peer {
+    int sock;       /* connected stream socket: EOF means the peer is gone */
+    int pid;        /* SO_PEERCRED */
+    uint32_t uid;
+};
+
+/* Bind + listen at path (mode from opts), replacing a stale socket file. */
+int zipc__listen_socket(const char *path, const struct zipc__opts *o, int *lsock);
+/* Accept connections until one passes the credential check and says hello
+ * with our ABI and `kind`. Foreign uids are refused (welcome status EPERM)
+ * and waiting goes on; an ABI mismatch is refused and returned (-EPROTO). */
+int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
+                      struct zipc__peer *peer);
+/* Send a welcome with fds; then wait for the connector's ack. */
+int zipc__welcome_peer(struct zipc__peer *peer, const struct zipc_welcome *w, const int *fds,
+                       int nfds, int64_t deadline);
+/* Connect (retrying until deadline), check the listener's credentials and
+ * say hello. */
+int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts *o,
+                       int64_t deadline, struct zipc__peer *peer);
+/* Receive the welcome and exactly `nfds` fds (close-on-exec). A refusal
+ * returns -status. */
+int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_welcome *w,
+                          int *fds, int nfds, int64_t deadline);
+int zipc__send_ack(struct zipc__peer *peer, int status);
+/* The fd must be an eventfd; it is made non-blocking. */
+int zipc__check_eventfd(int fd);
+bool zipc__uid_allowed(const struct zipc__opts *o, uint32_t uid);
+
+/* ---- wait.c: spin, sleep, wake, liveness ---------------------------- */
+struct zipc__waiter {
+    int sock;            /* peer link; EOF/HUP: peer gone */
+    int pidfd;           /* peer process; readable: peer exited (-1 if unavailable) */
+    int wake_fd;         /* eventfd this side sleeps on */
+    int peer_wake_fd;    /* eventfd that wakes the peer */
+    int epfd;            /* lazily created for zipc_*_fd(), -1 until then */
+    uint32_t *my_sleeping;   /* shared flag: this side is (about to be) asleep */
+    uint32_t *peer_sleeping; /* shared flag: the peer is (about to be) asleep */
+    const uint32_t *peer_state; /* shared: ZIPC_STATE_CLOSED after a clean close */
+    uint64_t *my_wakeups;    /* shared counters (written by this side only) */
+    uint64_t *my_sleeps;
+    int64_t spin_ns;
+    int64_t next_liveness_ns;
+    bool peer_gone;
+};
+
+/* The awaited condition: 1 ready, 0 not yet, < 0 an error (e.g. -EBADMSG). */
+typedef int (*zipc__ready_fn)(void *ctx);
+
+void zipc__waiter_init(struct zipc__waiter *w);
+void zipc__waiter_close(struct zipc__waiter *w);
+/* Wait for ready(ctx): spin, then sleep. Returns 0, -EAGAIN (timeout 0),
+ * -ETIMEDOUT, -EPIPE (peer gone and still not ready), -EINTR, or ready's error. */
+int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t timeout_ns);
+/* After publishing: wake the peer if it said it sleeps. The caller's
+ * publishing store must be seq_cst (see docs/DESIGN.md, "no lost wake-up"). */
+void zipc__wake_peer_slow(struct zipc__waiter *w);
+static inline void zipc__wake_peer(struct zipc__waiter *w)
+{
+    /* seq_cst: orders this load after the publishing seq_cst store (Dekker). */
+    if (ZIPC_UNLIKELY(zipc__load(w->peer_sleeping, ZIPC_SEQ_CST)))
+        zipc__wake_peer_slow(w);
+}
+/* Is the peer gone? Checks the shared closed flag, and at most every
+ * millisecond (or always with force) the socket and pidfd. */
+bool zipc__peer_gone(struct zipc__waiter *w, bool force);
+int zipc__waiter_fd(struct zipc__waiter *w);
+/* Tell a sleeping or polling peer to look again (used by close). */
+void zipc__wake_peer_always(struct zipc__waiter *w);
+
+/* ---- channel.c ------------------------------------------------------ */
+/* Build an endpoint from what a listener handed over: fds = {memfd,
+ * consumer eventfd, producer eventfd}, the role it assigned and the size
+ * it announced. Everything is validated (the connector's trust boundary,
+ * and the fuzzers' entry point). On success the fds and peer->sock are
+ * owned by the channel (set to -1); on failure they stay the caller's. */
+int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__peer *peer,
+                        const struct zipc__opts *o, uint64_t announced_size);
+
+#endif /* ZIPC_INTERNAL_H */

@@ -1,0 +1,224 @@
+/* Waiting: spin, then sleep on an eventfd; waking; peer liveness.
+ *
+ * No lost wake-up (docs/DESIGN.md): the sleeper stores its flag (seq_cst),
+ * then re-checks the condition; the waker publishes its position (seq_cst)
+ * and then loads the flag (seq_cst). In the single total order of seq_cst
+ * operations one of the two comes first, so either the sleeper sees the new
+ * position or the waker sees the flag and writes the eventfd, which stays
+ * readable until the sleeper drains it. */
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define ZIPC_LIVENESS_PERIOD_NS 1000000LL /* non-blocking paths look at the peer at most every 1 ms */
+
+int64_t zipc__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t zipc__coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t zipc__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return INT64_MAX;
+    int64_t now = zipc__now_ns();
+    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+void zipc__waiter_init(struct zipc__waiter *w)
+{
+    *w = (struct zipc__waiter){.sock = -1, .pidfd = -1, .wake_fd = -1, .peer_wake_fd = -1, .epfd = -1};
+}
+
+void zipc__waiter_close(struct zipc__waiter *w)
+{
+    int *fds[] = {&w->sock, &w->pidfd, &w->wake_fd, &w->peer_wake_fd, &w->epfd};
+    for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+        if (*fds[i] >= 0)
+            close(*fds[i]);
+        *fds[i] = -1;
+    }
+}
+
+void zipc__wake_peer_slow(struct zipc__waiter *w)
+{
+    /* Exchange, not store: of several publishers of the same wake-up only
+     * one pays the syscall. seq_cst keeps it in the Dekker order. */
+    if (zipc__xchg(w->peer_sleeping, 0, ZIPC_SEQ_CST)) {
+        uint64_t one = 1;
+        if (write(w->peer_wake_fd, &one, sizeof(one)) == sizeof(one))
+            zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
+    }
+}
+
+void zipc__wake_peer_always(struct zipc__waiter *w)
+{
+    uint64_t one = 1;
+    if (w->peer_wake_fd >= 0 && write(w->peer_wake_fd, &one, sizeof(one)) < 0) {
+        /* counter saturated: the peer is awake anyway */
+    }
+}
+
+/* Socket EOF/HUP or a readable pidfd means the peer is gone. Junk bytes on
+ * the socket from a hostile peer are read and dropped. */
+static bool link_dead(struct zipc__waiter *w, const struct pollfd *p)
+{
+    if (p[1].fd >= 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        return true;
+    if (p[0].revents & (POLLHUP | POLLERR | POLLRDHUP))
+        return true;
+    if (p[0].revents & POLLIN) {
+        char junk[64];
+        ssize_t n = recv(w->sock, junk, sizeof(junk), MSG_DONTWAIT);
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+    }
+    return false;
+}
+
+bool zipc__peer_gone(struct zipc__waiter *w, bool force)
+{
+    if (w->peer_gone)
+        return true;
+    /* acquire: a clean close is seen with everything published before it. */
+    if (zipc__load(w->peer_state, ZIPC_ACQUIRE) == ZIPC_STATE_CLOSED)
+        return w->peer_gone = true;
+    if (!force) {
+        int64_t now = zipc__coarse_now_ns();
+        if (now < w->next_liveness_ns)
+            return false;
+        w->next_liveness_ns = now + ZIPC_LIVENESS_PERIOD_NS;
+    }
+    struct pollfd p[2] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP}, {.fd = w->pidfd, .events = POLLIN}};
+    if (poll(p, 2, 0) > 0 && link_dead(w, p))
+        w->peer_gone = true;
+    return w->peer_gone;
+}
+
+static void drain_eventfd(int fd)
+{
+    uint64_t v;
+    while (read(fd, &v, sizeof(v)) == sizeof(v)) {
+    }
+}
+
+/* Say "about to sleep", then look once more (the Dekker half of the
+ * sleeper). Returns ready()'s verdict; leaves the flag set only if not ready. */
+static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
+{
+    drain_eventfd(w->wake_fd);
+    zipc__store(w->my_sleeping, 1, ZIPC_SEQ_CST); /* seq_cst: before the re-check below */
+    int r = ready(ctx);
+    if (r != 0)
+        zipc__store(w->my_sleeping, 0, ZIPC_RELAXED); /* not sleeping after all; saves the peer a syscall */
+    return r;
+}
+
+/* Sleep until woken, the peer dies, or the deadline. 0: look again;
+ * -ETIMEDOUT, -EINTR, -EPIPE. */
+static int sleep_once(struct zipc__waiter *w, int64_t deadline)
+{
+    struct pollfd p[3] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP},
+                          {.fd = w->pidfd, .events = POLLIN},
+                          {.fd = w->wake_fd, .events = POLLIN}};
+    struct timespec ts, *tsp = NULL;
+    if (deadline != INT64_MAX) {
+        int64_t left = deadline - zipc__now_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        tsp = &ts;
+    }
+    zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
+    int n = ppoll(p, 3, tsp, NULL);
+    if (n < 0)
+        return errno == EINTR ? -EINTR : -errno;
+    if (n == 0)
+        return -ETIMEDOUT;
+    if (link_dead(w, p)) {
+        w->peer_gone = true;
+        return -EPIPE;
+    }
+    return 0;
+}
+
+/* The final word when the condition does not hold: a last look, so a
+ * message published just before the peer died or the deadline is never lost. */
+static int give_up(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int err)
+{
+    zipc__store(w->my_sleeping, 0, ZIPC_RELAXED);
+    int r = ready(ctx);
+    return r > 0 ? 0 : r < 0 ? r : err;
+}
+
+int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t timeout_ns)
+{
+    int r = ready(ctx);
+    if (r != 0)
+        return r > 0 ? 0 : r;
+    if (timeout_ns == 0) {
+        if (w->epfd >= 0 && (r = arm(w, ready, ctx)) != 0)
+            return r > 0 ? 0 : r;
+        return zipc__peer_gone(w, false) ? give_up(w, ready, ctx, -EPIPE) : -EAGAIN;
+    }
+    int64_t deadline = zipc__deadline(timeout_ns);
+    int64_t spin_end = zipc__now_ns() + w->spin_ns;
+    if (spin_end > deadline)
+        spin_end = deadline;
+    for (unsigned i = 1; w->spin_ns > 0; i++) {
+        zipc__cpu_relax();
+        if ((r = ready(ctx)) != 0)
+            return r > 0 ? 0 : r;
+        if ((i & 63) == 0 && zipc__now_ns() >= spin_end)
+            break;
+    }
+    for (;;) {
+        if (zipc__peer_gone(w, false))
+            return give_up(w, ready, ctx, -EPIPE);
+        if ((r = arm(w, ready, ctx)) != 0)
+            return r > 0 ? 0 : r;
+        int err = sleep_once(w, deadline);
+        if (err)
+            return give_up(w, ready, ctx, err);
+    }
+}
+
+int zipc__waiter_fd(struct zipc__waiter *w)
+{
+    if (w->epfd >= 0)
+        return w->epfd;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0)
+        return -errno;
+    struct epoll_event ev = {.events = EPOLLIN};
+    int fds[3] = {w->wake_fd, w->sock, w->pidfd};
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 0)
+            continue;
+        ev.events = i == 1 ? EPOLLIN | EPOLLRDHUP : EPOLLIN;
+        ev.data.fd = fds[i];
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0) {
+            int e = errno;
+            close(ep);
+            return -e;
+        }
+    }
+    w->epfd = ep;
+    return ep;
+}
