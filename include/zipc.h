@@ -93,7 +93,7 @@ typedef struct zipc_channel zipc_channel;
 
 /* One received message, valid from view until release. */
 struct zipc_msg {
-    const void *data; /* in the ring: 16-byte aligned, read-only */
+    const void *data; /* in the ring: 16-byte aligned (frames are 64), read-only */
     uint32_t size;
     uint32_t type;
 };

@@ -1,9 +1,10 @@
 /* Channel: one producer, one consumer, variable-size frames in a ring.
  *
- * Positions are free-running byte counts: the producer owns `tail` (end of
- * published frames), the consumer owns `head` (end of released frames).
- * Each side keeps a private cache of the other's position and reads the
- * shared one only when its cache says full (producer) or empty (consumer).
+ * Positions are free-running byte counts. The producer publishes a frame by
+ * writing its header's mark last; the consumer polls the mark at its read
+ * position, so a message costs it one cache line, the one holding the
+ * frame. The consumer publishes `head` (end of released frames); the
+ * producer caches it and reads the shared one only when its cache says full.
  * Nothing read from the segment is trusted: every position and frame header
  * is validated before use, and a violation marks the channel broken with
  * -EBADMSG. See docs/DESIGN.md for why each memory order suffices. */
@@ -28,21 +29,23 @@ struct zipc_channel {
 
     /* ---- producer ------------------------------------------------------ */
     uint64_t tail;            /* end of committed frames (published or staged) */
-    uint64_t published;       /* what the consumer can see */
+    uint64_t published;       /* end of what the consumer can reach */
     uint64_t cached_head;     /* last head read from the segment */
     uint64_t res_start;       /* reservation: where its pad (if any) starts */
     uint64_t res_pos;         /* reservation: where its frame starts */
+    uint64_t res_end;         /* reservation: where its terminator was written */
     uint32_t res_size;
     bool reserving;
     uint32_t seq;             /* next message's sequence number */
     uint64_t staged;          /* messages committed since the last publish */
-    uint64_t need;            /* bytes the pending reservation waits for */
+    uint64_t pending_at;      /* with staged: the header whose mark publishes them */
+    uint64_t pending_mark;
+    uint64_t need;            /* bytes the waiting reservation needs */
     unsigned commits_to_check; /* commits left before a liveness check */
 
     /* ---- consumer ------------------------------------------------------ */
     uint64_t head;            /* released */
     uint64_t rpos;            /* viewed up to */
-    uint64_t cached_tail;     /* last tail read from the segment */
     uint32_t expect_seq;
     uint32_t views;
 
@@ -55,6 +58,11 @@ struct zipc_channel {
 #define ZIPC_LIVENESS_COMMITS 1024
 
 static uint64_t frame_bytes(uint64_t size) { return zipc__align_up(ZIPC_FRAME_HEADER + size, ZIPC_FRAME_ALIGN); }
+
+static struct zipc_frame *frame_at(const zipc_channel *ch, uint64_t pos)
+{
+    return (struct zipc_frame *)(ch->ring + (pos & ch->mask));
+}
 
 static int broken(zipc_channel *ch, int err)
 {
@@ -69,11 +77,14 @@ static int broken(zipc_channel *ch, int err)
 
 static void publish(zipc_channel *ch)
 {
+    /* seq_cst exchange of the first unpublished mark: a release of every
+     * frame, mark and terminator written before it, and the store half of
+     * the Dekker pair with the consumer's sleep flag. */
+    zipc__xchg(&frame_at(ch, ch->pending_at)->mark, ch->pending_mark, ZIPC_SEQ_CST);
     struct zipc_channel_side *me = ch->mine;
+    /* relaxed: informative counters, read only by tools and stats */
     zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + ch->staged, ZIPC_RELAXED);
-    /* seq_cst exchange: a release of every frame byte written before it,
-     * and the store half of the Dekker pair with the consumer's sleep flag. */
-    zipc__xchg(&me->position, ch->tail, ZIPC_SEQ_CST);
+    zipc__store(&me->position, ch->tail, ZIPC_RELAXED);
     ch->published = ch->tail;
     ch->staged = 0;
     zipc__wake_peer(&ch->wait);
@@ -101,6 +112,21 @@ static int space_ready(void *ctx)
     return ch->tail + ch->need - ch->cached_head <= ch->ring_size;
 }
 
+static int wait_space(zipc_channel *ch, uint64_t need, int64_t timeout_ns)
+{
+    if (ch->staged)
+        publish(ch); /* staged messages must be visible, or the consumer can never free space */
+    if (zipc__peer_gone(&ch->wait, false)) {
+        ch->broken = -EPIPE;
+        return -EPIPE;
+    }
+    ch->need = need;
+    int err = zipc__wait(&ch->wait, space_ready, ch, timeout_ns);
+    if (err == -EPIPE)
+        ch->broken = err;
+    return err;
+}
+
 int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t timeout_ns)
 {
     if (ZIPC_UNLIKELY(!ch || !buf || ch->role != ZIPC_PRODUCER))
@@ -114,47 +140,56 @@ int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t time
     uint64_t frame = frame_bytes(size);
     uint64_t off = ch->tail & ch->mask;
     /* A frame never straddles the end: pad to the end and start at 0. With
-     * frame <= ring/2 the pad is < frame, so pad + frame <= ring: once the
-     * consumer drains, any message up to max_message fits. */
+     * frame <= ring/2 the pad is <= frame - ALIGN, so pad + frame + the
+     * terminator's ALIGN <= ring: once the consumer drains, any message up
+     * to max_message fits, whatever the fill position. */
     uint64_t pad = ch->ring_size - off < frame ? ch->ring_size - off : 0;
-    uint64_t need = pad + frame;
+    uint64_t need = pad + frame + ZIPC_FRAME_ALIGN;
     if (ZIPC_UNLIKELY(ch->tail + need - ch->cached_head > ch->ring_size)) {
-        if (ch->published != ch->tail)
-            publish(ch); /* staged messages must be visible, or the consumer can never free space */
-        if (zipc__peer_gone(&ch->wait, false)) {
-            ch->broken = -EPIPE;
-            return -EPIPE;
-        }
-        ch->need = need;
-        int err = zipc__wait(&ch->wait, space_ready, ch, timeout_ns);
-        if (err) {
-            if (err == -EPIPE)
-                ch->broken = err;
+        int err = wait_space(ch, need, timeout_ns);
+        if (err)
             return err;
-        }
     }
     ch->res_start = ch->tail;
     ch->res_pos = ch->tail + pad;
+    ch->res_end = ch->res_pos + frame;
     ch->res_size = (uint32_t)size;
     ch->reserving = true;
+    /* The terminator goes in first, in free space nobody reads yet: taking
+     * its cache line now overlaps with the caller writing the payload. */
+    zipc__store(&frame_at(ch, ch->res_end)->mark, 0, ZIPC_RELAXED);
     *buf = ch->ring + (ch->res_pos & ch->mask) + ZIPC_FRAME_HEADER;
     return 0;
-}
-
-static void write_frame(uint8_t *at, uint32_t size, uint32_t type, uint32_t flags, uint32_t seq)
-{
-    struct zipc_frame f = {.size = size, .type = type, .flags = flags, .seq = seq};
-    memcpy(at, &f, sizeof(f));
 }
 
 int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned flags)
 {
     if (ZIPC_UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_MORE)))
         return -EINVAL;
-    if (ch->res_pos != ch->res_start)
-        write_frame(ch->ring + (ch->res_start & ch->mask), 0, 0, ZIPC_FRAME_PAD, 0);
-    write_frame(ch->ring + (ch->res_pos & ch->mask), (uint32_t)size, type, 0, ch->seq++);
-    ch->tail = ch->res_pos + frame_bytes(size);
+    uint64_t end = ch->res_pos + frame_bytes(size);
+    if (end != ch->res_end) /* committed shorter: the terminator moves up */
+        zipc__store(&frame_at(ch, end)->mark, 0, ZIPC_RELAXED);
+    struct zipc_frame *f = frame_at(ch, ch->res_pos);
+    f->size = (uint32_t)size;
+    f->type = type;
+    uint64_t msg_mark = ZIPC_FRAME_MARK(ch->seq, ZIPC_FRAME_MSG);
+    uint64_t first_mark = msg_mark;
+    if (ch->res_pos != ch->res_start) { /* padded: the pad is the first header */
+        struct zipc_frame *p = frame_at(ch, ch->res_start);
+        p->size = 0;
+        p->type = 0;
+        first_mark = ZIPC_FRAME_MARK(ch->seq, ZIPC_FRAME_PAD);
+        /* relaxed: unreachable until the pad's mark is published */
+        zipc__store(&f->mark, msg_mark, ZIPC_RELAXED);
+    }
+    if (ch->staged == 0) {
+        ch->pending_at = ch->res_start;
+        ch->pending_mark = first_mark;
+    } else { /* relaxed: unreachable until pending_at's mark is published */
+        zipc__store(&frame_at(ch, ch->res_start)->mark, first_mark, ZIPC_RELAXED);
+    }
+    ch->seq++;
+    ch->tail = end;
     ch->reserving = false;
     ch->staged++;
     if (!(flags & ZIPC_MORE))
@@ -173,7 +208,8 @@ int zipc_channel_abort(zipc_channel *ch)
 {
     if (!ch || !ch->reserving)
         return -EINVAL;
-    ch->reserving = false; /* nothing was written outside the reservation */
+    /* Only the terminator beyond the tail was written: unreachable. */
+    ch->reserving = false;
     return 0;
 }
 
@@ -181,7 +217,7 @@ int zipc_channel_flush(zipc_channel *ch)
 {
     if (!ch || ch->role != ZIPC_PRODUCER)
         return -EINVAL;
-    if (ch->published != ch->tail)
+    if (ch->staged)
         publish(ch);
     return 0;
 }
@@ -204,53 +240,43 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
  * Consumer
  * ------------------------------------------------------------------------ */
 
-/* Read the producer's tail and validate it against what we released. */
-static int refresh_tail(zipc_channel *ch)
-{
-    /* seq_cst (an acquire, and a plain load on x86/arm64): pairs with the
-     * producer's publishing exchange, so every frame byte below tail is
-     * visible; seq_cst also puts it in the Dekker order after our sleep flag. */
-    uint64_t tail = zipc__load(&ch->peer->position, ZIPC_SEQ_CST);
-    if ((tail & (ZIPC_FRAME_ALIGN - 1)) || tail - ch->head > ch->ring_size ||
-        tail - ch->head < ch->cached_tail - ch->head)
-        return broken(ch, -EBADMSG);
-    ch->cached_tail = tail;
-    return 0;
-}
-
 static int data_ready(void *ctx)
 {
     zipc_channel *ch = ctx;
-    int err = refresh_tail(ch);
-    if (err)
-        return err;
-    return ch->rpos != ch->cached_tail;
+    /* seq_cst (a plain load on x86/arm64): the Dekker re-check after our
+     * sleep flag store; any non-zero mark is for take_frame to judge. */
+    return zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC_SEQ_CST) != 0;
 }
 
-/* Parse the frame at rpos (known to be below cached_tail). The header is
- * read once into locals: the peer may rewrite it after we checked it. */
+/* Take the frame at rpos: 0, -EAGAIN (not published yet) or -EBADMSG.
+ * Size and type are read once into locals after the mark: the peer may
+ * rewrite them after we checked them. */
 static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
 {
     uint64_t off = ch->rpos & ch->mask;
-    struct zipc_frame f;
-    memcpy(&f, (const void *)(ch->ring + off), sizeof(f));
-    __asm__ __volatile__("" ::: "memory"); /* the checks below use f, never the ring */
-    if (f.flags == ZIPC_FRAME_PAD && off != 0) {
-        uint64_t pad = ch->ring_size - off;
-        if (ch->cached_tail - ch->rpos <= pad) /* a pad is always published with the frame after it */
-            return broken(ch, -EBADMSG);
-        ch->rpos += pad;
+    const struct zipc_frame *f = (const void *)(ch->ring + off);
+    /* acquire: pairs with the producer's publishing exchange, so the header
+     * and payload written before it are visible. */
+    uint64_t mark = zipc__load(&f->mark, ZIPC_ACQUIRE);
+    if (mark == 0)
+        return -EAGAIN;
+    if (mark == ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_PAD) && off != 0) {
+        /* The message after a pad was marked before the pad was published. */
+        ch->rpos += ch->ring_size - off;
         off = 0;
-        memcpy(&f, (const void *)ch->ring, sizeof(f));
-        __asm__ __volatile__("" ::: "memory");
+        f = (const void *)ch->ring;
+        mark = zipc__load(&f->mark, ZIPC_ACQUIRE);
     }
-    uint64_t frame = frame_bytes(f.size);
-    if (f.flags != 0 || f.size > ch->max_message || f.seq != ch->expect_seq ||
-        off + frame > ch->ring_size || frame > ch->cached_tail - ch->rpos)
+    if (mark != ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_MSG))
+        return broken(ch, -EBADMSG);
+    uint32_t size = zipc__load(&f->size, ZIPC_RELAXED);
+    uint32_t type = zipc__load(&f->type, ZIPC_RELAXED);
+    uint64_t frame = frame_bytes(size);
+    if (size > ch->max_message || off + frame > ch->ring_size)
         return broken(ch, -EBADMSG);
     msg->data = ch->ring + off + ZIPC_FRAME_HEADER;
-    msg->size = f.size;
-    msg->type = f.type;
+    msg->size = size;
+    msg->type = type;
     ch->rpos += frame;
     ch->expect_seq++;
     ch->views++;
@@ -271,13 +297,14 @@ int zipc_channel_view(zipc_channel *ch, struct zipc_msg *msg, int64_t timeout_ns
     int err = consumer_check(ch);
     if (ZIPC_UNLIKELY(err || !msg))
         return err ? err : -EINVAL;
-    if (ch->rpos == ch->cached_tail) {
-        err = zipc__wait(&ch->wait, data_ready, ch, timeout_ns);
-        if (err) {
-            if (err == -EPIPE)
-                ch->broken = err; /* drained and the producer is gone: for good */
-            return err;
-        }
+    err = take_frame(ch, msg);
+    if (ZIPC_LIKELY(err != -EAGAIN))
+        return err;
+    err = zipc__wait(&ch->wait, data_ready, ch, timeout_ns);
+    if (err) {
+        if (err == -EPIPE)
+            ch->broken = err; /* drained and the producer is gone: for good */
+        return err;
     }
     return take_frame(ch, msg);
 }
@@ -290,14 +317,9 @@ int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max, in
     if (err)
         return err;
     unsigned n = 1;
-    while (n < max) {
-        if (ch->rpos == ch->cached_tail && (data_ready(ch) <= 0))
-            break;
-        if ((err = take_frame(ch, &msgs[n])) != 0)
-            return err;
+    while (n < max && take_frame(ch, &msgs[n]) == 0)
         n++;
-    }
-    return (int)n;
+    return (int)n; /* a corrupt frame after the first shows on the next call */
 }
 
 int zipc_channel_release(zipc_channel *ch)
@@ -397,7 +419,7 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
                         struct zipc__peer *peer, int consumer_efd, int producer_efd)
 {
     struct zipc_segment_header *h = (void *)ch->seg.base;
-    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + h->body_offset);
+    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + ZIPC_CHANNEL_BODY_OFFSET);
     uint64_t ring_offset = ctl->ring_offset, ring_size = ctl->ring_size;
     if (h->body_offset != ZIPC_CHANNEL_BODY_OFFSET || h->body_size != sizeof(*ctl) ||
         ring_offset != ZIPC_CHANNEL_RING_OFFSET || ring_size < ZIPC_MIN_CAPACITY ||
@@ -418,7 +440,7 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
     uint64_t head = zipc__load(&ctl->consumer.position, ZIPC_ACQUIRE);
     if (tail != 0 || head != 0)
         return -EBADMSG;
-    ch->tail = ch->published = ch->cached_tail = tail;
+    ch->tail = ch->published = tail;
     ch->head = ch->rpos = ch->cached_head = head;
 
     struct zipc__waiter *w = &ch->wait;
@@ -600,7 +622,7 @@ int zipc_channel_close(zipc_channel *ch)
     if (ch->seg.base && ch->mine) {
         if (ch->role == ZIPC_PRODUCER) {
             ch->reserving = false;
-            if (ch->published != ch->tail)
+            if (ch->staged)
                 publish(ch);
         }
         /* release: everything we published happens-before the peer seeing CLOSED. */

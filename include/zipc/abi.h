@@ -77,7 +77,7 @@ ZIPC_STATIC_ASSERT(sizeof(struct zipc_segment_header) == 128, "abi");
  */
 #define ZIPC_CHANNEL_BODY_OFFSET 256
 #define ZIPC_CHANNEL_RING_OFFSET ZIPC_PAGE
-#define ZIPC_MIN_CAPACITY 64
+#define ZIPC_MIN_CAPACITY 128
 #define ZIPC_MAX_CAPACITY (UINT64_C(1) << 32)
 
 enum zipc_endpoint_state {
@@ -88,7 +88,8 @@ enum zipc_endpoint_state {
 
 /* One side's line: written only by that side. */
 struct zipc_channel_side {
-    uint64_t position;   /* producer: tail (published end); consumer: head (released end) */
+    uint64_t position;   /* producer: published end (informative); consumer: head, the
+                            released end, which bounds the producer */
     uint64_t messages;   /* messages committed / released */
     uint64_t wakeups;    /* eventfd wake-ups this side sent */
     uint64_t sleeps;     /* kernel sleeps this side took */
@@ -140,23 +141,32 @@ ZIPC_STATIC_ASSERT(ZIPC_CHANNEL_BODY_OFFSET + sizeof(struct zipc_channel_ctl) <=
                    "abi");
 
 /* Every message in the ring is a frame: a 16-byte header, the payload, and
- * padding to ZIPC_FRAME_ALIGN. A frame never straddles the ring's end: when
- * the next frame does not fit before the end, a pad frame (flags PAD) fills
- * the rest and the message starts at ring offset 0. */
+ * padding to ZIPC_FRAME_ALIGN (one cache line, so consecutive frames never
+ * share a line). A frame never straddles the ring's end: when the next frame
+ * does not fit before the end, a pad frame fills the rest and the message
+ * starts at ring offset 0.
+ *
+ * Publication is the frame's `mark`, written last (release): the consumer
+ * polls the mark at its read position and needs no other shared line. The
+ * producer zeroes the mark at the position after each frame (the
+ * "terminator") before publishing the frame, so whatever an earlier lap
+ * left there can never pass for a new frame. */
 #define ZIPC_FRAME_HEADER 16
-#define ZIPC_FRAME_ALIGN 16
-#define ZIPC_FRAME_PAD 1u
+#define ZIPC_FRAME_ALIGN 64
+#define ZIPC_FRAME_MSG 1u
+#define ZIPC_FRAME_PAD 2u
+/* mark = seq (low 32 bits of the message number, from 0) << 32 | kind; 0: not written */
+#define ZIPC_FRAME_MARK(seq, kind) ((uint64_t)(uint32_t)(seq) << 32 | (uint32_t)(kind))
 
 struct zipc_frame {
     uint32_t size;   /* payload bytes (0 for a pad) */
     uint32_t type;   /* user type id */
-    uint32_t flags;  /* ZIPC_FRAME_PAD, or 0 for a message */
-    uint32_t seq;    /* low 32 bits of the message's sequence number, from 0 */
+    uint64_t mark;   /* ZIPC_FRAME_MARK(seq, ZIPC_FRAME_MSG or ZIPC_FRAME_PAD); a pad
+                        carries the seq of the message after it */
 };
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, size) == 0, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, type) == 4, "abi");
-ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, flags) == 8, "abi");
-ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, seq) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, mark) == 8, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_frame) == ZIPC_FRAME_HEADER, "abi");
 
 /* ---- handshake messages over the Unix stream socket ----------------- */
