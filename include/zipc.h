@@ -112,8 +112,10 @@ int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
 /* Connect to a listener at `path`, retrying until it appears or
  * opts->timeout_ns elapses. Validates the received segment completely
  * (size, seals, magic, version, kind, layout) before using it.
- * Returns 0, -ETIMEDOUT (nothing listened in time), -ENOTSOCK, -EPERM
- * (listener refused our uid), -EACCES, -EPROTO, -EBADMSG, or a system errno. */
+ * Returns 0, -ENOENT / -ECONNREFUSED (nothing listened at path before the
+ * timeout), -ETIMEDOUT (the handshake stalled), -ENOTSOCK, -EPERM (listener
+ * refused our uid, or its uid is not allowed by opts), -EACCES, -EPROTO,
+ * -EBADMSG (the listener sent a malformed segment), -EINTR, or a system errno. */
 int zipc_channel_connect(zipc_channel **out, const char *path,
                          const struct zipc_options *opts);
 

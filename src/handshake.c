@@ -321,10 +321,10 @@ static int connect_once(const struct sockaddr_un *addr, int *sock)
     return -e;
 }
 
-static void sleep_ns(int64_t ns)
+static int sleep_ns(int64_t ns)
 {
     struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-    nanosleep(&ts, NULL);
+    return nanosleep(&ts, NULL) < 0 && errno == EINTR ? -EINTR : 0;
 }
 
 int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts *o,
@@ -343,12 +343,13 @@ int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts 
         struct stat st;
         if (err == -ECONNREFUSED && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
             return -ENOTSOCK;
-        if (err != -ENOENT && err != -ECONNREFUSED && err != -EINTR && err != -EAGAIN)
-            return err;
+        if (err != -ENOENT && err != -ECONNREFUSED && err != -EAGAIN)
+            return err; /* including -EINTR: a signal must be able to stop the wait */
         int64_t left = deadline - zipc__now_ns();
         if (left <= 0)
-            return err == -EAGAIN || err == -EINTR ? -ETIMEDOUT : err;
-        sleep_ns(backoff < left ? backoff : left);
+            return err == -EAGAIN ? -ETIMEDOUT : err;
+        if ((err = sleep_ns(backoff < left ? backoff : left)))
+            return err;
         backoff = backoff * 2 > 50000000 ? 50000000 : backoff * 2;
     }
     err = peer_creds(sock, peer);
