@@ -99,8 +99,8 @@ struct zipc_msg {
 };
 
 /* Create a channel at the Unix socket `path` and wait (opts->timeout_ns) for
- * one peer to connect. `capacity` is the ring size in bytes, rounded up to a
- * power of two (ZIPC_MIN_CAPACITY .. ZIPC_MAX_CAPACITY). The socket file is
+ * one peer to connect. `capacity` is the ring size in bytes: from ZIPC_MIN_CAPACITY
+ * to ZIPC_MAX_CAPACITY (else -EINVAL), rounded up to a power of two. The socket file is
  * created with mode 0600; a stale file left by a dead listener is replaced.
  * A connecting peer of a foreign uid is refused (-EPERM on its side) and the
  * listener goes on waiting.

@@ -93,7 +93,7 @@ static void publish(zipc_channel *ch)
 /* Read the consumer's head and validate it against what we published. */
 static int refresh_head(zipc_channel *ch)
 {
-    /* seq_cst (an acquire, and a plain load on x86/arm64): the consumer
+    /* seq_cst (a plain load on x86, ldar on arm64): the consumer
      * finished reading the frames before releasing them; seq_cst also puts
      * this load in the Dekker order after our sleep flag store. */
     uint64_t head = zipc__load(&ch->peer->position, ZIPC_SEQ_CST);
@@ -243,7 +243,7 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
 static int data_ready(void *ctx)
 {
     zipc_channel *ch = ctx;
-    /* seq_cst (a plain load on x86/arm64): the Dekker re-check after our
+    /* seq_cst (a plain load on x86, ldar on arm64): the Dekker re-check after our
      * sleep flag store; any non-zero mark is for take_frame to judge. */
     return zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC_SEQ_CST) != 0;
 }

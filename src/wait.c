@@ -189,10 +189,12 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t 
             break;
     }
     for (;;) {
-        if (zipc__peer_gone(w, false))
-            return give_up(w, ready, ctx, -EPIPE);
+        /* Arm before looking at the peer: arming drains the eventfd, and a
+         * clean close's wake-up drained here is still seen as CLOSED below. */
         if ((r = arm(w, ready, ctx)) != 0)
             return r > 0 ? 0 : r;
+        if (zipc__peer_gone(w, false))
+            return give_up(w, ready, ctx, -EPIPE);
         int err = sleep_once(w, deadline);
         if (err)
             return give_up(w, ready, ctx, err);
