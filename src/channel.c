@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -400,17 +401,25 @@ static int channel_alloc(zipc_channel **out)
     return 0;
 }
 
-static int open_pidfd(int pid)
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
+/* The peer process as a pidfd: from the socket itself where the kernel can
+ * (no pid-reuse window), else from the pid. -1 if neither works: the socket
+ * alone then tells us about the peer. */
+static int open_pidfd(int sock, int pid)
 {
+    int fd = -1;
+    socklen_t len = sizeof(fd);
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
+        return fd;
 #ifdef SYS_pidfd_open
-    if (pid > 0) {
-        int fd = (int)syscall(SYS_pidfd_open, pid, 0);
-        if (fd >= 0)
-            return fd;
-    }
+    if (pid > 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0)
+        return fd;
 #endif
     (void)pid;
-    return -1; /* no pidfd: the socket alone tells us about the peer */
+    return -1;
 }
 
 /* Wire the endpoint to its side of an attached segment. Also validates the
@@ -445,7 +454,7 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
 
     struct zipc__waiter *w = &ch->wait;
     w->sock = peer->sock;
-    w->pidfd = open_pidfd(peer->pid);
+    w->pidfd = open_pidfd(peer->sock, peer->pid);
     w->wake_fd = producer ? producer_efd : consumer_efd;
     w->peer_wake_fd = producer ? consumer_efd : producer_efd;
     w->my_sleeping = producer ? &ctl->producer_wait.sleeping : &ctl->consumer_wait.sleeping;
