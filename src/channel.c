@@ -42,6 +42,7 @@ struct zipc_channel {
     uint64_t pending_at;      /* with staged: the header whose mark publishes them */
     uint64_t pending_mark;
     uint64_t need;            /* bytes the waiting reservation needs */
+    uint64_t *fresh;          /* one bit per ZIPC_FRAME_ALIGN slot, see slot_fresh() */
     unsigned commits_to_check; /* commits left before a liveness check */
 
     /* ---- consumer ------------------------------------------------------ */
@@ -49,6 +50,7 @@ struct zipc_channel {
     uint64_t rpos;            /* viewed up to */
     uint32_t expect_seq;
     uint32_t views;
+    uint32_t lap_frames;      /* most frames one lap can hold: ring_size / ZIPC_FRAME_ALIGN */
 
     /* ---- cold ---------------------------------------------------------- */
     struct zipc__waiter wait;
@@ -63,6 +65,59 @@ static uint64_t frame_bytes(uint64_t size) { return zipc__align_up(ZIPC_FRAME_HE
 static struct zipc_frame *frame_at(const zipc_channel *ch, uint64_t pos)
 {
     return (struct zipc_frame *)(ch->ring + (pos & ch->mask));
+}
+
+/* ---- terminators ---------------------------------------------------------
+ * Before a frame is published, the slot where it ends (where the consumer
+ * looks next) must not hold anything that could pass for the next frame.
+ * The consumer reads a zero mark, or a header mark at most one lap old, as
+ * "not yet". A slot is fresh when its mark is one of those: zero (never
+ * written, or a terminator) or the header we wrote there in our latest pass
+ * over it. Payload (and pad interiors) make a slot stale. Only a frame
+ * ending on a stale slot costs a terminator store; in steady state, with
+ * frames of a repeating size, none is written. */
+#define ZIPC_SLOT_SHIFT 6
+_Static_assert(1u << ZIPC_SLOT_SHIFT == ZIPC_FRAME_ALIGN, "slot = frame alignment");
+
+static bool slot_fresh(const zipc_channel *ch, uint64_t pos)
+{
+    uint64_t slot = (pos & ch->mask) >> ZIPC_SLOT_SHIFT;
+    return ch->fresh[slot >> 6] >> (slot & 63) & 1;
+}
+
+static void slot_mark_fresh(zipc_channel *ch, uint64_t pos)
+{
+    uint64_t slot = (pos & ch->mask) >> ZIPC_SLOT_SHIFT;
+    ch->fresh[slot >> 6] |= UINT64_C(1) << (slot & 63);
+}
+
+/* Mark slots [from, to) stale; ring offsets, from <= to <= ring_size. */
+static void slots_stale(zipc_channel *ch, uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from >> ZIPC_SLOT_SHIFT, end = to >> ZIPC_SLOT_SHIFT; s < end;) {
+        if ((s & 63) == 0 && end - s >= 64) {
+            ch->fresh[s >> 6] = 0;
+            s += 64;
+        } else {
+            ch->fresh[s >> 6] &= ~(UINT64_C(1) << (s & 63));
+            s++;
+        }
+    }
+}
+
+/* The reservation's payload slots may hold caller bytes from now on. */
+static void reservation_stale(zipc_channel *ch)
+{
+    uint64_t off = ch->res_pos & ch->mask;
+    slots_stale(ch, off + ZIPC_FRAME_ALIGN, off + (ch->res_end - ch->res_pos));
+}
+
+static void terminate(zipc_channel *ch, uint64_t pos)
+{
+    if (slot_fresh(ch, pos))
+        return;
+    zipc__store(&frame_at(ch, pos)->mark, 0, ZIPC_RELAXED); /* published by the frame's release */
+    slot_mark_fresh(ch, pos);
 }
 
 static int broken(zipc_channel *ch, int err)
@@ -156,9 +211,9 @@ int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t time
     ch->res_end = ch->res_pos + frame;
     ch->res_size = (uint32_t)size;
     ch->reserving = true;
-    /* The terminator goes in first, in free space nobody reads yet: taking
-     * its cache line now overlaps with the caller writing the payload. */
-    zipc__store(&frame_at(ch, ch->res_end)->mark, 0, ZIPC_RELAXED);
+    /* A terminator, if needed, goes in first, in free space nobody reads
+     * yet: taking its cache line now overlaps with the caller's writes. */
+    terminate(ch, ch->res_end);
     *buf = ch->ring + (ch->res_pos & ch->mask) + ZIPC_FRAME_HEADER;
     return 0;
 }
@@ -168,8 +223,10 @@ int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned f
     if (ZIPC_UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_MORE)))
         return -EINVAL;
     uint64_t end = ch->res_pos + frame_bytes(size);
-    if (end != ch->res_end) /* committed shorter: the terminator moves up */
-        zipc__store(&frame_at(ch, end)->mark, 0, ZIPC_RELAXED);
+    reservation_stale(ch);
+    if (end != ch->res_end)
+        terminate(ch, end); /* committed shorter: the frame now ends earlier */
+    slot_mark_fresh(ch, ch->res_pos);
     struct zipc_frame *f = frame_at(ch, ch->res_pos);
     f->size = (uint32_t)size;
     f->type = type;
@@ -180,6 +237,9 @@ int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned f
         p->size = 0;
         p->type = 0;
         first_mark = ZIPC_FRAME_MARK(ch->seq, ZIPC_FRAME_PAD);
+        uint64_t pad_off = ch->res_start & ch->mask;
+        slots_stale(ch, pad_off + ZIPC_FRAME_ALIGN, ch->ring_size); /* skipped, left as they were */
+        slot_mark_fresh(ch, ch->res_start);
         /* relaxed: unreachable until the pad's mark is published */
         zipc__store(&f->mark, msg_mark, ZIPC_RELAXED);
     }
@@ -209,7 +269,8 @@ int zipc_channel_abort(zipc_channel *ch)
 {
     if (!ch || !ch->reserving)
         return -EINVAL;
-    /* Only the terminator beyond the tail was written: unreachable. */
+    /* Only a terminator beyond the tail was written: unreachable. */
+    reservation_stale(ch);
     ch->reserving = false;
     return 0;
 }
@@ -241,12 +302,25 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
  * Consumer
  * ------------------------------------------------------------------------ */
 
+/* What a mark at the read position says: 1 the expected frame (message or
+ * pad), 0 not yet (zero, or a header at most one lap old), else corrupt. */
+static int mark_state(zipc_channel *ch, uint64_t mark)
+{
+    if (mark == ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_MSG) ||
+        mark == ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_PAD))
+        return 1;
+    uint32_t kind = (uint32_t)mark, age = ch->expect_seq - (uint32_t)(mark >> 32);
+    if (mark == 0 || ((kind == ZIPC_FRAME_MSG || kind == ZIPC_FRAME_PAD) && age - 1 < ch->lap_frames))
+        return 0;
+    return broken(ch, -EBADMSG);
+}
+
 static int data_ready(void *ctx)
 {
     zipc_channel *ch = ctx;
     /* seq_cst (a plain load on x86, ldar on arm64): the Dekker re-check after our
-     * sleep flag store; any non-zero mark is for take_frame to judge. */
-    return zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC_SEQ_CST) != 0;
+     * sleep flag store. */
+    return mark_state(ch, zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC_SEQ_CST));
 }
 
 /* Take the frame at rpos: 0, -EAGAIN (not published yet) or -EBADMSG.
@@ -259,8 +333,9 @@ static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
     /* acquire: pairs with the producer's publishing exchange, so the header
      * and payload written before it are visible. */
     uint64_t mark = zipc__load(&f->mark, ZIPC_ACQUIRE);
-    if (mark == 0)
-        return -EAGAIN;
+    int state = mark_state(ch, mark);
+    if (state <= 0)
+        return state < 0 ? state : -EAGAIN;
     if (mark == ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_PAD) && off != 0) {
         /* The message after a pad was marked before the pad was published. */
         ch->rpos += ch->ring_size - off;
@@ -327,6 +402,8 @@ int zipc_channel_release(zipc_channel *ch)
 {
     if (!ch || ch->role != ZIPC_CONSUMER)
         return -EINVAL;
+    if (ch->broken == -EBADMSG)
+        return ch->broken;
     if (ch->rpos == ch->head)
         return 0;
     struct zipc_channel_side *me = ch->mine;
@@ -451,6 +528,13 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
         return -EBADMSG;
     ch->tail = ch->published = tail;
     ch->head = ch->rpos = ch->cached_head = head;
+    ch->lap_frames = (uint32_t)(ring_size >> ZIPC_SLOT_SHIFT);
+    if (producer) { /* a new ring is all zero: every slot starts fresh */
+        size_t words = (size_t)((ring_size >> ZIPC_SLOT_SHIFT) + 63) / 64;
+        if (!(ch->fresh = malloc(words * sizeof(uint64_t))))
+            return -ENOMEM;
+        memset(ch->fresh, 0xff, words * sizeof(uint64_t));
+    }
 
     struct zipc__waiter *w = &ch->wait;
     w->sock = peer->sock;
@@ -640,6 +724,7 @@ int zipc_channel_close(zipc_channel *ch)
     }
     zipc__waiter_close(&ch->wait);
     zipc__segment_close(&ch->seg);
+    free(ch->fresh);
     free(ch);
     return 0;
 }

@@ -206,40 +206,57 @@ static int replace_stale(const char *path, const struct sockaddr_un *addr)
     return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
 }
 
+/* Publish the bound socket file `tmp` at `path`, never replacing a file
+ * that appeared there meanwhile (a listener that won the race). */
+static int publish_socket_file(const char *tmp, const char *path)
+{
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+        return 0;
+    int e = errno;
+    if (e == EINVAL || e == ENOSYS) /* no RENAME_NOREPLACE on this filesystem */
+        e = link(tmp, path) == 0 ? 0 : errno;
+    unlink(tmp);
+    return e == EEXIST ? -EADDRINUSE : -e;
+}
+
+/* The socket file appears at `path` complete: bound, with its final mode,
+ * and listening. It is bound under a temporary name next to `path` first,
+ * because the mode given at bind() is reduced by the umask: a wider mode
+ * (0660, 0666) needs a chmod, which must happen before anyone can see the
+ * file. Without room for the temporary name, bind in place (fchmod first,
+ * so the file is never wider than asked, only briefly narrower). */
 int zipc__listen_socket(const char *path, const struct zipc__opts *o, int *lsock)
 {
-    struct sockaddr_un addr;
+    struct sockaddr_un addr, tmp;
+    static unsigned counter;
     int err = make_addr(path, &addr);
-    if (err)
+    if (err || (err = replace_stale(path, &addr)))
+        return err;
+    char tmp_path[sizeof(tmp.sun_path)];
+    int n = snprintf(tmp_path, sizeof(tmp_path), "%s.%d.%u~", path, (int)getpid(),
+                     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
+    bool in_place = n < 0 || (size_t)n >= sizeof(tmp_path);
+    if ((err = make_addr(in_place ? path : tmp_path, &tmp)))
         return err;
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
         return -errno;
-    /* Linux gives the socket file the socket inode's mode at bind(): the
-     * file never exists with a wider mode, not even briefly. */
-    if (fchmod(s, o->socket_mode) < 0)
-        goto fail_errno;
-    for (int attempt = 0;; attempt++) {
-        if (bind(s, (struct sockaddr *)&addr, sizeof(addr)) == 0)
-            break;
-        if (errno != EADDRINUSE || attempt > 0)
-            goto fail_errno;
-        err = replace_stale(path, &addr);
-        if (err)
-            goto fail;
-    }
-    if (chmod(path, o->socket_mode) < 0 || listen(s, 8) < 0) {
+    if (fchmod(s, o->socket_mode) < 0 || bind(s, (struct sockaddr *)&tmp, sizeof(tmp)) < 0) {
         err = -errno;
-        unlink(path);
-        goto fail;
+        close(s);
+        return err;
+    }
+    if (chmod(tmp.sun_path, o->socket_mode) < 0 || listen(s, 8) < 0)
+        err = -errno;
+    else if (!in_place)
+        err = publish_socket_file(tmp_path, path);
+    if (err) {
+        unlink(tmp.sun_path);
+        close(s);
+        return err;
     }
     *lsock = s;
     return 0;
-fail_errno:
-    err = -errno;
-fail:
-    close(s);
-    return err;
 }
 
 static int send_refusal(int sock, uint32_t kind, int status)
