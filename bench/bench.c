@@ -1,0 +1,391 @@
+/* zipc bench: options, the row plan, ratios and the project's targets. */
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "transport.h"
+
+static const char USAGE[] =
+    "usage: zipc bench [options]\n"
+    "\n"
+    "Measures zipc against a pipe, a Unix stream socket, the cache-line floor and\n"
+    "memcpy in one run, between two processes pinned to two CPUs, and prints one\n"
+    "table with the machine and the project's targets.\n"
+    "\n"
+    "  --cpus A,B       pin the measuring process to CPU A and its peer to CPU B\n"
+    "                   (default: the first two CPUs this process may use)\n"
+    "  --quick          ~2 s in all, for tests and CI; rough figures\n"
+    "  --json           print one JSON object instead of the table\n"
+    "  --iterations N   round trips per shared-memory rtt row (default 200000;\n"
+    "                   pipe and unix rows get N/10: they are ~250x slower)\n"
+    "  --seconds S      measured seconds per streaming row (default 1)\n"
+    "  --help           this text\n"
+    "\n"
+    "Every row runs in 4 rounds (--quick: 1), round-robin over the table, so a\n"
+    "noisy spell of a shared machine hits all rows alike. Defaults take ~20 s.\n"
+    "\n"
+    "Exit status: 0 all rows measured, 1 a row failed, 2 bad usage; a missed\n"
+    "target is reported, not an error.\n";
+
+/* ---- options --------------------------------------------------------------- */
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "zipc bench: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'zipc bench --help'.\n");
+    return 2;
+}
+
+static bool parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The CPUs this process may run on: the default pair and the validation. */
+static int allowed_cpus(cpu_set_t *set)
+{
+    CPU_ZERO(set);
+    if (sched_getaffinity(0, sizeof(*set), set))
+        return -errno;
+    return CPU_COUNT(set);
+}
+
+static int parse_cpus(const char *s, struct bench_opts *o, const cpu_set_t *allowed)
+{
+    char a[32], b[32];
+    const char *comma = strchr(s, ',');
+    if (!comma || (size_t)(comma - s) >= sizeof(a) || strlen(comma + 1) >= sizeof(b))
+        return usage_error("--cpus wants two CPU numbers, A,B (got '%s')", s);
+    memcpy(a, s, (size_t)(comma - s));
+    a[comma - s] = 0;
+    strcpy(b, comma + 1);
+    uint64_t x, y;
+    if (!parse_u64(a, 0, CPU_SETSIZE - 1, &x) || !parse_u64(b, 0, CPU_SETSIZE - 1, &y))
+        return usage_error("--cpus wants two CPU numbers, A,B (got '%s')", s);
+    if (x == y)
+        return usage_error("--cpus needs two different CPUs (got '%s')", s);
+    if (!CPU_ISSET((int)x, allowed) || !CPU_ISSET((int)y, allowed))
+        return usage_error("--cpus %s: a CPU that is offline or not allowed for this process", s);
+    o->cpu[0] = (int)x, o->cpu[1] = (int)y;
+    o->pinned = true;
+    return 0;
+}
+
+/* Defaults, then the first two allowed CPUs; one CPU only: unpinned. */
+static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
+{
+    *o = (struct bench_opts){.shm_iters = 200000, .fd_iters = 20000, .stream_s = 1.0,
+                             .warm_s = 0.05, .memcpy_s = 0.5, .rounds = 4, .cpu = {-1, -1},
+                             .allowed = CPU_COUNT(allowed)};
+    for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
+        if (CPU_ISSET(c, allowed))
+            o->cpu[k++] = c;
+    o->pinned = o->cpu[1] >= 0;
+}
+
+/* "--opt value" or "--opt=value". */
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return NULL;
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (argv[*i][n] == 0 && *i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+/* Returns -1 to run, or an exit status (0 after --help, 2 on bad usage). */
+static int parse_args(int argc, char **argv, struct bench_opts *o)
+{
+    cpu_set_t allowed;
+    if (allowed_cpus(&allowed) < 0)
+        CPU_ZERO(&allowed);
+    default_opts(o, &allowed);
+    uint64_t iters = 0;
+    double seconds = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int err = 0;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            o->json = true;
+        } else if (!strcmp(a, "--quick")) {
+            o->quick = true;
+        } else if ((v = opt_value(argc, argv, &i, "--cpus"))) {
+            err = parse_cpus(v, o, &allowed);
+        } else if ((v = opt_value(argc, argv, &i, "--iterations"))) {
+            if (!parse_u64(v, 1000, 100000000, &iters))
+                err = usage_error("--iterations wants a count from 1000 to 100000000 (got '%s')", v);
+        } else if ((v = opt_value(argc, argv, &i, "--seconds"))) {
+            if (!parse_double(v, 0.1, 60, &seconds))
+                err = usage_error("--seconds wants a number from 0.1 to 60 (got '%s')", v);
+        } else if (!strcmp(a, "--cpus") || !strcmp(a, "--iterations") || !strcmp(a, "--seconds")) {
+            err = usage_error("option '%s' needs a value", a);
+        } else {
+            err = usage_error("unknown option '%s'", a);
+        }
+        if (err)
+            return err;
+    }
+    if (o->quick) { /* ~2 s in all */
+        o->shm_iters = 20000, o->fd_iters = 2000, o->rounds = 1;
+        o->stream_s = 0.1, o->warm_s = 0.02, o->memcpy_s = 0.05;
+    }
+    if (!o->pinned) /* one CPU: every round trip is a context switch, ~pipe speed */
+        o->shm_iters = o->fd_iters;
+    if (iters)
+        o->shm_iters = iters, o->fd_iters = iters / 10 < 1000 ? 1000 : iters / 10;
+    if (seconds > 0)
+        o->stream_s = seconds;
+    return -1;
+}
+
+/* ---- the plan ------------------------------------------------------------- */
+
+/* A row of the table; memcpy rows have no transport. */
+struct plan_row {
+    const struct transport *t;
+    enum row_kind kind;
+    size_t size;
+    uint64_t iters;             /* rtt: round trips in all */
+};
+
+static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
+
+/* rtt: 4 rows; stream: per size 4 transports + memcpy from 64 KiB. */
+#define MAX_ROWS 32
+
+static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
+{
+    /* Shared-memory round trips take ~0.2 us, pipe and Unix ~50 us: each
+     * gets as many as fit its share of the time budget. */
+    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters},
+                                   {&transport_floor, KIND_RTT, 32, o->shm_iters},
+                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters},
+                                   {&transport_unix, KIND_RTT, 32, o->fd_iters}};
+    const struct transport *stream[] = {&transport_zipc, &transport_zipc_batch, &transport_pipe,
+                                        &transport_unix};
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++)
+        p[n++] = rtt[i];
+    for (size_t s = 0; s < sizeof(STREAM_SIZES) / sizeof(STREAM_SIZES[0]); s++) {
+        for (size_t i = 0; i < 4; i++)
+            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0};
+        if (STREAM_SIZES[s] >= 64 * 1024)
+            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0};
+    }
+    return n;
+}
+
+/* One round's part of a row. RTT samples are appended to the row's. */
+static int run_part(const struct plan_row *p, const struct bench_opts *o, int64_t *samples,
+                    uint64_t done, struct part *out)
+{
+    if (p->kind == KIND_RTT)
+        return run_rtt(p->t, o, p->iters / o->rounds, samples + done, out);
+    if (!p->t)
+        return run_memcpy(p->size, o->memcpy_s / o->rounds, out);
+    return run_stream(p->t, p->size, o, o->stream_s / o->rounds, out);
+}
+
+static void add_part(struct row *r, const struct part *p)
+{
+    r->messages += p->messages;
+    r->seconds += p->seconds;
+    if (p->sleeps >= 0)
+        r->sleeps = (r->sleeps < 0 ? 0 : r->sleeps) + p->sleeps;
+    r->ring = p->ring;
+    r->batch = p->batch;
+}
+
+static void row_fail(struct row *r, const char *text)
+{
+    r->ok = false;
+    snprintf(r->error, sizeof(r->error), "%s", text[0] ? text : "failed");
+}
+
+static void progress(unsigned round, const struct bench_opts *o, const struct row *r)
+{
+    fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B ", round + 1, o->rounds, r->name,
+            r->kind == KIND_RTT ? "rtt" : "stream", r->size);
+}
+
+/* Every row runs in o->rounds parts, round-robin over the table: a noisy
+ * spell of the shared machine then hits every row alike instead of one,
+ * so the ratios stay fair. */
+static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
+{
+    struct plan_row plan[MAX_ROWS];
+    int64_t *samples[MAX_ROWS] = {0};
+    size_t n = make_plan(o, plan);
+    for (size_t i = 0; i < n; i++) {
+        rows[i] = (struct row){.name = plan[i].t ? plan[i].t->name : "memcpy", .kind = plan[i].kind,
+                               .size = plan[i].size, .ok = true, .sleeps = -1,
+                               .zipc_speedup = NAN, .memcpy_ratio = NAN};
+        size_t bytes = plan[i].iters * sizeof(int64_t);
+        if (plan[i].iters && !(samples[i] = malloc(bytes)))
+            row_fail(&rows[i], "out of memory for samples");
+        else if (samples[i])
+            memset(samples[i], 0, bytes); /* fault the pages in before any clock runs */
+    }
+    for (unsigned round = 0; round < o->rounds; round++) {
+        for (size_t i = 0; i < n; i++) {
+            struct part p;
+            if (!rows[i].ok)
+                continue;
+            if (show)
+                progress(round, o, &rows[i]);
+            if (run_part(&plan[i], o, samples[i], rows[i].messages, &p))
+                row_fail(&rows[i], bench_error());
+            else
+                add_part(&rows[i], &p);
+        }
+    }
+    if (show)
+        fprintf(stderr, "\r%50s\r", "");
+    for (size_t i = 0; i < n; i++) {
+        struct row *r = &rows[i];
+        if (r->ok && r->kind == KIND_RTT) {
+            stats_rtt(samples[i], r->messages, &r->rtt);
+        } else if (r->ok) {
+            r->msgs_per_s = (double)r->messages / r->seconds;
+            r->gb_per_s = r->msgs_per_s * (double)r->size / 1e9;
+        }
+        free(samples[i]);
+    }
+    return n;
+}
+
+static const struct row *find_row(const struct row *rows, size_t n, const char *name,
+                                  enum row_kind kind, size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].kind == kind && rows[i].size == size && !strcmp(rows[i].name, name))
+            return &rows[i];
+    return NULL;
+}
+
+/* One convention for every row: how many times faster zipc (commit per
+ * message) is than the row. The floor and zipc-batch may come out < 1. */
+static void add_ratios(struct row *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        struct row *r = &rows[i];
+        const struct row *z = find_row(rows, n, "zipc", r->kind, r->size);
+        const struct row *m = find_row(rows, n, "memcpy", KIND_STREAM, r->size);
+        if (!r->ok)
+            continue;
+        if (z && r->kind == KIND_RTT)
+            r->zipc_speedup = (double)r->rtt.p50 / (double)z->rtt.p50;
+        else if (z)
+            r->zipc_speedup = z->gb_per_s / r->gb_per_s;
+        if (m && r->kind == KIND_STREAM)
+            r->memcpy_ratio = r->gb_per_s / m->gb_per_s;
+    }
+}
+
+/* ---- targets: the project's aims, reported as measured -------------------- */
+
+enum bound { AT_MOST, BELOW, AT_LEAST };
+
+/* Judge one figure; known is false when a row it needs failed. */
+static void judge_one(struct target *t, const char *what, const char *row, const char *unit,
+                      double limit, enum bound b, bool known, double value)
+{
+    *t = (struct target){.what = what, .row = row, .unit = unit, .limit = limit, .known = known,
+                         .value = value};
+    t->pass = known && (b == AT_MOST ? value <= limit : b == BELOW ? value < limit : value >= limit);
+}
+
+static size_t judge(const struct row *rows, size_t n, struct target *t)
+{
+    struct target *p = t;
+    const struct row *z = find_row(rows, n, "zipc", KIND_RTT, 32);
+    const struct row *fl = find_row(rows, n, "floor", KIND_RTT, 32);
+    const struct row *mc = find_row(rows, n, "memcpy", KIND_STREAM, 1024 * 1024);
+    judge_one(p, "32 B p50 RTT <= 1.25x floor", "zipc", "x floor", 1.25, AT_MOST, z && fl,
+              z && fl ? (double)z->rtt.p50 / (double)fl->rtt.p50 : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "%.2fx floor (zipc p50 %lld ns, floor p50 %lld ns)",
+                 p->value, (long long)z->rtt.p50, (long long)fl->rtt.p50);
+    p++;
+    judge_one(p, "32 B p99.9 RTT < 1 us", "zipc", "ns", 1000, BELOW, z, z ? (double)z->rtt.p999 : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "p99.9 %lld ns (floor p99.9 %lld ns)",
+                 (long long)z->rtt.p999, fl ? (long long)fl->rtt.p999 : -1LL);
+    p++;
+    static const char *const zrows[] = {"zipc", "zipc-batch"};
+    for (int i = 0; i < 2; i++, p++) {
+        const struct row *s = find_row(rows, n, zrows[i], KIND_STREAM, 32);
+        judge_one(p, "32 B stream >= 20 M msgs/s", zrows[i], "M msgs/s", 20, AT_LEAST, s,
+                  s ? s->msgs_per_s / 1e6 : NAN);
+        if (p->known)
+            snprintf(p->detail, sizeof(p->detail), "%.1f M msgs/s", p->value);
+    }
+    for (int i = 0; i < 2; i++, p++) {
+        const struct row *s = find_row(rows, n, zrows[i], KIND_STREAM, 1024 * 1024);
+        judge_one(p, "1 MiB stream >= 0.7x memcpy", zrows[i], "x memcpy", 0.7, AT_LEAST, s && mc,
+                  s && mc ? s->gb_per_s / mc->gb_per_s : NAN);
+        if (p->known)
+            snprintf(p->detail, sizeof(p->detail), "%.2fx memcpy (%.2f GB/s vs %.2f GB/s)", p->value,
+                     s->gb_per_s, mc->gb_per_s);
+    }
+    return (size_t)(p - t);
+}
+
+int zipc_bench_main(int argc, char **argv)
+{
+    struct bench_opts o;
+    int status = parse_args(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    if (o.pinned && bench_pin(o.cpu[0])) {
+        fprintf(stderr, "zipc bench: %s\n", bench_error());
+        return 1;
+    }
+    struct machine m;
+    machine_describe(&m);
+    struct row rows[MAX_ROWS];
+    size_t n = run_all(&o, rows, !o.json && isatty(STDERR_FILENO));
+    add_ratios(rows, n);
+    struct target t[8];
+    size_t nt = judge(rows, n, t);
+    if (o.json)
+        report_json(stdout, &m, &o, rows, n, t, nt);
+    else
+        report_human(stdout, &m, &o, rows, n, t, nt);
+    status = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rows[i].ok) {
+            fprintf(stderr, "zipc bench: %s %s %zu B failed: %s\n", rows[i].name,
+                    rows[i].kind == KIND_RTT ? "rtt" : "stream", rows[i].size, rows[i].error);
+            status = 1;
+        }
+    }
+    return fflush(stdout) == 0 ? status : 1;
+}

@@ -1,0 +1,140 @@
+/* zipc bench: shared declarations.
+ *
+ * One run measures every row (zipc and its baselines) with the same timer
+ * and the same drivers, so the ratios printed are taken within one run:
+ *   bench.c        options, the row plan (rounds), ratios, the targets
+ *   rtt.c          one ping-pong driver for every transport
+ *   stream.c       one one-way streaming driver for every transport; memcpy
+ *   link.c         fork, pin, watchdog, reaping: the two ends in two processes
+ *   transport_*.c  zipc, pipe / Unix socket, cache-line floor (transport.h)
+ *   stats.c        timer, percentiles, error text
+ *   machine.c      the machine description printed with the results
+ *   report.c       the human table and the JSON object */
+#ifndef ZIPC_BENCH_H
+#define ZIPC_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "zipc.h"
+
+#define BENCH_TIMEOUT_NS (10LL * 1000000000) /* any single wait: a stuck peer is an error */
+#define BENCH_RTT_SIZE 32                   /* ping-pong payload */
+#define BENCH_MAX_BATCH 64                  /* zipc-batch: messages per publish / drain */
+
+/* ---- options ----------------------------------------------------------- */
+struct bench_opts {
+    int cpu[2];             /* parent (measuring side), child */
+    bool pinned;            /* false when this process may use only one CPU */
+    int allowed;            /* CPUs this process may use */
+    bool json;
+    bool quick;
+    uint64_t shm_iters;     /* measured round trips, shared-memory rows */
+    uint64_t fd_iters;      /* measured round trips, pipe / Unix rows */
+    double stream_s;        /* measured seconds per streaming row */
+    double warm_s;          /* streaming warm-up, excluded from the figures */
+    double memcpy_s;        /* seconds per memcpy row */
+    unsigned rounds;        /* each row runs in this many interleaved parts */
+};
+
+/* ---- timer, stats, errors (stats.c) ------------------------------------ */
+/* The one timer of every row: CLOCK_MONOTONIC (vDSO, ~20 ns). */
+int64_t bench_now_ns(void);
+
+struct rtt_stats {
+    uint64_t n;
+    int64_t min, p50, p90, p99, p999, max; /* ns */
+    double per_s;                          /* round trips per second */
+};
+/* Sorts samples in place. */
+void stats_rtt(int64_t *samples, size_t n, struct rtt_stats *out);
+
+/* A per-process "first error" text: the failing operation and why. Returns
+ * err (a negative errno) so callers can `return bench_fail(err, ...)`. */
+int bench_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same without the errno text: for the bench's own checks (bad data). */
+int bench_fail_plain(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *bench_error(void);
+void bench_error_set(const char *text);
+void bench_error_clear(void);
+
+/* ---- results ------------------------------------------------------------ */
+enum row_kind { KIND_RTT, KIND_STREAM };
+
+struct row {
+    const char *name;          /* "zipc", "zipc-batch", "pipe", "unix", "floor", "memcpy" */
+    enum row_kind kind;
+    size_t size;               /* message bytes */
+    bool ok;
+    char error[256];
+    struct rtt_stats rtt;      /* KIND_RTT */
+    double msgs_per_s;         /* KIND_STREAM (memcpy: copies per second) */
+    double gb_per_s;           /* 1e9 payload bytes per second */
+    uint64_t messages;         /* round trips / messages / copies measured, all rounds */
+    double seconds;            /* the time they took */
+    long long sleeps;          /* zipc: kernel sleeps of both sides, -1: n/a */
+    size_t ring;               /* zipc: ring capacity in bytes, 0: n/a */
+    unsigned batch;            /* zipc: messages per publish / drain, 0: n/a */
+    double zipc_speedup;       /* how many times faster the zipc row is; NAN: n/a */
+    double memcpy_ratio;       /* row GB/s / memcpy GB/s of that size; NAN: n/a */
+};
+
+/* ---- machine (machine.c) ------------------------------------------------ */
+struct machine {
+    char cpu_model[128];
+    int online;                /* online CPUs */
+    char online_list[64];      /* e.g. "0-1" */
+    char kernel[200];          /* uname -srm (3 fields of <= 65 bytes) */
+    char date[40];             /* UTC, ISO 8601 */
+    char clocksource[32];
+    double timer_read_ns;      /* cost of one bench_now_ns() */
+    int64_t timer_step_ns;     /* smallest non-zero difference of two reads */
+};
+void machine_describe(struct machine *m);
+
+/* ---- output (report.c) -------------------------------------------------- */
+struct target {
+    const char *what;          /* e.g. "32 B p50 RTT <= 1.25x floor" */
+    const char *row;           /* the zipc row judged */
+    double value, limit;       /* in the target's own unit */
+    const char *unit;          /* "x floor", "ns", "M msgs/s", "x memcpy" */
+    bool known;                /* false: a needed row failed */
+    bool pass;
+    char detail[128];          /* the figures behind the verdict */
+};
+void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
+                  const struct row *rows, size_t n, const struct target *t, size_t nt);
+void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
+                 const struct row *rows, size_t n, const struct target *t, size_t nt);
+
+/* ---- drivers ------------------------------------------------------------ */
+/* One measurement of one row; bench.c runs each row in several rounds,
+ * interleaved with the other rows, and adds the parts up. */
+struct part {
+    uint64_t messages;         /* round trips / messages / copies measured */
+    double seconds;            /* time they took */
+    long long sleeps;          /* zipc: kernel sleeps of both sides, -1: n/a */
+    size_t ring;               /* zipc: ring bytes, 0: n/a */
+    unsigned batch;            /* zipc: messages per publish / drain, 0: n/a */
+};
+struct transport;
+/* Each returns 0 or a negative errno with bench_error() saying why. */
+/* `iters` round trips of 32 B after iters/10 of warm-up, one sample each
+ * (ns) into samples[0 .. iters-1]. */
+int run_rtt(const struct transport *t, const struct bench_opts *o, uint64_t iters,
+            int64_t *samples, struct part *out);
+/* One-way messages of `size` bytes for `seconds` after o->warm_s. */
+int run_stream(const struct transport *t, size_t size, const struct bench_opts *o, double seconds,
+               struct part *out);
+/* memcpy of `size` bytes between a cache-hot buffer pair for `seconds`. */
+int run_memcpy(size_t size, double seconds, struct part *out);
+
+/* Pin the calling thread to one CPU. */
+int bench_pin(int cpu);
+
+/* Entry of `zipc bench`: returns the exit status (0 ok, 1 a row failed, 2 usage). */
+int zipc_bench_main(int argc, char **argv);
+
+#endif /* ZIPC_BENCH_H */

@@ -1,0 +1,261 @@
+/* zipc bench: output, as one aligned table or as one JSON object. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+
+static const char *kind_name(enum row_kind k) { return k == KIND_RTT ? "rtt" : "stream"; }
+
+static void fmt_size(char *out, size_t len, size_t bytes)
+{
+    if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0)
+        snprintf(out, len, "%zu MiB", bytes / (1024 * 1024));
+    else if (bytes >= 1024 && bytes % 1024 == 0)
+        snprintf(out, len, "%zu KiB", bytes / 1024);
+    else
+        snprintf(out, len, "%zu B", bytes);
+}
+
+/* 3 significant figures with an SI suffix: 3.52M, 812k, 95. */
+static void fmt_rate(char *out, size_t len, double v)
+{
+    if (v >= 1e9)
+        snprintf(out, len, "%.3gG", v / 1e9);
+    else if (v >= 1e6)
+        snprintf(out, len, "%.3gM", v / 1e6);
+    else if (v >= 1e3)
+        snprintf(out, len, "%.3gk", v / 1e3);
+    else
+        snprintf(out, len, "%.3g", v);
+}
+
+static void fmt_ratio(char *out, size_t len, double v)
+{
+    if (isnan(v))
+        snprintf(out, len, "-");
+    else
+        snprintf(out, len, v < 10 ? "%.2fx" : v < 100 ? "%.1fx" : "%.0fx", v);
+}
+
+static void pinning_text(char *out, size_t len, const struct bench_opts *o)
+{
+    if (o->pinned)
+        snprintf(out, len, "measuring process on CPU %d, its peer process on CPU %d", o->cpu[0],
+                 o->cpu[1]);
+    else
+        snprintf(out, len, "UNPINNED: this process may use %d CPU only, both processes share it "
+                           "(the floor yields while it waits)", o->allowed);
+}
+
+#define HDR_FMT "%-11s %-6s %-7s %8s %8s %8s %8s %8s %9s %8s %8s %7s %8s %9s\n"
+
+static void human_row(FILE *f, const struct row *r)
+{
+    char size[32], a[6][32], rate[32], msgs[32], gb[32], vz[32], vm[32];
+    fmt_size(size, sizeof(size), r->size);
+    if (!r->ok) {
+        fprintf(f, "%-11s %-6s %-7s  ERROR: %s\n", r->name, kind_name(r->kind), size, r->error);
+        return;
+    }
+    fmt_ratio(vz, sizeof(vz), r->zipc_speedup);
+    fmt_ratio(vm, sizeof(vm), r->memcpy_ratio);
+    if (r->kind == KIND_RTT) {
+        const int64_t v[6] = {r->rtt.min, r->rtt.p50, r->rtt.p90, r->rtt.p99, r->rtt.p999, r->rtt.max};
+        for (int i = 0; i < 6; i++)
+            snprintf(a[i], sizeof(a[i]), "%lld", (long long)v[i]);
+        fmt_rate(rate, sizeof(rate), r->rtt.per_s);
+        fprintf(f, HDR_FMT, r->name, "rtt", size, a[0], a[1], a[2], a[3], a[4], a[5], rate, "", "", vz,
+                vm);
+    } else {
+        fmt_rate(msgs, sizeof(msgs), r->msgs_per_s);
+        snprintf(gb, sizeof(gb), "%.2f", r->gb_per_s);
+        fprintf(f, HDR_FMT, r->name, "stream", size, "", "", "", "", "", "", "", msgs, gb, vz, vm);
+    }
+}
+
+/* One note per zipc row: its ring, batch and the kernel sleeps both sides
+ * took (a sleep costs a wake-up of tens of us), wrapped at ~100 columns. */
+static void zipc_notes(FILE *f, const struct row *rows, size_t n)
+{
+    int col = fprintf(f, "zipc rows ");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (!r->ok || !r->ring)
+            continue;
+        char item[160], size[32], ring[32], batch[32] = "";
+        fmt_size(size, sizeof(size), r->size);
+        fmt_size(ring, sizeof(ring), r->ring);
+        if (r->batch > 1)
+            snprintf(batch, sizeof(batch), ", batch %u", r->batch);
+        int len = snprintf(item, sizeof(item), " %s %s %s: ring %s%s, %lld kernel sleeps;", r->name,
+                           kind_name(r->kind), size, ring, batch, r->sleeps);
+        if (col + len > 100)
+            col = fprintf(f, "\n          ");
+        col += fprintf(f, "%s", item);
+    }
+    fputc('\n', f);
+}
+
+void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
+                  const struct row *rows, size_t n, const struct target *t, size_t nt)
+{
+    char pin[128];
+    pinning_text(pin, sizeof(pin), o);
+    fprintf(f, "zipc bench %s%s, %s\n", zipc_version(), o->quick ? " (--quick: rough figures)" : "",
+            m->date);
+    fprintf(f, "machine  %s; %d online CPUs (%s); %s; clocksource %s\n", m->cpu_model, m->online,
+            m->online_list, m->kernel, m->clocksource);
+    fprintf(f, "pinning  %s\n", pin);
+    fprintf(f, "timer    CLOCK_MONOTONIC: %.0f ns per read, advances in %lld ns steps; one read per "
+               "round trip\n",
+            m->timer_read_ns, (long long)m->timer_step_ns);
+    fprintf(f, "method   one timer and one driver per kind for every row; %u "
+               "interleaved round%s of every row;\n"
+               "         rtt: %llu round trips (pipe, unix: %llu), each round after 10%% warm-up; "
+               "stream: %.3g s per row,\n"
+               "         each round after %.3g s warm-up, every message verified; memcpy: %.3g s\n\n",
+            o->rounds, o->rounds == 1 ? "" : "s", (unsigned long long)o->shm_iters,
+            (unsigned long long)o->fd_iters, o->stream_s, o->warm_s, o->memcpy_s);
+    fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
+            "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && rows[i].kind != rows[i - 1].kind)
+            fputc('\n', f);
+        human_row(f, &rows[i]);
+    }
+    fprintf(f, "\nvs zipc    how many times faster the zipc row of the same kind and size is: rtt = "
+               "row p50 / zipc p50,\n"
+               "           stream = zipc rate / row rate (< 1: this row is faster; the floor is "
+               "the fastest possible)\n"
+               "vs memcpy  row GB/s / memcpy GB/s at the same size (memcpy: one process, cache-hot "
+               "buffer pair)\n");
+    zipc_notes(f, rows, n);
+    fprintf(f, "\ntargets\n");
+    for (size_t i = 0; i < nt; i++)
+        fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
+                t[i].what, t[i].row, t[i].detail);
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void json_num(FILE *f, const char *key, double v, const char *fmt)
+{
+    fprintf(f, ", \"%s\": ", key);
+    if (isnan(v) || isinf(v))
+        fputs("null", f);
+    else
+        fprintf(f, fmt, v);
+}
+
+static void json_row(FILE *f, const struct row *r)
+{
+    fprintf(f, "{\"name\": ");
+    json_str(f, r->name);
+    fprintf(f, ", \"kind\": \"%s\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind), r->size,
+            r->ok ? "true" : "false");
+    if (!r->ok) {
+        fprintf(f, ", \"error\": ");
+        json_str(f, r->error);
+        fputc('}', f);
+        return;
+    }
+    if (r->kind == KIND_RTT) {
+        const struct rtt_stats *s = &r->rtt;
+        fprintf(f, ", \"samples\": %llu, \"min_ns\": %lld, \"p50_ns\": %lld, \"p90_ns\": %lld, "
+                   "\"p99_ns\": %lld, \"p99_9_ns\": %lld, \"max_ns\": %lld",
+                (unsigned long long)s->n, (long long)s->min, (long long)s->p50, (long long)s->p90,
+                (long long)s->p99, (long long)s->p999, (long long)s->max);
+        json_num(f, "rtt_per_s", s->per_s, "%.1f");
+    } else {
+        fprintf(f, ", \"messages\": %llu", (unsigned long long)r->messages);
+        json_num(f, "msgs_per_s", r->msgs_per_s, "%.1f");
+        json_num(f, "gb_per_s", r->gb_per_s, "%.4f");
+    }
+    json_num(f, "seconds", r->seconds, "%.4f");
+    json_num(f, "zipc_speedup", r->zipc_speedup, "%.4f");
+    if (r->kind == KIND_STREAM)
+        json_num(f, "memcpy_ratio", r->memcpy_ratio, "%.4f");
+    if (r->ring)
+        fprintf(f, ", \"ring_bytes\": %zu, \"batch\": %u", r->ring, r->batch);
+    if (r->sleeps >= 0)
+        fprintf(f, ", \"zipc_sleeps\": %lld", r->sleeps);
+    fputc('}', f);
+}
+
+static void json_machine(FILE *f, const struct machine *m, const struct bench_opts *o)
+{
+    char pin[128];
+    pinning_text(pin, sizeof(pin), o);
+    fprintf(f, "{\"cpu_model\": ");
+    json_str(f, m->cpu_model);
+    fprintf(f, ", \"online_cpus\": %d, \"online_list\": ", m->online);
+    json_str(f, m->online_list);
+    fprintf(f, ", \"kernel\": ");
+    json_str(f, m->kernel);
+    fprintf(f, ", \"clocksource\": ");
+    json_str(f, m->clocksource);
+    fprintf(f, ", \"date\": ");
+    json_str(f, m->date);
+    fprintf(f, ", \"pinned\": %s, \"cpus\": ", o->pinned ? "true" : "false");
+    if (o->pinned)
+        fprintf(f, "[%d, %d]", o->cpu[0], o->cpu[1]);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"pinning\": ");
+    json_str(f, pin);
+    fputc('}', f);
+}
+
+void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
+                 const struct row *rows, size_t n, const struct target *t, size_t nt)
+{
+    fprintf(f, "{\"tool\": \"zipc bench\", \"zipc_version\": ");
+    json_str(f, zipc_version());
+    fprintf(f, ",\n \"machine\": ");
+    json_machine(f, m, o);
+    fprintf(f, ",\n \"config\": {\"quick\": %s, \"timer\": \"CLOCK_MONOTONIC\", "
+               "\"rounds\": %u, \"rtt_iterations\": %llu, \"rtt_iterations_fd\": %llu, "
+               "\"warmup_fraction_rtt\": 0.1",
+            o->quick ? "true" : "false", o->rounds, (unsigned long long)o->shm_iters,
+            (unsigned long long)o->fd_iters);
+    json_num(f, "timer_read_ns", m->timer_read_ns, "%.1f");
+    fprintf(f, ", \"timer_step_ns\": %lld", (long long)m->timer_step_ns);
+    json_num(f, "stream_seconds", o->stream_s, "%g");
+    json_num(f, "stream_warmup_seconds", o->warm_s, "%g");
+    json_num(f, "memcpy_seconds", o->memcpy_s, "%g");
+    fprintf(f, "},\n \"rows\": [");
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ",\n  " : "\n  ", f);
+        json_row(f, &rows[i]);
+    }
+    fprintf(f, "\n ],\n \"targets\": [");
+    for (size_t i = 0; i < nt; i++) {
+        fputs(i ? ",\n  " : "\n  ", f);
+        fprintf(f, "{\"target\": ");
+        json_str(f, t[i].what);
+        fprintf(f, ", \"row\": ");
+        json_str(f, t[i].row);
+        json_num(f, "value", t[i].known ? t[i].value : NAN, "%.4g");
+        json_num(f, "limit", t[i].limit, "%g");
+        fprintf(f, ", \"unit\": ");
+        json_str(f, t[i].unit);
+        fprintf(f, ", \"pass\": %s}", !t[i].known ? "null" : t[i].pass ? "true" : "false");
+    }
+    fprintf(f, "\n ]}\n");
+}
