@@ -221,7 +221,7 @@ int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t time
 int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned flags)
 {
     if (ZIPC_UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_MORE)))
-        return -EINVAL;
+        return ch && ch->broken ? ch->broken : -EINVAL;
     uint64_t end = ch->res_pos + frame_bytes(size);
     reservation_stale(ch);
     if (end != ch->res_end)
@@ -268,7 +268,7 @@ int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned f
 int zipc_channel_abort(zipc_channel *ch)
 {
     if (!ch || !ch->reserving)
-        return -EINVAL;
+        return ch && ch->broken ? ch->broken : -EINVAL;
     /* Only a terminator beyond the tail was written: unreachable. */
     reservation_stale(ch);
     ch->reserving = false;
@@ -279,6 +279,8 @@ int zipc_channel_flush(zipc_channel *ch)
 {
     if (!ch || ch->role != ZIPC_PRODUCER)
         return -EINVAL;
+    if (ch->broken)
+        return ch->broken; /* never publish into a corrupt ring */
     if (ch->staged)
         publish(ch);
     return 0;
@@ -422,11 +424,13 @@ int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uin
 {
     if (!buf && cap)
         return -EINVAL;
-    if (ch && ch->role == ZIPC_CONSUMER && ch->views)
+    int err = consumer_check(ch);
+    if (err)
+        return err;
+    if (ch->views)
         return -EALREADY; /* recv releases: it must not release the caller's open views */
     struct zipc_msg m;
-    int err = zipc_channel_view(ch, &m, timeout_ns);
-    if (err)
+    if ((err = zipc_channel_view(ch, &m, timeout_ns)))
         return err;
     if (size)
         *size = m.size;

@@ -160,9 +160,11 @@ static int recv_exact(int sock, void *buf, size_t len, int *fds, int max_fds, in
 
 static void close_fds(int *fds, int n)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         if (fds[i] >= 0)
             close(fds[i]);
+        fds[i] = -1; /* the caller's cleanup must not close them again */
+    }
 }
 
 bool zipc__uid_allowed(const struct zipc__opts *o, uint32_t uid)
@@ -267,9 +269,10 @@ static int send_refusal(int sock, uint32_t kind, int status)
 }
 
 int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
-                      struct zipc__peer *peer)
+                      struct zipc__peer *out)
 {
     for (;;) {
+        struct zipc__peer peer_, *peer = &peer_; /* copied out only on success */
         int err = poll_until(lsock, POLLIN, deadline);
         if (err)
             return err;
@@ -294,8 +297,10 @@ int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int6
         err = recv_exact(c, &h, sizeof(h), NULL, 0, NULL,
                          hello_deadline < deadline ? hello_deadline : deadline);
         if (err == 0 && h.magic == ZIPC_HELLO_MAGIC) {
-            if (h.abi_major == ZIPC_ABI_MAJOR && h.kind == kind)
+            if (h.abi_major == ZIPC_ABI_MAJOR && h.kind == kind) {
+                *out = *peer;
                 return 0;
+            }
             send_refusal(c, kind, EPROTO);
             close(c);
             return -EPROTO;
@@ -394,8 +399,8 @@ int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_we
     int err = recv_exact(peer->sock, w, sizeof(*w), fds, nfds, &got, deadline);
     if (err == 0 && w->magic != ZIPC_WELCOME_MAGIC)
         err = -EPROTO;
-    else if (err == 0 && w->status)
-        err = -(int)(w->status < 4096 ? w->status : EPROTO);
+    else if (err == 0 && w->status) /* a listener refuses with EPERM or EPROTO, nothing else */
+        err = w->status == EPERM ? -EPERM : -EPROTO;
     else if (err == 0 && (w->abi_major != ZIPC_ABI_MAJOR || w->kind != kind))
         err = -EPROTO;
     else if (err == 0 && got != nfds)

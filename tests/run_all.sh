@@ -1,81 +1,151 @@
 #!/usr/bin/env bash
-# Every test of the project, in stages; ends with one "N passed, N failed" line.
+# Every test of the project, in stages; each stage prints its own result
+# line, and the run ends with one "zipc: N passed, N failed[, N skipped]" line
+# (exit status non-zero on any failure).
 #   plain        the C suite built with gcc (RelWithDebInfo)
 #   clang        the C suite built with clang (when clang is installed)
 #   asan         the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   tsan         the threaded tests under ThreadSanitizer
+#   tsan         the threaded tests (label "threads") under ThreadSanitizer
 #   fuzz         each libFuzzer harness for ZIPC_FUZZ_SECONDS (default 30) (clang only)
-# ZIPC_STAGES="plain asan" limits the stages.
+# ZIPC_STAGES="plain asan" limits the stages. Counts: one per test program
+# (ctest) and one per fuzzer.
 set -u
 cd "$(dirname "$0")/.."
 GEN=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS=$(nproc)
 STAGES=${ZIPC_STAGES:-plain clang asan tsan fuzz}
+FUZZ_SECONDS=${ZIPC_FUZZ_SECONDS:-30}
 passed=0 failed=0 skipped=0
 
 have_clang() { command -v clang >/dev/null 2>&1; }
 
-configure_build() { # dir, extra cmake args...
+# Stage totals: s_pass s_fail s_skip, folded into the run's by stage_end.
+stage_begin() { s_pass=0 s_fail=0 s_skip=0 s_start=$SECONDS; echo "== stage $1"; }
+stage_end() {
+    echo "[$1] stage result: $s_pass passed, $s_fail failed, $s_skip skipped ($((SECONDS - s_start)) s)"
+    passed=$((passed + s_pass)) failed=$((failed + s_fail)) skipped=$((skipped + s_skip))
+}
+
+configure_build() { # dir, extra cmake args... (the log is dir.log)
     local dir=$1; shift
     cmake -S . -B "$dir" $GEN -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >"$dir.log" 2>&1 &&
-        cmake --build "$dir" -j "$JOBS" >>"$dir.log" 2>&1 || { cat "$dir.log"; return 1; }
+        cmake --build "$dir" -j "$JOBS" >>"$dir.log" 2>&1 || {
+        tail -60 "$dir.log"
+        echo "build failed: $dir (log: $dir.log)"
+        return 1
+    }
 }
 
+# Run a build's ctest and count its tests; $WRAP, if set, prefixes ctest.
 run_ctest() { # stage, dir, ctest args...
     local stage=$1 dir=$2; shift 2
-    local out
-    out=$(cd "$dir" && ctest --output-on-failure "$@" 2>&1)
-    local rc=$?
-    echo "$out" | grep -E "Test +#|tests passed|Failed|\*\*\*" | sed "s/^/[$stage] /"
+    local out rc total fail skip
+    out=$(cd "$dir" && ${WRAP:-} ctest --output-on-failure "$@" 2>&1)
+    rc=$?
+    echo "$out" | grep -E "Test +#" | sed "s/^ */[$stage] /"
     [ $rc -ne 0 ] && echo "$out" | tail -60
-    local total fail
     total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
     fail=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
-    total=${total:-0}; fail=${fail:-0}
-    [ "$total" = 0 ] && [ $rc -ne 0 ] && fail=1
-    passed=$((passed + total - fail)); failed=$((failed + fail))
+    skip=$(echo "$out" | grep -cE "Test +#.*\*\*\*Skipped")
+    total=${total:-0} fail=${fail:-0}
+    if [ "$total" != 0 ]; then
+        s_pass=$((s_pass + total - fail - skip)) s_fail=$((s_fail + fail)) s_skip=$((s_skip + skip))
+    elif [ $rc -ne 0 ]; then
+        s_fail=$((s_fail + 1))
+    else
+        echo "[$stage] no test selected${*:+ ($*)}"
+        s_skip=$((s_skip + 1))
+    fi
+    return 0
 }
 
-stage_skip() { echo "[$1] skipped: $2"; skipped=$((skipped + 1)); }
+# Run one fuzzer on its work corpus plus the committed seeds. Any crash,
+# leak, timeout or OOM fails it; libFuzzer's reproducer path is printed.
+run_fuzzer() { # executable
+    local f=$1 name; name=$(basename "$f")
+    local seeds=tests/fuzz/corpus/${name#fuzz_} work=build-fuzz/corpus/$name
+    local art=build-fuzz/artifacts/$name/ log=build-fuzz/$name.log
+    mkdir -p "$work" "$art"
+    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="$art" "$work" $([ -d "$seeds" ] && echo "$seeds") >"$log" 2>&1
+    local rc=$?
+    local runs cov speed repro
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+    speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -1)
+    repro=$(sed -n 's/.*Test unit written to //p' "$log" | tail -1)
+    if [ $rc -eq 0 ] && [ -z "$repro" ]; then
+        echo "[fuzz] $name: ok (${runs:-?} runs, ${speed:-?} exec/s, ${cov:-cov: ?})"
+        s_pass=$((s_pass + 1))
+        return
+    fi
+    echo "[fuzz] $name: FAILED (exit $rc after ${runs:-?} runs; log: $log)"
+    # the finding, and the stack frames in the project's own code
+    grep -E "ERROR: |invariant violated|SUMMARY: |^ +#[0-9]+ .* in .*/(src|include|tests)/[^ ]+\.[ch]:[0-9]+" "$log" |
+        head -12 | sed 's/^/[fuzz]   /'
+    if [ -n "$repro" ]; then
+        echo "[fuzz]   reproducer: $repro"
+        echo "[fuzz]   replay:     $f $repro"
+    fi
+    s_fail=$((s_fail + 1))
+}
+
+stage_fuzz() {
+    if ! have_clang; then
+        echo "[fuzz] skipped: clang is not installed (libFuzzer needs clang)"
+        s_skip=$((s_skip + 1)); return
+    fi
+    CC=clang configure_build build-fuzz -DZIPC_BUILD_FUZZ=ON -DZIPC_BUILD_TESTS=OFF \
+        -DZIPC_BUILD_TOOLS=OFF -DZIPC_SANITIZE=address,undefined || { s_fail=$((s_fail + 1)); return; }
+    local n=0 f
+    for f in build-fuzz/tests/fuzz/fuzz_*; do
+        [ -f "$f" ] && [ -x "$f" ] || continue
+        run_fuzzer "$f"
+        n=$((n + 1))
+    done
+    if [ $n -eq 0 ]; then
+        echo "[fuzz] no fuzzer was built (build-fuzz/tests/fuzz/fuzz_*)"
+        s_fail=$((s_fail + 1))
+    fi
+}
+
+# gcc's TSan runtime needs the classic address-space layout: without ASLR
+# it also runs on kernels with 32 bits of mmap randomness.
+no_aslr() {
+    if command -v setarch >/dev/null 2>&1 && setarch "$(uname -m)" -R true 2>/dev/null; then
+        setarch "$(uname -m)" -R "$@"
+    else
+        "$@"
+    fi
+}
 
 for stage in $STAGES; do
-    echo "== stage $stage"
+    stage_begin "$stage"
     case $stage in
     plain)
-        configure_build build-test -DZIPC_BUILD_TESTS=ON || { failed=$((failed + 1)); continue; }
-        run_ctest plain build-test ;;
+        if configure_build build-test -DZIPC_BUILD_TESTS=ON; then
+            run_ctest plain build-test
+        else s_fail=$((s_fail + 1)); fi ;;
     clang)
-        have_clang || { stage_skip clang "clang is not installed"; continue; }
-        CC=clang configure_build build-clang || { failed=$((failed + 1)); continue; }
-        run_ctest clang build-clang ;;
+        if ! have_clang; then
+            echo "[clang] skipped: clang is not installed"; s_skip=$((s_skip + 1))
+        elif CC=clang configure_build build-clang; then
+            run_ctest clang build-clang
+        else s_fail=$((s_fail + 1)); fi ;;
     asan)
-        configure_build build-asan -DZIPC_SANITIZE=address,undefined || { failed=$((failed + 1)); continue; }
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            ZIPC_TEST_SCALE=${ZIPC_TEST_SCALE_ASAN:-0.1} run_ctest asan build-asan ;;
+        if configure_build build-asan -DZIPC_SANITIZE=address,undefined; then
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                ZIPC_TEST_SCALE=${ZIPC_TEST_SCALE_ASAN:-0.1} run_ctest asan build-asan
+        else s_fail=$((s_fail + 1)); fi ;;
     tsan)
-        configure_build build-tsan -DZIPC_SANITIZE=thread || { failed=$((failed + 1)); continue; }
-        TSAN_OPTIONS=halt_on_error=1 ZIPC_TEST_SCALE=${ZIPC_TEST_SCALE_TSAN:-0.05} \
-            run_ctest tsan build-tsan -L threads ;;
-    fuzz)
-        have_clang || { stage_skip fuzz "clang is not installed (libFuzzer needs clang)"; continue; }
-        CC=clang configure_build build-fuzz -DZIPC_BUILD_FUZZ=ON -DZIPC_BUILD_TESTS=OFF -DZIPC_BUILD_TOOLS=OFF \
-            -DZIPC_SANITIZE=address,undefined || { failed=$((failed + 1)); continue; }
-        for f in build-fuzz/tests/fuzz/fuzz_*; do
-            [ -x "$f" ] || continue
-            name=$(basename "$f")
-            corpus=tests/fuzz/corpus/${name#fuzz_}
-            mkdir -p "build-fuzz/corpus-$name"
-            if "$f" -max_total_time="${ZIPC_FUZZ_SECONDS:-30}" -print_final_stats=0 \
-                "build-fuzz/corpus-$name" $( [ -d "$corpus" ] && echo "$corpus") >"build-fuzz/$name.log" 2>&1; then
-                echo "[fuzz] $name: ok ($(grep -c . "build-fuzz/$name.log") log lines, $(grep -o 'cov: [0-9]*' "build-fuzz/$name.log" | tail -1))"
-                passed=$((passed + 1))
-            else
-                echo "[fuzz] $name: FAILED"; tail -40 "build-fuzz/$name.log"
-                failed=$((failed + 1))
-            fi
-        done ;;
-    *) echo "unknown stage $stage"; failed=$((failed + 1)) ;;
+        if configure_build build-tsan -DZIPC_SANITIZE=thread; then
+            TSAN_OPTIONS=halt_on_error=1 ZIPC_TEST_SCALE=${ZIPC_TEST_SCALE_TSAN:-0.05} WRAP=no_aslr \
+                run_ctest tsan build-tsan -L threads
+        else s_fail=$((s_fail + 1)); fi ;;
+    fuzz) stage_fuzz ;;
+    *) echo "unknown stage $stage"; s_fail=$((s_fail + 1)) ;;
     esac
+    stage_end "$stage"
 done
 echo
 if [ "$skipped" -gt 0 ]; then
