@@ -96,6 +96,8 @@ struct zipc_msg {
     const void *data; /* in the ring: 16-byte aligned (frames are 64), read-only */
     uint32_t size;
     uint32_t type;
+    uint64_t seq;     /* this message's number on the channel, from 0 */
+    uint64_t end_;    /* private: the ring position after it (zipc_channel_release_upto) */
 };
 
 /* Create a channel at the Unix socket `path` and wait (opts->timeout_ns) for
@@ -123,6 +125,12 @@ int zipc_channel_connect(zipc_channel **out, const char *path,
  * committed). Any open reservation is aborted, any open views are released.
  * Returns 0; NULL is accepted. */
 int zipc_channel_close(zipc_channel *ch);
+
+/* Tell the peer we are done (it sees -EPIPE, after draining) without
+ * unmapping: views and reservations stay readable until zipc_channel_close.
+ * A producer publishes what it staged first. Later calls return -EPIPE.
+ * For bindings whose zero-copy objects may outlive the endpoint. */
+int zipc_channel_shutdown(zipc_channel *ch);
 
 /* Role of this endpoint: ZIPC_PRODUCER or ZIPC_CONSUMER. */
 int zipc_channel_role(const zipc_channel *ch);
@@ -174,6 +182,9 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
  *           Returns the count (>= 1) or a negative errno.
  * release:  gives every viewed message back to the producer; their
  *           pointers become invalid. Never blocks.
+ * release_upto: gives back the viewed messages up to and including `last`
+ *           (in order: messages are released oldest first); later views
+ *           stay valid. -EINVAL if `last` is not an open view. Never blocks.
  * recv:     copies the next message into buf (cap bytes) and releases it;
  *           -EMSGSIZE (message kept, *size set) if it does not fit.
  * -EBADMSG marks the channel broken: every later call returns it.
@@ -182,6 +193,7 @@ int zipc_channel_view(zipc_channel *ch, struct zipc_msg *msg, int64_t timeout_ns
 int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max,
                        int64_t timeout_ns);
 int zipc_channel_release(zipc_channel *ch);
+int zipc_channel_release_upto(zipc_channel *ch, const struct zipc_msg *last);
 int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uint32_t *type,
                       int64_t timeout_ns);
 

@@ -50,6 +50,7 @@ struct zipc_channel {
     uint64_t rpos;            /* viewed up to */
     uint32_t expect_seq;
     uint32_t views;
+    uint64_t taken;           /* messages viewed since the start (the next view's seq) */
     uint32_t lap_frames;      /* most frames one lap can hold: ring_size / ZIPC_FRAME_ALIGN */
 
     /* ---- cold ---------------------------------------------------------- */
@@ -355,6 +356,8 @@ static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
     msg->data = ch->ring + off + ZIPC_FRAME_HEADER;
     msg->size = size;
     msg->type = type;
+    msg->seq = ch->taken++;
+    msg->end_ = ch->rpos + frame;
     ch->rpos += frame;
     ch->expect_seq++;
     ch->views++;
@@ -400,22 +403,41 @@ int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max, in
     return (int)n; /* a corrupt frame after the first shows on the next call */
 }
 
+/* Hand [head, end) back to the producer: `count` messages. */
+static void release_to(zipc_channel *ch, uint64_t end, uint32_t count)
+{
+    struct zipc_channel_side *me = ch->mine;
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + count, ZIPC_RELAXED);
+    /* seq_cst exchange: a release of our reads of the frames, and the store
+     * half of the Dekker pair with the producer's sleep flag. */
+    zipc__xchg(&me->position, end, ZIPC_SEQ_CST);
+    ch->head = end;
+    ch->views -= count;
+    zipc__wake_peer(&ch->wait);
+}
+
 int zipc_channel_release(zipc_channel *ch)
 {
     if (!ch || ch->role != ZIPC_CONSUMER)
         return -EINVAL;
     if (ch->broken == -EBADMSG)
         return ch->broken;
-    if (ch->rpos == ch->head)
-        return 0;
-    struct zipc_channel_side *me = ch->mine;
-    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + ch->views, ZIPC_RELAXED);
-    /* seq_cst exchange: a release of our reads of the frames, and the store
-     * half of the Dekker pair with the producer's sleep flag. */
-    zipc__xchg(&me->position, ch->rpos, ZIPC_SEQ_CST);
-    ch->head = ch->rpos;
-    ch->views = 0;
-    zipc__wake_peer(&ch->wait);
+    if (ch->rpos != ch->head)
+        release_to(ch, ch->rpos, ch->views);
+    return 0;
+}
+
+int zipc_channel_release_upto(zipc_channel *ch, const struct zipc_msg *last)
+{
+    if (!ch || !last || ch->role != ZIPC_CONSUMER)
+        return -EINVAL;
+    if (ch->broken == -EBADMSG)
+        return ch->broken;
+    uint64_t first_open = ch->taken - ch->views; /* seq of the oldest open view */
+    if (last->seq < first_open || last->seq >= ch->taken || last->end_ - ch->head > ch->rpos - ch->head ||
+        last->end_ == ch->head || (last->end_ & (ZIPC_FRAME_ALIGN - 1)))
+        return -EINVAL; /* not an open view (already released, or never viewed) */
+    release_to(ch, last->end_, (uint32_t)(last->seq + 1 - first_open));
     return 0;
 }
 
@@ -440,6 +462,7 @@ int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uin
         /* keep the message: step back so the next call sees it again */
         ch->rpos -= frame_bytes(m.size);
         ch->expect_seq--;
+        ch->taken--;
         ch->views--;
         return -EMSGSIZE;
     }
@@ -712,20 +735,30 @@ int zipc_channel_connect(zipc_channel **out, const char *path, const struct zipc
     return err;
 }
 
-int zipc_channel_close(zipc_channel *ch)
+int zipc_channel_shutdown(zipc_channel *ch)
 {
     if (!ch)
-        return 0;
-    if (ch->seg.base && ch->mine) {
+        return -EINVAL;
+    if (ch->seg.base && ch->mine && zipc__load(&ch->mine->state, ZIPC_RELAXED) != ZIPC_STATE_CLOSED) {
         if (ch->role == ZIPC_PRODUCER) {
             ch->reserving = false;
-            if (ch->staged)
+            if (ch->staged && !ch->broken)
                 publish(ch);
         }
         /* release: everything we published happens-before the peer seeing CLOSED. */
         zipc__store(&ch->mine->state, ZIPC_STATE_CLOSED, ZIPC_RELEASE);
         zipc__wake_peer_always(&ch->wait);
     }
+    if (!ch->broken)
+        ch->broken = -EPIPE;
+    return 0;
+}
+
+int zipc_channel_close(zipc_channel *ch)
+{
+    if (!ch)
+        return 0;
+    zipc_channel_shutdown(ch);
     zipc__waiter_close(&ch->wait);
     zipc__segment_close(&ch->seg);
     free(ch->fresh);
