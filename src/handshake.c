@@ -40,26 +40,18 @@ static int make_addr(const char *path, struct sockaddr_un *addr)
 /* Wait until fd has `events` or the deadline passes. */
 static int poll_until(int fd, short events, int64_t deadline)
 {
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        struct timespec ts, *tsp = NULL;
-        if (deadline != INT64_MAX) {
-            int64_t left = deadline - zipc__now_ns();
-            if (left < 0)
-                left = 0;
-            ts.tv_sec = left / 1000000000;
-            ts.tv_nsec = left % 1000000000;
-            tsp = &ts;
-        }
-        int n = ppoll(&p, 1, tsp, NULL);
-        if (n > 0)
-            return 0;
-        if (n == 0)
-            return -ETIMEDOUT;
-        if (errno == EINTR)
-            return -EINTR;
-        return -errno;
-    }
+    struct pollfd p = {.fd = fd, .events = events};
+    int n = zipc__ppoll(&p, 1, deadline);
+    return n > 0 ? 0 : n;
+}
+
+/* After a non-blocking socket call failed: 0 to try again (the socket is
+ * ready now), or the error to return. */
+static int retry_when_ready(int sock, short events, int64_t deadline)
+{
+    if (errno != EAGAIN)
+        return errno == ECONNRESET ? -EPIPE : -errno;
+    return poll_until(sock, events, deadline);
 }
 
 static int send_msg(int sock, const void *buf, size_t len, const int *fds, int nfds, int64_t deadline)
@@ -84,13 +76,10 @@ static int send_msg(int sock, const void *buf, size_t len, const int *fds, int n
         }
         ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n < 0) {
-            if (errno == EAGAIN) {
-                int r = poll_until(sock, POLLOUT, deadline);
-                if (r)
-                    return r;
-                continue;
-            }
-            return errno == ECONNRESET ? -EPIPE : -errno;
+            int r = retry_when_ready(sock, POLLOUT, deadline);
+            if (r)
+                return r;
+            continue;
         }
         p += n;
         len -= (size_t)n;
@@ -139,13 +128,10 @@ static int recv_exact(int sock, void *buf, size_t len, int *fds, int max_fds, in
                             .msg_controllen = sizeof(ctl.buf)};
         ssize_t n = recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
         if (n < 0) {
-            if (errno == EAGAIN) {
-                int r = poll_until(sock, POLLIN, deadline);
-                if (r)
-                    return r;
-                continue;
-            }
-            return errno == ECONNRESET ? -EPIPE : -errno;
+            int r = retry_when_ready(sock, POLLIN, deadline);
+            if (r)
+                return r;
+            continue;
         }
         int e = take_fds(&mh, fds, max_fds, got);
         if (e)

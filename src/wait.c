@@ -33,6 +33,21 @@ int64_t zipc__coarse_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline != INT64_MAX) {
+        int64_t left = deadline - zipc__now_ns();
+        if (left < 0)
+            left = 0;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        tsp = &ts;
+    }
+    int n = ppoll(fds, nfds, tsp, NULL);
+    return n > 0 ? n : n == 0 ? -ETIMEDOUT : -errno;
+}
+
 int64_t zipc__deadline(int64_t timeout_ns)
 {
     if (timeout_ns < 0)
@@ -136,21 +151,12 @@ static int sleep_once(struct zipc__waiter *w, int64_t deadline)
     struct pollfd p[3] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP},
                           {.fd = w->pidfd, .events = POLLIN},
                           {.fd = w->wake_fd, .events = POLLIN}};
-    struct timespec ts, *tsp = NULL;
-    if (deadline != INT64_MAX) {
-        int64_t left = deadline - zipc__now_ns();
-        if (left <= 0)
-            return -ETIMEDOUT;
-        ts.tv_sec = left / 1000000000;
-        ts.tv_nsec = left % 1000000000;
-        tsp = &ts;
-    }
-    zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
-    int n = ppoll(p, 3, tsp, NULL);
-    if (n < 0)
-        return errno == EINTR ? -EINTR : -errno;
-    if (n == 0)
+    if (deadline != INT64_MAX && deadline <= zipc__now_ns())
         return -ETIMEDOUT;
+    zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
+    int n = zipc__ppoll(p, 3, deadline);
+    if (n < 0)
+        return n;
     if (link_dead(w, p)) {
         w->peer_gone = true;
         return -EPIPE;
