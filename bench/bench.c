@@ -13,7 +13,9 @@ static const char USAGE[] =
     "\n"
     "Measures zipc against a pipe, a Unix stream socket, the cache-line floor and\n"
     "memcpy in one run, between two processes pinned to two CPUs, and prints one\n"
-    "table with the machine and the project's targets.\n"
+    "table with the machine and the project's targets. Then, when Python can\n"
+    "import zipc and numpy, the Python rows of `python3 -m zipc.bench` on the\n"
+    "same CPUs join the table ($ZIPC_PYTHON: another interpreter).\n"
     "\n"
     "  --cpus A,B       pin the measuring process to CPU A and its peer to CPU B\n"
     "                   (default: the first two CPUs this process may use)\n"
@@ -375,10 +377,15 @@ int zipc_bench_main(int argc, char **argv)
     add_ratios(rows, n);
     struct target t[8];
     size_t nt = judge(rows, n, t);
+    struct py_rows py;
+    if (!o.json && isatty(STDERR_FILENO))
+        fprintf(stderr, "python rows ...\r");
+    python_rows(&o, &py);
     if (o.json)
-        report_json(stdout, &m, &o, rows, n, t, nt);
+        report_json(stdout, &m, &o, rows, n, t, nt, &py);
     else
-        report_human(stdout, &m, &o, rows, n, t, nt);
+        report_human(stdout, &m, &o, rows, n, t, nt, &py);
+    python_rows_free(&py);
     status = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {

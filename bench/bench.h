@@ -9,7 +9,8 @@
  *   transport_*.c  zipc, pipe / Unix socket, cache-line floor (transport.h)
  *   stats.c        timer, percentiles, error text
  *   machine.c      the machine description printed with the results
- *   report.c       the human table and the JSON object */
+ *   report.c       the human table and the JSON object
+ *   python.c       the Python rows: python3 -m zipc.bench as a child */
 #ifndef ZIPC_BENCH_H
 #define ZIPC_BENCH_H
 
@@ -94,6 +95,23 @@ struct machine {
 };
 void machine_describe(struct machine *m);
 
+/* ---- Python rows (python.c) --------------------------------------------- */
+#define PY_MAX_ROWS 32
+struct py_rows {
+    char command[300];             /* the child's command line */
+    char *text;                    /* its output: runtime and rows point into it */
+    const char *runtime;           /* {"python": ..., "numpy": ...}, or NULL */
+    const char *rows[PY_MAX_ROWS]; /* one JSON object each, "lang": "python" */
+    size_t n;
+    char skipped[256];             /* why there are none (n == 0) */
+};
+/* Run the Python bench (o->quick: its --quick) after the C rows. */
+void python_rows(const struct bench_opts *o, struct py_rows *py);
+void python_rows_free(struct py_rows *py);
+/* A one-line JSON object's "key": a string copied into out, or a number
+ * returned (NAN for a string or a missing key). */
+double py_field(const char *obj, const char *key, char *out, size_t len);
+
 /* ---- output (report.c) -------------------------------------------------- */
 struct target {
     const char *what;          /* e.g. "32 B p50 RTT <= 1.25x floor" */
@@ -105,9 +123,11 @@ struct target {
     char detail[128];          /* the figures behind the verdict */
 };
 void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
-                  const struct row *rows, size_t n, const struct target *t, size_t nt);
+                  const struct row *rows, size_t n, const struct target *t, size_t nt,
+                  const struct py_rows *py);
 void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
-                 const struct row *rows, size_t n, const struct target *t, size_t nt);
+                 const struct row *rows, size_t n, const struct target *t, size_t nt,
+                 const struct py_rows *py);
 
 /* ---- drivers ------------------------------------------------------------ */
 /* One measurement of one row; bench.c runs each row in several rounds,

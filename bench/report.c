@@ -97,8 +97,48 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     fputc('\n', f);
 }
 
+#define PY_FMT "%-44s %-9s %-7s %8s %8s %8s\n"
+
+/* The Python rows: their own columns (rates vs multiprocessing.Queue). */
+static void python_human(FILE *f, const struct py_rows *py)
+{
+    if (!py->n) {
+        fprintf(f, "\npython rows skipped: %s\n", py->skipped);
+        return;
+    }
+    char ver[32], np[32], pin[64];
+    py_field(py->runtime, "python", ver, sizeof(ver));
+    py_field(py->runtime, "numpy", np, sizeof(np));
+    py_field(py->runtime, "pin", pin, sizeof(pin));
+    fprintf(f, "\npython   %s\n         Python %s, NumPy %s; %s; rate from the consumer's first "
+               "message to its last\n\n",
+            py->command, ver, np, pin);
+    fprintf(f, PY_FMT, "row (python)", "kind", "size", "msgs/s", "GB/s", "vs Queue");
+    for (size_t i = 0; i < py->n; i++) {
+        const char *r = py->rows[i];
+        char name[96], kind[32], size[32], why[200], msgs[32], gb[32], vq[32];
+        py_field(r, "name", name, sizeof(name));
+        py_field(r, "kind", kind, sizeof(kind));
+        fmt_size(size, sizeof(size), (size_t)py_field(r, "size_bytes", NULL, 0));
+        py_field(r, "skipped", why, sizeof(why));
+        if (!why[0])
+            py_field(r, "error", why, sizeof(why));
+        if (why[0]) {
+            fprintf(f, "%-44s %-9s %-7s  %s\n", name, kind, size, why);
+            continue;
+        }
+        fmt_rate(msgs, sizeof(msgs), py_field(r, "msgs_per_s", NULL, 0));
+        snprintf(gb, sizeof(gb), "%.2f", py_field(r, "gb_per_s", NULL, 0));
+        fmt_ratio(vq, sizeof(vq), py_field(r, "speedup_vs_queue", NULL, 0));
+        fprintf(f, PY_FMT, name, kind, size, msgs, gb, vq);
+    }
+    fprintf(f, "\nvs Queue   row rate / multiprocessing.Queue rate for the same workload (Python to "
+               "Python, pickling)\n");
+}
+
 void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
-                  const struct row *rows, size_t n, const struct target *t, size_t nt)
+                  const struct row *rows, size_t n, const struct target *t, size_t nt,
+                  const struct py_rows *py)
 {
     char pin[128];
     pinning_text(pin, sizeof(pin), o);
@@ -135,6 +175,7 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
                 t[i].what, t[i].row, t[i].detail);
+    python_human(f, py);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -167,7 +208,7 @@ static void json_row(FILE *f, const struct row *r)
 {
     fprintf(f, "{\"name\": ");
     json_str(f, r->name);
-    fprintf(f, ", \"kind\": \"%s\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind), r->size,
+    fprintf(f, ", \"kind\": \"%s\", \"lang\": \"c\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind), r->size,
             r->ok ? "true" : "false");
     if (!r->ok) {
         fprintf(f, ", \"error\": ");
@@ -223,7 +264,8 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
 }
 
 void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
-                 const struct row *rows, size_t n, const struct target *t, size_t nt)
+                 const struct row *rows, size_t n, const struct target *t, size_t nt,
+                 const struct py_rows *py)
 {
     fprintf(f, "{\"tool\": \"zipc bench\", \"zipc_version\": ");
     json_str(f, zipc_version());
@@ -244,7 +286,16 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
         fputs(i ? ",\n  " : "\n  ", f);
         json_row(f, &rows[i]);
     }
-    fprintf(f, "\n ],\n \"targets\": [");
+    for (size_t i = 0; i < py->n; i++)
+        fprintf(f, ",\n  %s", py->rows[i]); /* verbatim, "lang": "python" */
+    fprintf(f, "\n ],\n \"python\": {\"command\": ");
+    json_str(f, py->command);
+    fprintf(f, ", \"runtime\": %s, \"skipped\": ", py->runtime ? py->runtime : "null");
+    if (py->n)
+        fputs("null", f);
+    else
+        json_str(f, py->skipped);
+    fprintf(f, "},\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);
         fprintf(f, "{\"target\": ");

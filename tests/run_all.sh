@@ -3,6 +3,7 @@
 # line, and the run ends with one "zipc: N passed, N failed[, N skipped]" line
 # (exit status non-zero on any failure).
 #   plain        the C suite built with gcc (RelWithDebInfo)
+#   python       the Python package (-Werror) in build-py/venv, then pytest
 #   clang        the C suite built with clang (when clang is installed)
 #   asan         the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan         the threaded tests (label "threads") under ThreadSanitizer
@@ -13,7 +14,7 @@ set -u
 cd "$(dirname "$0")/.."
 GEN=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS=$(nproc)
-STAGES=${ZIPC_STAGES:-plain clang asan tsan fuzz}
+STAGES=${ZIPC_STAGES:-plain python clang asan tsan fuzz}
 FUZZ_SECONDS=${ZIPC_FUZZ_SECONDS:-30}
 passed=0 failed=0 skipped=0
 
@@ -57,6 +58,46 @@ run_ctest() { # stage, dir, ctest args...
         s_skip=$((s_skip + 1))
     fi
     return 0
+}
+
+# The Python package: a virtualenv under build-py/venv (it sees the system's
+# site-packages, so installed NumPy/pytest/pyzmq are reused; PEP 668 does not
+# apply inside it), the package built with -Werror, then pytest. Counts: the
+# tests pytest reports (errors count as failures; exit 5, no test, fails).
+stage_python() {
+    local venv=build-py/venv log=build-py/python.log py=build-py/venv/bin/python
+    local pip_q="-q --disable-pip-version-check"
+    mkdir -p build-py
+    : >"$log"
+    if ! command -v python3 >/dev/null 2>&1; then
+        echo "[python] failed: python3 is not installed"; s_fail=$((s_fail + 1)); return
+    fi
+    { [ -x "$py" ] || python3 -m venv --system-site-packages "$venv"; } >>"$log" 2>&1 &&
+        $py -m pip install $pip_q setuptools wheel numpy pytest pyzmq >>"$log" 2>&1 &&
+        ZIPC_WERROR=1 $py -m pip install $pip_q --no-build-isolation --force-reinstall --no-deps . >>"$log" 2>&1 || {
+        tail -30 "$log"
+        echo "[python] failed: setting up $venv (log: $log; Debian needs python3-venv python3-dev)"
+        s_fail=$((s_fail + 1)); return
+    }
+    local out rc n word
+    out=$($py -m pytest python/tests -q -p no:cacheprovider 2>&1)
+    rc=$?
+    echo "$out" | tail -1 | sed 's/^/[python] /'
+    [ $rc -ne 0 ] && echo "$out" | tail -60
+    # the summary line: "3 failed, 97 passed, 1 skipped, 2 errors in 4.1s"
+    for word in passed failed skipped error; do
+        n=$(echo "$out" | tail -1 | grep -Eo "[0-9]+ ${word}" | grep -Eo "[0-9]+")
+        n=${n:-0}
+        case $word in
+        passed) s_pass=$((s_pass + n)) ;;
+        skipped) s_skip=$((s_skip + n)) ;;
+        *) s_fail=$((s_fail + n)) ;;
+        esac
+    done
+    if [ $rc -ne 0 ] && [ $s_fail -eq 0 ]; then
+        echo "[python] pytest exited $rc$([ $rc -eq 5 ] && echo ' (no test collected)')"
+        s_fail=$((s_fail + 1))
+    fi
 }
 
 # Run one fuzzer on its work corpus plus the committed seeds. Any crash,
@@ -142,6 +183,7 @@ for stage in $STAGES; do
             TSAN_OPTIONS=halt_on_error=1 ZIPC_TEST_SCALE=${ZIPC_TEST_SCALE_TSAN:-0.05} WRAP=no_aslr \
                 run_ctest tsan build-tsan -L threads
         else s_fail=$((s_fail + 1)); fi ;;
+    python) stage_python ;;
     fuzz) stage_fuzz ;;
     *) echo "unknown stage $stage"; s_fail=$((s_fail + 1)) ;;
     esac

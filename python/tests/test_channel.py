@@ -1,0 +1,132 @@
+import errno
+import threading
+import time
+
+import pytest
+
+import zipc
+
+
+def test_properties_and_roundtrip(pair):
+    prod, cons = pair
+    assert (prod.role, cons.role) == ("producer", "consumer")
+    assert prod.capacity == cons.capacity == 1 << 16
+    assert cons.max_message_size == (1 << 16) // 2 - 16
+    assert prod.peer_pid > 0 and isinstance(cons.fileno(), int)
+    prod.send(b"hello", type_id=7)
+    prod.send(bytearray(b"x" * 100))
+    prod.send(memoryview(b"abc")[1:])
+    m = cons.recv()
+    assert (m.type_id, m.data) == (7, b"hello") and m == (7, b"hello")
+    assert cons.recv().data == b"x" * 100
+    assert cons.recv(timeout=1).data == b"bc"
+    assert prod.stats()["messages"] == 3
+
+
+def test_iteration_ends_when_producer_closes(pair):
+    prod, cons = pair
+    for i in range(5):
+        prod.send(bytes([i]))
+    prod.close()
+    assert [m.data for m in cons] == [bytes([i]) for i in range(5)]
+    with pytest.raises(zipc.PeerGone) as e:
+        cons.recv()
+    assert isinstance(e.value, BrokenPipeError) and e.value.errno == errno.EPIPE
+
+
+def test_timeouts(pair):
+    prod, cons = pair
+    with pytest.raises(zipc.Timeout) as e:
+        cons.recv(timeout=0)
+    assert isinstance(e.value, TimeoutError) and e.value.errno == errno.EAGAIN
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        cons.recv(timeout=0.05)
+    assert 0.04 < time.monotonic() - t0 < 0.5
+    with pytest.raises(zipc.Timeout):
+        cons.recv_many(timeout=0.01)
+
+
+def test_send_many_recv_many(pair):
+    prod, cons = pair
+    msgs = [i.to_bytes(4, "little") * 8 for i in range(1000)]
+    assert prod.send_many(msgs) == 1000
+    got = []
+    while len(got) < 1000:
+        got += cons.recv_many(300)
+    assert got == msgs
+
+
+def test_bad_arguments(pair, sock_path):
+    prod, cons = pair
+    with pytest.raises(ValueError):
+        zipc.Channel.listen(sock_path + "x", 16)
+    with pytest.raises(ValueError):
+        cons.recv(timeout=-1)
+    with pytest.raises(TypeError):
+        cons.recv(timeout="1")
+    with pytest.raises(ValueError):
+        prod.send(b"x", type_id=1 << 32)
+    with pytest.raises(TypeError):
+        prod.send(b"x", type_id=1.5)
+    with pytest.raises(TypeError):
+        prod.send("not bytes")
+    with pytest.raises(zipc.InvalidArgument) as e:
+        prod.send(bytes(prod.max_message_size + 1))
+    assert isinstance(e.value, ValueError) and e.value.errno == errno.EMSGSIZE
+    with pytest.raises(ValueError):
+        cons.send(b"x")  # the consumer cannot send
+    with pytest.raises(ValueError):
+        prod.recv()
+    with pytest.raises(ValueError):
+        cons.recv_many(0)
+    with pytest.raises(ValueError):
+        prod.reserve(-1)
+    with pytest.raises(TypeError):
+        zipc.Channel()
+    with pytest.raises(ValueError):
+        zipc.Channel.listen(sock_path + "y", 4096, role="both")
+
+
+def test_connect_nothing_there(sock_path):
+    with pytest.raises(zipc.Error) as e:
+        zipc.Channel.connect(sock_path, timeout=0.05)
+    assert e.value.errno in (errno.ENOENT, errno.ECONNREFUSED) and e.value.filename == sock_path
+
+
+def test_closed_channel(pair):
+    prod, cons = pair
+    prod.close()
+    prod.close()  # idempotent
+    assert prod.closed
+    with pytest.raises(ValueError):
+        prod.send(b"x")
+    with zipc.Channel.__enter__(cons) as c:
+        assert c is cons
+    assert cons.closed
+
+
+def test_exception_hierarchy():
+    assert issubclass(zipc.Error, OSError)
+    for cls, base in [(zipc.Timeout, TimeoutError), (zipc.PeerGone, BrokenPipeError),
+                      (zipc.InvalidArgument, ValueError), (zipc.PermissionDenied, PermissionError),
+                      (zipc.AbiMismatchError, zipc.Error), (zipc.CorruptedError, zipc.Error)]:
+        assert issubclass(cls, zipc.Error) and issubclass(cls, base)
+
+
+def test_two_threads_on_one_endpoint(pair):
+    prod, cons = pair
+    errors = []
+    blocker = threading.Thread(target=lambda: errors.append(cons.recv(timeout=2)))
+    blocker.start()
+    time.sleep(0.1)  # the blocker is inside recv, GIL released
+    with pytest.raises(RuntimeError):
+        cons.recv(timeout=0)
+    with pytest.raises(RuntimeError):
+        cons.view(timeout=0)
+    prod.send(b"done")
+    blocker.join()
+    assert errors[0].data == b"done"
+    cons.recv(timeout=0.01) if False else None  # the endpoint is usable again
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)

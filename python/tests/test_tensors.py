@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+
+import zipc
+
+DTYPES = ["uint8", "int16", "int32", "int64", "float16", "float32", "float64", "complex64", "bool"]
+SHAPES = [(), (7,), (2, 3, 4), (0,), (3, 0, 2)]
+
+
+def sample(dtype, shape):
+    a = (np.arange(int(np.prod(shape))) % 7).reshape(shape)
+    return (a > 2) if dtype == "bool" else (a * 1.5 if dtype.startswith(("f", "c")) else a).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_send_array_roundtrip(pair, dtype, shape):
+    prod, cons = pair
+    src = sample(dtype, shape)
+    prod.send_array(src)
+    with cons.view() as v:
+        code, bits, lanes, vshape, strides, offset, nbytes = v.tensor
+        assert vshape == shape and nbytes == src.nbytes and offset == zipc._zipc.TENSOR_DATA_OFFSET
+        got = np.from_dlpack(v)  # zero-copy
+    assert got.dtype == src.dtype and got.shape == shape
+    np.testing.assert_array_equal(got, src)
+    if got.size:
+        assert got.ctypes.data % 64 == 0  # 64-byte aligned in the ring
+
+
+def test_recv_array_is_zero_copy_and_read_only(pair):
+    prod, cons = pair
+    prod.send_array(np.arange(12, dtype=np.float32).reshape(3, 4))
+    a = cons.recv_array()
+    assert a.shape == (3, 4) and a.dtype == np.float32 and not a.flags.writeable
+    np.testing.assert_array_equal(a, np.arange(12).reshape(3, 4))
+    prod.send(b"plain")
+    with pytest.raises(TypeError):
+        cons.recv_array()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.arange(24, dtype=np.int32).reshape(4, 6)[:, ::2],  # strided
+    lambda: np.arange(24, dtype=np.float64).reshape(4, 6).T,  # Fortran order
+    lambda: np.arange(10, dtype=np.int16)[::-1],  # negative stride
+], ids=["strided", "transposed", "reversed"])
+def test_non_contiguous_input_is_copied_contiguous(pair, make):
+    prod, cons = pair
+    src = make()
+    prod.send_array(src)
+    got = cons.recv_array()
+    np.testing.assert_array_equal(got, src)
+    assert got.flags.c_contiguous
+
+
+def test_reserve_array_in_place(pair):
+    prod, cons = pair
+    with prod.reserve_array((2, 256), np.float32) as r:
+        r.array[...] = np.arange(512, dtype=np.float32).reshape(2, 256)
+    got = cons.recv_array()
+    np.testing.assert_array_equal(got.ravel(), np.arange(512))
+    with pytest.raises(BufferError):
+        with prod.reserve_array(4, "int64") as r:
+            kept = r.array  # a reference kept past the block
+            kept[:] = 1
+    del kept
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)  # aborted, nothing published
+    with pytest.raises(ValueError):
+        prod.reserve_array((2,), np.dtype([("a", "i4")]))
+    with pytest.raises(ValueError):
+        prod.reserve_array((1,) * 9, "u1")
+
+
+def test_corrupt_tensor_header_is_refused(pair):
+    prod, cons = pair
+    header = bytearray(zipc._zipc.tensor_header(2, 32, 1, (1000,)))
+    prod.send(bytes(header) + bytes(16), type_id=zipc.TYPE_TENSOR)  # nbytes beyond payload
+    with cons.view() as v:
+        with pytest.raises(zipc.CorruptedError):
+            v.__dlpack__()
+
+
+def test_torch_from_dlpack(pair):
+    torch = pytest.importorskip("torch", reason="torch not installed: torch.from_dlpack test skipped")
+    prod, cons = pair
+    prod.send_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    with cons.view() as v:
+        t = torch.from_dlpack(v)
+    assert t.shape == (2, 3) and t.dtype == torch.float32
+    assert t.sum().item() == 15
+
+
+def test_recv_arrays_batch(pair):
+    prod, cons = pair
+    for i in range(5):
+        prod.send_array(np.full(3, i, np.int64))
+    arrays = cons.recv_arrays(10)
+    assert [int(a[0]) for a in arrays] == list(range(5))
+    del arrays
+    prod.send_array(np.zeros(2))
+    assert cons.recv_array().shape == (2,)
+
+
+def test_send_array_takes_buffers_and_array_likes(pair):
+    import array
+
+    prod, cons = pair
+    prod.send_array(array.array("d", [1.5, 2.5]))  # buffer fast path, no NumPy on the way
+    prod.send_array([[1, 2], [3, 4]])  # through numpy.asarray
+    prod.send_array(memoryview(np.arange(6, dtype=np.uint16).reshape(2, 3)[:, 1:]))  # strided buffer
+    a, b, c = cons.recv_arrays(3)
+    assert a.dtype == np.float64 and a.tolist() == [1.5, 2.5]
+    assert b.shape == (2, 2) and b.tolist() == [[1, 2], [3, 4]]
+    assert c.dtype == np.uint16 and c.tolist() == [[1, 2], [4, 5]]
+    with pytest.raises(ValueError):
+        prod.send_array(np.arange(3, dtype=">i4"))  # not native byte order
+    with pytest.raises(ValueError):
+        prod.send_array(np.array(["text"]))
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)  # nothing was sent

@@ -1,0 +1,127 @@
+import gc
+
+import numpy as np
+import pytest
+
+import zipc
+
+
+def test_reserve_commit_shorter_and_abort(pair):
+    prod, cons = pair
+    with prod.reserve(100, type_id=5) as buf:
+        assert len(buf) == buf.size == 100 and buf.open
+        buf[:5] = b"hello"
+        buf.commit(5)
+    assert not buf.open
+    with pytest.raises(RuntimeError):
+        with prod.reserve(10) as buf:
+            buf[:] = b"x" * 10
+            raise RuntimeError("boom")  # aborts: nothing published
+    with prod.reserve(3) as buf:
+        with memoryview(buf) as mv:
+            mv[:] = b"abc"
+        buf.type_id = 9
+    assert cons.recv() == (5, b"hello")
+    assert cons.recv() == (9, b"abc")
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)
+
+
+def test_reservation_export_outliving_commit_aborts(pair):
+    prod, cons = pair
+    with pytest.raises(BufferError):
+        with prod.reserve(8) as buf:
+            kept = memoryview(buf)
+            kept[:] = b"12345678"
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)  # nothing was published
+    del kept
+    with pytest.raises(RuntimeError):
+        with prod.reserve(4):
+            prod.send(b"x")  # a second operation while the reservation is open
+    prod.send(b"after")
+    assert cons.recv().data == b"after"
+
+
+def test_reserve_without_with_is_aborted_on_gc(pair):
+    prod, cons = pair
+    r = prod.reserve(16)
+    del r
+    gc.collect()
+    prod.send(b"ok")
+    assert cons.recv().data == b"ok"
+
+
+def test_view_buffer_and_dlpack(pair):
+    prod, cons = pair
+    prod.send(b"abcdef", type_id=3)
+    with cons.view() as v:
+        assert (v.type_id, v.size, len(v), v.tensor) == (3, 6, 6, None)
+        assert bytes(v) == v.tobytes() == b"abcdef"
+        with pytest.raises(TypeError):
+            memoryview(v)[0] = 1  # read-only
+        a = np.from_dlpack(v)
+        assert a.dtype == np.uint8 and a.shape == (6,) and a.tobytes() == b"abcdef"
+        assert v.__dlpack_device__() == (1, 0)
+    assert not v.released  # the array keeps it
+    del a
+    assert v.released
+    with pytest.raises(ValueError):
+        bytes(v)
+
+
+def test_drain_batch(pair):
+    prod, cons = pair
+    prod.send_many([b"m%d" % i for i in range(10)])
+    with cons.drain(4) as batch:
+        assert len(batch) == 4
+        assert [bytes(v) for v in batch] == [b"m0", b"m1", b"m2", b"m3"]
+        assert bytes(batch[-1]) == b"m3"
+    assert all(v.released for v in batch)
+    with cons.drain(100) as batch:
+        assert [bytes(v) for v in batch] == [b"m%d" % i for i in range(4, 10)]
+
+
+def test_held_array_survives_while_producer_writes_more(make_pair):
+    """Exports keep the slot alive: the producer cannot overwrite it."""
+    prod, cons = make_pair(capacity=4096)
+    prod.send(b"\x07" * 1000)
+    with cons.view() as v:
+        held = np.frombuffer(v, dtype=np.uint8)  # zero-copy, outlives the with block
+    sent = 0
+    try:
+        while True:  # fill the ring: only the held slot blocks it
+            prod.send(bytes([sent % 256]) * 500, timeout=0)
+            msg = cons.recv(timeout=0)
+            assert msg.data == bytes([sent % 256]) * 500
+            sent += 1
+    except zipc.Timeout:
+        pass
+    assert sent >= 2 and bytes(held) == b"\x07" * 1000  # intact
+    del held  # the last export: every slot goes back
+    prod.send(b"free again", timeout=1)
+    while cons.recv(timeout=1).data != b"free again":
+        pass
+
+
+def test_recv_copy_while_view_alive(pair):
+    prod, cons = pair
+    prod.send_many([b"one", b"two"])
+    v = cons.view()
+    assert cons.recv().data == b"two"  # copies; the slots stay until v goes
+    assert bytes(v) == b"one"
+    v.release()
+    assert v.released
+
+
+def test_close_with_live_export_keeps_mapping(pair):
+    prod, cons = pair
+    prod.send(b"persist")
+    with cons.view() as v:
+        a = np.from_dlpack(v)
+    cons.close()
+    assert cons.closed and a.tobytes() == b"persist"  # still mapped
+    del a, v  # now really closed
+    with pytest.raises(zipc.PeerGone):
+        for _ in range(1000):
+            prod.send(b"x" * 1000, timeout=0.5)

@@ -1,0 +1,245 @@
+/* Reservation: a writable slot in the ring, between reserve and commit.
+ * Its buffers must not outlive the commit: a commit while any export is
+ * alive aborts instead (nothing published) and raises BufferError. */
+#include "_zipc.h"
+
+#include <structmember.h>
+
+static void res_update_pin(ReservationObject *r)
+{
+    bool pin = r->exports > 0; /* an export points into the mapping */
+    if (pin == r->pinned)
+        return;
+    r->pinned = pin;
+    if (pin)
+        zp_pin(r->owner);
+    else
+        zp_unpin(r->owner);
+}
+
+PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size, Py_ssize_t data_offset,
+                             uint32_t type)
+{
+    ReservationObject *r = PyObject_GC_New(ReservationObject, &ZpReservation_Type);
+    if (!r)
+        return NULL;
+    r->owner = (ChannelObject *)Py_NewRef(owner);
+    r->data = buf;
+    r->size = size;
+    r->data_offset = data_offset;
+    r->type = type;
+    r->exports = 0;
+    r->open = true;
+    r->pinned = false;
+    r->array = NULL;
+    owner->res = r;
+    PyObject_GC_Track(r);
+    return (PyObject *)r;
+}
+
+void zp_reservation_detach(ReservationObject *r)
+{
+    r->open = false;
+    r->owner->res = NULL;
+}
+
+/* Commit (or abort) the C reservation; BufferError if still exported. */
+static PyObject *finish(ReservationObject *r, bool commit, Py_ssize_t size, uint32_t type)
+{
+    if (!r->open) {
+        PyErr_SetString(PyExc_ValueError, "the reservation was already committed or aborted");
+        return NULL;
+    }
+    Py_CLEAR(r->array); /* our own ndarray goes first: only foreign holders remain */
+    ChannelObject *o = r->owner;
+    if (zp_enter(o))
+        return NULL;
+    bool exported = r->exports > 0;
+    int rc = commit && !exported ? zipc_channel_commit(o->ch, (size_t)(r->data_offset + size), type, 0)
+                                 : zipc_channel_abort(o->ch);
+    zp_reservation_detach(r);
+    zp_leave(o);
+    if (commit && exported) {
+        PyErr_SetString(PyExc_BufferError,
+                        "a buffer or array of the reservation is still alive at commit: the "
+                        "reservation was aborted (nothing published). Release memoryviews and "
+                        "drop array references before leaving the block.");
+        return NULL;
+    }
+    return rc ? zp_raise(rc) : Py_NewRef(Py_None);
+}
+
+static PyObject *Res_commit(ReservationObject *r, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"size", "type_id", NULL};
+    PyObject *size_obj = Py_None, *type_obj = Py_None;
+    uint32_t type = r->type;
+    Py_ssize_t size = r->size;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:commit", kwlist, &size_obj, &type_obj) ||
+        (type_obj != Py_None && !zp_type_id(type_obj, &type)))
+        return NULL;
+    if (size_obj != Py_None) {
+        size = PyNumber_AsSsize_t(size_obj, PyExc_OverflowError);
+        if (size == -1 && PyErr_Occurred())
+            return NULL;
+        if (size < 0 || size > r->size || (r->data_offset && size != r->size)) {
+            PyErr_SetString(PyExc_ValueError, r->data_offset ? "a tensor reservation commits whole"
+                                                             : "commit size must be in 0..reserved size");
+            return NULL;
+        }
+    }
+    return finish(r, true, size, type);
+}
+
+static PyObject *Res_abort(ReservationObject *r, PyObject *Py_UNUSED(ignored))
+{
+    return finish(r, false, 0, 0);
+}
+
+static PyObject *Res_enter(PyObject *r, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(r); }
+
+/* Leaving the block commits the whole reservation; an exception aborts. */
+static PyObject *Res_exit(ReservationObject *r, PyObject *args)
+{
+    PyObject *exc_type = PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : Py_None;
+    if (!r->open) {
+        Py_CLEAR(r->array);
+        Py_RETURN_FALSE;
+    }
+    PyObject *res = finish(r, exc_type == Py_None, r->size, r->type);
+    if (!res)
+        return exc_type == Py_None ? NULL : Py_NewRef(Py_False); /* keep the body's exception */
+    Py_DECREF(res);
+    Py_RETURN_FALSE;
+}
+
+static int Res_getbuffer(ReservationObject *r, Py_buffer *view, int flags)
+{
+    if (!r->open) {
+        PyErr_SetString(PyExc_BufferError, "the reservation was committed or aborted");
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)r, r->data + r->data_offset, r->size, 0, flags))
+        return -1;
+    r->exports++;
+    res_update_pin(r);
+    return 0;
+}
+
+static void Res_releasebuffer(ReservationObject *r, Py_buffer *Py_UNUSED(view))
+{
+    r->exports--;
+    res_update_pin(r);
+}
+
+/* buf[a:b] = data, through a memoryview released at once. */
+static int Res_ass_subscript(ReservationObject *r, PyObject *key, PyObject *value)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete reservation bytes");
+        return -1;
+    }
+    PyObject *mv = PyMemoryView_FromObject((PyObject *)r);
+    if (!mv)
+        return -1;
+    int rc = PyObject_SetItem(mv, key, value);
+    PyObject *ok = PyObject_CallMethod(mv, "release", NULL);
+    Py_XDECREF(ok);
+    Py_DECREF(mv);
+    return ok ? rc : -1;
+}
+
+static Py_ssize_t Res_len(ReservationObject *r) { return r->size; }
+
+static int Res_traverse(ReservationObject *r, visitproc visit, void *arg)
+{
+    Py_VISIT(r->array);
+    Py_VISIT(r->owner);
+    return 0;
+}
+
+static int Res_clear(ReservationObject *r)
+{
+    Py_CLEAR(r->array);
+    return 0;
+}
+
+static void Res_dealloc(ReservationObject *r)
+{
+    PyObject_GC_UnTrack(r);
+    Py_CLEAR(r->array);
+    ChannelObject *o = r->owner;
+    if (r->open) { /* dropped without commit: abort, now or at the owner's next call */
+        if (zp_try_busy(o)) {
+            zipc_channel_abort(o->ch);
+            zp_leave(o);
+        } else {
+            o->abort_pending = true;
+        }
+        zp_reservation_detach(r);
+    }
+    Py_DECREF(o);
+    PyObject_GC_Del(r);
+}
+
+static PyObject *Res_get_open(ReservationObject *r, void *Py_UNUSED(c)) { return PyBool_FromLong(r->open); }
+static PyObject *Res_get_size(ReservationObject *r, void *Py_UNUSED(c)) { return PyLong_FromSsize_t(r->size); }
+static PyObject *Res_get_type(ReservationObject *r, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(r->type); }
+
+static int Res_set_type(ReservationObject *r, PyObject *v, void *Py_UNUSED(c))
+{
+    if (!v) {
+        PyErr_SetString(PyExc_TypeError, "cannot delete type_id");
+        return -1;
+    }
+    return zp_type_id(v, &r->type) ? 0 : -1;
+}
+
+static PyGetSetDef Res_getset[] = {
+    {"open", (getter)Res_get_open, NULL, "True until commit or abort.", NULL},
+    {"size", (getter)Res_get_size, NULL, "Writable bytes.", NULL},
+    {"type_id", (getter)Res_get_type, (setter)Res_set_type, "Type id the commit will carry.", NULL},
+    {NULL},
+};
+
+static PyMemberDef Res_members[] = {
+    {"array", T_OBJECT, offsetof(ReservationObject, array), 0,
+     "reserve_array(): the writable ndarray over the slot (do not keep it past the block)."},
+    {NULL},
+};
+
+static PyMethodDef Res_methods[] = {
+    {"commit", (PyCFunction)(void (*)(void))Res_commit, METH_VARARGS | METH_KEYWORDS,
+     "commit(size=None, type_id=None)\n--\n\nPublish the first `size` bytes (default: all). "
+     "BufferError (and an abort) if a memoryview/array of it is still alive."},
+    {"abort", (PyCFunction)Res_abort, METH_NOARGS, "Drop the reservation: nothing is published."},
+    {"__enter__", (PyCFunction)Res_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Res_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PyBufferProcs Res_as_buffer = {
+    .bf_getbuffer = (getbufferproc)Res_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)Res_releasebuffer,
+};
+static PyMappingMethods Res_as_mapping = {
+    .mp_length = (lenfunc)Res_len,
+    .mp_ass_subscript = (objobjargproc)Res_ass_subscript,
+};
+
+PyTypeObject ZpReservation_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "zipc.Reservation",
+    .tp_basicsize = sizeof(ReservationObject),
+    .tp_dealloc = (destructor)Res_dealloc,
+    .tp_as_mapping = &Res_as_mapping,
+    .tp_as_buffer = &Res_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Writable bytes reserved in the ring (buffer protocol). Leaving `with` commits, an "
+              "exception aborts; buf[a:b] = data writes in place.",
+    .tp_traverse = (traverseproc)Res_traverse,
+    .tp_clear = (inquiry)Res_clear,
+    .tp_methods = Res_methods,
+    .tp_members = Res_members,
+    .tp_getset = Res_getset,
+};

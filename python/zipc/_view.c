@@ -1,0 +1,555 @@
+/* View (a message in place), Batch (the views of one drain) and the DLPack
+ * export. A View is live while claimed or exported; each live View holds
+ * one pin on its channel (see _zipc.h). */
+#include "_zipc.h"
+
+/* ------------------------------------------------------------------------
+ * DLPack, written from the DLPack specification (v1.0 ABI): the structures a
+ * "dltensor" / "dltensor_versioned" capsule points to.
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    int32_t device_type; /* kDLCPU = 1 */
+    int32_t device_id;
+} DLDevice;
+
+typedef struct {
+    uint8_t code;  /* zipc_dtype_code: the same numbering */
+    uint8_t bits;
+    uint16_t lanes;
+} DLDataType;
+
+typedef struct {
+    void *data;
+    DLDevice device;
+    int32_t ndim;
+    DLDataType dtype;
+    int64_t *shape;
+    int64_t *strides; /* in elements */
+    uint64_t byte_offset;
+} DLTensor;
+
+typedef struct DLManagedTensor {
+    DLTensor dl_tensor;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensor *self);
+} DLManagedTensor;
+
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+} DLPackVersion;
+
+typedef struct DLManagedTensorVersioned {
+    DLPackVersion version;
+    void *manager_ctx;
+    void (*deleter)(struct DLManagedTensorVersioned *self);
+    uint64_t flags;
+    DLTensor dl_tensor;
+} DLManagedTensorVersioned;
+
+#define DL_CPU 1
+#define DL_FLAG_READ_ONLY (UINT64_C(1) << 0)
+#define DL_CAPSULE "dltensor"
+#define DL_CAPSULE_VERSIONED "dltensor_versioned"
+
+/* ------------------------------------------------------------------------
+ * Liveness
+ * ------------------------------------------------------------------------ */
+
+static void view_update(ViewObject *v)
+{
+    bool live = v->claimed || v->exports > 0;
+    if (live == v->pinned)
+        return;
+    v->pinned = live;
+    if (live) {
+        zp_pin(v->owner);
+        return;
+    }
+    zp_finish(v->owner, v->seq);
+    zp_unpin(v->owner); /* may release the slot: v->data is dead from here */
+}
+
+static int view_check(ViewObject *v)
+{
+    if (v->pinned)
+        return 0;
+    PyErr_SetString(PyExc_ValueError, "the view was released (its message slot went back to the producer)");
+    return -1;
+}
+
+PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg)
+{
+    ViewObject *v = PyObject_New(ViewObject, &ZpView_Type);
+    if (!v)
+        return NULL;
+    v->owner = (ChannelObject *)Py_NewRef(owner);
+    v->data = msg->data;
+    v->size = msg->size;
+    v->type = msg->type;
+    v->seq = msg->seq;
+    v->exports = 0;
+    v->claimed = true;
+    v->pinned = false;
+    v->tensor = 0;
+    view_update(v);
+    return (PyObject *)v;
+}
+
+static void View_dealloc(ViewObject *v)
+{
+    v->claimed = false; /* no export is left: each holds a reference */
+    view_update(v);
+    Py_DECREF(v->owner);
+    PyObject_Free(v);
+}
+
+static PyObject *View_release(ViewObject *v, PyObject *Py_UNUSED(ignored))
+{
+    v->claimed = false;
+    view_update(v);
+    Py_RETURN_NONE;
+}
+
+static PyObject *View_enter(PyObject *v, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(v); }
+
+static PyObject *View_exit(ViewObject *v, PyObject *Py_UNUSED(args))
+{
+    View_release(v, NULL);
+    Py_RETURN_FALSE;
+}
+
+/* ------------------------------------------------------------------------
+ * Buffer protocol (read-only)
+ * ------------------------------------------------------------------------ */
+
+static int View_getbuffer(ViewObject *v, Py_buffer *view, int flags)
+{
+    if (view_check(v))
+        return -1;
+    if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->data, v->size, 1, flags))
+        return -1;
+    v->exports++;
+    return 0;
+}
+
+static void View_releasebuffer(ViewObject *v, Py_buffer *Py_UNUSED(view))
+{
+    v->exports--;
+    view_update(v);
+}
+
+static PyBufferProcs View_as_buffer = {
+    .bf_getbuffer = (getbufferproc)View_getbuffer,
+    .bf_releasebuffer = (releasebufferproc)View_releasebuffer,
+};
+
+/* ------------------------------------------------------------------------
+ * Tensors
+ * ------------------------------------------------------------------------ */
+
+int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_header *h)
+{
+    if (size >= sizeof *h) {
+        memcpy(h, payload, sizeof *h); /* a local copy: the peer may still write the ring */
+        if (zipc_tensor_validate(h, size) == 0)
+            return 0;
+    }
+    PyObject *exc = PyObject_CallFunction(ZpErr_Corrupted, "is", EBADMSG, "invalid tensor header");
+    if (exc) {
+        PyErr_SetObject(ZpErr_Corrupted, exc);
+        Py_DECREF(exc);
+    }
+    return -1;
+}
+
+/* 1: a valid tensor (v->th filled), 0: not a tensor message, -1: raised. */
+static int view_tensor(ViewObject *v)
+{
+    if (v->tensor == 0) {
+        if (v->type != ZIPC_TYPE_TENSOR)
+            v->tensor = -1;
+        else if (zp_tensor_parse(v->data, v->size, &v->th))
+            return -1;
+        else
+            v->tensor = 1;
+    }
+    return v->tensor == 1;
+}
+
+static PyObject *int64_tuple(const int64_t *a, int n)
+{
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; t && i < n; i++) {
+        PyObject *x = PyLong_FromLongLong(a[i]);
+        if (!x) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, x);
+    }
+    return t;
+}
+
+static PyObject *tensor_tuple(const struct zipc_tensor_header *h)
+{
+    PyObject *shape = int64_tuple(h->shape, h->ndim);
+    PyObject *strides = int64_tuple(h->strides, h->ndim);
+    PyObject *r = NULL;
+    if (shape && strides)
+        r = Py_BuildValue("(iiiOOKK)", h->dtype_code, h->dtype_bits, h->dtype_lanes, shape, strides,
+                          (unsigned long long)h->data_offset, (unsigned long long)h->nbytes);
+    Py_XDECREF(shape);
+    Py_XDECREF(strides);
+    return r;
+}
+
+PyObject *zp_tensor_info(PyObject *Py_UNUSED(module), PyObject *buffer)
+{
+    Py_buffer b;
+    if (PyObject_GetBuffer(buffer, &b, PyBUF_SIMPLE))
+        return NULL;
+    struct zipc_tensor_header h;
+    PyObject *r = zp_tensor_parse(b.buf, (uint64_t)b.len, &h) ? NULL : tensor_tuple(&h);
+    PyBuffer_Release(&b);
+    return r;
+}
+
+static PyObject *View_get_tensor(ViewObject *v, void *Py_UNUSED(c))
+{
+    if (view_check(v))
+        return NULL;
+    int t = view_tensor(v);
+    return t < 0 ? NULL : t == 0 ? Py_NewRef(Py_None) : tensor_tuple(&v->th);
+}
+
+/* ------------------------------------------------------------------------
+ * NumPy arrays over views (recv_array): numpy.ndarray(shape, dtype, view,
+ * offset, strides). The array's base is the view, claimed until it dies.
+ * ------------------------------------------------------------------------ */
+
+static PyObject *np_ndarray; /* numpy.ndarray, once NumPy is imported */
+static struct {
+    uint32_t key; /* code << 24 | bits << 16 | lanes */
+    PyObject *dtype;
+} dtypes[16];
+
+/* A new reference to the NumPy dtype of a tensor header (cached). */
+static PyObject *dtype_of(const struct zipc_tensor_header *h)
+{
+    uint32_t key = (uint32_t)h->dtype_code << 24 | (uint32_t)h->dtype_bits << 16 | h->dtype_lanes;
+    size_t i = 0, n = sizeof dtypes / sizeof dtypes[0];
+    for (; i < n && dtypes[i].dtype; i++)
+        if (dtypes[i].key == key)
+            return Py_NewRef(dtypes[i].dtype);
+    PyObject *f = zp_arrays_attr("ndarray_of"), *nd, *dt = NULL;
+    PyObject *t = f ? PyObject_CallFunction(f, "iii", h->dtype_code, h->dtype_bits, h->dtype_lanes) : NULL;
+    if (t && PyArg_ParseTuple(t, "OO", &nd, &dt)) {
+        if (!np_ndarray)
+            np_ndarray = Py_NewRef(nd);
+        if (i < n) {
+            dtypes[i].key = key;
+            dtypes[i].dtype = Py_NewRef(dt);
+        }
+        Py_INCREF(dt); /* the caller's */
+    }
+    Py_XDECREF(f);
+    Py_XDECREF(t);
+    return dt && !PyErr_Occurred() ? dt : NULL;
+}
+
+PyObject *zp_view_array(ViewObject *v)
+{
+    int kind = view_check(v) ? -1 : view_tensor(v);
+    if (kind == 0)
+        PyErr_Format(PyExc_TypeError, "message of type %#x is not a tensor", v->type);
+    const struct zipc_tensor_header *h = &v->th;
+    PyObject *dt = kind == 1 ? dtype_of(h) : NULL;
+    if (!dt)
+        return NULL;
+    int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
+    for (unsigned i = 0; i < h->ndim; i++)
+        strides[i] = h->strides[i] * item; /* validated: within the payload */
+    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, (PyObject *)v,
+                         PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
+    PyObject *a = args[0] && args[3] && args[4] ? PyObject_Vectorcall(np_ndarray, args, 5, NULL) : NULL;
+    for (int i = 0; i < 5; i++)
+        if (i != 2)
+            Py_XDECREF(args[i]);
+    return a;
+}
+
+/* ------------------------------------------------------------------------
+ * DLPack export: each capsule is an export of the view (it stays live).
+ * ------------------------------------------------------------------------ */
+
+struct dl_export {
+    union {
+        DLManagedTensor legacy;
+        DLManagedTensorVersioned versioned;
+    } m;
+    int64_t shape[ZIPC_TENSOR_MAX_NDIM];
+    int64_t strides[ZIPC_TENSOR_MAX_NDIM];
+    ViewObject *view;
+};
+
+/* The consumer may call the deleter from any thread, with or without the GIL. */
+static void export_free(struct dl_export *e)
+{
+    if (!Py_IsInitialized())
+        return; /* interpreter gone: nothing left to unpin */
+    PyGILState_STATE g = PyGILState_Ensure();
+    ViewObject *v = e->view;
+    v->exports--;
+    view_update(v);
+    Py_DECREF(v);
+    PyMem_RawFree(e);
+    PyGILState_Release(g);
+}
+
+static void legacy_deleter(DLManagedTensor *m) { export_free(m->manager_ctx); }
+static void versioned_deleter(DLManagedTensorVersioned *m) { export_free(m->manager_ctx); }
+
+/* An unconsumed capsule still owns its tensor; a consumed one was renamed
+ * ("used_dltensor...") and its consumer calls the deleter. */
+static void capsule_destructor(PyObject *cap)
+{
+    if (PyCapsule_IsValid(cap, DL_CAPSULE)) {
+        DLManagedTensor *m = PyCapsule_GetPointer(cap, DL_CAPSULE);
+        m->deleter(m);
+    } else if (PyCapsule_IsValid(cap, DL_CAPSULE_VERSIONED)) {
+        DLManagedTensorVersioned *m = PyCapsule_GetPointer(cap, DL_CAPSULE_VERSIONED);
+        m->deleter(m);
+    }
+}
+
+/* A tensor message exports its header's dtype/shape/strides; any other
+ * message exports uint8[size]. */
+static int fill_dltensor(ViewObject *v, struct dl_export *e, DLTensor *t)
+{
+    int kind = view_tensor(v);
+    if (kind < 0)
+        return -1;
+    t->device = (DLDevice){DL_CPU, 0};
+    t->shape = e->shape;
+    t->strides = e->strides;
+    t->byte_offset = 0;
+    if (kind == 1) {
+        const struct zipc_tensor_header *h = &v->th;
+        t->data = (void *)(v->data + h->data_offset);
+        t->ndim = h->ndim;
+        t->dtype = (DLDataType){h->dtype_code, h->dtype_bits, h->dtype_lanes};
+        memcpy(e->shape, h->shape, sizeof e->shape);
+        memcpy(e->strides, h->strides, sizeof e->strides);
+    } else {
+        t->data = (void *)v->data;
+        t->ndim = 1;
+        t->dtype = (DLDataType){ZIPC_DTYPE_UINT, 8, 1};
+        e->shape[0] = v->size;
+        e->strides[0] = 1;
+    }
+    return 0;
+}
+
+static int check_dlpack_args(PyObject *stream, PyObject *dl_device, PyObject *copy)
+{
+    if (stream != Py_None) {
+        PyErr_SetString(PyExc_BufferError, "zipc views live in CPU memory: stream must be None");
+        return -1;
+    }
+    if (copy == Py_True) {
+        PyErr_SetString(PyExc_BufferError, "zipc views export without copying (copy=True unsupported)");
+        return -1;
+    }
+    if (dl_device != Py_None) {
+        int type, id;
+        if (!PyArg_ParseTuple(dl_device, "ii", &type, &id))
+            return -1;
+        if (type != DL_CPU || id != 0) {
+            PyErr_SetString(PyExc_BufferError, "zipc views can only be exported to the CPU");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Versioned (read-only flag set) when the consumer says it takes 1.x. */
+static int wants_versioned(PyObject *max_version)
+{
+    if (max_version == Py_None)
+        return 0;
+    unsigned major, minor;
+    if (!PyArg_ParseTuple(max_version, "II", &major, &minor))
+        return -1;
+    return major >= 1;
+}
+
+static PyObject *View_dlpack(ViewObject *v, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
+    PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO:__dlpack__", kwlist, &stream, &max_version,
+                                     &dl_device, &copy) ||
+        view_check(v) || check_dlpack_args(stream, dl_device, copy))
+        return NULL;
+    int versioned = wants_versioned(max_version);
+    if (versioned < 0)
+        return NULL;
+    struct dl_export *e = PyMem_RawCalloc(1, sizeof *e);
+    if (!e)
+        return PyErr_NoMemory();
+    DLTensor *t = versioned ? &e->m.versioned.dl_tensor : &e->m.legacy.dl_tensor;
+    if (fill_dltensor(v, e, t)) {
+        PyMem_RawFree(e);
+        return NULL;
+    }
+    if (versioned) {
+        e->m.versioned.version = (DLPackVersion){1, 0};
+        e->m.versioned.manager_ctx = e;
+        e->m.versioned.deleter = versioned_deleter;
+        e->m.versioned.flags = DL_FLAG_READ_ONLY;
+    } else {
+        e->m.legacy.manager_ctx = e;
+        e->m.legacy.deleter = legacy_deleter;
+    }
+    PyObject *cap = PyCapsule_New(&e->m, versioned ? DL_CAPSULE_VERSIONED : DL_CAPSULE, capsule_destructor);
+    if (!cap) {
+        PyMem_RawFree(e);
+        return NULL;
+    }
+    e->view = (ViewObject *)Py_NewRef(v);
+    v->exports++; /* the capsule (then its consumer) keeps the slot */
+    return cap;
+}
+
+static PyObject *View_dlpack_device(PyObject *Py_UNUSED(v), PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("(ii)", DL_CPU, 0);
+}
+
+/* ------------------------------------------------------------------------
+ * The rest of View
+ * ------------------------------------------------------------------------ */
+
+static PyObject *View_tobytes(ViewObject *v, PyObject *Py_UNUSED(ignored))
+{
+    if (view_check(v))
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)v->data, v->size);
+}
+
+static Py_ssize_t View_len(ViewObject *v) { return v->size; }
+
+static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->type); }
+static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->size); }
+static PyObject *View_get_released(ViewObject *v, void *Py_UNUSED(c)) { return PyBool_FromLong(!v->pinned); }
+
+static PyObject *View_repr(ViewObject *v)
+{
+    return PyUnicode_FromFormat("<zipc.View type_id=0x%x size=%u%s>", v->type, v->size,
+                                v->pinned ? "" : " released");
+}
+
+static PyMethodDef View_methods[] = {
+    {"release", (PyCFunction)View_release, METH_NOARGS,
+     "End this view's own claim. Buffers and DLPack tensors taken from it stay valid: the slot "
+     "goes back to the producer when the last of them is gone."},
+    {"__enter__", (PyCFunction)View_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)View_exit, METH_VARARGS, NULL},
+    {"tobytes", (PyCFunction)View_tobytes, METH_NOARGS, "Copy the payload into a bytes object."},
+    {"__dlpack__", (PyCFunction)(void (*)(void))View_dlpack, METH_VARARGS | METH_KEYWORDS,
+     "DLPack export without copying: a tensor message's dtype/shape/strides, else uint8[size]. "
+     "Read-only (the versioned capsule carries the read-only flag)."},
+    {"__dlpack_device__", View_dlpack_device, METH_NOARGS, "(1, 0): CPU."},
+    {NULL},
+};
+
+static PyGetSetDef View_getset[] = {
+    {"type_id", (getter)View_get_type, NULL, "The message's 32-bit type id.", NULL},
+    {"size", (getter)View_get_size, NULL, "Payload size in bytes.", NULL},
+    {"released", (getter)View_get_released, NULL, "True once neither the claim nor any export holds the slot.", NULL},
+    {"tensor", (getter)View_get_tensor, NULL,
+     "For a tensor message (code, bits, lanes, shape, strides, data_offset, nbytes), else None.", NULL},
+    {NULL},
+};
+
+static PySequenceMethods View_as_sequence = {.sq_length = (lenfunc)View_len};
+
+PyTypeObject ZpView_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "zipc.View",
+    .tp_basicsize = sizeof(ViewObject),
+    .tp_dealloc = (destructor)View_dealloc,
+    .tp_repr = (reprfunc)View_repr,
+    .tp_as_sequence = &View_as_sequence,
+    .tp_as_buffer = &View_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A received message in place in the ring (read-only buffer, DLPack).",
+    .tp_methods = View_methods,
+    .tp_getset = View_getset,
+};
+
+/* ------------------------------------------------------------------------
+ * Batch
+ * ------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *views; /* tuple of View */
+} BatchObject;
+
+PyObject *zp_batch_new(PyObject *views)
+{
+    BatchObject *b = PyObject_New(BatchObject, &ZpBatch_Type);
+    if (b)
+        b->views = Py_NewRef(views);
+    return (PyObject *)b;
+}
+
+static void Batch_dealloc(BatchObject *b)
+{
+    Py_DECREF(b->views);
+    PyObject_Free(b);
+}
+
+static PyObject *Batch_release(BatchObject *b, PyObject *Py_UNUSED(ignored))
+{
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->views); i++)
+        View_release((ViewObject *)PyTuple_GET_ITEM(b->views, i), NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Batch_exit(BatchObject *b, PyObject *Py_UNUSED(args))
+{
+    Batch_release(b, NULL);
+    Py_RETURN_FALSE;
+}
+
+static Py_ssize_t Batch_len(BatchObject *b) { return PyTuple_GET_SIZE(b->views); }
+static PyObject *Batch_item(BatchObject *b, Py_ssize_t i) { return PySequence_GetItem(b->views, i); }
+static PyObject *Batch_iter(BatchObject *b) { return PyObject_GetIter(b->views); }
+
+static PyMethodDef Batch_methods[] = {
+    {"release", (PyCFunction)Batch_release, METH_NOARGS, "Release every view's claim."},
+    {"__enter__", (PyCFunction)View_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Batch_exit, METH_VARARGS, NULL},
+    {NULL},
+};
+
+static PySequenceMethods Batch_as_sequence = {
+    .sq_length = (lenfunc)Batch_len,
+    .sq_item = (ssizeargfunc)Batch_item,
+};
+
+PyTypeObject ZpBatch_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "zipc.Batch",
+    .tp_basicsize = sizeof(BatchObject),
+    .tp_dealloc = (destructor)Batch_dealloc,
+    .tp_as_sequence = &Batch_as_sequence,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The views of one drain(): a sequence of View; leaving `with` releases them all.",
+    .tp_iter = (getiterfunc)Batch_iter,
+    .tp_methods = Batch_methods,
+};
