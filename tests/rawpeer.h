@@ -17,6 +17,7 @@
 #include <sys/un.h>
 
 #include "testutil.h"
+#include "wire.h"
 #include "zipc/abi.h"
 
 /* ---- sockets --------------------------------------------------------------- */
@@ -64,23 +65,7 @@ static inline int raw_connect_socket(const char *path, int timeout_ms)
 /* Send len bytes, with nfds fds (SCM_RIGHTS) on the first byte. */
 static inline bool raw_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
-    union {
-        struct cmsghdr align;
-        char b[CMSG_SPACE(sizeof(int) * 8)];
-    } ctl;
-    struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (nfds > 0) {
-        memset(&ctl, 0, sizeof(ctl));
-        mh.msg_control = ctl.b;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
-    }
-    return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)len;
+    return wire_sendmsg(sock, buf, len, fds, nfds, MSG_NOSIGNAL) == (ssize_t)len;
 }
 
 /* Receive exactly len bytes within timeout_ms, collecting up to maxfds fds
@@ -271,20 +256,8 @@ static inline bool raw_seg_make(struct raw_seg *s, uint64_t ring_size, uint64_t 
     }
     if (file_size >= ZIPC_CHANNEL_RING_OFFSET + ring_size)
         s->ring = s->base + ZIPC_CHANNEL_RING_OFFSET;
-    if (file_size >= sizeof(struct zipc_segment_header)) {
-        struct zipc_segment_header *h = s->hdr;
-        h->magic = ZIPC_SEGMENT_MAGIC;
-        h->abi_major = ZIPC_ABI_MAJOR;
-        h->abi_minor = ZIPC_ABI_MINOR;
-        h->kind = ZIPC_KIND_CHANNEL;
-        h->segment_size = file_size;
-        h->header_size = sizeof(*h);
-        h->body_offset = ZIPC_CHANNEL_BODY_OFFSET;
-        h->body_size = sizeof(struct zipc_channel_ctl);
-        h->creator_pid = (uint32_t)getpid();
-        h->creator_uid = (uint32_t)geteuid();
-        snprintf(h->name, sizeof(h->name), "%s", s->name);
-    }
+    if (file_size >= sizeof(struct zipc_segment_header))
+        wire_channel_header(s->hdr, file_size, (uint32_t)getpid(), (uint32_t)geteuid(), s->name);
     return true;
 }
 

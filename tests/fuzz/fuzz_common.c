@@ -42,18 +42,7 @@ uint32_t fz_msg_size(struct fz_in *in, uint32_t max_message)
 void fz_image_build(uint8_t *img, uint64_t seg_size, uint64_t ring_size)
 {
     memset(img, 0, ZIPC_CHANNEL_RING_OFFSET);
-    struct zipc_segment_header *h = fz_header(img);
-    h->magic = ZIPC_SEGMENT_MAGIC;
-    h->abi_major = ZIPC_ABI_MAJOR;
-    h->abi_minor = ZIPC_ABI_MINOR;
-    h->kind = ZIPC_KIND_CHANNEL;
-    h->segment_size = seg_size;
-    h->header_size = sizeof(*h);
-    h->body_offset = ZIPC_CHANNEL_BODY_OFFSET;
-    h->body_size = sizeof(struct zipc_channel_ctl);
-    h->creator_pid = 1;
-    h->creator_uid = 1;
-    memcpy(h->name, "fuzz", 5);
+    wire_channel_header(fz_header(img), seg_size, 1, 1, "fuzz");
     struct zipc_channel_ctl *c = fz_ctl(img);
     c->ring_offset = ZIPC_CHANNEL_RING_OFFSET;
     c->ring_size = ring_size;

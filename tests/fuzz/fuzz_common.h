@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "internal.h"
+#include "wire.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
