@@ -4,6 +4,8 @@
 # (exit status non-zero on any failure).
 #   plain        the C suite built with gcc (RelWithDebInfo)
 #   python       the Python package (-Werror) in build-py/venv, then pytest
+#   rust         cargo test (unit, two-process, vectors, compile-fail doc tests),
+#                cargo doc and clippy with warnings denied (when cargo is installed)
 #   clang        the C suite built with clang (when clang is installed)
 #   asan         the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   tsan         the threaded tests (label "threads") under ThreadSanitizer
@@ -14,7 +16,7 @@ set -u
 cd "$(dirname "$0")/.."
 GEN=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
 JOBS=$(nproc)
-STAGES=${ZIPC_STAGES:-plain python clang asan tsan fuzz}
+STAGES=${ZIPC_STAGES:-plain python rust clang asan tsan fuzz}
 FUZZ_SECONDS=${ZIPC_FUZZ_SECONDS:-30}
 passed=0 failed=0 skipped=0
 
@@ -131,6 +133,40 @@ run_fuzzer() { # executable
     s_fail=$((s_fail + 1))
 }
 
+# One cargo step that is not a test run: +1 passed, or +1 failed with its log tail.
+cargo_check() { # label, command...
+    local label=$1 out; shift
+    if out=$(cd rust && "$@" 2>&1); then
+        echo "[rust] $label: ok"; s_pass=$((s_pass + 1))
+    else
+        echo "$out" | tail -30; echo "[rust] $label: FAILED"; s_fail=$((s_fail + 1))
+    fi
+}
+
+stage_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "[rust] skipped: cargo is not installed"; s_skip=$((s_skip + 1)); return
+    fi
+    local out rc p f i
+    out=$(cd rust && cargo test --workspace --locked 2>&1)
+    rc=$?
+    echo "$out" | grep -E "^test result:" | sed 's/^/[rust] /'
+    # "test result: ok. 15 passed; 0 failed; 0 ignored; ..."
+    read -r p f i < <(echo "$out" | awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}')
+    s_pass=$((s_pass + p)) s_fail=$((s_fail + f)) s_skip=$((s_skip + i))
+    if [ $rc -ne 0 ]; then
+        echo "$out" | tail -40
+        [ "$f" -eq 0 ] && s_fail=$((s_fail + 1))
+    fi
+    [ "$p" -eq 0 ] && [ $rc -eq 0 ] && { echo "[rust] cargo test ran no test"; s_fail=$((s_fail + 1)); }
+    cargo_check "cargo doc (warnings denied)" env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace --locked
+    if cargo clippy --version >/dev/null 2>&1; then
+        cargo_check "cargo clippy (warnings denied)" cargo clippy --workspace --all-targets --locked -- -D warnings
+    else
+        echo "[rust] clippy skipped: not installed"; s_skip=$((s_skip + 1))
+    fi
+}
+
 stage_fuzz() {
     if ! have_clang; then
         echo "[fuzz] skipped: clang is not installed (libFuzzer needs clang)"
@@ -184,6 +220,7 @@ for stage in $STAGES; do
                 run_ctest tsan build-tsan -L threads
         else s_fail=$((s_fail + 1)); fi ;;
     python) stage_python ;;
+    rust) stage_rust ;;
     fuzz) stage_fuzz ;;
     *) echo "unknown stage $stage"; s_fail=$((s_fail + 1)) ;;
     esac

@@ -1,0 +1,353 @@
+//! Raw FFI bindings to the zipc C core (`include/zipc.h`), hand-written.
+//!
+//! The C library is compiled from this repository by `build.rs` and linked
+//! statically. Every `#[repr(C)]` struct here mirrors a C struct whose
+//! offsets are pinned by `_Static_assert`s in the headers; the tests compare
+//! the Rust layout with the C compiler's (through [`zipc_sys_layout`]).
+//!
+//! Everything is `unsafe` and follows the C contracts: functions return `0`
+//! (or a count) on success and a negative errno on failure. Use the `zipc`
+//! crate for the safe API.
+#![no_std]
+#![allow(non_camel_case_types)]
+
+use core::ffi::{c_char, c_int, c_uint};
+
+// ---- zipc.h -------------------------------------------------------------
+
+/// Library version, major.
+pub const ZIPC_VERSION_MAJOR: u32 = 0;
+/// Library version, minor.
+pub const ZIPC_VERSION_MINOR: u32 = 1;
+/// Library version, patch.
+pub const ZIPC_VERSION_PATCH: u32 = 0;
+
+/// Timeout: never block (the call returns `-EAGAIN`).
+pub const ZIPC_TRY: i64 = 0;
+/// Timeout: wait without limit.
+pub const ZIPC_FOREVER: i64 = -1;
+
+/// `enum zipc_role`: listener consumer; connector: what the listener says.
+pub const ZIPC_ROLE_DEFAULT: i32 = 0;
+/// `enum zipc_role`: consumer.
+pub const ZIPC_CONSUMER: i32 = 1;
+/// `enum zipc_role`: producer.
+pub const ZIPC_PRODUCER: i32 = 2;
+
+/// Listener: accept a peer of any uid.
+pub const ZIPC_OPT_ANY_UID: u32 = 1 << 0;
+/// Listener: also accept `peer_uid`.
+pub const ZIPC_OPT_PEER_UID: u32 = 1 << 1;
+/// Sleep at once instead of spinning first.
+pub const ZIPC_OPT_NO_SPIN: u32 = 1 << 2;
+
+/// `zipc_channel_commit` flag: stage the message (batch publish).
+pub const ZIPC_MORE: c_uint = 1;
+
+/// `struct zipc_options`. All zeroes means all defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_options {
+    /// `enum zipc_role`; only the listener chooses.
+    pub role: i32,
+    /// `ZIPC_OPT_*` flags.
+    pub flags: u32,
+    /// Handshake timeout; 0: 10 s; `ZIPC_FOREVER`: none.
+    pub timeout_ns: i64,
+    /// Busy-wait before sleeping; 0: 50 us.
+    pub spin_ns: i64,
+    /// Listener's socket file mode; 0: 0600.
+    pub socket_mode: u32,
+    /// With `ZIPC_OPT_PEER_UID`.
+    pub peer_uid: u32,
+    /// Label stored in the segment header; NULL: the path.
+    pub name: *const c_char,
+}
+
+impl Default for zipc_options {
+    fn default() -> Self {
+        zipc_options {
+            role: 0,
+            flags: 0,
+            timeout_ns: 0,
+            spin_ns: 0,
+            socket_mode: 0,
+            peer_uid: 0,
+            name: core::ptr::null(),
+        }
+    }
+}
+
+/// Opaque endpoint (`zipc_channel`).
+#[repr(C)]
+pub struct zipc_channel {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// `struct zipc_msg`: one received message, valid from view until release.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_msg {
+    /// In the ring, 16-byte aligned, read-only.
+    pub data: *const core::ffi::c_void,
+    /// Payload bytes.
+    pub size: u32,
+    /// User type id.
+    pub type_: u32,
+    /// Message number on the channel, from 0.
+    pub seq: u64,
+    /// Private: the ring position after it.
+    pub end_: u64,
+}
+
+impl Default for zipc_msg {
+    fn default() -> Self {
+        zipc_msg { data: core::ptr::null(), size: 0, type_: 0, seq: 0, end_: 0 }
+    }
+}
+
+/// `struct zipc_channel_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_channel_stats {
+    /// Committed (producer) / released (consumer).
+    pub messages: u64,
+    /// Ring bytes published / released, framing included.
+    pub bytes: u64,
+    /// Times this side woke the sleeping peer.
+    pub wakeups: u64,
+    /// Times this side slept in the kernel.
+    pub sleeps: u64,
+}
+
+extern "C" {
+    /// Static text for a (negative or positive) errno. Never NULL.
+    pub fn zipc_strerror(err: c_int) -> *const c_char;
+    /// `"MAJOR.MINOR.PATCH"`.
+    pub fn zipc_version() -> *const c_char;
+    /// `ZIPC_ABI_MAJOR << 16 | ZIPC_ABI_MINOR`.
+    pub fn zipc_abi_version() -> u32;
+
+    /// Create a channel at `path` and wait for one peer.
+    pub fn zipc_channel_listen(
+        out: *mut *mut zipc_channel,
+        path: *const c_char,
+        capacity: usize,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Connect to a listener at `path`.
+    pub fn zipc_channel_connect(
+        out: *mut *mut zipc_channel,
+        path: *const c_char,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Close the endpoint (NULL accepted).
+    pub fn zipc_channel_close(ch: *mut zipc_channel) -> c_int;
+    /// Tell the peer we are done without unmapping.
+    pub fn zipc_channel_shutdown(ch: *mut zipc_channel) -> c_int;
+    /// `ZIPC_PRODUCER` or `ZIPC_CONSUMER`.
+    pub fn zipc_channel_role(ch: *const zipc_channel) -> c_int;
+    /// Ring capacity in bytes.
+    pub fn zipc_channel_capacity(ch: *const zipc_channel) -> usize;
+    /// Largest message the ring always accepts.
+    pub fn zipc_channel_max_message(ch: *const zipc_channel) -> usize;
+    /// Peer pid from the handshake (0 if unknown).
+    pub fn zipc_channel_peer_pid(ch: *const zipc_channel) -> c_int;
+    /// Pollable fd (owned by the channel).
+    pub fn zipc_channel_fd(ch: *mut zipc_channel) -> c_int;
+
+    /// Reserve `size` writable bytes.
+    pub fn zipc_channel_reserve(
+        ch: *mut zipc_channel,
+        size: usize,
+        buf: *mut *mut core::ffi::c_void,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Publish the reservation (`flags`: 0 or `ZIPC_MORE`).
+    pub fn zipc_channel_commit(ch: *mut zipc_channel, size: usize, type_: u32, flags: c_uint)
+        -> c_int;
+    /// Drop the reservation.
+    pub fn zipc_channel_abort(ch: *mut zipc_channel) -> c_int;
+    /// Publish staged messages.
+    pub fn zipc_channel_flush(ch: *mut zipc_channel) -> c_int;
+    /// Reserve + copy + commit.
+    pub fn zipc_channel_send(
+        ch: *mut zipc_channel,
+        data: *const core::ffi::c_void,
+        size: usize,
+        type_: u32,
+        timeout_ns: i64,
+    ) -> c_int;
+
+    /// View the next message in place.
+    pub fn zipc_channel_view(ch: *mut zipc_channel, msg: *mut zipc_msg, timeout_ns: i64) -> c_int;
+    /// View up to `max` messages; returns the count.
+    pub fn zipc_channel_drain(
+        ch: *mut zipc_channel,
+        msgs: *mut zipc_msg,
+        max: c_uint,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Release every viewed message.
+    pub fn zipc_channel_release(ch: *mut zipc_channel) -> c_int;
+    /// Release the viewed messages up to and including `last`.
+    pub fn zipc_channel_release_upto(ch: *mut zipc_channel, last: *const zipc_msg) -> c_int;
+    /// Copy the next message into `buf` and release it.
+    pub fn zipc_channel_recv(
+        ch: *mut zipc_channel,
+        buf: *mut core::ffi::c_void,
+        cap: usize,
+        size: *mut usize,
+        type_: *mut u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Counters of this endpoint.
+    pub fn zipc_channel_stats(ch: *const zipc_channel, st: *mut zipc_channel_stats) -> c_int;
+}
+
+// ---- zipc/abi.h ---------------------------------------------------------
+
+/// Peers must agree on the major version exactly.
+pub const ZIPC_ABI_MAJOR: u16 = 1;
+/// Any minor interoperates.
+pub const ZIPC_ABI_MINOR: u16 = 0;
+/// `"ZIPC_SEG"`.
+pub const ZIPC_SEGMENT_MAGIC: u64 = 0x4745_535f_4350_495a;
+/// Cache line size the layout assumes.
+pub const ZIPC_CACHE_LINE: usize = 64;
+/// Smallest ring capacity.
+pub const ZIPC_MIN_CAPACITY: usize = 128;
+/// Largest ring capacity.
+pub const ZIPC_MAX_CAPACITY: u64 = 1 << 32;
+/// Frame header bytes.
+pub const ZIPC_FRAME_HEADER: usize = 16;
+/// Frame alignment in the ring.
+pub const ZIPC_FRAME_ALIGN: usize = 64;
+
+/// `struct zipc_segment_header`, offset 0 of every segment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_segment_header {
+    pub magic: u64,
+    pub abi_major: u16,
+    pub abi_minor: u16,
+    pub kind: u32,
+    pub segment_size: u64,
+    pub header_size: u32,
+    pub flags: u32,
+    pub body_offset: u64,
+    pub body_size: u64,
+    pub creator_pid: u32,
+    pub creator_uid: u32,
+    pub created_ns: u64,
+    pub name: [u8; 64],
+}
+
+/// `struct zipc_frame`: the 16-byte header of every message in the ring.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct zipc_frame {
+    pub size: u32,
+    pub type_: u32,
+    pub mark: u64,
+}
+
+// ---- zipc/types.h -------------------------------------------------------
+
+/// First type id reserved for zipc.
+pub const ZIPC_TYPE_RESERVED_MIN: u32 = 0xFFFF_0000;
+/// Raw bytes.
+pub const ZIPC_TYPE_BYTES: u32 = 0xFFFF_0001;
+/// UTF-8 text, no terminator.
+pub const ZIPC_TYPE_STR: u32 = 0xFFFF_0002;
+/// One UTF-8 JSON value.
+pub const ZIPC_TYPE_JSON: u32 = 0xFFFF_0003;
+/// Tensor header + data.
+pub const ZIPC_TYPE_TENSOR: u32 = 0xFFFF_0004;
+/// List header + entries + elements.
+pub const ZIPC_TYPE_LIST: u32 = 0xFFFF_0005;
+/// List element offsets are multiples of this.
+pub const ZIPC_LIST_ALIGN: usize = 64;
+
+/// `struct zipc_list_header`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct zipc_list_header {
+    pub count: u32,
+    pub reserved: u32,
+}
+
+/// `struct zipc_list_entry`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct zipc_list_entry {
+    pub type_: u32,
+    pub reserved: u32,
+    pub offset: u64,
+    pub size: u64,
+}
+
+// ---- zipc/tensor.h ------------------------------------------------------
+
+/// `"ZTNS"`.
+pub const ZIPC_TENSOR_MAGIC: u32 = 0x534e_545a;
+/// Tensor header version.
+pub const ZIPC_TENSOR_VERSION: u16 = 1;
+/// Maximum number of dimensions.
+pub const ZIPC_TENSOR_MAX_NDIM: usize = 8;
+/// Where zipc writers put the data (64-byte aligned in the ring).
+pub const ZIPC_TENSOR_DATA_OFFSET: usize = 176;
+
+/// DLPack type code: signed integer.
+pub const ZIPC_DTYPE_INT: u8 = 0;
+/// DLPack type code: unsigned integer.
+pub const ZIPC_DTYPE_UINT: u8 = 1;
+/// DLPack type code: IEEE float.
+pub const ZIPC_DTYPE_FLOAT: u8 = 2;
+/// DLPack type code: bfloat.
+pub const ZIPC_DTYPE_BFLOAT: u8 = 4;
+/// DLPack type code: complex.
+pub const ZIPC_DTYPE_COMPLEX: u8 = 5;
+/// DLPack type code: bool.
+pub const ZIPC_DTYPE_BOOL: u8 = 6;
+
+/// `struct zipc_tensor_header` (176 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_tensor_header {
+    pub magic: u32,
+    pub version: u16,
+    pub ndim: u16,
+    pub dtype_code: u8,
+    pub dtype_bits: u8,
+    pub dtype_lanes: u16,
+    pub flags: u32,
+    pub data_offset: u64,
+    pub nbytes: u64,
+    pub shape: [i64; ZIPC_TENSOR_MAX_NDIM],
+    pub strides: [i64; ZIPC_TENSOR_MAX_NDIM],
+    pub reserved: [u8; 16],
+}
+
+extern "C" {
+    /// `zipc_tensor_validate` (a `static inline` in C, exported by the shim).
+    pub fn zipc_sys_tensor_validate(h: *const zipc_tensor_header, payload_size: u64) -> c_int;
+    /// `zipc_tensor_init` (exported by the shim).
+    pub fn zipc_sys_tensor_init(
+        h: *mut zipc_tensor_header,
+        code: u8,
+        bits: u8,
+        lanes: u16,
+        ndim: c_uint,
+        shape: *const i64,
+    ) -> c_int;
+    /// `zipc_tensor_itemsize` (exported by the shim).
+    pub fn zipc_sys_tensor_itemsize(bits: u8, lanes: u16) -> u64;
+    /// The C compiler's `sizeof(struct s)` for `"s"` or `offsetof(struct s, f)`
+    /// for `"s.f"` (NUL-terminated), `usize::MAX` if unknown. For layout tests.
+    pub fn zipc_sys_layout(name: *const c_char) -> usize;
+}
+
+#[cfg(test)]
+mod tests;
