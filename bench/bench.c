@@ -15,7 +15,8 @@ static const char USAGE[] =
     "memcpy in one run, between two processes pinned to two CPUs, and prints one\n"
     "table with the machine and the project's targets. Then, when Python can\n"
     "import zipc and numpy, the Python rows of `python3 -m zipc.bench` on the\n"
-    "same CPUs join the table ($ZIPC_PYTHON: another interpreter).\n"
+    "same CPUs join the table ($ZIPC_PYTHON: another interpreter). zipc-cpp rows\n"
+    "(builds with C++) run the zipc rows' operations through the C++ binding.\n"
     "\n"
     "  --cpus A,B       pin the measuring process to CPU A and its peer to CPU B\n"
     "                   (default: the first two CPUs this process may use)\n"
@@ -179,7 +180,7 @@ struct plan_row {
 
 static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
 
-/* rtt: 4 rows; stream: per size 4 transports + memcpy from 64 KiB. */
+/* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp 32 B). */
 #define MAX_ROWS 32
 
 static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
@@ -187,17 +188,25 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
     /* Shared-memory round trips take ~0.2 us, pipe and Unix ~50 us: each
      * gets as many as fit its share of the time budget. */
     const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters},
+#ifdef ZIPC_BENCH_CPP
+                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters},
+#endif
                                    {&transport_floor, KIND_RTT, 32, o->shm_iters},
                                    {&transport_pipe, KIND_RTT, 32, o->fd_iters},
                                    {&transport_unix, KIND_RTT, 32, o->fd_iters}};
     const struct transport *stream[] = {&transport_zipc, &transport_zipc_batch, &transport_pipe,
                                         &transport_unix};
     size_t n = 0;
-    for (size_t i = 0; i < 4; i++)
+    for (size_t i = 0; i < sizeof(rtt) / sizeof(rtt[0]); i++)
         p[n++] = rtt[i];
     for (size_t s = 0; s < sizeof(STREAM_SIZES) / sizeof(STREAM_SIZES[0]); s++) {
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < 4; i++) {
             p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0};
+#ifdef ZIPC_BENCH_CPP /* the C++ binding's cost: next to the zipc row it is judged against */
+            if (stream[i] == &transport_zipc && STREAM_SIZES[s] == 32)
+                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0};
+#endif
+        }
         if (STREAM_SIZES[s] >= 64 * 1024)
             p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0};
     }
@@ -357,6 +366,24 @@ static size_t judge(const struct row *rows, size_t n, struct target *t)
             snprintf(p->detail, sizeof(p->detail), "%.2fx memcpy (%.2f GB/s vs %.2f GB/s)", p->value,
                      s->gb_per_s, mc->gb_per_s);
     }
+#ifdef ZIPC_BENCH_CPP
+    /* The C++ binding over the same C calls: its cost, <= 5%. */
+    const struct row *c = find_row(rows, n, "zipc-cpp", KIND_RTT, 32);
+    judge_one(p, "C++ 32 B p50 RTT <= 1.05x zipc", "zipc-cpp", "x zipc", 1.05, AT_MOST, c && z,
+              c && z ? (double)c->rtt.p50 / (double)z->rtt.p50 : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "%.3fx zipc (zipc-cpp p50 %lld ns, zipc p50 %lld ns)",
+                 p->value, (long long)c->rtt.p50, (long long)z->rtt.p50);
+    p++;
+    const struct row *cs = find_row(rows, n, "zipc-cpp", KIND_STREAM, 32);
+    const struct row *zs = find_row(rows, n, "zipc", KIND_STREAM, 32);
+    judge_one(p, "C++ 32 B stream >= 0.95x zipc", "zipc-cpp", "x zipc", 0.95, AT_LEAST, cs && zs,
+              cs && zs ? cs->msgs_per_s / zs->msgs_per_s : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "%.3fx zipc (%.1f vs %.1f M msgs/s)", p->value,
+                 cs->msgs_per_s / 1e6, zs->msgs_per_s / 1e6);
+    p++;
+#endif
     return (size_t)(p - t);
 }
 
@@ -375,7 +402,7 @@ int zipc_bench_main(int argc, char **argv)
     struct row rows[MAX_ROWS];
     size_t n = run_all(&o, rows, !o.json && isatty(STDERR_FILENO));
     add_ratios(rows, n);
-    struct target t[8];
+    struct target t[10];
     size_t nt = judge(rows, n, t);
     struct py_rows py;
     if (!o.json && isatty(STDERR_FILENO))

@@ -208,7 +208,8 @@ static void json_row(FILE *f, const struct row *r)
 {
     fprintf(f, "{\"name\": ");
     json_str(f, r->name);
-    fprintf(f, ", \"kind\": \"%s\", \"lang\": \"c\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind), r->size,
+    fprintf(f, ", \"kind\": \"%s\", \"lang\": \"%s\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind),
+            strcmp(r->name, "zipc-cpp") ? "c" : "cpp", r->size,
             r->ok ? "true" : "false");
     if (!r->ok) {
         fprintf(f, ", \"error\": ");

@@ -35,6 +35,7 @@ struct link {
     zipc_channel *tx, *rx;
     char path[2][96];           /* [0] child->parent, [1] parent->child */
     struct zipc_msg msgs[BENCH_MAX_BATCH];
+    void *cpp;                  /* zipc-cpp: the C++ transport's channels (transport_cpp.cpp) */
 
     /* pipe / Unix socket */
     int fd[4];                  /* setup's descriptors, before each side keeps its own */
@@ -70,6 +71,13 @@ struct transport {
 
 extern const struct transport transport_zipc, transport_zipc_batch, transport_pipe, transport_unix,
     transport_floor;
+#ifdef ZIPC_BENCH_CPP
+/* The zipc rows' operations written with the C++ binding (zipc.hpp). */
+extern const struct transport transport_zipc_cpp;
+#endif
+
+/* zipc transports' setup: the link's two socket paths, from its tag. */
+int zipc_link_setup(struct link *l);
 
 /* Every message carries its sequence number in its first and last 8 bytes:
  * the consumer checks both, so the payload really crossed end to end. */

@@ -10,7 +10,7 @@
 
 #include "transport.h"
 
-static int zt_setup(struct link *l)
+int zipc_link_setup(struct link *l)
 {
     for (int i = 0; i < 2; i++)
         snprintf(l->path[i], sizeof(l->path[i]), "/tmp/zipc-bench-%s-%c.sock", l->tag, "ab"[i]);
@@ -133,12 +133,12 @@ static long long zt_sleeps(const struct link *l)
 }
 
 const struct transport transport_zipc = {
-    .name = "zipc", .setup = zt_setup, .open = zt_open, .close = zt_close, .send = zt_send,
+    .name = "zipc", .setup = zipc_link_setup, .open = zt_open, .close = zt_close, .send = zt_send,
     .recv = zt_recv, .release = zt_release, .flush = zt_flush, .take = zt_take, .sleeps = zt_sleeps,
 };
 
 /* Same operations; run_stream sets l->batch > 1 for this one. */
 const struct transport transport_zipc_batch = {
-    .name = "zipc-batch", .setup = zt_setup, .open = zt_open, .close = zt_close, .send = zt_send,
+    .name = "zipc-batch", .setup = zipc_link_setup, .open = zt_open, .close = zt_close, .send = zt_send,
     .recv = zt_recv, .release = zt_release, .flush = zt_flush, .take = zt_take, .sleeps = zt_sleeps,
 };
