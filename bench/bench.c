@@ -13,10 +13,12 @@ static const char USAGE[] =
     "\n"
     "Measures zipc against a pipe, a Unix stream socket, the cache-line floor and\n"
     "memcpy in one run, between two processes pinned to two CPUs, and prints one\n"
-    "table with the machine and the project's targets. Then, when Python can\n"
-    "import zipc and numpy, the Python rows of `python3 -m zipc.bench` on the\n"
-    "same CPUs join the table ($ZIPC_PYTHON: another interpreter). zipc-cpp rows\n"
-    "(builds with C++) run the zipc rows' operations through the C++ binding.\n"
+    "table with the machine and the project's targets. Then, on the same CPUs,\n"
+    "the Python rows of `python3 -m zipc.bench` when Python can import zipc and\n"
+    "numpy ($ZIPC_PYTHON: another interpreter), and the Rust rows of the crate's\n"
+    "example bench when it is built (rust/target/release/examples/bench;\n"
+    "$ZIPC_RUST_BENCH: another path) join the table. zipc-cpp rows (builds with\n"
+    "C++) run the zipc rows' operations through the C++ binding.\n"
     "\n"
     "  --cpus A,B       pin the measuring process to CPU A and its peer to CPU B\n"
     "                   (default: the first two CPUs this process may use)\n"
@@ -28,7 +30,7 @@ static const char USAGE[] =
     "  --help           this text\n"
     "\n"
     "Every row runs in 4 rounds (--quick: 1), round-robin over the table, so a\n"
-    "noisy spell of a shared machine hits all rows alike. Defaults take ~20 s.\n"
+    "noisy spell of a shared machine hits all rows alike. The C rows take ~20 s.\n"
     "\n"
     "Exit status: 0 all rows measured, 1 a row failed, 2 bad usage; a missed\n"
     "target is reported, not an error.\n";
@@ -404,15 +406,13 @@ int zipc_bench_main(int argc, char **argv)
     add_ratios(rows, n);
     struct target t[10];
     size_t nt = judge(rows, n, t);
-    struct py_rows py;
-    if (!o.json && isatty(STDERR_FILENO))
-        fprintf(stderr, "python rows ...\r");
-    python_rows(&o, &py);
+    struct ext_rows ext[EXT_SOURCES];
+    external_rows(&o, !o.json && isatty(STDERR_FILENO), ext);
     if (o.json)
-        report_json(stdout, &m, &o, rows, n, t, nt, &py);
+        report_json(stdout, &m, &o, rows, n, t, nt, ext);
     else
-        report_human(stdout, &m, &o, rows, n, t, nt, &py);
-    python_rows_free(&py);
+        report_human(stdout, &m, &o, rows, n, t, nt, ext);
+    external_rows_free(ext);
     status = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {

@@ -10,7 +10,8 @@
  *   stats.c        timer, percentiles, error text
  *   machine.c      the machine description printed with the results
  *   report.c       the human table and the JSON object
- *   python.c       the Python rows: python3 -m zipc.bench as a child */
+ *   external.c     rows of other languages' benchmarks, run as children:
+ *                  python3 -m zipc.bench, the Rust crate's example bench */
 #ifndef ZIPC_BENCH_H
 #define ZIPC_BENCH_H
 
@@ -95,22 +96,26 @@ struct machine {
 };
 void machine_describe(struct machine *m);
 
-/* ---- Python rows (python.c) --------------------------------------------- */
-#define PY_MAX_ROWS 32
-struct py_rows {
-    char command[300];             /* the child's command line */
-    char *text;                    /* its output: runtime and rows point into it */
-    const char *runtime;           /* {"python": ..., "numpy": ...}, or NULL */
-    const char *rows[PY_MAX_ROWS]; /* one JSON object each, "lang": "python" */
+/* ---- rows of other languages (external.c) ------------------------------ */
+enum ext_id { EXT_PYTHON, EXT_RUST, EXT_SOURCES }; /* the table of sources */
+#define EXT_MAX_ROWS 32
+struct ext_rows {
+    const char *label;              /* "python", "rust" */
+    const char *meta_key;           /* the child's object kept with its rows: "runtime", "config" */
+    char command[512];              /* the child's command line ("": not run) */
+    char *text;                     /* its output: meta and rows point into it */
+    const char *meta;               /* that one-line object, or NULL */
+    const char *rows[EXT_MAX_ROWS]; /* one JSON object each, with its "lang" */
     size_t n;
-    char skipped[256];             /* why there are none (n == 0) */
+    char skipped[256];              /* why there are none (n == 0) */
 };
-/* Run the Python bench (o->quick: its --quick) after the C rows. */
-void python_rows(const struct bench_opts *o, struct py_rows *py);
-void python_rows_free(struct py_rows *py);
+/* Run every source whose probe succeeds (o->quick: its --quick; pinned:
+ * --cpus on our CPUs) after the C rows; show: progress on stderr. */
+void external_rows(const struct bench_opts *o, bool show, struct ext_rows x[EXT_SOURCES]);
+void external_rows_free(struct ext_rows x[EXT_SOURCES]);
 /* A one-line JSON object's "key": a string copied into out, or a number
- * returned (NAN for a string or a missing key). */
-double py_field(const char *obj, const char *key, char *out, size_t len);
+ * returned (NAN for a string, null or a missing key). */
+double ext_field(const char *obj, const char *key, char *out, size_t len);
 
 /* ---- output (report.c) -------------------------------------------------- */
 struct target {
@@ -124,10 +129,10 @@ struct target {
 };
 void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                   const struct row *rows, size_t n, const struct target *t, size_t nt,
-                  const struct py_rows *py);
+                  const struct ext_rows ext[EXT_SOURCES]);
 void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
                  const struct row *rows, size_t n, const struct target *t, size_t nt,
-                 const struct py_rows *py);
+                 const struct ext_rows ext[EXT_SOURCES]);
 
 /* ---- drivers ------------------------------------------------------------ */
 /* One measurement of one row; bench.c runs each row in several rounds,

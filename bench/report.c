@@ -97,48 +97,158 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     fputc('\n', f);
 }
 
+/* A row of a child's JSON: why it has no figures ("" when it has some). */
+static void ext_why(const char *r, char *why, size_t len)
+{
+    ext_field(r, "skipped", why, len);
+    if (!why[0])
+        ext_field(r, "error", why, len);
+}
+
 #define PY_FMT "%-44s %-9s %-7s %8s %8s %8s\n"
 
 /* The Python rows: their own columns (rates vs multiprocessing.Queue). */
-static void python_human(FILE *f, const struct py_rows *py)
+static void python_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
 {
-    if (!py->n) {
-        fprintf(f, "\npython rows skipped: %s\n", py->skipped);
-        return;
-    }
+    (void)rows, (void)n;
     char ver[32], np[32], pin[64];
-    py_field(py->runtime, "python", ver, sizeof(ver));
-    py_field(py->runtime, "numpy", np, sizeof(np));
-    py_field(py->runtime, "pin", pin, sizeof(pin));
+    ext_field(x->meta, "python", ver, sizeof(ver));
+    ext_field(x->meta, "numpy", np, sizeof(np));
+    ext_field(x->meta, "pin", pin, sizeof(pin));
     fprintf(f, "\npython   %s\n         Python %s, NumPy %s; %s; rate from the consumer's first "
                "message to its last\n\n",
-            py->command, ver, np, pin);
+            x->command, ver, np, pin);
     fprintf(f, PY_FMT, "row (python)", "kind", "size", "msgs/s", "GB/s", "vs Queue");
-    for (size_t i = 0; i < py->n; i++) {
-        const char *r = py->rows[i];
+    for (size_t i = 0; i < x->n; i++) {
+        const char *r = x->rows[i];
         char name[96], kind[32], size[32], why[200], msgs[32], gb[32], vq[32];
-        py_field(r, "name", name, sizeof(name));
-        py_field(r, "kind", kind, sizeof(kind));
-        fmt_size(size, sizeof(size), (size_t)py_field(r, "size_bytes", NULL, 0));
-        py_field(r, "skipped", why, sizeof(why));
-        if (!why[0])
-            py_field(r, "error", why, sizeof(why));
+        ext_field(r, "name", name, sizeof(name));
+        ext_field(r, "kind", kind, sizeof(kind));
+        fmt_size(size, sizeof(size), (size_t)ext_field(r, "size_bytes", NULL, 0));
+        ext_why(r, why, sizeof(why));
         if (why[0]) {
             fprintf(f, "%-44s %-9s %-7s  %s\n", name, kind, size, why);
             continue;
         }
-        fmt_rate(msgs, sizeof(msgs), py_field(r, "msgs_per_s", NULL, 0));
-        snprintf(gb, sizeof(gb), "%.2f", py_field(r, "gb_per_s", NULL, 0));
-        fmt_ratio(vq, sizeof(vq), py_field(r, "speedup_vs_queue", NULL, 0));
+        fmt_rate(msgs, sizeof(msgs), ext_field(r, "msgs_per_s", NULL, 0));
+        snprintf(gb, sizeof(gb), "%.2f", ext_field(r, "gb_per_s", NULL, 0));
+        fmt_ratio(vq, sizeof(vq), ext_field(r, "speedup_vs_queue", NULL, 0));
         fprintf(f, PY_FMT, name, kind, size, msgs, gb, vq);
     }
     fprintf(f, "\nvs Queue   row rate / multiprocessing.Queue rate for the same workload (Python to "
                "Python, pickling)\n");
 }
 
+/* A row's overhead over a baseline in percent, + = slower: rtt by p50,
+ * stream by rate. */
+static void fmt_over(char *out, size_t len, bool rtt, double v, double base)
+{
+    if (!(v > 0) || !(base > 0))
+        snprintf(out, len, "-");
+    else
+        snprintf(out, len, "%+.1f%%", ((rtt ? v / base : base / v) - 1) * 100);
+}
+
+/* The figure the overheads compare: rtt p50 ns, stream msgs/s. */
+static double ext_figure(const char *r, bool rtt)
+{
+    char why[8];
+    ext_why(r, why, sizeof(why));
+    return !r || why[0] ? NAN : ext_field(r, rtt ? "p50_ns" : "msgs_per_s", NULL, 0);
+}
+
+static const char *ext_find(const struct ext_rows *x, const char *name, const char *kind)
+{
+    char n[64], k[32];
+    for (size_t i = 0; i < x->n; i++) {
+        ext_field(x->rows[i], "name", n, sizeof(n));
+        ext_field(x->rows[i], "kind", k, sizeof(k));
+        if (!strcmp(n, name) && !strcmp(k, kind))
+            return x->rows[i];
+    }
+    return NULL;
+}
+
+static const struct row *c_find(const struct row *rows, size_t n, const char *name, bool rtt,
+                                size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && (rows[i].kind == KIND_RTT) == rtt && rows[i].size == size &&
+            !strcmp(rows[i].name, name))
+            return &rows[i];
+    return NULL;
+}
+
+#define RS_FMT "%-16s %-6s %-7s %8s %8s %8s %10s\n"
+
+/* The Rust rows: the safe API against the raw zipc-sys calls of the same
+ * child run, and both against this run's C zipc row. */
+static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
+{
+    double rounds = ext_field(x->meta, "rounds", NULL, 0);
+    fprintf(f, "\nrust     %s\n         the crate's example bench: raw zipc-sys calls and the safe API in "
+               "one child run,\n         %g interleaved round%s; rtt: %g round trips, stream: %g s "
+               "per row\n\n",
+            x->command, rounds, rounds == 1 ? "" : "s", ext_field(x->meta, "rtt_iterations", NULL, 0),
+            ext_field(x->meta, "stream_seconds", NULL, 0));
+    fprintf(f, RS_FMT, "row (rust)", "kind", "size", "p50 ns", "msgs/s", "vs sys", "vs C zipc");
+    for (int pass = 0, shown = 0; pass < 2; pass++) { /* rtt rows, then the rest */
+        if (pass && shown)
+            fputc('\n', f);
+        for (size_t i = 0; i < x->n; i++) {
+            const char *r = x->rows[i];
+            char name[64], kind[32], size[32], why[200], p50[32] = "", msgs[32] = "", vs[32], vc[32];
+            ext_field(r, "kind", kind, sizeof(kind));
+            bool rtt = !strcmp(kind, "rtt");
+            if (rtt != !pass)
+                continue;
+            shown++;
+            ext_field(r, "name", name, sizeof(name));
+            size_t bytes = (size_t)ext_field(r, "size_bytes", NULL, 0);
+            fmt_size(size, sizeof(size), bytes);
+            ext_why(r, why, sizeof(why));
+            if (why[0]) {
+                fprintf(f, "%-16s %-6s %-7s  %s\n", name, kind, size, why);
+                continue;
+            }
+            double v = ext_figure(r, rtt);
+            if (rtt)
+                snprintf(p50, sizeof(p50), "%.0f", v);
+            else
+                fmt_rate(msgs, sizeof(msgs), v);
+            const char *sys = strcmp(name, "zipc-rust-sys") ? ext_find(x, "zipc-rust-sys", kind) : NULL;
+            fmt_over(vs, sizeof(vs), rtt, v, sys ? ext_figure(sys, rtt) : NAN);
+            const struct row *c = c_find(rows, n, "zipc", rtt, bytes);
+            fmt_over(vc, sizeof(vc), rtt, v, !c ? NAN : rtt ? (double)c->rtt.p50 : c->msgs_per_s);
+            fprintf(f, RS_FMT, name, kind, size, p50, msgs, vs, vc);
+        }
+    }
+    fprintf(f, "\nvs sys     zipc-rust's overhead over zipc-rust-sys of the same kind, same child run "
+               "(target <= 5%%)\n"
+               "vs C zipc  overhead over the C zipc row of the same kind and size above (measured "
+               "before the child)\n"
+               "           + = slower: rtt = p50 / other p50 - 1, stream = other rate / row rate - 1\n");
+}
+
+/* The sections of the other languages' rows, in the order of the sources. */
+static void (*const EXT_HUMAN[EXT_SOURCES])(FILE *, const struct ext_rows *, const struct row *,
+                                            size_t) = {[EXT_PYTHON] = python_human,
+                                                       [EXT_RUST] = rust_human};
+
+static void external_human(FILE *f, const struct ext_rows ext[EXT_SOURCES], const struct row *rows,
+                           size_t n)
+{
+    for (size_t i = 0; i < EXT_SOURCES; i++) {
+        if (ext[i].n)
+            EXT_HUMAN[i](f, &ext[i], rows, n);
+        else
+            fprintf(f, "\n%s rows skipped: %s\n", ext[i].label, ext[i].skipped);
+    }
+}
+
 void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                   const struct row *rows, size_t n, const struct target *t, size_t nt,
-                  const struct py_rows *py)
+                  const struct ext_rows ext[EXT_SOURCES])
 {
     char pin[128];
     pinning_text(pin, sizeof(pin), o);
@@ -175,7 +285,7 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
                 t[i].what, t[i].row, t[i].detail);
-    python_human(f, py);
+    external_human(f, ext, rows, n);
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
@@ -266,7 +376,7 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
 
 void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
                  const struct row *rows, size_t n, const struct target *t, size_t nt,
-                 const struct py_rows *py)
+                 const struct ext_rows ext[EXT_SOURCES])
 {
     fprintf(f, "{\"tool\": \"zipc bench\", \"zipc_version\": ");
     json_str(f, zipc_version());
@@ -287,16 +397,21 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
         fputs(i ? ",\n  " : "\n  ", f);
         json_row(f, &rows[i]);
     }
-    for (size_t i = 0; i < py->n; i++)
-        fprintf(f, ",\n  %s", py->rows[i]); /* verbatim, "lang": "python" */
-    fprintf(f, "\n ],\n \"python\": {\"command\": ");
-    json_str(f, py->command);
-    fprintf(f, ", \"runtime\": %s, \"skipped\": ", py->runtime ? py->runtime : "null");
-    if (py->n)
-        fputs("null", f);
-    else
-        json_str(f, py->skipped);
-    fprintf(f, "},\n \"targets\": [");
+    for (size_t x = 0; x < EXT_SOURCES; x++)
+        for (size_t i = 0; i < ext[x].n; i++)
+            fprintf(f, ",\n  %s", ext[x].rows[i]); /* verbatim, with their "lang" */
+    fputs("\n ]", f);
+    for (size_t x = 0; x < EXT_SOURCES; x++) { /* "python": {"command", "runtime", "skipped"} */
+        fprintf(f, ",\n \"%s\": {\"command\": ", ext[x].label);
+        json_str(f, ext[x].command);
+        fprintf(f, ", \"%s\": %s, \"skipped\": ", ext[x].meta_key, ext[x].meta ? ext[x].meta : "null");
+        if (ext[x].n)
+            fputs("null", f);
+        else
+            json_str(f, ext[x].skipped);
+        fputc('}', f);
+    }
+    fprintf(f, ",\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);
         fprintf(f, "{\"target\": ");

@@ -25,7 +25,8 @@ const zipc::timeout kWait = std::chrono::nanoseconds(BENCH_TIMEOUT_NS);
 
 struct state {
     zipc::channel tx, rx;
-    zipc::message held; /* rtt: the message being answered; dies before rx */
+    zipc::message held; /* rtt: the message being answered, viewed into in place
+                         * (as the C rows view into l->msgs[0]); dies before rx */
 };
 
 state &st(const struct link *l) noexcept { return *static_cast<state *>(l->cpp); }
@@ -103,12 +104,11 @@ int cpp_flush(struct link *l) noexcept
 
 int cpp_recv(struct link *l, const void **msg) noexcept
 {
-    auto m = st(l).rx.try_view(kWait);
-    if (!m)
-        return fail(m.error(), "zipc::channel::try_view");
-    *msg = m->data();
-    st(l).held = std::move(*m);
-    return check_size(l, st(l).held);
+    state &s = st(l);
+    if (std::error_code ec = s.rx.try_view(s.held, kWait))
+        return fail(ec, "zipc::channel::try_view");
+    *msg = s.held.data();
+    return check_size(l, s.held);
 }
 
 int cpp_release(struct link *l) noexcept

@@ -72,6 +72,17 @@
 #include <utility>
 #include <vector>
 
+/* Branch layout for the hot paths (C++17 has no [[likely]]); #undef'd at the end. */
+#if defined(__GNUC__)
+#define ZIPC_HPP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZIPC_HPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZIPC_HPP_COLD __attribute__((noinline, cold))
+#else
+#define ZIPC_HPP_LIKELY(x) (x)
+#define ZIPC_HPP_UNLIKELY(x) (x)
+#define ZIPC_HPP_COLD
+#endif
+
 namespace zipc {
 
 /* ======================================================================
@@ -89,14 +100,20 @@ public:
         return std::error_condition(ev, std::generic_category());
     }
 };
+
+/* The one category object: constant-initialised (no guard on the hot path:
+ * every try_ call's success code names it) and never destroyed, so an error
+ * code stays usable in other objects' static destructors. */
+union category_storage {
+    constexpr category_storage() noexcept : c() {}
+    ~category_storage() {}
+    category_impl c;
+};
+inline const category_storage category_instance;
 } // namespace detail
 
 /* The category of every zipc error code: value() is a positive errno. */
-inline const std::error_category &category() noexcept
-{
-    static const detail::category_impl c;
-    return c;
-}
+inline const std::error_category &category() noexcept { return detail::category_instance.c; }
 
 /* A C return value (negative errno) as an error code; 0 is success. */
 inline std::error_code make_error_code(int err) noexcept
@@ -566,41 +583,34 @@ private:
 
 namespace detail {
 /* The consumer's open views (a message or a whole batch each), oldest
- * first, in a ring that grows on demand: one that dies early is marked, and
- * the ring is released up to the newest view whose elders are all gone. */
+ * first, as tokens base_ .. base_ + count_ - 1. A view that dies while an
+ * older one is open is marked dead in its slot, with its last message; the
+ * ring is released up to the newest view whose elders are all gone.
+ *
+ * A dying view passes its own last message, so a slot is only written for
+ * an out-of-order death, and the oldest view never uses its slot: the usual
+ * case, one open view at a time, is a counter up and down (no slot, no
+ * allocation) and one zipc_channel_release. Free slots have dead == false. */
 class release_queue {
 public:
-    /* Make room for one push; the only call that may allocate (throw). */
+    /* Make room for one push; the only call that may allocate (throw). At
+     * most mask_ + 1 views are open (the first one needs no storage). */
     void reserve_one()
     {
-        if (count_ == slots_.size())
+        if (ZIPC_HPP_UNLIKELY(count_ > mask_))
             grow();
     }
-    /* Record an open view ending at `last`; returns its token. */
-    std::uint64_t push(const zipc_msg &last) noexcept
+    /* Record an open view; returns its token. */
+    std::uint64_t push() noexcept { return base_ + count_++; }
+    /* The view `token`, ending at `last`, died: release what is now
+     * releasable, in order. */
+    int done(zipc_channel *ch, std::uint64_t token, const zipc_msg &last) noexcept
     {
-        std::uint64_t token = base_ + count_++;
-        slot &s = slots_[token & mask_];
-        s.last = last;
-        s.dead = false;
-        return token;
-    }
-    /* The view `token` died: release what is now releasable, in order. */
-    int done(zipc_channel *ch, std::uint64_t token) noexcept
-    {
-        if (count_ == 1) { /* the only open view (the usual case): release all */
-            ++base_, count_ = 0;
+        if (ZIPC_HPP_LIKELY(count_ == 1)) { /* the only open view: release all */
+            count_ = 0; /* base_ stays: the next view may reuse the token */
             return zipc_channel_release(ch);
         }
-        slots_[token & mask_].dead = true;
-        if (token != base_)
-            return 0; /* an older view is still open */
-        const zipc_msg *last = nullptr;
-        while (count_ && slots_[base_ & mask_].dead) {
-            last = &slots_[base_ & mask_].last;
-            ++base_, --count_;
-        }
-        return zipc_channel_release_upto(ch, last);
+        return done_slow(ch, token, last);
     }
     bool empty() const noexcept { return count_ == 0; }
 
@@ -609,17 +619,36 @@ private:
         zipc_msg last;
         bool dead;
     };
-    void grow()
+    ZIPC_HPP_COLD int done_slow(zipc_channel *ch, std::uint64_t token, const zipc_msg &last) noexcept
+    {
+        if (token != base_) { /* an older view is still open: mark */
+            slot &s = slots_[token & mask_];
+            s.last = last;
+            s.dead = true;
+            return 0;
+        }
+        const zipc_msg *upto = &last;
+        ++base_, --count_;
+        while (count_ && slots_[base_ & mask_].dead) {
+            slot &s = slots_[base_ & mask_];
+            s.dead = false;
+            upto = &s.last;
+            ++base_, --count_;
+        }
+        return zipc_channel_release_upto(ch, upto);
+    }
+    ZIPC_HPP_COLD void grow()
     {
         std::vector<slot> bigger(slots_.empty() ? 16 : 2 * slots_.size());
         std::size_t mask = bigger.size() - 1;
-        for (std::uint64_t t = base_; t != base_ + count_; ++t)
-            bigger[t & mask] = slots_[t & mask_];
+        if (!slots_.empty()) /* else at most one view is open: the oldest, slotless */
+            for (std::uint64_t t = base_; t != base_ + count_; ++t)
+                bigger[t & mask] = slots_[t & mask_];
         slots_.swap(bigger);
         mask_ = mask;
     }
-    std::vector<slot> slots_; /* power-of-two size */
-    std::size_t mask_ = 0;    /* slots_.size() - 1 */
+    std::vector<slot> slots_; /* power-of-two size, or empty */
+    std::size_t mask_ = 0;    /* slots_.size() - 1; 0 while empty */
     std::uint64_t base_ = 0;  /* token of the oldest open view */
     std::size_t count_ = 0;
 };
@@ -630,26 +659,28 @@ struct endpoint {
     release_queue views;
 };
 
-/* One open view (message or batch) registered with its endpoint. */
+/* One open view (message or batch) registered with its endpoint. Its owner
+ * releases it (passing the view's last message) before it dies or is
+ * assigned to. */
 class view_handle {
 public:
     view_handle() noexcept = default;
-    view_handle(endpoint *ep, const zipc_msg &last) noexcept : ep_(ep), token_(ep->views.push(last)) {}
+    explicit view_handle(endpoint *ep) noexcept : ep_(ep), token_(ep->views.push()) {}
     view_handle(view_handle &&o) noexcept : ep_(std::exchange(o.ep_, nullptr)), token_(o.token_) {}
     view_handle &operator=(view_handle &&o) noexcept
     {
-        if (this != &o) {
-            release();
-            ep_ = std::exchange(o.ep_, nullptr), token_ = o.token_;
-        }
+        assert(!ep_ && "zipc: a view handle is released before it is replaced");
+        ep_ = std::exchange(o.ep_, nullptr), token_ = o.token_;
         return *this;
     }
-    ~view_handle() { release(); }
+    ~view_handle() { assert(!ep_ && "zipc: a view handle is released by its owner"); }
     explicit operator bool() const noexcept { return ep_ != nullptr; }
-    void release() noexcept
+    void release(const zipc_msg &last) noexcept
     {
-        if (endpoint *ep = std::exchange(ep_, nullptr))
-            ep->views.done(ep->ch, token_);
+        if (endpoint *ep = ep_) {
+            ep_ = nullptr;
+            ep->views.done(ep->ch, token_, last);
+        }
     }
 
 private:
@@ -696,18 +727,30 @@ protected:
     zipc_msg m_{};
 };
 
-/* One viewed message, owned: released (in ring order) when it dies or on
- * release(). Move-only. */
+/* One viewed message, owned: released (in ring order) when it dies, is
+ * assigned to or viewed into again, or on release(). Move-only. Keep one in
+ * a hot loop and view into it (channel::try_view(message &)): no move. */
 class message : public message_ref {
 public:
     message() noexcept = default;
+    message(message &&) noexcept = default;
+    message &operator=(message &&o) noexcept
+    {
+        if (this != &o) {
+            release();
+            m_ = o.m_;
+            h_ = std::move(o.h_);
+        }
+        return *this;
+    }
+    ~message() { release(); }
     explicit operator bool() const noexcept { return static_cast<bool>(h_); }
     /* Give the slot back now (in ring order: after every older view). */
-    void release() noexcept { h_.release(); }
+    void release() noexcept { h_.release(m_); }
 
 private:
     friend class channel;
-    message(detail::endpoint *ep, const zipc_msg &m) noexcept : message_ref(m), h_(ep, m) {}
+    message(detail::endpoint *ep, const zipc_msg &m) noexcept : message_ref(m), h_(ep) {}
     detail::view_handle h_;
 };
 
@@ -751,6 +794,18 @@ public:
 
     /* Room for up to max_messages per drain (>= 1). */
     explicit batch(std::size_t max_messages = 64) : msgs_(max_messages ? max_messages : 1) {}
+    batch(batch &&) noexcept = default;
+    batch &operator=(batch &&o) noexcept
+    {
+        if (this != &o) {
+            release();
+            msgs_ = std::move(o.msgs_);
+            n_ = o.n_;
+            h_ = std::move(o.h_);
+        }
+        return *this;
+    }
+    ~batch() { release(); }
 
     std::size_t size() const noexcept { return h_ ? n_ : 0; }
     bool empty() const noexcept { return size() == 0; }
@@ -758,7 +813,11 @@ public:
     message_ref operator[](std::size_t i) const noexcept { return message_ref(msgs_[i]); }
     iterator begin() const noexcept { return iterator(msgs_.data()); }
     iterator end() const noexcept { return iterator(msgs_.data() + size()); }
-    void release() noexcept { h_.release(); }
+    void release() noexcept
+    {
+        if (h_)
+            h_.release(msgs_[n_ - 1]);
+    }
 
 private:
     friend class channel;
@@ -784,13 +843,14 @@ class channel {
 public:
     channel() noexcept = default;
     /* Take ownership of a C endpoint (closed if this throws bad_alloc). */
-    explicit channel(zipc_channel *adopt) : ep_(adopt_endpoint(adopt)) {}
-    channel(channel &&) noexcept = default;
+    explicit channel(zipc_channel *adopt) : ep_(adopt_endpoint(adopt)), ch_(ep_ ? adopt : nullptr) {}
+    channel(channel &&o) noexcept : ep_(std::move(o.ep_)), ch_(std::exchange(o.ch_, nullptr)) {}
     channel &operator=(channel &&o) noexcept
     {
         if (this != &o) {
             close();
             ep_ = std::move(o.ep_);
+            ch_ = std::exchange(o.ch_, nullptr);
         }
         return *this;
     }
@@ -822,6 +882,7 @@ public:
         assert(ep_->views.empty() && "zipc::channel closed while its messages are alive");
         zipc_channel_close(ep_->ch);
         ep_.reset();
+        ch_ = nullptr;
     }
     /* Tell the peer we are done without unmapping: open messages stay
      * readable until close. Later calls fail with EPIPE. */
@@ -914,6 +975,10 @@ public:
             return make_error_code(rc);
         return message(ep_.get(), m);
     }
+    /* The same into a message kept by the caller (released first if it
+     * holds one; empty on error): the hot-loop form, nothing is moved. */
+    void view(message &into, timeout t = forever) { detail::check(view_into(into, t), "zipc_channel_view"); }
+    [[nodiscard]] std::error_code try_view(message &into, timeout t = try_once) { return make_error_code(view_into(into, t)); }
     std::size_t drain(batch &b, timeout t = forever)
     {
         return static_cast<std::size_t>(detail::check(drain_into(b, t), "zipc_channel_drain"));
@@ -972,7 +1037,7 @@ private:
         detail::check(make(&ch), what);
         return channel(ch);
     }
-    zipc_channel *raw() const noexcept { return ep_ ? ep_->ch : nullptr; }
+    zipc_channel *raw() const noexcept { return ch_; }
     int send_raw(const_bytes data, std::uint32_t type, timeout t) noexcept
     {
         return zipc_channel_send(raw(), data.data(), data.size(), type, t.ns());
@@ -985,10 +1050,20 @@ private:
     /* One C view, with room made first to record it (no failure after it). */
     int view_raw(zipc_msg &m, timeout t)
     {
-        if (!ep_)
+        if (ZIPC_HPP_UNLIKELY(!ep_))
             return -EINVAL;
         ep_->views.reserve_one();
-        return zipc_channel_view(ep_->ch, &m, t.ns());
+        return zipc_channel_view(ch_, &m, t.ns());
+    }
+    int view_into(message &into, timeout t)
+    {
+        into.release();
+        int rc = view_raw(into.m_, t);
+        if (ZIPC_HPP_LIKELY(rc == 0))
+            into.h_ = detail::view_handle(ep_.get());
+        else
+            into.m_ = zipc_msg{};
+        return rc;
     }
     int drain_into(batch &b, timeout t)
     {
@@ -1000,11 +1075,12 @@ private:
         int rc = zipc_channel_drain(ep_->ch, b.msgs_.data(), max, t.ns());
         if (rc > 0) {
             b.n_ = static_cast<std::size_t>(rc);
-            b.h_ = detail::view_handle(ep_.get(), b.msgs_[b.n_ - 1]);
+            b.h_ = detail::view_handle(ep_.get());
         }
         return rc;
     }
     std::unique_ptr<detail::endpoint> ep_;
+    zipc_channel *ch_ = nullptr; /* ep_->ch, or null: one load on the hot paths */
 };
 
 /* Library version ("0.1.0") and the shared-memory ABI version. */
@@ -1012,5 +1088,9 @@ inline const char *version() noexcept { return zipc_version(); }
 inline std::uint32_t abi_version() noexcept { return zipc_abi_version(); }
 
 } // namespace zipc
+
+#undef ZIPC_HPP_LIKELY
+#undef ZIPC_HPP_UNLIKELY
+#undef ZIPC_HPP_COLD
 
 #endif /* ZIPC_HPP */

@@ -1,12 +1,14 @@
 //! The cost of the safe binding over the C core: 32-byte ping-pong
 //! (p50/p99 round trip) and 32-byte streaming (msgs/s) between two processes
-//! pinned to CPUs 0 and 1, once through raw `zipc-sys` calls and once through
-//! the safe API, in the same run (rounds interleaved).
+//! pinned to CPUs 0 and 1 (`--cpus A,B`: A and B), once through raw
+//! `zipc-sys` calls and once through the safe API, in the same run (rounds
+//! interleaved).
 //!
-//!     cargo run --release -p zipc --example bench -- [--quick] [--json]
+//!     cargo run --release -p zipc --example bench -- [--quick] [--json] [--cpus A,B]
 //!
-//! `--json` prints one object whose "rows" ("lang": "rust", names
-//! "zipc-rust" and "zipc-rust-sys") merge into `zipc bench --json`.
+//! `--json` prints one object with "config" and each of its "rows" ("lang":
+//! "rust", names "zipc-rust" and "zipc-rust-sys") on a line of its own:
+//! `zipc bench` runs this binary and merges those lines into its own output.
 use std::ffi::CString;
 use std::process::{Command, Stdio};
 use std::ptr;
@@ -174,13 +176,14 @@ fn child_main(spec: &str) {
 
 struct Cfg {
     pinned: bool,
+    cpus: [usize; 2], // parent, child
     rtt_iters: usize,
     stream_s: f64,
     warm_s: f64,
 }
 
 fn spawn(api: Api, mode: &str, a: &str, b: &str, cfg: &Cfg, extra: &str) -> std::process::Child {
-    let cpu = if cfg.pinned { "1" } else { "-" };
+    let cpu = if cfg.pinned { cfg.cpus[1].to_string() } else { "-".to_string() };
     Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, format!("{}|{mode}|{a}|{b}|{cpu}|{extra}", api.tag()))
         .stdout(Stdio::null())
@@ -364,22 +367,44 @@ fn json_str(s: &str) -> String {
     o
 }
 
+fn usage(why: &str) -> ! {
+    eprintln!("usage: bench [--quick] [--json] [--cpus A,B]   ({why})");
+    std::process::exit(2);
+}
+
+/// "A,B" -> [A, B].
+fn parse_cpus(s: &str) -> Option<[usize; 2]> {
+    let (a, b) = s.split_once(',')?;
+    Some([a.trim().parse().ok()?, b.trim().parse().ok()?])
+}
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD_ENV) {
         child_main(&spec);
         return;
     }
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let json = args.iter().any(|a| a == "--json");
-    if let Some(a) = args.iter().find(|a| !["--quick", "--json"].contains(&a.as_str())) {
-        eprintln!("usage: bench [--quick] [--json]   (unknown argument {a})");
-        std::process::exit(2);
+    let (mut quick, mut json, mut cpu, mut given) = (false, false, [0, 1], false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--json" => json = true,
+            "--cpus" => match args.next().as_deref().and_then(parse_cpus) {
+                Some(c) => (cpu, given) = (c, true),
+                None => usage("--cpus wants two CPU numbers A,B"),
+            },
+            _ => usage(&format!("unknown argument {a}")),
+        }
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pinned = cpus >= 2 && pin(0);
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // SAFETY: sysconf has no preconditions.
+    let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
+    // --cpus: pin even when this process inherited a one-CPU affinity (as
+    // the child of `zipc bench`, itself pinned to A).
+    let pinned = (given || allowed >= 2) && pin(cpu[0]);
     let cfg = Cfg {
         pinned,
+        cpus: cpu,
         rtt_iters: if quick { 20_000 } else { 200_000 },
         stream_s: if quick { 0.3 } else { 1.0 },
         warm_s: if quick { 0.1 } else { 0.2 },
@@ -457,7 +482,7 @@ fn main() {
             json_str(&cpu_model),
             json_str(&kernel),
             json_str(&clocksource),
-            if pinned { "[0, 1]" } else { "null" },
+            if pinned { format!("[{}, {}]", cpu[0], cpu[1]) } else { "null".to_string() },
             cfg.rtt_iters,
             cfg.stream_s,
             cfg.warm_s,
@@ -467,7 +492,7 @@ fn main() {
         println!(
             "zipc {} Rust binding bench: {cpu_model}; {cpus} CPUs; kernel {kernel}; {}",
             zipc::version(),
-            if pinned { "parent on CPU 0, child on CPU 1" } else { "not pinned" }
+            if pinned { format!("parent on CPU {}, child on CPU {}", cpu[0], cpu[1]) } else { "not pinned".to_string() }
         );
         for h in &human {
             println!("{h}");
