@@ -3,6 +3,8 @@
  * later. The consumer closes: the producer gets -EPIPE, blocked in reserve
  * on a full ring or committing into free space. The closing process stays
  * alive, so it is the close that is noticed, not a death. */
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/prctl.h>
 
 #include "testutil.h"
@@ -43,11 +45,9 @@ static void sender_then_close(zipc_channel *p, void *arg)
     struct peer *pr = arg;
     for (uint64_t k = 0; k < pr->n; k++)
         CHECK_HOT_OK(tu_send_k(p, pr->seed, k, size_of(k), 0, ZIPC_FOREVER));
-    if (pr->fork_holder && fork() == 0) { /* holds copies of every fd until we exit */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        for (;;)
-            pause();
-    }
+    pid_t me = getpid();
+    if (pr->fork_holder && fork() == 0) /* holds copies of every fd until we exit */
+        tu_hold_fds(me, true);
     CHECK(tu_await(pr->to_child[0], 10000));
     tu_sleep_us(pr->close_delay_us);
     zipc_channel_close(p);

@@ -33,6 +33,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,6 +426,30 @@ static inline bool tu_wait_listening(const char *path, int timeout_ms)
 }
 
 /* ---- processes ------------------------------------------------------------- */
+
+/* In a forked grandchild: keep copies of the fds inherited from `parent`
+ * and sleep. It must never outlive the test run: with die_with_parent it
+ * goes with its parent (PR_SET_PDEATHSIG, plus a getppid check for a parent
+ * that died before the prctl); in any case it lets go of the runner's
+ * stdout/stderr (an orphan holding ctest's output pipe hangs ctest) and
+ * exits after 120 s at the latest. */
+static inline void tu_hold_fds(pid_t parent, bool die_with_parent)
+{
+    if (die_with_parent) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+    }
+    int null = open("/dev/null", O_WRONLY);
+    if (null >= 0) {
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+    }
+    signal(SIGALRM, SIG_DFL); /* not the test's watchdog, which kills the test's children */
+    alarm(120);
+    for (;;)
+        pause();
+}
 
 static inline pid_t tu_fork(void)
 {
