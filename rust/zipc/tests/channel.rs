@@ -1,9 +1,11 @@
 //! Safe-API semantics in one process (listener in a thread), and real
 //! two-process tests (this test binary re-spawned as the peer).
+mod common;
+use common::{Tick, TICK_TYPE};
 use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
-use zipc::{Consumer, Error, Options, Pod, Producer, Role};
+use zipc::{Consumer, Error, Options, Producer, Role};
 
 const SEC: Option<Duration> = Some(Duration::from_secs(10));
 
@@ -23,18 +25,6 @@ fn pair(capacity: usize) -> (Producer, Consumer) {
     (prod, cons)
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Tick {
-    seq: u64,
-    ts_ns: i64,
-    price: f64,
-    qty: f32,
-    side: u32,
-}
-// SAFETY: repr(C), 32 bytes, no padding, every bit pattern valid.
-unsafe impl Pod for Tick {}
-const TICK_TYPE: u32 = 0x7469_636B;
 
 #[test]
 fn endpoints_are_send_not_sync() {

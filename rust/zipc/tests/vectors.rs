@@ -1,11 +1,13 @@
 //! The shared test vectors (`../tests/vectors/`): decode every `<name>.bin`
 //! as `vectors.json` describes it, and check that the Rust tensor encoder
 //! reproduces the committed tensor payloads byte for byte.
+mod common;
+use common::Tick;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use zipc::tensor::{self, TensorView};
 use zipc::types::{self, ListView};
-use zipc::{DType, Pod};
+use zipc::DType;
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
@@ -190,17 +192,6 @@ fn unhex(s: &str) -> Vec<u8> {
 }
 
 // ---- the tick ----
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Tick {
-    seq: u64,
-    ts_ns: i64,
-    price: f64,
-    qty: f32,
-    side: u32,
-}
-// SAFETY: repr(C), 32 bytes, no padding, every bit pattern valid.
-unsafe impl Pod for Tick {}
 
 #[test]
 fn tick() {
