@@ -18,13 +18,10 @@
 
 #include <errno.h>
 #include <stdint.h>
+
+#include "abi.h" /* ZIPC_STATIC_ASSERT */
 #include <string.h>
 
-#ifdef __cplusplus
-#define ZIPC_TENSOR_STATIC_ASSERT(c, m) static_assert(c, m)
-#else
-#define ZIPC_TENSOR_STATIC_ASSERT(c, m) _Static_assert(c, m)
-#endif
 
 #define ZIPC_TENSOR_MAGIC UINT32_C(0x534e545a) /* "ZTNS" */
 #define ZIPC_TENSOR_VERSION 1
@@ -55,20 +52,20 @@ struct zipc_tensor_header {
     int64_t strides[ZIPC_TENSOR_MAX_NDIM]; /* in elements, >= 0; entries >= ndim are 0 */
     uint8_t reserved[16];  /* 0 */
 };
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, magic) == 0, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, version) == 4, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, ndim) == 6, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_code) == 8, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_bits) == 9, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_lanes) == 10, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, flags) == 12, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, data_offset) == 16, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, nbytes) == 24, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, shape) == 32, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, strides) == 96, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, reserved) == 160, "abi");
-ZIPC_TENSOR_STATIC_ASSERT(sizeof(struct zipc_tensor_header) == ZIPC_TENSOR_DATA_OFFSET, "abi");
-ZIPC_TENSOR_STATIC_ASSERT((16 + ZIPC_TENSOR_DATA_OFFSET) % 64 == 0, "data is 64-byte aligned in the ring");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, magic) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, version) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, ndim) == 6, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_code) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_bits) == 9, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, dtype_lanes) == 10, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, flags) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, data_offset) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, nbytes) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, shape) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, strides) == 96, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_tensor_header, reserved) == 160, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_tensor_header) == ZIPC_TENSOR_DATA_OFFSET, "abi");
+ZIPC_STATIC_ASSERT((16 + ZIPC_TENSOR_DATA_OFFSET) % 64 == 0, "data is 64-byte aligned in the ring");
 
 /* Bytes per element, or 0 for a malformed dtype. */
 static inline uint64_t zipc_tensor_itemsize(uint8_t bits, uint16_t lanes)

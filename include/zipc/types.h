@@ -12,11 +12,8 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-#define ZIPC_TYPES_STATIC_ASSERT(c, m) static_assert(c, m)
-#else
-#define ZIPC_TYPES_STATIC_ASSERT(c, m) _Static_assert(c, m)
-#endif
+#include "abi.h" /* ZIPC_STATIC_ASSERT */
+
 
 #define ZIPC_TYPE_RESERVED_MIN UINT32_C(0xFFFF0000)
 #define ZIPC_TYPE_RESERVED_MAX UINT32_C(0xFFFFFFFF)
@@ -41,9 +38,9 @@ struct zipc_list_header {
     uint32_t count;
     uint32_t reserved; /* 0 */
 };
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_header, count) == 0, "abi");
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_header, reserved) == 4, "abi");
-ZIPC_TYPES_STATIC_ASSERT(sizeof(struct zipc_list_header) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_header, count) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_header, reserved) == 4, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_list_header) == 8, "abi");
 
 struct zipc_list_entry {
     uint32_t type;     /* element type id */
@@ -51,10 +48,10 @@ struct zipc_list_entry {
     uint64_t offset;   /* from the start of the list payload, multiple of ZIPC_LIST_ALIGN */
     uint64_t size;     /* element payload bytes */
 };
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, type) == 0, "abi");
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, reserved) == 4, "abi");
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, offset) == 8, "abi");
-ZIPC_TYPES_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, size) == 16, "abi");
-ZIPC_TYPES_STATIC_ASSERT(sizeof(struct zipc_list_entry) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, type) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, reserved) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, offset) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_list_entry, size) == 16, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_list_entry) == 24, "abi");
 
 #endif /* ZIPC_TYPES_H */
