@@ -136,7 +136,7 @@ long long cpp_sleeps(const struct link *l) noexcept
         return 0;
     for (const zipc::channel *ch : {&st(l).tx, &st(l).rx}) {
         struct zipc_channel_stats s;
-        if (*ch && zipc_channel_stats(ch->native_handle(), &s) == 0)
+        if (*ch && zipc_channel_get_stats(ch->native_handle(), &s) == 0)
             total += static_cast<long long>(s.sleeps);
     }
     return total;

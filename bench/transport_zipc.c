@@ -53,7 +53,7 @@ static int zt_close(struct link *l)
 }
 
 /* Reserve in the ring, fill in place, commit. zipc-batch stages up to
- * l->batch messages with ZIPC_MORE and publishes them with the last one. */
+ * l->batch messages with ZIPC_COMMIT_MORE and publishes them with the last one. */
 static int zt_send(struct link *l, const void *msg)
 {
     void *slot;
@@ -63,7 +63,7 @@ static int zt_send(struct link *l, const void *msg)
     memcpy(slot, msg, l->size);
     unsigned flags = 0;
     if (l->batch > 1 && ++l->staged < l->batch)
-        flags = ZIPC_MORE;
+        flags = ZIPC_COMMIT_MORE;
     else
         l->staged = 0;
     err = zipc_channel_commit(l->tx, l->size, 0, flags);
@@ -126,7 +126,7 @@ static long long zt_sleeps(const struct link *l)
     zipc_channel *chs[2] = {l->tx, l->rx};
     for (int i = 0; i < 2; i++) {
         struct zipc_channel_stats st;
-        if (chs[i] && zipc_channel_stats(chs[i], &st) == 0)
+        if (chs[i] && zipc_channel_get_stats(chs[i], &st) == 0)
             total += (long long)st.sleeps;
     }
     return total;

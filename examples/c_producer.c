@@ -1,7 +1,7 @@
 /* A tiny C producer for the Python tests and benchmark.
  *
  *   c_producer PATH bytes  COUNT SIZE   COUNT messages of SIZE bytes, type 1, published in
- *                                       batches of 64 (ZIPC_MORE); payload starts with the
+ *                                       batches of 64 (ZIPC_COMMIT_MORE); payload starts with the
  *                                       message index (u64 LE), then bytes (index & 0xff)
  *   c_producer PATH tensor COUNT N      COUNT float32[N] tensors written in place;
  *                                       element j of tensor i is i + j
@@ -33,7 +33,7 @@ static int send_bytes(zipc_channel *ch, long count, size_t size)
         memset(buf, (int)(i & 0xff), size);
         uint64_t idx = (uint64_t)i;
         memcpy(buf, &idx, size < sizeof idx ? size : sizeof idx);
-        unsigned flags = (i + 1) % 64 && i + 1 < count ? ZIPC_MORE : 0;
+        unsigned flags = (i + 1) % 64 && i + 1 < count ? ZIPC_COMMIT_MORE : 0;
         if ((err = zipc_channel_commit(ch, size, 1, flags)))
             return fail("commit", err);
     }

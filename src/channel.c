@@ -52,6 +52,11 @@ struct zipc_channel {
     uint32_t views;
     uint64_t taken;           /* messages viewed since the start (the next view's seq) */
     uint32_t lap_frames;      /* most frames one lap can hold: ring_size / ZIPC_FRAME_ALIGN */
+    /* Views released out of order (release_view), indexed by seq & (ledger_cap - 1):
+     * end | 1 for a view released while an older one is still open, else 0. */
+    uint64_t *ledger;
+    uint32_t ledger_cap;      /* a power of two > views, or 0 */
+    uint32_t ledger_used;     /* entries set */
 
     /* ---- cold ---------------------------------------------------------- */
     struct zipc__waiter wait;
@@ -59,7 +64,7 @@ struct zipc_channel {
     int peer_pid;
 };
 
-#define ZIPC_LIVENESS_COMMITS 1024
+#define ZIPC__LIVENESS_COMMITS 1024
 
 static uint64_t frame_bytes(uint64_t size) { return zipc__align_up(ZIPC_FRAME_HEADER + size, ZIPC_FRAME_ALIGN); }
 
@@ -77,25 +82,25 @@ static struct zipc_frame *frame_at(const zipc_channel *ch, uint64_t pos)
  * over it. Payload (and pad interiors) make a slot stale. Only a frame
  * ending on a stale slot costs a terminator store; in steady state, with
  * frames of a repeating size, none is written. */
-#define ZIPC_SLOT_SHIFT 6
-_Static_assert(1u << ZIPC_SLOT_SHIFT == ZIPC_FRAME_ALIGN, "slot = frame alignment");
+#define ZIPC__SLOT_SHIFT 6
+_Static_assert(1u << ZIPC__SLOT_SHIFT == ZIPC_FRAME_ALIGN, "slot = frame alignment");
 
 static bool slot_fresh(const zipc_channel *ch, uint64_t pos)
 {
-    uint64_t slot = (pos & ch->mask) >> ZIPC_SLOT_SHIFT;
+    uint64_t slot = (pos & ch->mask) >> ZIPC__SLOT_SHIFT;
     return ch->fresh[slot >> 6] >> (slot & 63) & 1;
 }
 
 static void slot_mark_fresh(zipc_channel *ch, uint64_t pos)
 {
-    uint64_t slot = (pos & ch->mask) >> ZIPC_SLOT_SHIFT;
+    uint64_t slot = (pos & ch->mask) >> ZIPC__SLOT_SHIFT;
     ch->fresh[slot >> 6] |= UINT64_C(1) << (slot & 63);
 }
 
 /* Mark slots [from, to) stale; ring offsets, from <= to <= ring_size. */
 static void slots_stale(zipc_channel *ch, uint64_t from, uint64_t to)
 {
-    for (uint64_t s = from >> ZIPC_SLOT_SHIFT, end = to >> ZIPC_SLOT_SHIFT; s < end;) {
+    for (uint64_t s = from >> ZIPC__SLOT_SHIFT, end = to >> ZIPC__SLOT_SHIFT; s < end;) {
         if ((s & 63) == 0 && end - s >= 64) {
             ch->fresh[s >> 6] = 0;
             s += 64;
@@ -117,8 +122,19 @@ static void terminate(zipc_channel *ch, uint64_t pos)
 {
     if (slot_fresh(ch, pos))
         return;
-    zipc__store(&frame_at(ch, pos)->mark, 0, ZIPC_RELAXED); /* published by the frame's release */
+    zipc__store(&frame_at(ch, pos)->mark, 0, ZIPC__RELAXED); /* published by the frame's release */
     slot_mark_fresh(ch, pos);
+}
+
+/* Why a producer call without an open reservation fails: the wrong role,
+ * the sticky error, or plain misuse. */
+static int no_reservation(const zipc_channel *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    if (ch->role != ZIPC_ROLE_PRODUCER)
+        return -EOPNOTSUPP;
+    return ch->broken ? ch->broken : -EINVAL;
 }
 
 static int broken(zipc_channel *ch, int err)
@@ -137,11 +153,11 @@ static void publish(zipc_channel *ch)
     /* seq_cst exchange of the first unpublished mark: a release of every
      * frame, mark and terminator written before it, and the store half of
      * the Dekker pair with the consumer's sleep flag. */
-    zipc__xchg(&frame_at(ch, ch->pending_at)->mark, ch->pending_mark, ZIPC_SEQ_CST);
+    zipc__xchg(&frame_at(ch, ch->pending_at)->mark, ch->pending_mark, ZIPC__SEQ_CST);
     struct zipc_channel_side *me = ch->mine;
     /* relaxed: informative counters, read only by tools and stats */
-    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + ch->staged, ZIPC_RELAXED);
-    zipc__store(&me->position, ch->tail, ZIPC_RELAXED);
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + ch->staged, ZIPC__RELAXED);
+    zipc__store(&me->position, ch->tail, ZIPC__RELAXED);
     ch->published = ch->tail;
     ch->staged = 0;
     zipc__wake_peer(&ch->wait);
@@ -153,7 +169,7 @@ static int refresh_head(zipc_channel *ch)
     /* seq_cst (a plain load on x86, ldar on arm64): the consumer
      * finished reading the frames before releasing them; seq_cst also puts
      * this load in the Dekker order after our sleep flag store. */
-    uint64_t head = zipc__load(&ch->peer->position, ZIPC_SEQ_CST);
+    uint64_t head = zipc__load(&ch->peer->position, ZIPC__SEQ_CST);
     if ((head & (ZIPC_FRAME_ALIGN - 1)) || head - ch->cached_head > ch->published - ch->cached_head)
         return broken(ch, -EBADMSG);
     ch->cached_head = head;
@@ -186,13 +202,13 @@ static int wait_space(zipc_channel *ch, uint64_t need, int64_t timeout_ns)
 
 int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t timeout_ns)
 {
-    if (ZIPC_UNLIKELY(!ch || !buf || ch->role != ZIPC_PRODUCER))
+    if (ZIPC__UNLIKELY(!ch || !buf || ch->role != ZIPC_ROLE_PRODUCER))
         return ch && buf ? -EOPNOTSUPP : -EINVAL;
-    if (ZIPC_UNLIKELY(ch->broken))
+    if (ZIPC__UNLIKELY(ch->broken))
         return ch->broken;
-    if (ZIPC_UNLIKELY(ch->reserving))
+    if (ZIPC__UNLIKELY(ch->reserving))
         return -EALREADY;
-    if (ZIPC_UNLIKELY(size > ch->max_message))
+    if (ZIPC__UNLIKELY(size > ch->max_message))
         return -EMSGSIZE;
     uint64_t frame = frame_bytes(size);
     uint64_t off = ch->tail & ch->mask;
@@ -202,7 +218,7 @@ int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t time
      * to max_message fits, whatever the fill position. */
     uint64_t pad = ch->ring_size - off < frame ? ch->ring_size - off : 0;
     uint64_t need = pad + frame + ZIPC_FRAME_ALIGN;
-    if (ZIPC_UNLIKELY(ch->tail + need - ch->cached_head > ch->ring_size)) {
+    if (ZIPC__UNLIKELY(ch->tail + need - ch->cached_head > ch->ring_size)) {
         int err = wait_space(ch, need, timeout_ns);
         if (err)
             return err;
@@ -221,8 +237,8 @@ int zipc_channel_reserve(zipc_channel *ch, size_t size, void **buf, int64_t time
 
 int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned flags)
 {
-    if (ZIPC_UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_MORE)))
-        return ch && ch->broken ? ch->broken : -EINVAL;
+    if (ZIPC__UNLIKELY(!ch || !ch->reserving || size > ch->res_size || (flags & ~ZIPC_COMMIT_MORE)))
+        return no_reservation(ch);
     uint64_t end = ch->res_pos + frame_bytes(size);
     reservation_stale(ch);
     if (end != ch->res_end)
@@ -242,24 +258,24 @@ int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned f
         slots_stale(ch, pad_off + ZIPC_FRAME_ALIGN, ch->ring_size); /* skipped, left as they were */
         slot_mark_fresh(ch, ch->res_start);
         /* relaxed: unreachable until the pad's mark is published */
-        zipc__store(&f->mark, msg_mark, ZIPC_RELAXED);
+        zipc__store(&f->mark, msg_mark, ZIPC__RELAXED);
     }
     if (ch->staged == 0) {
         ch->pending_at = ch->res_start;
         ch->pending_mark = first_mark;
     } else { /* relaxed: unreachable until pending_at's mark is published */
-        zipc__store(&frame_at(ch, ch->res_start)->mark, first_mark, ZIPC_RELAXED);
+        zipc__store(&frame_at(ch, ch->res_start)->mark, first_mark, ZIPC__RELAXED);
     }
     ch->seq++;
     ch->tail = end;
     ch->reserving = false;
     ch->staged++;
-    if (!(flags & ZIPC_MORE))
+    if (!(flags & ZIPC_COMMIT_MORE))
         publish(ch);
     /* A consumer that died while we never had to wait: notice it within
      * ~1024 commits and ~1 ms instead of only when the ring fills. */
-    if (ZIPC_UNLIKELY(--ch->commits_to_check == 0)) {
-        ch->commits_to_check = ZIPC_LIVENESS_COMMITS;
+    if (ZIPC__UNLIKELY(--ch->commits_to_check == 0)) {
+        ch->commits_to_check = ZIPC__LIVENESS_COMMITS;
         if (zipc__peer_gone(&ch->wait, false))
             ch->broken = -EPIPE;
     }
@@ -269,7 +285,7 @@ int zipc_channel_commit(zipc_channel *ch, size_t size, uint32_t type, unsigned f
 int zipc_channel_abort(zipc_channel *ch)
 {
     if (!ch || !ch->reserving)
-        return ch && ch->broken ? ch->broken : -EINVAL;
+        return no_reservation(ch);
     /* Only a terminator beyond the tail was written: unreachable. */
     reservation_stale(ch);
     ch->reserving = false;
@@ -278,8 +294,8 @@ int zipc_channel_abort(zipc_channel *ch)
 
 int zipc_channel_flush(zipc_channel *ch)
 {
-    if (!ch || ch->role != ZIPC_PRODUCER)
-        return -EINVAL;
+    if (!ch || ch->role != ZIPC_ROLE_PRODUCER)
+        return ch ? -EOPNOTSUPP : -EINVAL;
     if (ch->broken)
         return ch->broken; /* never publish into a corrupt ring */
     if (ch->staged)
@@ -323,7 +339,7 @@ static int data_ready(void *ctx)
     zipc_channel *ch = ctx;
     /* seq_cst (a plain load on x86, ldar on arm64): the Dekker re-check after our
      * sleep flag store. */
-    return mark_state(ch, zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC_SEQ_CST));
+    return mark_state(ch, zipc__load(&frame_at(ch, ch->rpos)->mark, ZIPC__SEQ_CST));
 }
 
 /* Take the frame at rpos: 0, -EAGAIN (not published yet) or -EBADMSG.
@@ -335,7 +351,7 @@ static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
     const struct zipc_frame *f = (const void *)(ch->ring + off);
     /* acquire: pairs with the producer's publishing exchange, so the header
      * and payload written before it are visible. */
-    uint64_t mark = zipc__load(&f->mark, ZIPC_ACQUIRE);
+    uint64_t mark = zipc__load(&f->mark, ZIPC__ACQUIRE);
     int state = mark_state(ch, mark);
     if (state <= 0)
         return state < 0 ? state : -EAGAIN;
@@ -344,12 +360,12 @@ static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
         ch->rpos += ch->ring_size - off;
         off = 0;
         f = (const void *)ch->ring;
-        mark = zipc__load(&f->mark, ZIPC_ACQUIRE);
+        mark = zipc__load(&f->mark, ZIPC__ACQUIRE);
     }
     if (mark != ZIPC_FRAME_MARK(ch->expect_seq, ZIPC_FRAME_MSG))
         return broken(ch, -EBADMSG);
-    uint32_t size = zipc__load(&f->size, ZIPC_RELAXED);
-    uint32_t type = zipc__load(&f->type, ZIPC_RELAXED);
+    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
+    uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
     uint64_t frame = frame_bytes(size);
     if (size > ch->max_message || off + frame > ch->ring_size)
         return broken(ch, -EBADMSG);
@@ -366,9 +382,9 @@ static int take_frame(zipc_channel *ch, struct zipc_msg *msg)
 
 static int consumer_check(zipc_channel *ch)
 {
-    if (ZIPC_UNLIKELY(!ch))
+    if (ZIPC__UNLIKELY(!ch))
         return -EINVAL;
-    if (ZIPC_UNLIKELY(ch->role != ZIPC_CONSUMER))
+    if (ZIPC__UNLIKELY(ch->role != ZIPC_ROLE_CONSUMER))
         return -EOPNOTSUPP;
     return ch->broken;
 }
@@ -376,10 +392,10 @@ static int consumer_check(zipc_channel *ch)
 int zipc_channel_view(zipc_channel *ch, struct zipc_msg *msg, int64_t timeout_ns)
 {
     int err = consumer_check(ch);
-    if (ZIPC_UNLIKELY(err || !msg))
+    if (ZIPC__UNLIKELY(err || !msg))
         return err ? err : -EINVAL;
     err = take_frame(ch, msg);
-    if (ZIPC_LIKELY(err != -EAGAIN))
+    if (ZIPC__LIKELY(err != -EAGAIN))
         return err;
     err = zipc__wait(&ch->wait, data_ready, ch, timeout_ns);
     if (err) {
@@ -407,37 +423,125 @@ int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max, in
 static void release_to(zipc_channel *ch, uint64_t end, uint32_t count)
 {
     struct zipc_channel_side *me = ch->mine;
-    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC_RELAXED) + count, ZIPC_RELAXED);
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + count, ZIPC__RELAXED);
     /* seq_cst exchange: a release of our reads of the frames, and the store
      * half of the Dekker pair with the producer's sleep flag. */
-    zipc__xchg(&me->position, end, ZIPC_SEQ_CST);
+    zipc__xchg(&me->position, end, ZIPC__SEQ_CST);
     ch->head = end;
     ch->views -= count;
     zipc__wake_peer(&ch->wait);
 }
 
+static int consumer_release_check(const zipc_channel *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    if (ch->role != ZIPC_ROLE_CONSUMER)
+        return -EOPNOTSUPP;
+    return ch->broken == -EBADMSG ? ch->broken : 0;
+}
+
+static uint64_t *ledger_slot(const zipc_channel *ch, uint64_t seq)
+{
+    return &ch->ledger[seq & (ch->ledger_cap - 1)];
+}
+
+/* Drop the ledger entries of seqs [from, to): they were just released. */
+static void ledger_forget(zipc_channel *ch, uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from; ch->ledger_used && s < to; s++) {
+        uint64_t *e = ledger_slot(ch, s);
+        if (*e) {
+            *e = 0;
+            ch->ledger_used--;
+        }
+    }
+}
+
+/* Release [head, end) (`count` views from the oldest), then every view
+ * right after it that release_view already gave back out of order. */
+static void release_in_order(zipc_channel *ch, uint64_t end, uint64_t count)
+{
+    uint64_t first = ch->taken - ch->views;
+    ledger_forget(ch, first, first + count);
+    while (ch->ledger_used && count < ch->views) {
+        uint64_t *e = ledger_slot(ch, first + count);
+        if (!*e)
+            break;
+        end = *e & ~UINT64_C(1);
+        *e = 0;
+        ch->ledger_used--;
+        count++;
+    }
+    release_to(ch, end, (uint32_t)count);
+}
+
 int zipc_channel_release(zipc_channel *ch)
 {
-    if (!ch || ch->role != ZIPC_CONSUMER)
-        return -EINVAL;
-    if (ch->broken == -EBADMSG)
-        return ch->broken;
+    int err = consumer_release_check(ch);
+    if (err)
+        return err;
     if (ch->rpos != ch->head)
-        release_to(ch, ch->rpos, ch->views);
+        release_in_order(ch, ch->rpos, ch->views);
+    return 0;
+}
+
+/* Is `m` one of the open views? (It may come from a caller's stale copy.) */
+static bool view_open(const zipc_channel *ch, const struct zipc_msg *m)
+{
+    uint64_t first_open = ch->taken - ch->views;
+    return m->seq >= first_open && m->seq < ch->taken && m->end_ - ch->head <= ch->rpos - ch->head &&
+           m->end_ != ch->head && !(m->end_ & (ZIPC_FRAME_ALIGN - 1));
+}
+
+/* Room in the ledger for every open view: a power of two > views. */
+static int ledger_fit(zipc_channel *ch)
+{
+    if (ch->ledger_cap > ch->views)
+        return 0;
+    uint32_t cap = ch->ledger_cap ? ch->ledger_cap : 16;
+    while (cap <= ch->views)
+        cap *= 2;
+    uint64_t *l = calloc(cap, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    for (uint64_t s = ch->taken - ch->views; ch->ledger_used && s < ch->taken; s++)
+        l[s & (cap - 1)] = ch->ledger ? *ledger_slot(ch, s) : 0;
+    free(ch->ledger);
+    ch->ledger = l;
+    ch->ledger_cap = cap;
     return 0;
 }
 
 int zipc_channel_release_upto(zipc_channel *ch, const struct zipc_msg *last)
 {
-    if (!ch || !last || ch->role != ZIPC_CONSUMER)
-        return -EINVAL;
-    if (ch->broken == -EBADMSG)
-        return ch->broken;
-    uint64_t first_open = ch->taken - ch->views; /* seq of the oldest open view */
-    if (last->seq < first_open || last->seq >= ch->taken || last->end_ - ch->head > ch->rpos - ch->head ||
-        last->end_ == ch->head || (last->end_ & (ZIPC_FRAME_ALIGN - 1)))
+    int err = consumer_release_check(ch);
+    if (err || !last)
+        return err ? err : -EINVAL;
+    if (!view_open(ch, last))
         return -EINVAL; /* not an open view (already released, or never viewed) */
-    release_to(ch, last->end_, (uint32_t)(last->seq + 1 - first_open));
+    release_in_order(ch, last->end_, last->seq + 1 - (ch->taken - ch->views));
+    return 0;
+}
+
+int zipc_channel_release_view(zipc_channel *ch, const struct zipc_msg *msg)
+{
+    int err = consumer_release_check(ch);
+    if (err || !msg)
+        return err ? err : -EINVAL;
+    if (!view_open(ch, msg))
+        return -EINVAL;
+    if (ZIPC__LIKELY(msg->seq == ch->taken - ch->views)) { /* the oldest: in order */
+        release_in_order(ch, msg->end_, 1);
+        return 0;
+    }
+    if ((err = ledger_fit(ch)))
+        return err;
+    uint64_t *e = ledger_slot(ch, msg->seq);
+    if (*e)
+        return -EINVAL; /* released already */
+    *e = msg->end_ | 1;
+    ch->ledger_used++;
     return 0;
 }
 
@@ -474,24 +578,6 @@ int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uin
  * Setup and teardown
  * ------------------------------------------------------------------------ */
 
-int zipc__opts_resolve(const struct zipc_options *in, struct zipc__opts *o)
-{
-    struct zipc_options z = {0};
-    if (!in)
-        in = &z;
-    if (in->role < ZIPC_ROLE_DEFAULT || in->role > ZIPC_PRODUCER || in->timeout_ns < -1 ||
-        in->spin_ns < 0 || (in->flags & ~7u) || (in->socket_mode & ~0777u))
-        return -EINVAL;
-    o->role = in->role;
-    o->flags = in->flags;
-    o->timeout_ns = in->timeout_ns ? in->timeout_ns : 10000000000LL;
-    o->spin_ns = (in->flags & ZIPC_OPT_NO_SPIN) ? 0 : in->spin_ns ? in->spin_ns : 50000;
-    o->socket_mode = in->socket_mode ? in->socket_mode : 0600;
-    o->peer_uid = in->peer_uid;
-    o->name = in->name;
-    return 0;
-}
-
 static int channel_alloc(zipc_channel **out)
 {
     zipc_channel *ch = aligned_alloc(64, zipc__align_up(sizeof(*ch), 64));
@@ -500,7 +586,7 @@ static int channel_alloc(zipc_channel **out)
     memset(ch, 0, sizeof(*ch));
     zipc__waiter_init(&ch->wait);
     ch->seg.fd = -1;
-    ch->commits_to_check = ZIPC_LIVENESS_COMMITS;
+    ch->commits_to_check = ZIPC__LIVENESS_COMMITS;
     *out = ch;
     return 0;
 }
@@ -540,7 +626,7 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
         ch->seg.size != ring_offset + ring_size ||
         ctl->max_message != ring_size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
         return -EBADMSG;
-    bool producer = role == ZIPC_PRODUCER;
+    bool producer = role == ZIPC_ROLE_PRODUCER;
     ch->role = role;
     ch->ring = ch->seg.base + ring_offset;
     ch->ring_size = ring_size;
@@ -549,15 +635,15 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
     ch->mine = producer ? &ctl->producer : &ctl->consumer;
     ch->peer = producer ? &ctl->consumer : &ctl->producer;
     /* Start from the positions in the segment (both 0 for a new channel). */
-    uint64_t tail = zipc__load(&ctl->producer.position, ZIPC_ACQUIRE);
-    uint64_t head = zipc__load(&ctl->consumer.position, ZIPC_ACQUIRE);
+    uint64_t tail = zipc__load(&ctl->producer.position, ZIPC__ACQUIRE);
+    uint64_t head = zipc__load(&ctl->consumer.position, ZIPC__ACQUIRE);
     if (tail != 0 || head != 0)
         return -EBADMSG;
     ch->tail = ch->published = tail;
     ch->head = ch->rpos = ch->cached_head = head;
-    ch->lap_frames = (uint32_t)(ring_size >> ZIPC_SLOT_SHIFT);
+    ch->lap_frames = (uint32_t)(ring_size >> ZIPC__SLOT_SHIFT);
     if (producer) { /* a new ring is all zero: every slot starts fresh */
-        size_t words = (size_t)((ring_size >> ZIPC_SLOT_SHIFT) + 63) / 64;
+        size_t words = (size_t)((ring_size >> ZIPC__SLOT_SHIFT) + 63) / 64;
         if (!(ch->fresh = malloc(words * sizeof(uint64_t))))
             return -ENOMEM;
         memset(ch->fresh, 0xff, words * sizeof(uint64_t));
@@ -575,8 +661,8 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
     w->my_sleeps = &ch->mine->sleeps;
     w->spin_ns = o->spin_ns;
     ch->peer_pid = peer->pid;
-    zipc__store(&ch->mine->pid, (uint32_t)getpid(), ZIPC_RELAXED);
-    zipc__store(&ch->mine->state, ZIPC_STATE_ACTIVE, ZIPC_RELEASE);
+    zipc__store(&ch->mine->pid, (uint32_t)getpid(), ZIPC__RELAXED);
+    zipc__store(&ch->mine->state, ZIPC_STATE_ACTIVE, ZIPC__RELEASE);
     return 0;
 }
 
@@ -622,14 +708,14 @@ int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
     uint64_t cap = round_capacity(capacity);
     if (err || !cap)
         return err ? err : -EINVAL;
-    int role = o.role == ZIPC_PRODUCER ? ZIPC_PRODUCER : ZIPC_CONSUMER;
+    int role = o.role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_PRODUCER : ZIPC_ROLE_CONSUMER;
     int64_t deadline = zipc__deadline(o.timeout_ns);
     zipc_channel *ch;
     if ((err = channel_alloc(&ch)))
         return err;
     int lsock = -1, efd[2] = {-1, -1};
     struct zipc__peer peer = {.sock = -1};
-    if ((err = create_segment(ch, cap, role, o.name ? o.name : path)))
+    if ((err = create_segment(ch, cap, role, o.label ? o.label : path)))
         goto fail;
     if ((efd[0] = make_eventfd()) < 0 || (efd[1] = make_eventfd()) < 0) {
         err = efd[0] < 0 ? efd[0] : efd[1];
@@ -645,7 +731,7 @@ int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
         goto fail;
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
                              .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
-                             .connector_role = role == ZIPC_PRODUCER ? ZIPC_CONSUMER : ZIPC_PRODUCER,
+                             .connector_role = role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_CONSUMER : ZIPC_ROLE_PRODUCER,
                              .segment_size = ch->seg.size};
     /* Bind before the welcome: once the peer has the segment it may write. */
     if ((err = channel_bind(ch, role, &o, &peer, efd[0], efd[1])))
@@ -676,11 +762,14 @@ int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__p
     int err = channel_alloc(&ch);
     if (err)
         return err;
-    if (role != ZIPC_PRODUCER && role != ZIPC_CONSUMER)
+    if (role != ZIPC_ROLE_PRODUCER && role != ZIPC_ROLE_CONSUMER)
         err = -EBADMSG;
+    uint64_t abi_max = ZIPC_CHANNEL_RING_OFFSET + ZIPC_MAX_CAPACITY;
+    if (!err && announced_size > o->max_segment && announced_size <= abi_max)
+        err = -EFBIG; /* consistent, but more than we agreed to map and pre-fault */
     if (!err && (err = zipc__check_eventfd(fds[1])) == 0 && (err = zipc__check_eventfd(fds[2])) == 0)
         err = zipc__segment_attach(&ch->seg, fds[0], ZIPC_KIND_CHANNEL,
-                                   ZIPC_CHANNEL_RING_OFFSET + ZIPC_MAX_CAPACITY);
+                                   o->max_segment < abi_max ? o->max_segment : abi_max);
     if (err) {
         zipc_channel_close(ch);
         return err;
@@ -739,14 +828,14 @@ int zipc_channel_shutdown(zipc_channel *ch)
 {
     if (!ch)
         return -EINVAL;
-    if (ch->seg.base && ch->mine && zipc__load(&ch->mine->state, ZIPC_RELAXED) != ZIPC_STATE_CLOSED) {
-        if (ch->role == ZIPC_PRODUCER) {
+    if (ch->seg.base && ch->mine && zipc__load(&ch->mine->state, ZIPC__RELAXED) != ZIPC_STATE_CLOSED) {
+        if (ch->role == ZIPC_ROLE_PRODUCER) {
             ch->reserving = false;
             if (ch->staged && !ch->broken)
                 publish(ch);
         }
         /* release: everything we published happens-before the peer seeing CLOSED. */
-        zipc__store(&ch->mine->state, ZIPC_STATE_CLOSED, ZIPC_RELEASE);
+        zipc__store(&ch->mine->state, ZIPC_STATE_CLOSED, ZIPC__RELEASE);
         zipc__wake_peer_always(&ch->wait);
     }
     if (!ch->broken)
@@ -762,6 +851,7 @@ int zipc_channel_close(zipc_channel *ch)
     zipc__waiter_close(&ch->wait);
     zipc__segment_close(&ch->seg);
     free(ch->fresh);
+    free(ch->ledger);
     free(ch);
     return 0;
 }
@@ -775,18 +865,26 @@ size_t zipc_channel_capacity(const zipc_channel *ch) { return ch ? ch->ring_size
 size_t zipc_channel_max_message(const zipc_channel *ch) { return ch ? ch->max_message : 0; }
 int zipc_channel_peer_pid(const zipc_channel *ch) { return ch ? ch->peer_pid : -EINVAL; }
 
+int zipc_channel_interrupt(zipc_channel *ch)
+{
+    if (!ch)
+        return -EINVAL;
+    zipc__waiter_interrupt(&ch->wait);
+    return 0;
+}
+
 int zipc_channel_fd(zipc_channel *ch)
 {
     return ch ? zipc__waiter_fd(&ch->wait) : -EINVAL;
 }
 
-int zipc_channel_stats(const zipc_channel *ch, struct zipc_channel_stats *st)
+int zipc_channel_get_stats(const zipc_channel *ch, struct zipc_channel_stats *st)
 {
     if (!ch || !st)
         return -EINVAL;
-    st->messages = zipc__load(&ch->mine->messages, ZIPC_RELAXED);
-    st->bytes = zipc__load(&ch->mine->position, ZIPC_RELAXED);
-    st->wakeups = zipc__load(&ch->mine->wakeups, ZIPC_RELAXED);
-    st->sleeps = zipc__load(&ch->mine->sleeps, ZIPC_RELAXED);
+    st->messages = zipc__load(&ch->mine->messages, ZIPC__RELAXED);
+    st->bytes = zipc__load(&ch->mine->position, ZIPC__RELAXED);
+    st->wakeups = zipc__load(&ch->mine->wakeups, ZIPC__RELAXED);
+    st->sleeps = zipc__load(&ch->mine->sleeps, ZIPC__RELAXED);
     return 0;
 }

@@ -22,7 +22,7 @@
 
 #include "internal.h"
 
-#define ZIPC_HELLO_TIMEOUT_NS 2000000000LL /* a silent connection is dropped after 2 s */
+#define ZIPC__HELLO_TIMEOUT_NS 2000000000LL /* a silent connection is dropped after 2 s */
 
 static int make_addr(const char *path, struct sockaddr_un *addr)
 {
@@ -58,7 +58,7 @@ static int send_msg(int sock, const void *buf, size_t len, const int *fds, int n
 {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * ZIPC_HANDSHAKE_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * ZIPC__HANDSHAKE_MAX_FDS)];
     } ctl;
     const char *p = buf;
     while (len > 0) {
@@ -116,7 +116,7 @@ static int recv_exact(int sock, void *buf, size_t len, int *fds, int max_fds, in
 {
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * ZIPC_HANDSHAKE_MAX_FDS)];
+        char buf[CMSG_SPACE(sizeof(int) * ZIPC__HANDSHAKE_MAX_FDS)];
     } ctl;
     char *p = buf;
     int dummy = 0, err = 0;
@@ -251,7 +251,7 @@ static int send_refusal(int sock, uint32_t kind, int status)
 {
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
                              .abi_minor = ZIPC_ABI_MINOR, .status = (uint32_t)status, .kind = kind};
-    return send_msg(sock, &w, sizeof(w), NULL, 0, zipc__now_ns() + ZIPC_HELLO_TIMEOUT_NS);
+    return send_msg(sock, &w, sizeof(w), NULL, 0, zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS);
 }
 
 int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
@@ -279,7 +279,7 @@ int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int6
             continue;
         }
         struct zipc_hello h;
-        int64_t hello_deadline = zipc__now_ns() + ZIPC_HELLO_TIMEOUT_NS;
+        int64_t hello_deadline = zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS;
         err = recv_exact(c, &h, sizeof(h), NULL, 0, NULL,
                          hello_deadline < deadline ? hello_deadline : deadline);
         if (err == 0 && h.magic == ZIPC_HELLO_MAGIC) {
@@ -402,7 +402,7 @@ int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_we
 int zipc__send_ack(struct zipc__peer *peer, int status)
 {
     struct zipc_ack ack = {.magic = ZIPC_ACK_MAGIC, .status = (uint32_t)(status < 0 ? -status : status)};
-    return send_msg(peer->sock, &ack, sizeof(ack), NULL, 0, zipc__now_ns() + ZIPC_HELLO_TIMEOUT_NS);
+    return send_msg(peer->sock, &ack, sizeof(ack), NULL, 0, zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS);
 }
 
 int zipc__check_eventfd(int fd)

@@ -9,18 +9,18 @@
 
 #include "zipc.h"
 
-#define ZIPC_LIKELY(x) __builtin_expect(!!(x), 1)
-#define ZIPC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZIPC__LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZIPC__UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Shared-memory fields are plain fixed-width integers (they are an ABI);
  * these wrappers give each access an explicit memory order. */
 #define zipc__load(p, mo) __atomic_load_n((p), (mo))
 #define zipc__store(p, v, mo) __atomic_store_n((p), (v), (mo))
 #define zipc__xchg(p, v, mo) __atomic_exchange_n((p), (v), (mo))
-#define ZIPC_RELAXED __ATOMIC_RELAXED
-#define ZIPC_ACQUIRE __ATOMIC_ACQUIRE
-#define ZIPC_RELEASE __ATOMIC_RELEASE
-#define ZIPC_SEQ_CST __ATOMIC_SEQ_CST
+#define ZIPC__RELAXED __ATOMIC_RELAXED
+#define ZIPC__ACQUIRE __ATOMIC_ACQUIRE
+#define ZIPC__RELEASE __ATOMIC_RELEASE
+#define ZIPC__SEQ_CST __ATOMIC_SEQ_CST
 
 static inline void zipc__cpu_relax(void)
 {
@@ -52,7 +52,8 @@ struct zipc__opts {
     int64_t spin_ns;
     uint32_t socket_mode;
     uint32_t peer_uid;
-    const char *name;
+    const char *label;
+    uint64_t max_segment;
 };
 int zipc__opts_resolve(const struct zipc_options *in, struct zipc__opts *out);
 
@@ -73,7 +74,7 @@ int zipc__segment_attach(struct zipc__segment *seg, int fd, uint32_t kind, uint6
 void zipc__segment_close(struct zipc__segment *seg);
 
 /* ---- handshake.c: Unix socket rendezvous ---------------------------- */
-#define ZIPC_HANDSHAKE_MAX_FDS 4
+#define ZIPC__HANDSHAKE_MAX_FDS 4
 
 struct zipc__peer {
     int sock;       /* connected stream socket: EOF means the peer is gone */
@@ -119,6 +120,7 @@ struct zipc__waiter {
     int64_t spin_ns;
     int64_t next_liveness_ns;
     bool peer_gone;
+    int interrupted;     /* set by any thread (zipc__waiter_interrupt), taken by zipc__wait */
 };
 
 /* The awaited condition: 1 ready, 0 not yet, < 0 an error (e.g. -EBADMSG). */
@@ -135,13 +137,16 @@ void zipc__wake_peer_slow(struct zipc__waiter *w);
 static inline void zipc__wake_peer(struct zipc__waiter *w)
 {
     /* seq_cst: orders this load after the publishing seq_cst store (Dekker). */
-    if (ZIPC_UNLIKELY(zipc__load(w->peer_sleeping, ZIPC_SEQ_CST)))
+    if (ZIPC__UNLIKELY(zipc__load(w->peer_sleeping, ZIPC__SEQ_CST)))
         zipc__wake_peer_slow(w);
 }
 /* Is the peer gone? Checks the shared closed flag, and at most every
  * millisecond (or always with force) the socket and pidfd. */
 bool zipc__peer_gone(struct zipc__waiter *w, bool force);
 int zipc__waiter_fd(struct zipc__waiter *w);
+/* From any thread: make the current or next blocking zipc__wait return
+ * -ECANCELED (async-signal-safe). */
+void zipc__waiter_interrupt(struct zipc__waiter *w);
 /* Tell a sleeping or polling peer to look again (used by close). */
 void zipc__wake_peer_always(struct zipc__waiter *w);
 

@@ -9,7 +9,7 @@
 
 #include "internal.h"
 
-#define ZIPC_REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+#define ZIPC__REQUIRED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 
 static void header_fill(struct zipc_segment_header *h, uint32_t kind, uint64_t size,
                         uint64_t body_offset, uint64_t body_size, const char *name)
@@ -44,7 +44,7 @@ int zipc__segment_create(struct zipc__segment *seg, uint32_t kind, uint64_t size
         return -errno;
     int err = 0;
     if (ftruncate(fd, (off_t)size) < 0 ||
-        fcntl(fd, F_ADD_SEALS, ZIPC_REQUIRED_SEALS | F_SEAL_SEAL) < 0) {
+        fcntl(fd, F_ADD_SEALS, ZIPC__REQUIRED_SEALS | F_SEAL_SEAL) < 0) {
         err = -errno;
         close(fd);
         return err;
@@ -77,7 +77,7 @@ static int check_fd(int fd, uint64_t max_size, uint64_t *size)
     /* Without these seals the peer could shrink the file under our
      * mapping and turn our next access into SIGBUS. */
     int seals = fcntl(fd, F_GET_SEALS);
-    if (seals < 0 || (seals & ZIPC_REQUIRED_SEALS) != ZIPC_REQUIRED_SEALS)
+    if (seals < 0 || (seals & ZIPC__REQUIRED_SEALS) != ZIPC__REQUIRED_SEALS)
         return -EBADMSG;
     if (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE))
         return -EBADMSG;

@@ -17,7 +17,7 @@
 
 #include "internal.h"
 
-#define ZIPC_LIVENESS_PERIOD_NS 1000000LL /* non-blocking paths look at the peer at most every 1 ms */
+#define ZIPC__LIVENESS_PERIOD_NS 1000000LL /* non-blocking paths look at the peer at most every 1 ms */
 
 int64_t zipc__now_ns(void)
 {
@@ -75,10 +75,10 @@ void zipc__wake_peer_slow(struct zipc__waiter *w)
 {
     /* Exchange, not store: of several publishers of the same wake-up only
      * one pays the syscall. seq_cst keeps it in the Dekker order. */
-    if (zipc__xchg(w->peer_sleeping, 0, ZIPC_SEQ_CST)) {
+    if (zipc__xchg(w->peer_sleeping, 0, ZIPC__SEQ_CST)) {
         uint64_t one = 1;
         if (write(w->peer_wake_fd, &one, sizeof(one)) == sizeof(one))
-            zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
+            zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
     }
 }
 
@@ -88,6 +88,24 @@ void zipc__wake_peer_always(struct zipc__waiter *w)
     if (w->peer_wake_fd >= 0 && write(w->peer_wake_fd, &one, sizeof(one)) < 0) {
         /* counter saturated: the peer is awake anyway */
     }
+}
+
+void zipc__waiter_interrupt(struct zipc__waiter *w)
+{
+    /* seq_cst store, then the eventfd write: a waiter that drained the
+     * eventfd before our write sees the flag in its next look (taken). */
+    __atomic_store_n(&w->interrupted, 1, __ATOMIC_SEQ_CST);
+    uint64_t one = 1;
+    if (w->wake_fd >= 0 && write(w->wake_fd, &one, sizeof(one)) < 0) {
+        /* counter saturated: the waiter wakes anyway */
+    }
+}
+
+/* Consume a pending interrupt: true once per zipc__waiter_interrupt. */
+static bool taken_interrupt(struct zipc__waiter *w)
+{
+    return __atomic_load_n(&w->interrupted, __ATOMIC_RELAXED) &&
+           __atomic_exchange_n(&w->interrupted, 0, __ATOMIC_SEQ_CST);
 }
 
 /* Socket EOF/HUP or a readable pidfd means the peer is gone. Junk bytes on
@@ -111,13 +129,13 @@ bool zipc__peer_gone(struct zipc__waiter *w, bool force)
     if (w->peer_gone)
         return true;
     /* acquire: a clean close is seen with everything published before it. */
-    if (zipc__load(w->peer_state, ZIPC_ACQUIRE) == ZIPC_STATE_CLOSED)
+    if (zipc__load(w->peer_state, ZIPC__ACQUIRE) == ZIPC_STATE_CLOSED)
         return w->peer_gone = true;
     if (!force) {
         int64_t now = zipc__coarse_now_ns();
         if (now < w->next_liveness_ns)
             return false;
-        w->next_liveness_ns = now + ZIPC_LIVENESS_PERIOD_NS;
+        w->next_liveness_ns = now + ZIPC__LIVENESS_PERIOD_NS;
     }
     struct pollfd p[2] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP}, {.fd = w->pidfd, .events = POLLIN}};
     if (poll(p, 2, 0) > 0 && link_dead(w, p))
@@ -137,10 +155,10 @@ static void drain_eventfd(int fd)
 static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
 {
     drain_eventfd(w->wake_fd);
-    zipc__store(w->my_sleeping, 1, ZIPC_SEQ_CST); /* seq_cst: before the re-check below */
+    zipc__store(w->my_sleeping, 1, ZIPC__SEQ_CST); /* seq_cst: before the re-check below */
     int r = ready(ctx);
     if (r != 0)
-        zipc__store(w->my_sleeping, 0, ZIPC_RELAXED); /* not sleeping after all; saves the peer a syscall */
+        zipc__store(w->my_sleeping, 0, ZIPC__RELAXED); /* not sleeping after all; saves the peer a syscall */
     return r;
 }
 
@@ -153,7 +171,7 @@ static int sleep_once(struct zipc__waiter *w, int64_t deadline)
                           {.fd = w->wake_fd, .events = POLLIN}};
     if (deadline != INT64_MAX && deadline <= zipc__now_ns())
         return -ETIMEDOUT;
-    zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC_RELAXED) + 1, ZIPC_RELAXED);
+    zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
     int n = zipc__ppoll(p, 3, deadline);
     if (n < 0)
         return n;
@@ -168,7 +186,7 @@ static int sleep_once(struct zipc__waiter *w, int64_t deadline)
  * message published just before the peer died or the deadline is never lost. */
 static int give_up(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int err)
 {
-    zipc__store(w->my_sleeping, 0, ZIPC_RELAXED);
+    zipc__store(w->my_sleeping, 0, ZIPC__RELAXED);
     int r = ready(ctx);
     return r > 0 ? 0 : r < 0 ? r : err;
 }
@@ -191,14 +209,23 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t 
         zipc__cpu_relax();
         if ((r = ready(ctx)) != 0)
             return r > 0 ? 0 : r;
-        if ((i & 63) == 0 && zipc__now_ns() >= spin_end)
-            break;
+        if ((i & 63) == 0) {
+            if (taken_interrupt(w))
+                return -ECANCELED;
+            if (zipc__now_ns() >= spin_end)
+                break;
+        }
     }
     for (;;) {
         /* Arm before looking at the peer: arming drains the eventfd, and a
-         * clean close's wake-up drained here is still seen as CLOSED below. */
+         * clean close's wake-up drained here is still seen as CLOSED below;
+         * an interrupt's wake-up drained here is seen by taken_interrupt. */
         if ((r = arm(w, ready, ctx)) != 0)
             return r > 0 ? 0 : r;
+        if (taken_interrupt(w)) {
+            zipc__store(w->my_sleeping, 0, ZIPC__RELAXED);
+            return -ECANCELED;
+        }
         if (zipc__peer_gone(w, false))
             return give_up(w, ready, ctx, -EPIPE);
         int err = sleep_once(w, deadline);

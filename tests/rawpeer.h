@@ -252,7 +252,7 @@ static inline bool raw_seg_make(struct raw_seg *s, uint64_t ring_size, uint64_t 
         s->ctl->ring_size = ring_size;
         s->ctl->max_message = (uint32_t)(ring_size / 2 - ZIPC_FRAME_HEADER);
         s->ctl->frame_align = ZIPC_FRAME_ALIGN;
-        s->ctl->listener_role = ZIPC_PRODUCER;
+        s->ctl->listener_role = ZIPC_ROLE_PRODUCER;
     }
     if (file_size >= ZIPC_CHANNEL_RING_OFFSET + ring_size)
         s->ring = s->base + ZIPC_CHANNEL_RING_OFFSET;

@@ -288,8 +288,8 @@ const_bytes as_bytes(const C &c) noexcept
 
 enum class role : int {
     unspecified = ZIPC_ROLE_DEFAULT, /* listener: consumer; connector: the listener's choice */
-    consumer = ZIPC_CONSUMER,
-    producer = ZIPC_PRODUCER,
+    consumer = ZIPC_ROLE_CONSUMER,
+    producer = ZIPC_ROLE_PRODUCER,
 };
 
 /* The built-in type ids (zipc/types.h): a C, Python or Rust peer reads them. */
@@ -334,7 +334,7 @@ public:
     zipc_options native() const noexcept
     {
         zipc_options o = o_;
-        o.name = name_.empty() ? nullptr : name_.c_str();
+        o.label = name_.empty() ? nullptr : name_.c_str();
         return o;
     }
 
@@ -390,7 +390,7 @@ public:
      * (batch publish). On error the reservation stays open. */
     void commit(std::uint32_t type = 0) { commit(size_, type); }
     void commit(std::size_t size, std::uint32_t type) { check_commit(publish(size, type, 0)); }
-    void commit(std::size_t size, std::uint32_t type, more_t) { check_commit(publish(size, type, ZIPC_MORE)); }
+    void commit(std::size_t size, std::uint32_t type, more_t) { check_commit(publish(size, type, ZIPC_COMMIT_MORE)); }
     /* The same without exceptions. */
     [[nodiscard]] std::error_code try_commit(std::size_t size, std::uint32_t type = 0) noexcept
     {
@@ -398,7 +398,7 @@ public:
     }
     [[nodiscard]] std::error_code try_commit(std::size_t size, std::uint32_t type, more_t) noexcept
     {
-        return make_error_code(publish(size, type, ZIPC_MORE));
+        return make_error_code(publish(size, type, ZIPC_COMMIT_MORE));
     }
     /* Drop it: nothing reaches the ring. */
     void abort() noexcept
@@ -899,7 +899,7 @@ public:
     struct zipc_channel_stats stats() const
     {
         struct zipc_channel_stats st{};
-        detail::check(zipc_channel_stats(raw(), &st), "zipc_channel_stats");
+        detail::check(zipc_channel_get_stats(raw(), &st), "zipc_channel_stats");
         return st;
     }
 

@@ -54,7 +54,7 @@ from ._zipc import (
 from ._channel import Channel
 from ._typed import RawMessage, register_type, unregister_type
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ABI_VERSION",

@@ -197,7 +197,7 @@ static void service(ChannelObject *self)
         self->abort_pending = false;
         zipc_channel_abort(self->ch);
     }
-    if (self->role == ZIPC_CONSUMER)
+    if (self->role == ZIPC_ROLE_CONSUMER)
         release_finished(self);
 }
 
@@ -373,9 +373,9 @@ static int parse_role(PyObject *role, int32_t *out)
         return 0;
     }
     if (PyUnicode_Check(role) && PyUnicode_CompareWithASCIIString(role, "consumer") == 0)
-        *out = ZIPC_CONSUMER;
+        *out = ZIPC_ROLE_CONSUMER;
     else if (PyUnicode_Check(role) && PyUnicode_CompareWithASCIIString(role, "producer") == 0)
-        *out = ZIPC_PRODUCER;
+        *out = ZIPC_ROLE_PRODUCER;
     else {
         PyErr_SetString(PyExc_ValueError, "role must be 'consumer', 'producer' or None");
         return -1;
@@ -409,7 +409,7 @@ static PyObject *Channel_listen(PyTypeObject *type, PyObject *args, PyObject *kw
         goto out;
     a.capacity = (size_t)capacity;
     a.opts.socket_mode = mode;
-    a.opts.name = name;
+    a.opts.label = name;
     res = channel_open(type, &a, tmo);
 out:
     Py_DECREF(a.path);
@@ -497,7 +497,7 @@ static PyObject *Channel_stats(ChannelObject *self, PyObject *Py_UNUSED(ignored)
     struct zipc_channel_stats st;
     if (zp_enter(self))
         return NULL;
-    int rc = zipc_channel_stats(self->ch, &st);
+    int rc = zipc_channel_get_stats(self->ch, &st);
     zp_leave(self);
     if (rc)
         return zp_raise(rc);
@@ -514,7 +514,7 @@ static int producer_enter(ChannelObject *self)
 {
     if (zp_enter(self))
         return -1;
-    if (self->role != ZIPC_PRODUCER)
+    if (self->role != ZIPC_ROLE_PRODUCER)
         raise_msg(EOPNOTSUPP, "this endpoint is the consumer: it cannot send");
     else if (self->res)
         PyErr_SetString(PyExc_RuntimeError, "a reservation is open on this channel: commit or abort it first");
@@ -551,7 +551,7 @@ static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_
     return r.buf;
 }
 
-/* Copy one buffer in as a message; flags: 0 or ZIPC_MORE. */
+/* Copy one buffer in as a message; flags: 0 or ZIPC_COMMIT_MORE. */
 static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned flags,
                     int64_t timeout_ns)
 {
@@ -608,7 +608,7 @@ static PyObject *Channel_send_many(ChannelObject *self, PyObject *args, PyObject
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), i;
     int rc = 0;
     for (i = 0; i < n && rc == 0; i++) {
-        unsigned flags = (i + 1 == n || (i + 1) % SEND_MANY_BATCH == 0) ? 0 : ZIPC_MORE;
+        unsigned flags = (i + 1 == n || (i + 1) % SEND_MANY_BATCH == 0) ? 0 : ZIPC_COMMIT_MORE;
         rc = send_one(self, PySequence_Fast_GET_ITEM(seq, i), type, flags, tmo);
     }
     zipc_channel_flush(self->ch); /* an error mid-batch: what was committed goes out */
@@ -843,7 +843,7 @@ static int consumer_enter(ChannelObject *self)
 {
     if (zp_enter(self))
         return -1;
-    if (self->role == ZIPC_CONSUMER)
+    if (self->role == ZIPC_ROLE_CONSUMER)
         return 0;
     zp_leave(self);
     raise_msg(EOPNOTSUPP, "this endpoint is the producer: it cannot receive");
@@ -1085,7 +1085,7 @@ static PyObject *Channel_drain(ChannelObject *self, PyObject *args, PyObject *kw
 
 static PyObject *Channel_get_role(ChannelObject *self, void *Py_UNUSED(c))
 {
-    return PyUnicode_FromString(self->role == ZIPC_PRODUCER ? "producer" : "consumer");
+    return PyUnicode_FromString(self->role == ZIPC_ROLE_PRODUCER ? "producer" : "consumer");
 }
 static PyObject *Channel_get_capacity(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->capacity); }
 static PyObject *Channel_get_max(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->max_message); }

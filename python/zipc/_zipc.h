@@ -46,7 +46,7 @@ typedef struct {
     PyObject_HEAD
     zipc_channel *ch;               /* NULL once really closed */
     int busy;                       /* atomic: a call runs on this endpoint */
-    int role;                       /* ZIPC_PRODUCER / ZIPC_CONSUMER */
+    int role;                       /* ZIPC_ROLE_PRODUCER / ZIPC_ROLE_CONSUMER */
     bool closing;                   /* close() called; the real close waits for pins == 0 */
     bool abort_pending;             /* a reservation died while the endpoint was busy */
     Py_ssize_t pins;

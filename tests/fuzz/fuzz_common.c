@@ -48,7 +48,7 @@ void fz_image_build(uint8_t *img, uint64_t seg_size, uint64_t ring_size)
     c->ring_size = ring_size;
     c->max_message = (uint32_t)(ring_size / 2 - ZIPC_FRAME_HEADER);
     c->frame_align = ZIPC_FRAME_ALIGN;
-    c->listener_role = ZIPC_CONSUMER;
+    c->listener_role = ZIPC_ROLE_CONSUMER;
 }
 
 /* ---- fds ------------------------------------------------------------- */
@@ -213,7 +213,7 @@ void fz_produce_some(zipc_channel *ch, const struct fz_ring *r, uint8_t seed, un
         if (zipc_channel_reserve(ch, size, &buf, ZIPC_TRY) == 0) {
             fz_check_span(r, buf, size);
             memset(buf, (int)i, size);
-            FZ_CHECK(zipc_channel_commit(ch, size, i, (i & 1) ? ZIPC_MORE : 0) == 0);
+            FZ_CHECK(zipc_channel_commit(ch, size, i, (i & 1) ? ZIPC_COMMIT_MORE : 0) == 0);
         }
         if (size <= r->max_message)
             zipc_channel_send(ch, zeros, size, i, ZIPC_TRY);

@@ -116,7 +116,7 @@ static void connector(struct fz_in *in)
         zipc_channel *ch;
         if (fz_adopt(&ch, fds, (int)w.connector_role, sp[0], peer.pid, w.segment_size, true, 0) == 0) {
             struct fz_ring r = fz_ring_of_last_map(RING);
-            if (zipc_channel_role(ch) == ZIPC_CONSUMER)
+            if (zipc_channel_role(ch) == ZIPC_ROLE_CONSUMER)
                 fz_consume_some(ch, &r, 2);
             else
                 fz_produce_some(ch, &r, 0, 4);
@@ -176,7 +176,7 @@ static void listener_ack(struct fz_in *in)
     send_chunks(sp[1], in);
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
                              .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
-                             .connector_role = ZIPC_PRODUCER, .segment_size = SEGMENT_SIZE};
+                             .connector_role = ZIPC_ROLE_PRODUCER, .segment_size = SEGMENT_SIZE};
     int fds[3] = {make_fd(FD_SEGMENT), fz_eventfd(), fz_eventfd()};
     struct zipc__peer peer = {.sock = sp[0]};
     int err = zipc__welcome_peer(&peer, &w, fds, 3, deadline());
@@ -216,11 +216,11 @@ static void write_seeds(const char *d)
     static const uint8_t ok[] = {FD_SEGMENT, FD_EVENTFD, FD_EVENTFD}, extra[] = {0, 1, 1, 3};
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
                              .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
-                             .connector_role = ZIPC_PRODUCER, .segment_size = SEGMENT_SIZE};
+                             .connector_role = ZIPC_ROLE_PRODUCER, .segment_size = SEGMENT_SIZE};
     seed(d, "welcome-producer", CONNECTOR, &w, sizeof(w), ok, 3);
     seed(d, "welcome-extra-fd", CONNECTOR, &w, sizeof(w), extra, 4);
     seed(d, "welcome-no-fds", CONNECTOR, &w, sizeof(w), ok, 0);
-    w.connector_role = ZIPC_CONSUMER;
+    w.connector_role = ZIPC_ROLE_CONSUMER;
     seed(d, "welcome-consumer", CONNECTOR, &w, sizeof(w), ok, 3);
     w.status = EPERM;
     seed(d, "welcome-refused", CONNECTOR, &w, sizeof(w), ok, 0);

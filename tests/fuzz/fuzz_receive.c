@@ -103,7 +103,7 @@ static struct zipc_frame *frame(struct rx *s, uint64_t pos)
     return (void *)(s->seg + ZIPC_CHANNEL_RING_OFFSET + (pos & s->mask));
 }
 
-static uint64_t load64(const uint64_t *p) { return zipc__load(p, ZIPC_SEQ_CST); }
+static uint64_t load64(const uint64_t *p) { return zipc__load(p, ZIPC__SEQ_CST); }
 
 /* The model's view of one delivered message. */
 static void check_delivered(struct rx *s, const void *data, uint32_t size, uint32_t type)
@@ -155,7 +155,7 @@ static void sync_published(struct rx *s)
     check_writes(s, true);
     if (!s->clean)
         return;
-    uint64_t n = zipc__load(&ctl(s)->producer.messages, ZIPC_RELAXED);
+    uint64_t n = zipc__load(&ctl(s)->producer.messages, ZIPC__RELAXED);
     FZ_CHECK(n <= s->committed && n >= s->published);
     s->published = n;
 }
@@ -274,17 +274,17 @@ static void op_commit(struct rx *s, struct fz_in *in)
 {
     uint8_t b = fz_u8(in);
     uint32_t size = (b & 0x80) ? fz_u16(in) : fz_u8(in) % (s->res_size + 1);
-    unsigned flags = (b & 1 ? ZIPC_MORE : 0) | (b & 2 ? 4 : 0);
+    unsigned flags = (b & 1 ? ZIPC_COMMIT_MORE : 0) | (b & 2 ? 4 : 0);
     uint32_t type = fz_u8(in);
     int r = fz_sticky(&s->prod_broken, zipc_channel_commit(s->prod, size, type, flags));
-    bool valid = s->reserving && size <= s->res_size && !(flags & ~ZIPC_MORE);
+    bool valid = s->reserving && size <= s->res_size && !(flags & ~ZIPC_COMMIT_MORE);
     FZ_CHECK(valid ? r == 0 : fz_refused(r));
     if (valid) {
         s->reserving = false;
-        committed(s, size, type, !(flags & ZIPC_MORE));
+        committed(s, size, type, !(flags & ZIPC_COMMIT_MORE));
     }
     sync_published(s);
-    if (s->clean && valid && !(flags & ZIPC_MORE))
+    if (s->clean && valid && !(flags & ZIPC_COMMIT_MORE))
         FZ_CHECK(s->published == s->committed);
 }
 
@@ -326,9 +326,9 @@ static void op_stats(struct rx *s)
 {
     struct zipc_channel_stats st;
     if (s->cons)
-        FZ_CHECK(zipc_channel_stats(s->cons, &st) == 0);
+        FZ_CHECK(zipc_channel_get_stats(s->cons, &st) == 0);
     if (s->prod)
-        FZ_CHECK(zipc_channel_stats(s->prod, &st) == 0);
+        FZ_CHECK(zipc_channel_get_stats(s->prod, &st) == 0);
 }
 
 static void close_producer(struct rx *s)
@@ -388,7 +388,7 @@ static void op_misuse(struct rx *s, struct fz_in *in)
     FZ_CHECK(zipc_channel_send(ch, NULL, 1, 0, ZIPC_TRY) == -EINVAL);
     FZ_CHECK(zipc_channel_reserve(ch, 1, NULL, ZIPC_TRY) == -EINVAL);
     FZ_CHECK(zipc_channel_view(ch, NULL, ZIPC_TRY) < 0);
-    FZ_CHECK(zipc_channel_stats(ch, NULL) == -EINVAL && zipc_channel_stats(NULL, &st) == -EINVAL);
+    FZ_CHECK(zipc_channel_get_stats(ch, NULL) == -EINVAL && zipc_channel_get_stats(NULL, &st) == -EINVAL);
     FZ_CHECK(zipc_channel_view(NULL, &m, ZIPC_TRY) == -EINVAL);
     FZ_CHECK(zipc_channel_reserve(NULL, 1, &buf, ZIPC_TRY) == -EINVAL);
     check_writes(s, producer);
@@ -406,22 +406,22 @@ static bool h_produce(struct rx *s, uint32_t size, uint32_t type)
     if (size > s->max_message || s->h_tail + pad + len + ZIPC_FRAME_ALIGN - head > s->ring_size)
         return false;
     uint64_t pos = s->h_tail + pad, seq = s->committed;
-    zipc__store(&frame(s, pos + len)->mark, 0, ZIPC_RELAXED);
+    zipc__store(&frame(s, pos + len)->mark, 0, ZIPC__RELAXED);
     struct zipc_frame *f = frame(s, pos);
     f->size = size;
     f->type = type;
     fill((uint8_t *)f + ZIPC_FRAME_HEADER, size, seq);
     uint64_t msg = ZIPC_FRAME_MARK(seq, ZIPC_FRAME_MSG);
     if (pad) {
-        zipc__store(&f->mark, msg, ZIPC_RELAXED);
+        zipc__store(&f->mark, msg, ZIPC__RELAXED);
         frame(s, s->h_tail)->size = 0;
-        zipc__store(&frame(s, s->h_tail)->mark, ZIPC_FRAME_MARK(seq, ZIPC_FRAME_PAD), ZIPC_SEQ_CST);
+        zipc__store(&frame(s, s->h_tail)->mark, ZIPC_FRAME_MARK(seq, ZIPC_FRAME_PAD), ZIPC__SEQ_CST);
     } else {
-        zipc__store(&f->mark, msg, ZIPC_SEQ_CST);
+        zipc__store(&f->mark, msg, ZIPC__SEQ_CST);
     }
     s->h_tail = pos + len;
-    zipc__store(&ctl(s)->producer.position, s->h_tail, ZIPC_RELAXED);
-    zipc__store(&ctl(s)->producer.messages, s->committed + 1, ZIPC_RELAXED);
+    zipc__store(&ctl(s)->producer.position, s->h_tail, ZIPC__RELAXED);
+    zipc__store(&ctl(s)->producer.messages, s->committed + 1, ZIPC__RELAXED);
     committed(s, size, type, true);
     return true;
 }
@@ -431,7 +431,7 @@ static void op_h_produce(struct rx *s, struct fz_in *in)
     uint32_t size = fz_msg_size(in, s->max_message), type = fz_u8(in);
     if (s->mode != HARNESS_PRODUCER || s->prod_closed)
         return;
-    if (h_produce(s, size, type) && zipc__xchg(&ctl(s)->consumer_wait.sleeping, 0, ZIPC_SEQ_CST)) {
+    if (h_produce(s, size, type) && zipc__xchg(&ctl(s)->consumer_wait.sleeping, 0, ZIPC__SEQ_CST)) {
         uint64_t one = 1;
         FZ_CHECK(write(s->efd[0], &one, sizeof(one)) == sizeof(one));
     }
@@ -486,9 +486,9 @@ static void op_h_consume(struct rx *s)
         r = h_take(s);
     if (s->clean) /* the producer's frames must be well-formed, and all there */
         FZ_CHECK(r == 0 && s->delivered == s->published);
-    zipc__store(&ctl(s)->consumer.messages, s->delivered, ZIPC_RELAXED);
-    zipc__store(&ctl(s)->consumer.position, s->h_head, ZIPC_SEQ_CST);
-    if (zipc__xchg(&ctl(s)->producer_wait.sleeping, 0, ZIPC_SEQ_CST)) {
+    zipc__store(&ctl(s)->consumer.messages, s->delivered, ZIPC__RELAXED);
+    zipc__store(&ctl(s)->consumer.position, s->h_head, ZIPC__SEQ_CST);
+    if (zipc__xchg(&ctl(s)->producer_wait.sleeping, 0, ZIPC__SEQ_CST)) {
         uint64_t one = 1;
         FZ_CHECK(write(s->efd[1], &one, sizeof(one)) == sizeof(one));
     }
@@ -559,7 +559,7 @@ static void op_h_frame(struct rx *s, struct fz_in *in)
     struct zipc_frame *f = frame(s, pos);
     f->size = (where & 0x40) ? fz_u32(in) : fz_msg_size(in, s->max_message);
     f->type = fz_u8(in);
-    zipc__store(&f->mark, h_mark(s, in), ZIPC_SEQ_CST);
+    zipc__store(&f->mark, h_mark(s, in), ZIPC__SEQ_CST);
     hostile_done(s);
 }
 
@@ -574,7 +574,7 @@ static void op_h_position(struct rx *s, struct fz_in *in)
     case 2: v -= k; break;
     default: v += b >> 3; break; /* misaligned */
     }
-    zipc__store(p, v, ZIPC_SEQ_CST);
+    zipc__store(p, v, ZIPC__SEQ_CST);
     hostile_done(s);
 }
 
@@ -582,7 +582,7 @@ static void op_h_state(struct rx *s, struct fz_in *in)
 {
     uint8_t b = fz_u8(in);
     struct zipc_channel_side *side = (b & 1) ? &ctl(s)->consumer : &ctl(s)->producer;
-    zipc__store(&side->state, (b & 6) == 6 ? fz_u32(in) : (uint32_t)(b >> 1) & 3, ZIPC_SEQ_CST);
+    zipc__store(&side->state, (b & 6) == 6 ? fz_u32(in) : (uint32_t)(b >> 1) & 3, ZIPC__SEQ_CST);
     hostile_done(s);
 }
 
@@ -590,7 +590,7 @@ static void op_h_wait_flag(struct rx *s, struct fz_in *in)
 {
     uint8_t b = fz_u8(in);
     uint32_t *p = (b & 1) ? &ctl(s)->consumer_wait.sleeping : &ctl(s)->producer_wait.sleeping;
-    zipc__store(p, (b & 2) ? fz_u32(in) : (uint32_t)(b >> 2) & 1, ZIPC_SEQ_CST);
+    zipc__store(p, (b & 2) ? fz_u32(in) : (uint32_t)(b >> 2) & 1, ZIPC__SEQ_CST);
     hostile_done(s);
 }
 
@@ -715,9 +715,9 @@ static void rx_open(struct rx *s, struct fz_in *in)
     int64_t spin = (b & 0x20) ? SPIN_NS : 0;
     s->link = s->mode == HARNESS_PRODUCER ? sp[1] : s->mode == HARNESS_CONSUMER ? sp[0] : -1;
     if (s->mode != HARNESS_PRODUCER)
-        s->prod = adopt(s, memfds[k], ZIPC_PRODUCER, sp[1], pid, spin, &s->pring);
+        s->prod = adopt(s, memfds[k], ZIPC_ROLE_PRODUCER, sp[1], pid, spin, &s->pring);
     if (s->mode != HARNESS_CONSUMER)
-        s->cons = adopt(s, memfds[k], ZIPC_CONSUMER, sp[0], pid, spin, &s->cring);
+        s->cons = adopt(s, memfds[k], ZIPC_ROLE_CONSUMER, sp[0], pid, spin, &s->cring);
     memcpy(shadow, s->seg, s->seg_size);
 }
 

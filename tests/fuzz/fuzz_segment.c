@@ -66,7 +66,7 @@ static uint64_t ring_of(uint32_t size)
 static void parse_case(struct fz_in *in, struct seg_case *c)
 {
     uint8_t b0 = fz_u8(in), b1 = fz_u8(in);
-    static const int roles[3] = {ZIPC_CONSUMER, ZIPC_PRODUCER, 0};
+    static const int roles[3] = {ZIPC_ROLE_CONSUMER, ZIPC_ROLE_PRODUCER, 0};
     c->role = (b0 & 3) == 3 ? (int8_t)fz_u8(in) : roles[b0 & 3];
     c->klass = (b0 >> 2) & 7;
     c->size = size_classes[c->klass];
@@ -174,7 +174,7 @@ static void use_channel(zipc_channel *ch, const struct seg_case *c, uint8_t seed
     FZ_CHECK(zipc_channel_capacity(ch) == ring_size);
     struct fz_ring r = fz_ring_of_last_map(ring_size);
     FZ_CHECK(zipc_channel_max_message(ch) == r.max_message);
-    if (c->role == ZIPC_CONSUMER)
+    if (c->role == ZIPC_ROLE_CONSUMER)
         fz_consume_some(ch, &r, 3);
     else
         fz_produce_some(ch, &r, seed, 8);

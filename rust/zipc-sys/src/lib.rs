@@ -18,7 +18,7 @@ use core::ffi::{c_char, c_int, c_uint};
 /// Library version, major.
 pub const ZIPC_VERSION_MAJOR: u32 = 0;
 /// Library version, minor.
-pub const ZIPC_VERSION_MINOR: u32 = 1;
+pub const ZIPC_VERSION_MINOR: u32 = 2;
 /// Library version, patch.
 pub const ZIPC_VERSION_PATCH: u32 = 0;
 
@@ -30,9 +30,9 @@ pub const ZIPC_FOREVER: i64 = -1;
 /// `enum zipc_role`: listener consumer; connector: what the listener says.
 pub const ZIPC_ROLE_DEFAULT: i32 = 0;
 /// `enum zipc_role`: consumer.
-pub const ZIPC_CONSUMER: i32 = 1;
+pub const ZIPC_ROLE_CONSUMER: i32 = 1;
 /// `enum zipc_role`: producer.
-pub const ZIPC_PRODUCER: i32 = 2;
+pub const ZIPC_ROLE_PRODUCER: i32 = 2;
 
 /// Listener: accept a peer of any uid.
 pub const ZIPC_OPT_ANY_UID: u32 = 1 << 0;
@@ -42,7 +42,7 @@ pub const ZIPC_OPT_PEER_UID: u32 = 1 << 1;
 pub const ZIPC_OPT_NO_SPIN: u32 = 1 << 2;
 
 /// `zipc_channel_commit` flag: stage the message (batch publish).
-pub const ZIPC_MORE: c_uint = 1;
+pub const ZIPC_COMMIT_MORE: c_uint = 1;
 
 /// `struct zipc_options`. All zeroes means all defaults.
 #[repr(C)]
@@ -60,8 +60,10 @@ pub struct zipc_options {
     pub socket_mode: u32,
     /// With `ZIPC_OPT_PEER_UID`.
     pub peer_uid: u32,
-    /// Label stored in the segment header; NULL: the path.
-    pub name: *const c_char,
+    /// Label stored in the segment header; NULL: the name.
+    pub label: *const c_char,
+    /// Connector: largest segment accepted (`-EFBIG` beyond); 0: 1 GiB.
+    pub max_segment: u64,
 }
 
 impl Default for zipc_options {
@@ -73,7 +75,8 @@ impl Default for zipc_options {
             spin_ns: 0,
             socket_mode: 0,
             peer_uid: 0,
-            name: core::ptr::null(),
+            label: core::ptr::null(),
+            max_segment: 0,
         }
     }
 }
@@ -146,7 +149,7 @@ extern "C" {
     pub fn zipc_channel_close(ch: *mut zipc_channel) -> c_int;
     /// Tell the peer we are done without unmapping.
     pub fn zipc_channel_shutdown(ch: *mut zipc_channel) -> c_int;
-    /// `ZIPC_PRODUCER` or `ZIPC_CONSUMER`.
+    /// `ZIPC_ROLE_PRODUCER` or `ZIPC_ROLE_CONSUMER`.
     pub fn zipc_channel_role(ch: *const zipc_channel) -> c_int;
     /// Ring capacity in bytes.
     pub fn zipc_channel_capacity(ch: *const zipc_channel) -> usize;
@@ -164,7 +167,7 @@ extern "C" {
         buf: *mut *mut core::ffi::c_void,
         timeout_ns: i64,
     ) -> c_int;
-    /// Publish the reservation (`flags`: 0 or `ZIPC_MORE`).
+    /// Publish the reservation (`flags`: 0 or `ZIPC_COMMIT_MORE`).
     pub fn zipc_channel_commit(ch: *mut zipc_channel, size: usize, type_: u32, flags: c_uint)
         -> c_int;
     /// Drop the reservation.
@@ -193,6 +196,9 @@ extern "C" {
     pub fn zipc_channel_release(ch: *mut zipc_channel) -> c_int;
     /// Release the viewed messages up to and including `last`.
     pub fn zipc_channel_release_upto(ch: *mut zipc_channel, last: *const zipc_msg) -> c_int;
+    pub fn zipc_channel_release_view(ch: *mut zipc_channel, msg: *const zipc_msg) -> c_int;
+    pub fn zipc_channel_interrupt(ch: *mut zipc_channel) -> c_int;
+    pub fn zipc_err_name(err: c_int) -> *const c_char;
     /// Copy the next message into `buf` and release it.
     pub fn zipc_channel_recv(
         ch: *mut zipc_channel,
@@ -203,7 +209,7 @@ extern "C" {
         timeout_ns: i64,
     ) -> c_int;
     /// Counters of this endpoint.
-    pub fn zipc_channel_stats(ch: *const zipc_channel, st: *mut zipc_channel_stats) -> c_int;
+    pub fn zipc_channel_get_stats(ch: *const zipc_channel, st: *mut zipc_channel_stats) -> c_int;
 }
 
 // ---- zipc/abi.h ---------------------------------------------------------

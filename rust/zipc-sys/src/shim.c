@@ -35,7 +35,7 @@ struct zipc_sys_layout_entry {
 static const struct zipc_sys_layout_entry layout[] = {
     S(zipc_options), L(zipc_options, role), L(zipc_options, flags), L(zipc_options, timeout_ns),
     L(zipc_options, spin_ns), L(zipc_options, socket_mode), L(zipc_options, peer_uid),
-    L(zipc_options, name),
+    L(zipc_options, label), L(zipc_options, max_segment),
     S(zipc_msg), L(zipc_msg, data), L(zipc_msg, size), L(zipc_msg, type), L(zipc_msg, seq),
     L(zipc_msg, end_),
     S(zipc_channel_stats), L(zipc_channel_stats, messages), L(zipc_channel_stats, bytes),

@@ -23,10 +23,10 @@ macro_rules! check {
 
 #[test]
 fn layout_matches_c() {
-    check!("zipc_options", zipc_options, 40;
+    check!("zipc_options", zipc_options, 48;
         "role" => role = 0, "flags" => flags = 4, "timeout_ns" => timeout_ns = 8,
         "spin_ns" => spin_ns = 16, "socket_mode" => socket_mode = 24, "peer_uid" => peer_uid = 28,
-        "name" => name = 32);
+        "label" => label = 32, "max_segment" => max_segment = 40);
     check!("zipc_msg", zipc_msg, 32;
         "data" => data = 0, "size" => size = 8, "type" => type_ = 12, "seq" => seq = 16,
         "end_" => end_ = 24);

@@ -205,8 +205,8 @@ fn run_rtt(api: Api, cfg: &Cfg) -> Vec<u64> {
     let mut samples = Vec::with_capacity(n);
     match api {
         Api::Sys => unsafe {
-            let prod = raw_listen(&a, RTT_RING, sys::ZIPC_PRODUCER);
-            let cons = raw_listen(&b, RTT_RING, sys::ZIPC_CONSUMER);
+            let prod = raw_listen(&a, RTT_RING, sys::ZIPC_ROLE_PRODUCER);
+            let cons = raw_listen(&b, RTT_RING, sys::ZIPC_ROLE_CONSUMER);
             let mut m = sys::zipc_msg::default();
             let mut t = Instant::now();
             for i in 0..(warm + n) as u64 {
@@ -272,7 +272,7 @@ fn run_stream(api: Api, cfg: &Cfg) -> (u64, f64) {
     };
     match api {
         Api::Sys => unsafe {
-            let cons = raw_listen(&a, STREAM_RING, sys::ZIPC_CONSUMER);
+            let cons = raw_listen(&a, STREAM_RING, sys::ZIPC_ROLE_CONSUMER);
             let mut msgs = vec![sys::zipc_msg::default(); BATCH];
             loop {
                 let n = sys::zipc_channel_drain(cons.0, msgs.as_mut_ptr(), BATCH as u32, sys::ZIPC_FOREVER);

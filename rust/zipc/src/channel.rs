@@ -62,7 +62,7 @@ fn open_connect(path: &Path, opts: &Options) -> Result<Handle> {
 
 fn classify(h: Handle) -> Endpoint {
     // SAFETY: a live endpoint.
-    if unsafe { sys::zipc_channel_role(h.ptr()) } == sys::ZIPC_PRODUCER {
+    if unsafe { sys::zipc_channel_role(h.ptr()) } == sys::ZIPC_ROLE_PRODUCER {
         Endpoint::Producer(Producer { h })
     } else {
         Endpoint::Consumer(Consumer { h, msgs: Vec::new() })
@@ -146,7 +146,7 @@ macro_rules! common {
             pub fn stats(&self) -> Stats {
                 let mut st = Stats::default();
                 // SAFETY: a live endpoint, a valid out pointer.
-                unsafe { sys::zipc_channel_stats(self.h.ptr(), &mut st) };
+                unsafe { sys::zipc_channel_get_stats(self.h.ptr(), &mut st) };
                 st
             }
 
@@ -324,7 +324,7 @@ impl Reservation<'_> {
     /// [`commit`](Self::commit) or [`Producer::flush`] (batch publish).
     #[inline]
     pub fn commit_more(self, len: usize, type_id: u32) -> Result<()> {
-        self.finish(len, type_id, sys::ZIPC_MORE)
+        self.finish(len, type_id, sys::ZIPC_COMMIT_MORE)
     }
 
     #[inline]

@@ -18,8 +18,8 @@ impl Role {
     pub(crate) fn to_c(self) -> i32 {
         match self {
             Role::Default => zipc_sys::ZIPC_ROLE_DEFAULT,
-            Role::Consumer => zipc_sys::ZIPC_CONSUMER,
-            Role::Producer => zipc_sys::ZIPC_PRODUCER,
+            Role::Consumer => zipc_sys::ZIPC_ROLE_CONSUMER,
+            Role::Producer => zipc_sys::ZIPC_ROLE_PRODUCER,
         }
     }
 }
@@ -123,7 +123,8 @@ impl Options {
             spin_ns: self.spin_ns,
             socket_mode: self.socket_mode,
             peer_uid: self.peer_uid,
-            name: self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+            label: self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+            max_segment: 0,
         }
     }
 }

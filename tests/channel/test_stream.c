@@ -3,7 +3,7 @@
  * Every message carries its sequence number and a checksum; sizes and type
  * ids are random but reproducible from the seed, so the consumer knows what
  * message k must look like. The producer mixes send (copy), reserve with
- * slack then a shorter commit, and batched commits (ZIPC_MORE); the consumer
+ * slack then a shorter commit, and batched commits (ZIPC_COMMIT_MORE); the consumer
  * mixes view, drain and holding several views before one release. */
 #include "testutil.h"
 
@@ -32,7 +32,7 @@ static int produce_one(zipc_channel *ch, uint64_t seed, uint64_t k, size_t max, 
     }
     case 2:
     case 3: /* staged: published by a later plain commit or the final flush */
-        return tu_send_k(ch, seed, k, size, ZIPC_MORE, ZIPC_FOREVER);
+        return tu_send_k(ch, seed, k, size, ZIPC_COMMIT_MORE, ZIPC_FOREVER);
     default:
         return tu_send_k(ch, seed, k, size, 0, ZIPC_FOREVER);
     }
@@ -51,7 +51,7 @@ static void producer(zipc_channel *ch, void *arg)
     CHECK_MSG(err == 0, "producer: message %" PRIu64 ": %s", k - 1, zipc_strerror(err));
     CHECK_OK(zipc_channel_flush(ch));
     struct zipc_channel_stats st;
-    CHECK_OK(zipc_channel_stats(ch, &st));
+    CHECK_OK(zipc_channel_get_stats(ch, &st));
     CHECK_EQ(st.messages, s->n);
     free(tmp);
 }
@@ -117,7 +117,7 @@ static void run_stream(size_t capacity, uint64_t n, uint64_t seed)
         CHECK_EQ(got, n);
         CHECK_ERR(end, -EPIPE);
         struct zipc_channel_stats st;
-        CHECK_OK(zipc_channel_stats(ch, &st));
+        CHECK_OK(zipc_channel_get_stats(ch, &st));
         CHECK_EQ(st.messages, n);
         uint64_t laps = st.bytes / capacity;
         CHECK_MSG(st.bytes >= n * ZIPC_FRAME_ALIGN, "consumer released only %" PRIu64 " bytes", st.bytes);

@@ -78,7 +78,7 @@ static void test_null_and_bad_args(void)
     CHECK(zipc_channel_release(NULL) < 0);
     CHECK(zipc_channel_recv(NULL, path, 1, NULL, NULL, 0) < 0);
     CHECK(zipc_channel_fd(NULL) < 0);
-    CHECK(zipc_channel_stats(NULL, NULL) < 0);
+    CHECK(zipc_channel_get_stats(NULL, NULL) < 0);
     CHECK(zipc_channel_role(NULL) < 0);
     CHECK_EQ(zipc_channel_capacity(NULL), 0);
     CHECK_EQ(zipc_channel_max_message(NULL), 0);
@@ -114,7 +114,7 @@ static void test_misuse(void)
     CHECK_OK(zipc_channel_view(c, &m, 0));
     CHECK(m.size == 0 && m.type == 3);
     CHECK_OK(zipc_channel_release(c));
-    CHECK(zipc_channel_stats(p, NULL) < 0);
+    CHECK(zipc_channel_get_stats(p, NULL) < 0);
     /* commit/abort without a reservation; a second reservation */
     CHECK_ERR(zipc_channel_commit(p, 0, 0, 0), -EINVAL);
     CHECK_ERR(zipc_channel_abort(p), -EINVAL);
@@ -142,9 +142,9 @@ static void test_misuse(void)
     CHECK_OK(zipc_channel_recv(c, big, sizeof(big), &size, &type, 0));
     CHECK(size == 1 && type == 2 && big[0] == 'b');
     CHECK_OK(zipc_channel_release(c)); /* nothing viewed: a no-op */
-    CHECK_OK(zipc_channel_stats(c, &st));
+    CHECK_OK(zipc_channel_get_stats(c, &st));
     CHECK_EQ(st.messages, 4);
-    CHECK_OK(zipc_channel_stats(p, &st));
+    CHECK_OK(zipc_channel_get_stats(p, &st));
     CHECK_EQ(st.messages, 4);
     zipc_channel_close(p);
     zipc_channel_close(c);

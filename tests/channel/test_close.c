@@ -148,7 +148,7 @@ static void receiver_then_close(zipc_channel *c, void *arg)
 static zipc_channel *listen_producer(const char *path, size_t cap)
 {
     struct zipc_options o = tu_opts(0);
-    o.role = ZIPC_PRODUCER;
+    o.role = ZIPC_ROLE_PRODUCER;
     return tu_listen(path, cap, &o);
 }
 

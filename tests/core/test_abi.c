@@ -83,7 +83,7 @@ static uint64_t seed_for_raw;
 /* The real consumer (in the child) receives what the fake producer writes. */
 static void real_consumer_reads(zipc_channel *ch)
 {
-    CHECK_EQ(zipc_channel_role(ch), ZIPC_CONSUMER);
+    CHECK_EQ(zipc_channel_role(ch), ZIPC_ROLE_CONSUMER);
     size_t max = zipc_channel_max_message(ch);
     struct zipc_msg m;
     uint64_t k = 0;
@@ -166,9 +166,9 @@ static void accepted_other_minor(void)
         CHECK_EQ(w.abi_major, ZIPC_ABI_MAJOR);
         CHECK_EQ(w.status, 0);
         CHECK_EQ(w.kind, ZIPC_KIND_CHANNEL);
-        CHECK_EQ(w.connector_role, ZIPC_PRODUCER);
+        CHECK_EQ(w.connector_role, ZIPC_ROLE_PRODUCER);
         if (CHECK_EQ(nfds, 3) && check_segment(&seg, fds[0], &w, pid)) {
-            CHECK_EQ(seg.ctl->listener_role, ZIPC_CONSUMER);
+            CHECK_EQ(seg.ctl->listener_role, ZIPC_ROLE_CONSUMER);
             check_eventfd(fds[1]);
             check_eventfd(fds[2]);
             struct zipc_ack ack = {.magic = ZIPC_ACK_MAGIC};
@@ -301,7 +301,7 @@ static void scripted_welcome(struct zipc_welcome w, int nfds, int want, const ch
 static void fake_listener_welcomes(void)
 {
     const uint64_t size = ZIPC_CHANNEL_RING_OFFSET + CAP;
-    struct zipc_welcome ok = raw_welcome(ZIPC_PRODUCER, size), w;
+    struct zipc_welcome ok = raw_welcome(ZIPC_ROLE_PRODUCER, size), w;
     w = ok, w.abi_major = ZIPC_ABI_MAJOR + 1;
     scripted_welcome(w, 3, -EPROTO, "welcome with abi_major + 1");
     w = ok, w.abi_major = ZIPC_ABI_MAJOR + 1, w.status = EPROTO;
@@ -367,7 +367,7 @@ static void real_producer_raw_consumer(void)
     struct raw_seg seg;
     if (!raw_seg_create(&seg, CAP) || !raw_seg_seal(&seg, RAW_SEALS))
         return;
-    srv.welcome = raw_welcome(ZIPC_PRODUCER, seg.size);
+    srv.welcome = raw_welcome(ZIPC_ROLE_PRODUCER, seg.size);
     srv.nfds = 3;
     srv.fds[0] = seg.fd;
     srv.fds[1] = eventfd(0, EFD_CLOEXEC);
@@ -375,7 +375,7 @@ static void real_producer_raw_consumer(void)
     zipc_channel *p = NULL;
     if (CHECK_OK(raw_connect_to(&srv, "rawcons", &p, NULL))) {
         CHECK(srv.got_ack && srv.ack.status == 0);
-        CHECK_EQ(zipc_channel_role(p), ZIPC_PRODUCER);
+        CHECK_EQ(zipc_channel_role(p), ZIPC_ROLE_PRODUCER);
         CHECK_EQ(seg.ctl->producer.state, ZIPC_STATE_ACTIVE);
         CHECK_EQ(seg.ctl->producer.pid, getpid());
         size_t max = zipc_channel_max_message(p);
@@ -383,7 +383,7 @@ static void real_producer_raw_consumer(void)
         const uint64_t n = 5000;
         struct zipc_msg m;
         while (got < n) {
-            while (sent < n && tu_send_stream(p, seed, sent, (sent & 3) ? ZIPC_MORE : 0, ZIPC_TRY) == 0)
+            while (sent < n && tu_send_stream(p, seed, sent, (sent & 3) ? ZIPC_COMMIT_MORE : 0, ZIPC_TRY) == 0)
                 sent++;
             CHECK_OK(zipc_channel_flush(p));
             int r;
@@ -395,7 +395,7 @@ static void real_producer_raw_consumer(void)
         }
         CHECK_EQ(got, n);
         struct zipc_channel_stats st;
-        CHECK_OK(zipc_channel_stats(p, &st));
+        CHECK_OK(zipc_channel_get_stats(p, &st));
         CHECK_EQ(st.messages, n);
         CHECK_EQ(seg.ctl->producer.messages, n);
         CHECK_EQ(seg.ctl->producer.position, rpos); /* informative: the published end */

@@ -26,7 +26,7 @@ struct phase_count {
 static uint64_t sleeps_of(zipc_channel *ch)
 {
     struct zipc_channel_stats st;
-    zipc_channel_stats(ch, &st);
+    zipc_channel_get_stats(ch, &st);
     return st.sleeps;
 }
 
@@ -49,7 +49,7 @@ static void phase_end(zipc_channel *ch, uint64_t k, bool i_wait, struct phase_co
 static void check_sleeps(zipc_channel *ch, const struct phase_count *pc, const char *who)
 {
     struct zipc_channel_stats st;
-    CHECK_OK(zipc_channel_stats(ch, &st));
+    CHECK_OK(zipc_channel_get_stats(ch, &st));
     CHECK_MSG(st.sleeps > 0, "%s never slept", who);
     CHECK_MSG(st.wakeups > 0, "%s never woke its peer", who);
     CHECK_MSG(pc->phases > 0 && pc->slept_in * 2 >= pc->phases,

@@ -1,4 +1,4 @@
-/* Batch publish and drain. Messages committed with ZIPC_MORE stay invisible
+/* Batch publish and drain. Messages committed with ZIPC_COMMIT_MORE stay invisible
  * (a try-view in the other process returns -EAGAIN) until a flush or the
  * next plain commit; drain returns at most `max` messages; one release
  * frees all viewed messages; a reserve on a full ring publishes what is
@@ -40,7 +40,7 @@ static void staged_invisible_until_flush(zipc_channel *p, zipc_channel *c, uint6
 {
     struct zipc_msg m[8];
     for (uint64_t k = 0; k < 5; k++)
-        CHECK_OK(send_small(p, seed, k, ZIPC_MORE, ZIPC_TRY));
+        CHECK_OK(send_small(p, seed, k, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_ERR(zipc_channel_view(c, m, ZIPC_TRY), -EAGAIN);
     CHECK_ERR(zipc_channel_drain(c, m, 8, ZIPC_TRY), -EAGAIN);
     CHECK_ERR(zipc_channel_view(c, m, 20 * TU_MS), -ETIMEDOUT);
@@ -60,7 +60,7 @@ static void plain_commit_publishes(zipc_channel *p, zipc_channel *c, uint64_t se
 {
     struct zipc_msg m;
     for (uint64_t k = 0; k < 3; k++)
-        CHECK_OK(send_small(p, seed, k, ZIPC_MORE, ZIPC_TRY));
+        CHECK_OK(send_small(p, seed, k, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_ERR(zipc_channel_view(c, &m, ZIPC_TRY), -EAGAIN);
     CHECK_OK(send_small(p, seed, 3, 0, ZIPC_TRY));
     CHECK_EQ(expect_msgs(c, seed, 0, 4, ZIPC_TRY, SMALL), 4);
@@ -104,7 +104,7 @@ static void one_release_frees_all(zipc_channel *p, zipc_channel *c, uint64_t see
 
 static void full_ring_publishes_staged(zipc_channel *p, zipc_channel *c, uint64_t seed)
 {
-    uint64_t n = fill(p, seed, 0, 200, ZIPC_MORE); /* stops at the first -EAGAIN */
+    uint64_t n = fill(p, seed, 0, 200, ZIPC_COMMIT_MORE); /* stops at the first -EAGAIN */
     CHECK(n > 2);
     struct zipc_msg m;
     uint64_t seen = 0;
@@ -135,7 +135,7 @@ static void close_publishes_staged(void)
     if (!tu_pair_pc(&p, &c, CAP))
         return;
     for (uint64_t k = 0; k < 3; k++)
-        CHECK_OK(send_small(p, tu_seed, k, ZIPC_MORE, ZIPC_TRY));
+        CHECK_OK(send_small(p, tu_seed, k, ZIPC_COMMIT_MORE, ZIPC_TRY));
     zipc_channel_close(p);
     CHECK_EQ(expect_msgs(c, tu_seed, 0, 3, ZIPC_TRY, SMALL), 3);
     struct zipc_msg m;
@@ -156,11 +156,11 @@ static void staged_producer(zipc_channel *p, void *arg)
 {
     struct sync *s = arg;
     for (uint64_t k = 0; k < 4; k++)
-        CHECK_OK(send_small(p, s->seed, k, ZIPC_MORE, ZIPC_FOREVER));
+        CHECK_OK(send_small(p, s->seed, k, ZIPC_COMMIT_MORE, ZIPC_FOREVER));
     tu_notify(s->done[1]);
     CHECK(tu_await(s->go[0], 10000));
     CHECK_OK(zipc_channel_flush(p));
-    CHECK_OK(send_small(p, s->seed, 4, ZIPC_MORE, ZIPC_FOREVER));
+    CHECK_OK(send_small(p, s->seed, 4, ZIPC_COMMIT_MORE, ZIPC_FOREVER));
     tu_notify(s->done[1]);
     CHECK(tu_await(s->go[0], 10000));
     CHECK_OK(send_small(p, s->seed, 5, 0, ZIPC_FOREVER));
@@ -193,13 +193,13 @@ static void across_processes(void)
     close(s.go[0]), close(s.go[1]), close(s.done[0]), close(s.done[1]);
 }
 
-/* Only ZIPC_MORE, never a flush: the ring fills, and only the reserve's
+/* Only ZIPC_COMMIT_MORE, never a flush: the ring fills, and only the reserve's
  * auto-publish lets the consumer make progress; close publishes the rest. */
 static void more_only_producer(zipc_channel *p, void *arg)
 {
     const struct sync *s = arg;
     for (uint64_t k = 0; k < s->n; k++)
-        if (tu_send_stream(p, s->seed, k, ZIPC_MORE, ZIPC_FOREVER) != 0) {
+        if (tu_send_stream(p, s->seed, k, ZIPC_COMMIT_MORE, ZIPC_FOREVER) != 0) {
             CHECK_MSG(0, "send %" PRIu64 " failed", k);
             return;
         }

@@ -228,7 +228,7 @@ static int send_until_error(zipc_channel *p, uint64_t seed, int64_t timeout, int
 static zipc_channel *listen_as_producer(const char *path, size_t cap)
 {
     struct zipc_options o = tu_opts(0);
-    o.role = ZIPC_PRODUCER;
+    o.role = ZIPC_ROLE_PRODUCER;
     return tu_listen(path, cap, &o);
 }
 

@@ -211,7 +211,7 @@ static void producer_side(void)
     peer_pipes(&pr, true);
     pid_t pid = tu_spawn_connector(tu_path(path, "pollp"), NULL, consumer_child, &pr);
     struct zipc_options o = tu_opts(0);
-    o.role = ZIPC_PRODUCER;
+    o.role = ZIPC_ROLE_PRODUCER;
     struct prod ps = {.p = tu_listen(path, CAP, &o), .seed = pr.seed};
     if (!ps.p) {
         tu_kill_reap(pid);

@@ -1,6 +1,6 @@
 /* Producer and consumer in two threads of one process (the handshake too:
  * listen in one thread, connect in another). ~10^6 messages (scaled) with
- * batch publish (ZIPC_MORE runs, flush), batch drain, pauses on both sides
+ * batch publish (ZIPC_COMMIT_MORE runs, flush), batch drain, pauses on both sides
  * so that each blocks in the kernel, and checksums. This is the program the
  * TSan stage runs. */
 #include "testutil.h"
@@ -20,7 +20,7 @@ static void *producer(void *arg)
     for (uint64_t k = 0; k < r->n;) {
         uint64_t x = tu_rand(&rng), batch = 1 + (x & 15);
         for (uint64_t i = 0; i < batch && k < r->n; i++, k++) {
-            unsigned more = i + 1 < batch ? ZIPC_MORE : 0;
+            unsigned more = i + 1 < batch ? ZIPC_COMMIT_MORE : 0;
             int e = tu_send_k(r->p, r->seed, k, tu_msg_size(r->seed, k, max), more, ZIPC_FOREVER);
             if (e) {
                 CHECK_MSG(0, "producer: message %" PRIu64 ": %s", k, zipc_strerror(e));
@@ -70,10 +70,10 @@ static void run(size_t cap, int listener_role, uint64_t n)
     if (!tu_pair(&lis, &con, cap, &lo, NULL))
         return;
     struct run r = {.seed = tu_seed ^ cap ^ (uint64_t)listener_role, .n = n};
-    r.p = listener_role == ZIPC_PRODUCER ? lis : con;
-    r.c = listener_role == ZIPC_PRODUCER ? con : lis;
-    CHECK_EQ(zipc_channel_role(r.p), ZIPC_PRODUCER);
-    CHECK_EQ(zipc_channel_role(r.c), ZIPC_CONSUMER);
+    r.p = listener_role == ZIPC_ROLE_PRODUCER ? lis : con;
+    r.c = listener_role == ZIPC_ROLE_PRODUCER ? con : lis;
+    CHECK_EQ(zipc_channel_role(r.p), ZIPC_ROLE_PRODUCER);
+    CHECK_EQ(zipc_channel_role(r.c), ZIPC_ROLE_CONSUMER);
     int64_t t0 = tu_now_ns();
     pthread_t tp, tc;
     CHECK_OK(pthread_create(&tc, NULL, consumer, &r));
@@ -84,14 +84,14 @@ static void run(size_t cap, int listener_role, uint64_t n)
     CHECK_EQ(r.received, n);
     CHECK_OK(r.end);
     struct zipc_channel_stats ps, cs;
-    CHECK_OK(zipc_channel_stats(r.p, &ps));
-    CHECK_OK(zipc_channel_stats(r.c, &cs));
+    CHECK_OK(zipc_channel_get_stats(r.p, &ps));
+    CHECK_OK(zipc_channel_get_stats(r.c, &cs));
     CHECK_EQ(ps.messages, n);
     CHECK_EQ(cs.messages, n);
     CHECK_EQ(ps.bytes, cs.bytes);
     printf("  capacity %zu, listener %s: %" PRIu64 " messages in %.2f s; sleeps P %" PRIu64 " C %" PRIu64
            ", wakeups P %" PRIu64 " C %" PRIu64 "\n",
-           cap, listener_role == ZIPC_PRODUCER ? "produces" : "consumes", n, secs, ps.sleeps, cs.sleeps,
+           cap, listener_role == ZIPC_ROLE_PRODUCER ? "produces" : "consumes", n, secs, ps.sleeps, cs.sleeps,
            ps.wakeups, cs.wakeups);
     fflush(stdout);
     zipc_channel_close(r.p);
@@ -105,7 +105,7 @@ int main(void)
     tu_init("test_threads", 300);
     uint64_t n = (uint64_t)tu_scaled(1000000, 10000);
     run(4096, ZIPC_ROLE_DEFAULT, n / 2);
-    run(ZIPC_MIN_CAPACITY, ZIPC_PRODUCER, n / 4);
-    run(65536, ZIPC_PRODUCER, n / 4);
+    run(ZIPC_MIN_CAPACITY, ZIPC_ROLE_PRODUCER, n / 4);
+    run(65536, ZIPC_ROLE_PRODUCER, n / 4);
     return tu_finish();
 }

@@ -61,8 +61,8 @@ static void drain_all(struct ring *r)
 static void check_model(const struct ring *r)
 {
     struct zipc_channel_stats ps, cs;
-    zipc_channel_stats(r->p, &ps);
-    zipc_channel_stats(r->c, &cs);
+    zipc_channel_get_stats(r->p, &ps);
+    zipc_channel_get_stats(r->c, &cs);
     if (ps.bytes != r->pos || cs.bytes != r->pos)
         CHECK_MSG(0, "positions: producer %" PRIu64 ", consumer %" PRIu64 ", model %" PRIu64, ps.bytes,
                   cs.bytes, r->pos);
@@ -174,7 +174,7 @@ static void recv_too_small_after_pad(void)
         CHECK_HOT_ERR(zipc_channel_view(c, &m, ZIPC_TRY), -EAGAIN);
     }
     struct zipc_channel_stats st;
-    CHECK_OK(zipc_channel_stats(c, &st));
+    CHECK_OK(zipc_channel_get_stats(c, &st));
     CHECK_EQ(st.messages, 40);
     free(big);
     zipc_channel_close(p);

@@ -209,7 +209,7 @@ static void run_seg_case(const struct seg_case *c)
         return;
     struct raw_server s;
     memset(&s, 0, sizeof(s));
-    s.welcome = raw_welcome(ZIPC_PRODUCER, file);
+    s.welcome = raw_welcome(ZIPC_ROLE_PRODUCER, file);
     s.nfds = 3;
     s.fds[0] = g.fd;
     s.fds[1] = eventfd(0, EFD_CLOEXEC);
@@ -277,7 +277,7 @@ static void flipping_fields(void)
             return;
         struct raw_server s;
         memset(&s, 0, sizeof(s));
-        s.welcome = raw_welcome(ZIPC_CONSUMER, g.size);
+        s.welcome = raw_welcome(ZIPC_ROLE_CONSUMER, g.size);
         s.nfds = 3;
         s.fds[0] = g.fd;
         s.fds[1] = eventfd(0, EFD_CLOEXEC);
@@ -493,7 +493,7 @@ static void consumer_corruptions(void)
 {
     for (int c = 0; c < CORRUPTIONS; c++) {
         struct hostile h;
-        if (!hostile_open(&h, CAP, ZIPC_CONSUMER))
+        if (!hostile_open(&h, CAP, ZIPC_ROLE_CONSUMER))
             return;
         const char *what = corruption_names[c];
         int want_valid = corrupt(&h, (enum corruption)c);
@@ -513,7 +513,7 @@ static void consumer_corruptions(void)
 static void junk_on_the_link(void)
 {
     struct hostile h;
-    if (!hostile_open(&h, CAP, ZIPC_CONSUMER))
+    if (!hostile_open(&h, CAP, ZIPC_ROLE_CONSUMER))
         return;
     struct zipc_msg m;
     CHECK(send(h.srv.conn, "junk junk junk", 14, MSG_NOSIGNAL) == 14);
@@ -532,7 +532,7 @@ static int random_round(uint64_t *rng, int *broken)
 {
     struct hostile h;
     uint64_t ring = (uint64_t)ZIPC_MIN_CAPACITY << tu_below(rng, 5);
-    if (!hostile_open(&h, ring, ZIPC_CONSUMER))
+    if (!hostile_open(&h, ring, ZIPC_ROLE_CONSUMER))
         return 0;
     int valid = 0;
     for (uint64_t n = tu_below(rng, 40); n > 0; n--) {
@@ -580,7 +580,7 @@ static void concurrent_scribbler(void)
     int rounds = (int)tu_scaled(20, 4), broken = 0;
     for (int i = 0; i < rounds; i++) {
         struct hostile h;
-        if (!hostile_open(&h, CAP, ZIPC_CONSUMER))
+        if (!hostile_open(&h, CAP, ZIPC_ROLE_CONSUMER))
             return;
         for (int k = 0; k < 40; k++)
             put(&h, (uint32_t)(k * 37 % 200));
@@ -642,7 +642,7 @@ static void bogus_heads(void)
                                        "head near 2^64"};
     for (int c = 0; c < 4; c++) {
         struct hostile h;
-        if (!hostile_open(&h, CAP, ZIPC_PRODUCER))
+        if (!hostile_open(&h, CAP, ZIPC_ROLE_PRODUCER))
             return;
         uint64_t published = fill(&h), head = 0;
         if (c == 2) { /* a valid release first, then a step back */
@@ -668,7 +668,7 @@ static void random_heads(void)
     int rounds = (int)tu_scaled(300, 30), broken = 0;
     for (int i = 0; i < rounds; i++) {
         struct hostile h;
-        if (!hostile_open(&h, 1024, ZIPC_PRODUCER))
+        if (!hostile_open(&h, 1024, ZIPC_ROLE_PRODUCER))
             return;
         uint64_t head = 0;
         for (int k = 0; k < 50; k++) {

@@ -20,7 +20,7 @@ static void reserve_and_abort(zipc_channel *p, size_t size)
 static uint64_t position(zipc_channel *ch)
 {
     struct zipc_channel_stats st;
-    zipc_channel_stats(ch, &st);
+    zipc_channel_get_stats(ch, &st);
     return st.bytes;
 }
 
@@ -36,7 +36,7 @@ static void basics(zipc_channel *p, zipc_channel *c)
     CHECK_ERR(zipc_channel_view(c, &m, ZIPC_TRY), -EAGAIN);
     CHECK_EQ(position(p), 0);
     /* an abort between staged commits drops only itself */
-    CHECK_OK(tu_send_k(p, tu_seed, 0, 7, ZIPC_MORE, ZIPC_TRY));
+    CHECK_OK(tu_send_k(p, tu_seed, 0, 7, ZIPC_COMMIT_MORE, ZIPC_TRY));
     reserve_and_abort(p, 30);
     CHECK_OK(zipc_channel_reserve(p, 20, &buf, ZIPC_TRY));
     CHECK_OK(zipc_channel_abort(p));
@@ -46,7 +46,7 @@ static void basics(zipc_channel *p, zipc_channel *c)
     CHECK_ERR(zipc_channel_view(c, &m, ZIPC_TRY), -EAGAIN);
     CHECK_OK(zipc_channel_release(c));
     struct zipc_channel_stats st;
-    CHECK_OK(zipc_channel_stats(p, &st));
+    CHECK_OK(zipc_channel_get_stats(p, &st));
     CHECK_EQ(st.messages, 1);
 }
 
@@ -127,8 +127,8 @@ static void close_aborts(void)
     void *buf;
     struct zipc_msg m;
     CHECK_OK(tu_send_k(p, tu_seed, 0, 5, 0, ZIPC_TRY));
-    CHECK_OK(tu_send_k(p, tu_seed, 1, 6, ZIPC_MORE, ZIPC_TRY));
-    CHECK_OK(tu_send_k(p, tu_seed, 2, 7, ZIPC_MORE, ZIPC_TRY));
+    CHECK_OK(tu_send_k(p, tu_seed, 1, 6, ZIPC_COMMIT_MORE, ZIPC_TRY));
+    CHECK_OK(tu_send_k(p, tu_seed, 2, 7, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_OK(zipc_channel_reserve(p, 64, &buf, ZIPC_TRY));
     memset(buf, 0x5a, 64);
     zipc_channel_close(p);
@@ -168,7 +168,7 @@ static int mix_op(zipc_channel *p, const struct mix *x, uint64_t *k, uint64_t *r
         return e;
     memset(buf, 0xee, ask); /* junk beyond the committed size must stay unseen */
     tu_msg_fill(buf, size, x->seed, *k);
-    e = zipc_channel_commit(p, size, tu_msg_type(x->seed, *k), r & 16 ? ZIPC_MORE : 0);
+    e = zipc_channel_commit(p, size, tu_msg_type(x->seed, *k), r & 16 ? ZIPC_COMMIT_MORE : 0);
     (*k)++;
     return e;
 }
@@ -183,7 +183,7 @@ static void mix_producer(zipc_channel *p, void *arg)
             return;
     CHECK_OK(zipc_channel_flush(p));
     struct zipc_channel_stats st;
-    CHECK_OK(zipc_channel_stats(p, &st));
+    CHECK_OK(zipc_channel_get_stats(p, &st));
     CHECK_EQ(st.messages, k);
     printf("  producer: %" PRIu64 " committed, %" PRIu64 " aborted\n", k, x->ops - k);
 }

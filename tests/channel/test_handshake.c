@@ -16,7 +16,7 @@ static void receive_one(zipc_channel *ch, void *arg)
     char buf[16];
     size_t size;
     uint32_t type;
-    if (zipc_channel_role(ch) == ZIPC_PRODUCER) {
+    if (zipc_channel_role(ch) == ZIPC_ROLE_PRODUCER) {
         CHECK_OK(zipc_channel_send(ch, "hello", 5, 7, 5000 * TU_MS));
         return;
     }
@@ -275,11 +275,11 @@ static void check_role_and_pid(zipc_channel *ch, void *arg)
 static void roles(void)
 {
     static const struct role_case cases[] = {
-        {ZIPC_ROLE_DEFAULT, ZIPC_ROLE_DEFAULT, ZIPC_CONSUMER, ZIPC_PRODUCER},
-        {ZIPC_PRODUCER, ZIPC_ROLE_DEFAULT, ZIPC_PRODUCER, ZIPC_CONSUMER},
-        {ZIPC_CONSUMER, ZIPC_ROLE_DEFAULT, ZIPC_CONSUMER, ZIPC_PRODUCER},
-        {ZIPC_ROLE_DEFAULT, ZIPC_CONSUMER, ZIPC_CONSUMER, ZIPC_PRODUCER}, /* only the listener chooses */
-        {ZIPC_PRODUCER, ZIPC_PRODUCER, ZIPC_PRODUCER, ZIPC_CONSUMER},
+        {ZIPC_ROLE_DEFAULT, ZIPC_ROLE_DEFAULT, ZIPC_ROLE_CONSUMER, ZIPC_ROLE_PRODUCER},
+        {ZIPC_ROLE_PRODUCER, ZIPC_ROLE_DEFAULT, ZIPC_ROLE_PRODUCER, ZIPC_ROLE_CONSUMER},
+        {ZIPC_ROLE_CONSUMER, ZIPC_ROLE_DEFAULT, ZIPC_ROLE_CONSUMER, ZIPC_ROLE_PRODUCER},
+        {ZIPC_ROLE_DEFAULT, ZIPC_ROLE_CONSUMER, ZIPC_ROLE_CONSUMER, ZIPC_ROLE_PRODUCER}, /* only the listener chooses */
+        {ZIPC_ROLE_PRODUCER, ZIPC_ROLE_PRODUCER, ZIPC_ROLE_PRODUCER, ZIPC_ROLE_CONSUMER},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[TU_PATH_MAX];

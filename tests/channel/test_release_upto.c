@@ -46,7 +46,7 @@ static void shutdown_tells_the_peer(zipc_channel *p, zipc_channel *c, uint64_t s
 {
     struct zipc_msg m;
     CHECK_OK(tu_send_k(p, seed, 0, SIZE, 0, ZIPC_TRY));
-    CHECK_OK(tu_send_k(p, seed, 1, SIZE, ZIPC_MORE, ZIPC_TRY)); /* staged: shutdown publishes it */
+    CHECK_OK(tu_send_k(p, seed, 1, SIZE, ZIPC_COMMIT_MORE, ZIPC_TRY)); /* staged: shutdown publishes it */
     CHECK_OK(zipc_channel_shutdown(p));
     CHECK_ERR(tu_send_k(p, seed, 2, SIZE, 0, ZIPC_TRY), -EPIPE);
     CHECK_OK(zipc_channel_view(c, &m, ZIPC_TRY));
@@ -59,7 +59,7 @@ static void shutdown_tells_the_peer(zipc_channel *p, zipc_channel *c, uint64_t s
 static void consumer_drains_after_producer_shutdown(zipc_channel *p, zipc_channel *c, uint64_t seed)
 {
     struct zipc_msg m;
-    CHECK_OK(tu_send_k(p, seed, 0, SIZE, ZIPC_MORE, ZIPC_TRY));
+    CHECK_OK(tu_send_k(p, seed, 0, SIZE, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_OK(zipc_channel_shutdown(p));
     int64_t t0 = tu_now_ns();
     CHECK_OK(zipc_channel_view(c, &m, ZIPC_FOREVER));

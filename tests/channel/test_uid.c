@@ -35,7 +35,7 @@ static void exchange_one(zipc_channel *ch, uint32_t type)
     char buf[16];
     size_t size;
     uint32_t got;
-    if (zipc_channel_role(ch) == ZIPC_PRODUCER) {
+    if (zipc_channel_role(ch) == ZIPC_ROLE_PRODUCER) {
         CHECK_OK(zipc_channel_send(ch, "uid", 3, type, 5000 * TU_MS));
         return;
     }
