@@ -181,10 +181,13 @@ static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
         return -EBADMSG;
     struct zipc__ring ring;
     zipc__ring_init(&ring, ch->seg.base + ring_offset, ring_size);
-    if (!producer)
+    if (producer) {
+        int err = zipc__ring_tx_bind(&ch->tx, &ring, ch->mine, peer_side, &ch->wait);
+        if (err)
+            return err;
+    } else {
         zipc__ring_rx_bind(&ch->rx, &ring, ch->mine, &ch->wait);
-    else if (zipc__ring_tx_bind(&ch->tx, &ring, ch->mine, peer_side, &ch->wait))
-        return -ENOMEM;
+    }
 
     struct zipc__waiter *w = &ch->wait;
     w->sock = peer->sock;
@@ -366,6 +369,7 @@ int zipc_channel_shutdown(zipc_channel *ch)
 {
     if (!ch)
         return -EINVAL;
+    /* relaxed: our own field, written only by this endpoint */
     if (ch->seg.base && ch->mine && zipc__load(&ch->mine->state, ZIPC__RELAXED) != ZIPC_STATE_CLOSED) {
         if (ch->role == ZIPC_ROLE_PRODUCER)
             zipc__ring_tx_stop(&ch->tx); /* publishes what was staged */
@@ -424,6 +428,7 @@ int zipc_channel_get_stats(const zipc_channel *ch, struct zipc_channel_stats *st
 {
     if (!ch || !st)
         return -EINVAL;
+    /* relaxed: informative counters, written by this endpoint only (§2.5 #2, #11, #18) */
     st->messages = zipc__load(&ch->mine->messages, ZIPC__RELAXED);
     st->bytes = zipc__load(&ch->mine->position, ZIPC__RELAXED);
     st->wakeups = zipc__load(&ch->mine->wakeups, ZIPC__RELAXED);

@@ -75,21 +75,6 @@ uint64_t zipc__ring_tx_commit_pad(struct zipc__ring_tx *tx, struct zipc_frame *f
     return ZIPC_FRAME_MARK(tx->seq, ZIPC_FRAME_PAD);
 }
 
-void zipc__ring_tx_publish(struct zipc__ring_tx *tx)
-{
-    /* seq_cst exchange of the first unpublished mark: a release of every
-     * frame, mark and terminator written before it, and the store half of
-     * the Dekker pair with the consumer's sleep flag (§2.5 #1). */
-    zipc__xchg(&zipc__ring_frame(&tx->ring, tx->pending_at)->mark, tx->pending_mark, ZIPC__SEQ_CST);
-    struct zipc_channel_side *me = tx->mine;
-    /* relaxed: informative counters, read only by tools and stats (§2.5 #2) */
-    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + tx->staged, ZIPC__RELAXED);
-    zipc__store(&me->position, tx->tail, ZIPC__RELAXED);
-    tx->published = tx->tail;
-    tx->staged = 0;
-    zipc__wake_peer(tx->wait);
-}
-
 /* A consumer that died while we never had to wait: noticed within ~1024
  * commits and ~1 ms instead of only when the ring fills. */
 void zipc__ring_tx_check_peer(struct zipc__ring_tx *tx)

@@ -28,6 +28,10 @@
 
 #include "internal.h"
 
+/* A per-message call: inlined into the kind's public call even where the
+ * compiler's size heuristics would keep a local copy. */
+#define ZIPC__RING_INLINE static inline __attribute__((always_inline))
+
 /* Geometry, fixed at bind. Each half keeps a copy in its first line. */
 struct zipc__ring {
     uint8_t *base;
@@ -122,8 +126,6 @@ int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
                        struct zipc_channel_side *mine, const struct zipc_channel_side *peer,
                        struct zipc__waiter *w);
 void zipc__ring_tx_free(struct zipc__ring_tx *tx);
-/* Make staged messages visible: one seq_cst exchange, then wake the peer. */
-void zipc__ring_tx_publish(struct zipc__ring_tx *tx);
 int zipc__ring_tx_abort(struct zipc__ring_tx *tx);
 int zipc__ring_tx_flush(struct zipc__ring_tx *tx);
 /* Closing: drop the reservation, publish what was staged (unless failed). */
@@ -134,6 +136,22 @@ int zipc__ring_tx_wait_space(struct zipc__ring_tx *tx, uint64_t need, int64_t ti
 void zipc__ring_tx_slots_stale(struct zipc__ring_tx *tx, uint64_t from, uint64_t to);
 uint64_t zipc__ring_tx_commit_pad(struct zipc__ring_tx *tx, struct zipc_frame *f, uint64_t msg_mark);
 void zipc__ring_tx_check_peer(struct zipc__ring_tx *tx);
+
+/* Make staged messages visible: one exchange, then wake a sleeping peer. */
+ZIPC__RING_INLINE void zipc__ring_tx_publish(struct zipc__ring_tx *tx)
+{
+    /* seq_cst exchange of the first unpublished mark: a release of every
+     * frame, mark and terminator written before it, and the store half of
+     * the Dekker pair with the consumer's sleep flag (§2.5 #1). */
+    zipc__xchg(&zipc__ring_frame(&tx->ring, tx->pending_at)->mark, tx->pending_mark, ZIPC__SEQ_CST);
+    struct zipc_channel_side *me = tx->mine;
+    /* relaxed: informative counters, read only by tools and stats (§2.5 #2) */
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + tx->staged, ZIPC__RELAXED);
+    zipc__store(&me->position, tx->tail, ZIPC__RELAXED);
+    tx->published = tx->tail;
+    tx->staged = 0;
+    zipc__wake_peer(tx->wait);
+}
 
 /* Why a call without an open reservation fails: the sticky error (for an
  * unbound half the wrong role), else plain misuse. */
@@ -166,11 +184,13 @@ static inline void zipc__ring_tx_slot_set_fresh(struct zipc__ring_tx *tx, uint64
     tx->fresh[slot >> 6] |= UINT64_C(1) << (slot & 63);
 }
 
-/* The reservation's payload slots may hold caller bytes from now on. */
+/* The reservation's payload slots may hold caller bytes from now on (a
+ * frame of one slot has none: its header slot stays fresh). */
 static inline void zipc__ring_tx_reservation_stale(struct zipc__ring_tx *tx)
 {
-    uint64_t off = tx->res_pos & tx->ring.mask;
-    zipc__ring_tx_slots_stale(tx, off + ZIPC_FRAME_ALIGN, off + (tx->res_end - tx->res_pos));
+    uint64_t off = tx->res_pos & tx->ring.mask, frame = tx->res_end - tx->res_pos;
+    if (frame > ZIPC_FRAME_ALIGN)
+        zipc__ring_tx_slots_stale(tx, off + ZIPC_FRAME_ALIGN, off + frame);
 }
 
 static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, uint64_t pos)
@@ -185,7 +205,7 @@ static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, ui
 /* `size` writable bytes in the ring at *buf (16-byte aligned); waits for
  * space up to timeout_ns. -EALREADY, -EMSGSIZE, the sticky error, or the
  * wait's error. */
-static inline int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t size, void **buf,
+ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t size, void **buf,
                                         int64_t timeout_ns)
 {
     if (ZIPC__UNLIKELY(tx->sticky_err))
@@ -222,7 +242,7 @@ static inline int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t size, v
 /* Commit the reservation as a message of `size` (<= reserved) bytes. With
  * `more` it is staged, published by the next commit without it or a flush.
  * Never blocks. */
-static inline int zipc__ring_tx_commit(struct zipc__ring_tx *tx, size_t size, uint32_t type, bool more)
+ZIPC__RING_INLINE int zipc__ring_tx_commit(struct zipc__ring_tx *tx, size_t size, uint32_t type, bool more)
 {
     if (ZIPC__UNLIKELY(!tx->reserving || size > tx->res_size))
         return zipc__ring_tx_misuse(tx);
@@ -289,7 +309,7 @@ void zipc__ring_rx_release_in_order(struct zipc__ring_rx *rx, uint64_t end, uint
 /* Note a view released while an older one is open, for release_in_order. */
 int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *msg);
 
-static inline int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
+ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
 {
     if (ZIPC__UNLIKELY(rx->sticky_err || !msg))
         return rx->sticky_err ? rx->sticky_err : -EINVAL;
@@ -315,7 +335,7 @@ static inline bool zipc__ring_rx_view_open(const struct zipc__ring_rx *rx, const
 }
 
 /* Every open view back to the producer. Never blocks. */
-static inline int zipc__ring_rx_release(struct zipc__ring_rx *rx)
+ZIPC__RING_INLINE int zipc__ring_rx_release(struct zipc__ring_rx *rx)
 {
     int err = zipc__ring_rx_release_check(rx);
     if (ZIPC__UNLIKELY(err))
@@ -346,7 +366,7 @@ static inline int zipc__ring_rx_release_upto(struct zipc__ring_rx *rx, const str
 
 /* One view, in any order; the oldest open one (always, with one open view)
  * is released at once, without ledger work. */
-static inline int zipc__ring_rx_release_view(struct zipc__ring_rx *rx, const struct zipc_msg *msg)
+ZIPC__RING_INLINE int zipc__ring_rx_release_view(struct zipc__ring_rx *rx, const struct zipc_msg *msg)
 {
     int err = zipc__ring_rx_releasable(rx, msg);
     if (err)

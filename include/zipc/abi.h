@@ -147,10 +147,13 @@ ZIPC_STATIC_ASSERT(ZIPC_CHANNEL_BODY_OFFSET + sizeof(struct zipc_channel_ctl) <=
  * starts at ring offset 0.
  *
  * Publication is the frame's `mark`, written last (release): the consumer
- * polls the mark at its read position and needs no other shared line. The
- * producer zeroes the mark at the position after each frame (the
- * "terminator") before publishing the frame, so whatever an earlier lap
- * left there can never pass for a new frame. */
+ * polls the mark at its read position and needs no other shared line, and
+ * reads a zero mark, or a header mark at most one lap old, as "not yet".
+ * Before publishing a frame the producer makes sure the mark where it ends
+ * is one of those: it writes a zero there (the "terminator") only where that
+ * slot is not fresh, i.e. holds payload or pad interior of an earlier lap
+ * rather than zero or the header it wrote there in its latest pass (see
+ * docs/ABI.md §5.3). */
 #define ZIPC_FRAME_HEADER 16
 #define ZIPC_FRAME_ALIGN 64
 #define ZIPC_FRAME_MSG 1u
