@@ -1,5 +1,5 @@
 /* Ring halves: the slow and rare paths (the per-message calls are inline in
- * ring.h). "§2.5 #n" names a row of docs/DESIGN.md's memory-order table. */
+ * ring.h, which also describes the halves). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -7,7 +7,7 @@
  * A half sees only the ring's geometry, its own shared side line (the tx also
  * its peer's, for the released head), the waiter it sleeps and wakes through,
  * and its sticky error. It knows nothing of sockets, handshakes or roles: the
- * kind's glue binds it and checks pointer arguments; the halves check state.
+ * kind's glue binds it and forwards the kind's calls to it.
  *
  * Positions are free-running byte counts. The producer publishes a frame by
  * writing its header's mark last; the consumer polls the mark at its read
@@ -17,9 +17,10 @@
  * from the segment is trusted: every position and frame header is validated
  * before use, and a violation fails the half with -EBADMSG.
  *
- * The per-message calls are static inline here, so that a kind's public call
- * compiles to one function without LTO (liburing does the same); slow and
- * rare paths live in ring.c. */
+ * The per-message calls are inline here, so that a kind's public call
+ * compiles to one function without LTO, as liburing's hot calls do; slow
+ * and rare paths live in ring.c. "§2.5 #n" at an atomic access names its
+ * row in docs/DESIGN.md's memory-order table. */
 #ifndef ZIPC_RING_H
 #define ZIPC_RING_H
 
@@ -48,7 +49,7 @@ struct zipc__ring {
 struct zipc__ring_tx {
     /* ---- per message: reserve, commit, publish ------------------------- */
     _Alignas(ZIPC_CACHE_LINE) struct zipc__ring ring;
-    int sticky_err;           /* 0, or the first lasting error (-EBADMSG, -EPIPE) */
+    int sticky_err;           /* 0, the first lasting error (-EBADMSG, -EPIPE), or ZIPC__RING_UNBOUND */
     uint32_t res_size;        /* reservation: bytes reserved */
     uint64_t tail;            /* end of committed frames (published or staged) */
     uint64_t cached_head;     /* last head read from the segment */
@@ -76,7 +77,7 @@ _Static_assert(offsetof(struct zipc__ring_tx, peer) <= 3 * ZIPC_CACHE_LINE,
 struct zipc__ring_rx {
     /* ---- per message: view, release ------------------------------------ */
     _Alignas(ZIPC_CACHE_LINE) struct zipc__ring ring;
-    int sticky_err;           /* 0, or the first lasting error (-EBADMSG, -EPIPE) */
+    int sticky_err;           /* 0, the first lasting error (-EBADMSG, -EPIPE), or ZIPC__RING_UNBOUND */
     uint32_t expect_seq;      /* the seq the mark at rpos must carry */
     uint64_t head;            /* released */
     uint64_t rpos;            /* viewed up to */
@@ -197,7 +198,7 @@ static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, ui
 {
     if (zipc__ring_tx_slot_fresh(tx, pos))
         return;
-    /* relaxed: free space nobody reads yet; the frame's publish releases it (DESIGN.md §2.5 #4) */
+    /* relaxed: free space nobody reads yet; the frame's publish releases it (§2.5 #4) */
     zipc__store(&zipc__ring_frame(&tx->ring, pos)->mark, 0, ZIPC__RELAXED);
     zipc__ring_tx_slot_set_fresh(tx, pos);
 }
@@ -206,7 +207,7 @@ static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, ui
  * space up to timeout_ns. -EALREADY, -EMSGSIZE, the sticky error, or the
  * wait's error. */
 ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t size, void **buf,
-                                        int64_t timeout_ns)
+                                            int64_t timeout_ns)
 {
     if (ZIPC__UNLIKELY(tx->sticky_err))
         return tx->sticky_err;
@@ -320,7 +321,7 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
 }
 
 /* Releasing writes head: refused on a corrupt ring and by an unbound half,
- * allowed once the producer is gone (its views stay valid until then). */
+ * still allowed after the producer is gone (-EPIPE). */
 static inline int zipc__ring_rx_release_check(const struct zipc__ring_rx *rx)
 {
     return rx->sticky_err == -EPIPE ? 0 : rx->sticky_err;
