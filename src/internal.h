@@ -62,15 +62,45 @@ struct zipc__segment {
     uint8_t *base;
     uint64_t size;
     int fd;
+    int prot;       /* how base is mapped: PROT_READ, or PROT_READ | PROT_WRITE */
 };
-/* Create, size, seal (shrink/grow/seal) and map a segment of `size` bytes,
- * pre-faulted, with its generic header filled in. */
-int zipc__segment_create(struct zipc__segment *seg, uint32_t kind, uint64_t size,
-                         uint64_t body_offset, uint64_t body_size, const char *name);
-/* Validate a received fd (type, real size, seals), map it and check the
- * generic header (magic, version, kind, sizes). Takes ownership of fd on
- * success. -EBADMSG for anything malformed, -EPROTO for another ABI major. */
-int zipc__segment_attach(struct zipc__segment *seg, int fd, uint32_t kind, uint64_t max_size);
+/* How a segment is mapped and which seals it must (and must not) carry.
+ * Every policy also requires F_SEAL_SHRINK | F_SEAL_GROW. */
+struct zipc__segment_policy {
+    int prot;                  /* attach: PROT_READ or PROT_READ | PROT_WRITE */
+    unsigned seals_required;   /* F_SEAL_* all of which must be set */
+    unsigned seals_forbidden;  /* F_SEAL_* none of which may be set */
+    uint64_t max_size;         /* attach: larger is -EBADMSG; create: -EINVAL (0: no bound) */
+    bool prefault;             /* MAP_POPULATE: commits up to max_size of memory */
+};
+/* The channel's: read-write, pre-faulted, write seals forbidden. */
+struct zipc__segment_policy zipc__segment_policy_rw(uint64_t max_size);
+/* A read-only member's (store, topic data, inspect): PROT_READ, any write
+ * seal accepted, `extra_seals` required (e.g. F_SEAL_WRITE for a store whose
+ * bytes must never change under its readers). */
+struct zipc__segment_policy zipc__segment_policy_ro(uint64_t max_size, unsigned extra_seals,
+                                                    bool prefault);
+/* Create, size, seal (shrink, grow, and p.seals_required) and map read-write
+ * a segment of `size` bytes, with its generic header filled in. If the policy
+ * forbids both write seals the seal set is closed at once (F_SEAL_SEAL);
+ * otherwise it stays open for zipc__segment_seal_writes. */
+int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy p, uint32_t kind,
+                         uint64_t size, uint64_t body_offset, uint64_t body_size, const char *name);
+/* The creator, once the segment is filled, forbids writes to everyone else
+ * and seals the seal set:
+ *   frozen = false: F_SEAL_FUTURE_WRITE. Our mapping stays writable (a topic
+ *     publisher keeps writing); no new writable mapping, mprotect or write(2)
+ *     can be made by anyone.
+ *   frozen = true: F_SEAL_WRITE. Nobody can write, us included: our mapping
+ *     is replaced in place by a read-only one (a store whose readers may
+ *     validate once and trust the bytes for good). */
+int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen);
+/* Validate a received fd (type, real size against p.max_size, seals against
+ * the policy), map it with p.prot and check the generic header (magic,
+ * version, kind — 0 accepts any —, sizes). Takes ownership of fd on success.
+ * -EBADMSG for anything malformed or against the policy, -EPROTO for another
+ * ABI major. */
+int zipc__segment_attach(struct zipc__segment *seg, struct zipc__segment_policy p, int fd, uint32_t kind);
 void zipc__segment_close(struct zipc__segment *seg);
 
 /* ---- handshake.c: Unix socket rendezvous ---------------------------- */
