@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "testutil.h"
+#include "wire.h"
 
 #define N_SENT 8
 #define N_RELEASED 5
@@ -172,14 +173,7 @@ static struct zipc_segment_header *valid_image(void)
 {
     memset(img, 0, sizeof(img));
     struct zipc_segment_header *h = (void *)img;
-    h->magic = ZIPC_SEGMENT_MAGIC;
-    h->abi_major = ZIPC_ABI_MAJOR;
-    h->kind = ZIPC_KIND_CHANNEL;
-    h->segment_size = IMG;
-    h->header_size = sizeof(*h);
-    h->body_offset = ZIPC_CHANNEL_BODY_OFFSET;
-    h->body_size = sizeof(struct zipc_channel_ctl);
-    snprintf(h->name, sizeof(h->name), "forged");
+    wire_channel_header(h, IMG, 0, 0, "forged");
     struct zipc_channel_ctl *ctl = (void *)(img + ZIPC_CHANNEL_BODY_OFFSET);
     ctl->ring_offset = ZIPC_CHANNEL_RING_OFFSET;
     ctl->ring_size = IMG - ZIPC_CHANNEL_RING_OFFSET;
