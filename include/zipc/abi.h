@@ -177,7 +177,7 @@ ZIPC_STATIC_ASSERT(sizeof(struct zipc_frame) == ZIPC_FRAME_HEADER, "abi");
  * a description of its own (a private reopen of the memfd); the kernel drops
  * it when the holder dies. A slot's holder is dead when that byte is not
  * locked by anyone else, or when the pid in its lease has exited.
- * See docs/ABI.md ("Member slots") for the claim and release protocol. */
+ * See docs/ABI.md §10 for the claim and release protocol. */
 #define ZIPC_MEMBER_LOCK_BASE (UINT64_C(1) << 62)
 #define ZIPC_MEMBERS_MAX 4096
 /* lease = ZIPC_LEASE_BUSY | generation << 32 | pid; no BUSY bit: free. BUSY
