@@ -86,8 +86,8 @@ struct zipc__segment_policy zipc__segment_policy_ro(uint64_t max_size, unsigned 
  * otherwise it stays open for zipc__segment_seal_writes. */
 int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy p, uint32_t kind,
                          uint64_t size, uint64_t body_offset, uint64_t body_size, const char *name);
-/* The creator, once the segment is filled, forbids writes to everyone else
- * and seals the seal set:
+/* The creator, once the segment is filled and before its fd leaves the
+ * process, forbids writes to everyone else and seals the seal set:
  *   frozen = false: F_SEAL_FUTURE_WRITE. Our mapping stays writable (a topic
  *     publisher keeps writing); no new writable mapping, mprotect or write(2)
  *     can be made by anyone.

@@ -123,14 +123,13 @@ static void deaths_seen_at_once(int trials)
     struct report rep;
     bool seen[SLOTS] = {false};
     for (int i = 0; i < SLOTS; i++) {
-        mem[i].pid = spawn_holder(false, &rep);
-        mem[i].grandchild = 0;
-        if (!CHECK_OK(rep.err) || !CHECK_RANGE(rep.slot, 0, SLOTS - 1) || !CHECK(!seen[rep.slot]))
-            return;
+        pid_t pid = spawn_holder(false, &rep);
+        if (!CHECK_OK(rep.err) || !CHECK_RANGE(rep.slot, 0, SLOTS - 1) || !CHECK(!seen[rep.slot])) {
+            tu_kill_reap(pid);
+            return; /* (the watchdog's kill list reaps the others) */
+        }
         seen[rep.slot] = true;
-        struct member tmp = mem[i]; /* index members by slot */
-        mem[i] = mem[rep.slot];
-        mem[rep.slot] = tmp;
+        mem[rep.slot] = (struct member){.pid = pid}; /* members indexed by slot */
     }
     struct zipc__member extra;
     CHECK_ERR(zipc__member_claim(&members, &extra), -ENOSPC); /* 8 live holders: no room */
