@@ -9,7 +9,10 @@
  *    killed the lock stays held, yet the slot reads dead (pidfd cross-check)
  *    and is reclaimed;
  *  - a member that leaves cleanly is not reported dead; the waiter's own
- *    eventfd wakes it;
+ *    eventfd wakes it; two members killed at once are both reported, once;
+ *  - a claimer killed between its compare-and-swap and its final lease
+ *    leaves a slot that reads alive while its lock is held, dead after, and
+ *    is reclaimed;
  *  - churn: 8 members claim and release in a loop while random ones are
  *    SIGKILLed at random points (200 kills): no slot is ever held by two
  *    live members, and afterwards all 8 slots can be claimed again (none lost). */
@@ -240,6 +243,89 @@ static void clean_leave_is_no_death(void)
     close(go[1]);
 }
 
+/* A claimer killed between its CAS and its final lease (written by hand
+ * from docs/ABI.md §10): "being claimed" is alive while its lock is held,
+ * dead once it is gone, and the slot is reclaimed. */
+static void killed_while_claiming(void)
+{
+    const uint32_t slot = 5;
+    int ready[2];
+    CHECK_OK(pipe(ready));
+    pid_t pid = tu_fork();
+    if (pid == 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", seg.fd);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET,
+                           .l_start = (off_t)(ZIPC_MEMBER_LOCK_BASE + TABLE_OFFSET + slot), .l_len = 1};
+        CHECK(fd >= 0 && fcntl(fd, F_OFD_SETLK, &fl) == 0);
+        uint64_t *lease = &members.slots[slot].lease, old = __atomic_load_n(lease, __ATOMIC_ACQUIRE);
+        CHECK(!(old & ZIPC_LEASE_BUSY));
+        uint64_t claiming = ZIPC_LEASE_BUSY | (uint64_t)(ZIPC_LEASE_GEN(old) + 1) << 32;
+        CHECK(__atomic_compare_exchange_n(lease, &old, claiming, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
+        tu_notify(ready[1]);
+        for (;;)
+            pause();
+    }
+    uint64_t lease;
+    if (CHECK(tu_await(ready[0], 5000))) {
+        CHECK_EQ(zipc__member_alive(&members, slot, &lease), 1);
+        CHECK(lease & ZIPC_LEASE_BUSY);
+        CHECK_EQ(ZIPC_LEASE_PID(lease), 0);
+    }
+    tu_kill_reap(pid);
+    CHECK_EQ(zipc__member_alive(&members, slot, &lease), 0);
+    CHECK(lease & ZIPC_LEASE_BUSY); /* still says "being claimed": only the lock tells */
+    struct zipc__member all[SLOTS];
+    bool got_it = false;
+    int n = 0;
+    while (n < SLOTS && zipc__member_claim(&members, &all[n]) == 0)
+        got_it |= all[n++].slot == slot;
+    CHECK_EQ(n, SLOTS);
+    CHECK(got_it);
+    while (n-- > 0)
+        zipc__member_release(&members, &all[n]);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+/* Two members killed at once: the watcher reports both, each once. */
+static void two_deaths(void)
+{
+    struct report rep;
+    pid_t pids[3];
+    for (int i = 0; i < 3; i++) {
+        pids[i] = spawn_holder(false, &rep);
+        CHECK_OK(rep.err);
+    }
+    struct zipc__watch w;
+    if (!CHECK_OK(zipc__watch_init(&w, &members)))
+        return;
+    CHECK_EQ(zipc__watch_refresh(&w), 3);
+    kill(pids[0], SIGKILL);
+    kill(pids[2], SIGKILL);
+    bool dead[SLOTS] = {false};
+    int reported = 0;
+    for (int round = 0; round < 2 && reported < 2; round++) {
+        int n = zipc__watch_wait(&w, -1, tu_now_ns() + 5000 * TU_MS);
+        for (int k = 0; k < n; k++) {
+            CHECK(!dead[w.dead[k]]);
+            dead[w.dead[k]] = true;
+            reported++;
+        }
+    }
+    CHECK_EQ(reported, 2);
+    CHECK_ERR(zipc__watch_wait(&w, -1, tu_now_ns() + 100 * TU_MS), -ETIMEDOUT); /* once each */
+    uint64_t lease;
+    int alive = 0;
+    for (uint32_t i = 0; i < SLOTS; i++)
+        alive += zipc__member_alive(&members, i, &lease) == 1;
+    CHECK_EQ(alive, 1);
+    for (int i = 0; i < 3; i++)
+        tu_kill_reap(pids[i]);
+    zipc__watch_close(&w);
+}
+
 /* ---- churn ------------------------------------------------------------------ */
 
 /* Sent SIGKILL by the test. Its lock goes when its files are closed, a
@@ -397,6 +483,8 @@ int main(void)
         return tu_finish();
     hostile_table();
     clean_leave_is_no_death();
+    killed_while_claiming();
+    two_deaths();
     deaths_seen_at_once((int)tu_scaled(200, 40));
     churn((int)tu_scaled(200, 40));
     zipc__segment_close(&seg);
