@@ -102,6 +102,10 @@ int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen);
  * ABI major. */
 int zipc__segment_attach(struct zipc__segment *seg, struct zipc__segment_policy p, int fd, uint32_t kind);
 void zipc__segment_close(struct zipc__segment *seg);
+/* A new open file description (O_RDONLY, close-on-exec) of the file open at
+ * fd, through /proc/self/fd: locks taken on it are ours alone, and mappings
+ * of it can never be made writable. -errno without /proc. */
+int zipc__reopen_readonly(int fd);
 
 /* ---- liveness.c: members of multi-party objects ------------------------
  * A member table (zipc/abi.h, struct zipc_member_table) in a segment; slot

@@ -17,7 +17,6 @@
  * lock. */
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -213,20 +212,11 @@ static int try_slot(const struct zipc__members *m, int fd, uint32_t i, uint64_t 
     return -EBUSY;
 }
 
-/* A description of the segment file that is ours alone. */
-static int reopen_private(int fd)
-{
-    char path[40];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-    int r = open(path, O_RDONLY | O_CLOEXEC);
-    return r < 0 ? -errno : r;
-}
-
 int zipc__member_claim(const struct zipc__members *m, struct zipc__member *me)
 {
     if (!m->writable)
         return -EOPNOTSUPP; /* a lease is written in the table: a read-write mapping */
-    int fd = reopen_private(m->probe_fd);
+    int fd = zipc__reopen_readonly(m->probe_fd); /* a description that is ours alone */
     if (fd < 0)
         return fd;
     for (uint32_t i = 0; i < m->capacity; i++) {

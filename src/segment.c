@@ -103,6 +103,14 @@ int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy 
     return 0;
 }
 
+int zipc__reopen_readonly(int fd)
+{
+    char path[40];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    int r = open(path, O_RDONLY | O_CLOEXEC);
+    return r < 0 ? -errno : r;
+}
+
 /* Seal the segment against writes once it is filled; no seal can be added
  * afterwards (F_SEAL_SEAL). See internal.h for the two flavours. */
 int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen)
@@ -113,11 +121,9 @@ int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen)
      * and a mapping of the O_RDWR memfd may, even PROT_READ. Replace ours in
      * place by one of a read-only reopen: same address, so pointers into the
      * segment stay valid. */
-    char path[40];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", seg->fd);
-    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    int ro = zipc__reopen_readonly(seg->fd);
     if (ro < 0)
-        return -errno;
+        return ro;
     int err = 0;
     if (mmap(seg->base, seg->size, PROT_READ, MAP_SHARED | MAP_FIXED, ro, 0) == MAP_FAILED)
         err = -errno;

@@ -81,6 +81,9 @@ static void live_channel(void)
     struct zipc_options lo = tu_opts(10000 * TU_MS);
     lo.flags = ZIPC_OPT_NO_SPIN; /* the consumer sleeps at once: a sleep and a wake-up to count */
     lo.label = "inspect-me";
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t t_created_min = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     pid_t child = tu_spawn_listener(tu_path(path, "insp"), 4096, &lo, consumer_side, &l);
     zipc_channel *p = NULL;
     struct zipc_options co = tu_opts(10000 * TU_MS);
@@ -104,6 +107,8 @@ static void live_channel(void)
         CHECK_EQ(a.segment_size, ZIPC_CHANNEL_RING_OFFSET + 4096);
         CHECK_EQ(a.creator_pid, child);
         CHECK_EQ(a.creator_uid, geteuid());
+        clock_gettime(CLOCK_REALTIME, &ts);
+        CHECK_RANGE(a.created_ns, t_created_min, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
         CHECK(strcmp(a.label, "inspect-me") == 0);
         CHECK_EQ(a.seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
         CHECK_EQ(a.detail, ZIPC_INSPECT_CHANNEL);
