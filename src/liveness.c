@@ -167,6 +167,7 @@ int zipc__member_alive(const struct zipc__members *m, uint32_t slot, uint64_t *l
         *lease_out = lease;
         if (!(lease & ZIPC_LEASE_BUSY))
             return 0;
+        /* relaxed: ordered after the lease by its acquire, checked by the re-load */
         r = holder_alive(m, m->probe_fd, slot, lease, zipc__load(&s->pidns, ZIPC__RELAXED));
         /* acquire: a new holder's pidns must not be judged with the old lease. */
         if (zipc__load(&s->lease, ZIPC__ACQUIRE) == lease)
@@ -179,7 +180,9 @@ int zipc__member_alive(const struct zipc__members *m, uint32_t slot, uint64_t *l
 static int try_slot(const struct zipc__members *m, int fd, uint32_t i, uint64_t *lease_out)
 {
     struct zipc_member_slot *s = slot_at(m, i);
-    uint64_t lease = zipc__load(&s->lease, ZIPC__ACQUIRE); /* acquire: pairs with the holder's store */
+    /* acquire: pairs with the holder's release, so its pidns (relaxed) is
+     * the one of this lease; a newer holder only makes the CAS below fail. */
+    uint64_t lease = zipc__load(&s->lease, ZIPC__ACQUIRE);
     if ((lease & ZIPC_LEASE_BUSY) && holder_alive(m, fd, i, lease, zipc__load(&s->pidns, ZIPC__RELAXED)))
         return -EBUSY; /* cheap look first: no lock taken for a live holder */
     /* Lock, then look again: from the CAS on, anyone who sees our lease
@@ -187,7 +190,7 @@ static int try_slot(const struct zipc__members *m, int fd, uint32_t i, uint64_t 
     int err = lock_byte(fd, m->lock_base + i, F_RDLCK);
     if (err)
         return err;
-    lease = zipc__load(&s->lease, ZIPC__ACQUIRE);
+    lease = zipc__load(&s->lease, ZIPC__ACQUIRE); /* acquire: as above */
     if (!(lease & ZIPC_LEASE_BUSY) ||
         holder_alive(m, fd, i, lease, zipc__load(&s->pidns, ZIPC__RELAXED)) == 0) {
         uint64_t claiming = lease_next(lease, 0);
@@ -311,7 +314,7 @@ static void watch_slot(struct zipc__watch *w, uint32_t i)
     p->polled = false;
     if (!(lease & ZIPC_LEASE_BUSY))
         return;
-    uint64_t pidns = zipc__load(&s->pidns, ZIPC__RELAXED);
+    uint64_t pidns = zipc__load(&s->pidns, ZIPC__RELAXED); /* relaxed: after the acquire above */
     int fd = ZIPC_LEASE_PID(lease) && pidns && pidns == own_pidns() ? pidfd_of(ZIPC_LEASE_PID(lease)) : -ENOSYS;
     /* acquire: the pid we opened is the one of this lease */
     if (zipc__load(&s->lease, ZIPC__ACQUIRE) != lease) {
