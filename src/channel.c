@@ -217,8 +217,9 @@ static uint64_t round_capacity(size_t capacity)
 
 static int create_segment(zipc_channel *ch, uint64_t cap, int listener_role, const char *name)
 {
-    int err = zipc__segment_create(&ch->seg, ZIPC_KIND_CHANNEL, ZIPC_CHANNEL_RING_OFFSET + cap,
-                                   ZIPC_CHANNEL_BODY_OFFSET, sizeof(struct zipc_channel_ctl), name);
+    int err = zipc__segment_create(&ch->seg, zipc__segment_policy_rw(0), ZIPC_KIND_CHANNEL,
+                                   ZIPC_CHANNEL_RING_OFFSET + cap, ZIPC_CHANNEL_BODY_OFFSET,
+                                   sizeof(struct zipc_channel_ctl), name);
     if (err)
         return err;
     struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + ZIPC_CHANNEL_BODY_OFFSET);
@@ -307,8 +308,9 @@ int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__p
     if (!err && announced_size > o->max_segment && announced_size <= abi_max)
         err = -EFBIG; /* consistent, but more than we agreed to map and pre-fault */
     if (!err && (err = zipc__check_eventfd(fds[1])) == 0 && (err = zipc__check_eventfd(fds[2])) == 0)
-        err = zipc__segment_attach(&ch->seg, fds[0], ZIPC_KIND_CHANNEL,
-                                   o->max_segment < abi_max ? o->max_segment : abi_max);
+        err = zipc__segment_attach(&ch->seg, zipc__segment_policy_rw(o->max_segment < abi_max ?
+                                                                     o->max_segment : abi_max),
+                                   fds[0], ZIPC_KIND_CHANNEL);
     if (err) {
         zipc_channel_close(ch);
         return err;
