@@ -93,8 +93,8 @@ public:
 };
 
 /* The one category object: constant-initialised (no guard on the hot path:
- * every non-throwing call's success code names it) and never destroyed, so an error
- * code stays usable in other objects' static destructors. */
+ * every non-throwing call's success code names it) and never destroyed, so
+ * an error code stays usable in other objects' static destructors. */
 union category_storage {
     constexpr category_storage() noexcept : c() {}
     ~category_storage() {}

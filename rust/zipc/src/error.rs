@@ -166,8 +166,15 @@ mod tests {
 
     /// The codes of the C map that stay [`Error::Os`] on purpose: system
     /// conditions a caller handles as an `io::Error`.
-    const KEPT_AS_OS: &[i32] =
-        &[libc::EACCES, libc::ENOTSOCK, libc::ECONNREFUSED, libc::ENOMEM, libc::ENAMETOOLONG, libc::EMFILE, libc::ENOSYS];
+    const KEPT_AS_OS: &[i32] = &[
+        libc::EACCES,
+        libc::ENOTSOCK,
+        libc::ECONNREFUSED,
+        libc::ENOMEM,
+        libc::ENAMETOOLONG,
+        libc::EMFILE,
+        libc::ENOSYS,
+    ];
 
     fn c_map() -> Vec<i32> {
         // SAFETY: a pure lookup; 0 ends the map.
