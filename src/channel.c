@@ -52,9 +52,13 @@ struct zipc_channel {
     uint32_t views;
     uint64_t taken;           /* messages viewed since the start (the next view's seq) */
     uint32_t lap_frames;      /* most frames one lap can hold: ring_size / ZIPC_FRAME_ALIGN */
-    /* Views released out of order (release_view), indexed by seq & (ledger_cap - 1):
-     * end | 1 for a view released while an older one is still open, else 0. */
-    uint64_t *ledger;
+    /* Views released out of order (release_view) while an older one is still
+     * open, at seq & (ledger_cap - 1). view and drain do not grow it, so once
+     * views outgrow it two seqs share a slot: an entry counts for its own seq only. */
+    struct ledger_entry {
+        uint64_t seq;
+        uint64_t end;         /* the view's end_; 0: empty */
+    } *ledger;
     uint32_t ledger_cap;      /* a power of two > views, or 0 */
     uint32_t ledger_used;     /* entries set */
 
@@ -441,18 +445,25 @@ static int consumer_release_check(const zipc_channel *ch)
     return ch->broken == -EBADMSG ? ch->broken : 0;
 }
 
-static uint64_t *ledger_slot(const zipc_channel *ch, uint64_t seq)
+static struct ledger_entry *ledger_slot(const zipc_channel *ch, uint64_t seq)
 {
     return &ch->ledger[seq & (ch->ledger_cap - 1)];
+}
+
+/* The entry of seq's out-of-order release, or NULL. */
+static struct ledger_entry *ledger_find(const zipc_channel *ch, uint64_t seq)
+{
+    struct ledger_entry *e = ledger_slot(ch, seq);
+    return e->end && e->seq == seq ? e : NULL;
 }
 
 /* Drop the ledger entries of seqs [from, to): they were just released. */
 static void ledger_forget(zipc_channel *ch, uint64_t from, uint64_t to)
 {
     for (uint64_t s = from; ch->ledger_used && s < to; s++) {
-        uint64_t *e = ledger_slot(ch, s);
-        if (*e) {
-            *e = 0;
+        struct ledger_entry *e = ledger_find(ch, s);
+        if (e) {
+            e->end = 0;
             ch->ledger_used--;
         }
     }
@@ -465,11 +476,11 @@ static void release_in_order(zipc_channel *ch, uint64_t end, uint64_t count)
     uint64_t first = ch->taken - ch->views;
     ledger_forget(ch, first, first + count);
     while (ch->ledger_used && count < ch->views) {
-        uint64_t *e = ledger_slot(ch, first + count);
-        if (!*e)
+        struct ledger_entry *e = ledger_find(ch, first + count);
+        if (!e)
             break;
-        end = *e & ~UINT64_C(1);
-        *e = 0;
+        end = e->end;
+        e->end = 0;
         ch->ledger_used--;
         count++;
     }
@@ -502,11 +513,12 @@ static int ledger_fit(zipc_channel *ch)
     uint32_t cap = ch->ledger_cap ? ch->ledger_cap : 16;
     while (cap <= ch->views)
         cap *= 2;
-    uint64_t *l = calloc(cap, sizeof(*l));
+    struct ledger_entry *l = calloc(cap, sizeof(*l));
     if (!l)
         return -ENOMEM;
-    for (uint64_t s = ch->taken - ch->views; ch->ledger_used && s < ch->taken; s++)
-        l[s & (cap - 1)] = ch->ledger ? *ledger_slot(ch, s) : 0;
+    for (uint32_t i = 0; i < ch->ledger_cap; i++) /* pending seqs span < views < cap: no clash */
+        if (ch->ledger[i].end)
+            l[ch->ledger[i].seq & (cap - 1)] = ch->ledger[i];
     free(ch->ledger);
     ch->ledger = l;
     ch->ledger_cap = cap;
@@ -537,10 +549,9 @@ int zipc_channel_release_view(zipc_channel *ch, const struct zipc_msg *msg)
     }
     if ((err = ledger_fit(ch)))
         return err;
-    uint64_t *e = ledger_slot(ch, msg->seq);
-    if (*e)
+    if (ledger_find(ch, msg->seq))
         return -EINVAL; /* released already */
-    *e = msg->end_ | 1;
+    *ledger_slot(ch, msg->seq) = (struct ledger_entry){.seq = msg->seq, .end = msg->end_};
     ch->ledger_used++;
     return 0;
 }
