@@ -20,6 +20,7 @@ struct blocked {
     int64_t timeout_ns;
     bool mask_usr2; /* keep SIGUSR2 away from this thread */
     int started;    /* atomic: the call is about to start */
+    int tid;        /* atomic: the thread's id, for its state in /proc */
     int result;
     int64_t done_ns;
     pthread_t thread;
@@ -36,6 +37,7 @@ static void *blocked_call(void *arg)
     }
     struct zipc_msg m;
     void *buf;
+    __atomic_store_n(&b->tid, (int)gettid(), __ATOMIC_SEQ_CST);
     __atomic_store_n(&b->started, 1, __ATOMIC_SEQ_CST);
     b->result = b->op == VIEW ? zipc_channel_view(b->ch, &m, b->timeout_ns)
                               : zipc_channel_reserve(b->ch, 100, &buf, b->timeout_ns);
@@ -43,14 +45,32 @@ static void *blocked_call(void *arg)
     return NULL;
 }
 
-/* Start the call and give it time to settle (in its spin phase or asleep). */
-static bool block_in(struct blocked *b, zipc_channel *ch, int op, int settle_ms)
+/* The scheduler state of one of our threads: 'R' running, 'S' asleep... */
+static char thread_state(int tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    const char *paren = strrchr(buf, ')'); /* "tid (comm) S ..." */
+    return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+/* Start the call and let it settle: asleep in the kernel (`asleep`), or
+ * for settle_ms (in its spin phase). */
+static bool block_in(struct blocked *b, zipc_channel *ch, int op, bool asleep, int settle_ms)
 {
     *b = (struct blocked){.ch = ch, .op = op, .timeout_ns = ZIPC_FOREVER, .mask_usr2 = b->mask_usr2};
     if (!CHECK_OK(pthread_create(&b->thread, NULL, blocked_call, b)))
         return false;
     while (!__atomic_load_n(&b->started, __ATOMIC_SEQ_CST))
         tu_sleep_us(100);
+    int64_t end = tu_now_ns() + 5000 * TU_MS;
+    while (asleep && thread_state(__atomic_load_n(&b->tid, __ATOMIC_SEQ_CST)) != 'S' && tu_now_ns() < end)
+        tu_sleep_us(200);
     tu_sleep_us(settle_ms * 1000L);
     return true;
 }
@@ -89,7 +109,7 @@ static void wakes_asleep_consumer_and_producer(void)
         return;
     struct blocked b = {0};
     uint64_t slept = sleeps_of(c);
-    if (block_in(&b, c, VIEW, 50)) {
+    if (block_in(&b, c, VIEW, true, 5)) {
         int64_t t0 = tu_now_ns();
         CHECK_OK(zipc_channel_interrupt(c));
         check_woken(&b, t0, -ECANCELED, "consumer asleep in view");
@@ -97,7 +117,7 @@ static void wakes_asleep_consumer_and_producer(void)
     }
     fill(p);
     slept = sleeps_of(p);
-    if (block_in(&b, p, RESERVE, 50)) {
+    if (block_in(&b, p, RESERVE, true, 5)) {
         int64_t t0 = tu_now_ns();
         CHECK_OK(zipc_channel_interrupt(p));
         check_woken(&b, t0, -ECANCELED, "producer asleep on a full ring");
@@ -126,7 +146,7 @@ static void wakes_spinning_consumer(void)
         return;
     struct blocked b = {0};
     uint64_t slept = sleeps_of(c);
-    if (block_in(&b, c, VIEW, 20)) {
+    if (block_in(&b, c, VIEW, false, 20)) {
         int64_t t0 = tu_now_ns();
         CHECK_OK(zipc_channel_interrupt(c));
         check_woken(&b, t0, -ECANCELED, "consumer spinning in view");
@@ -158,7 +178,7 @@ static void from_a_signal_handler(void)
     intr_target = c;
     /* The handler runs in this thread; the blocked thread masks the signal. */
     struct blocked b = {.mask_usr2 = true};
-    if (block_in(&b, c, VIEW, 50)) {
+    if (block_in(&b, c, VIEW, true, 5)) {
         int64_t t0 = tu_now_ns();
         raise(SIGUSR2);
         check_woken(&b, t0, -ECANCELED, "consumer woken from a signal handler in another thread");
@@ -167,7 +187,7 @@ static void from_a_signal_handler(void)
      * sleep (-EINTR, as any signal does) or the interrupt is seen first
      * (-ECANCELED); the interrupt is consumed exactly once either way. */
     b = (struct blocked){.mask_usr2 = false};
-    if (block_in(&b, c, VIEW, 50)) {
+    if (block_in(&b, c, VIEW, true, 5)) {
         int64_t t0 = tu_now_ns();
         pthread_kill(b.thread, SIGUSR2);
         pthread_join(b.thread, NULL);
