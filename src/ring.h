@@ -88,9 +88,13 @@ struct zipc__ring_rx {
     uint32_t ledger_used;     /* ledger entries set */
 
     /* ---- views released out of order (release_view) -------------------- */
-    /* indexed by seq & (ledger_cap - 1): end | 1 for a view released while an
-     * older one is still open, else 0. */
-    _Alignas(ZIPC_CACHE_LINE) uint64_t *ledger;
+    /* A view released while an older one is still open, at seq & (ledger_cap - 1).
+     * view and drain do not grow it, so once views outgrow it two seqs share
+     * a slot: an entry counts for its own seq only. */
+    _Alignas(ZIPC_CACHE_LINE) struct zipc__ledger_entry {
+        uint64_t seq;
+        uint64_t end;         /* the view's end_; 0: empty */
+    } *ledger;
     uint32_t ledger_cap;      /* a power of two > views, or 0 */
 };
 _Static_assert(offsetof(struct zipc__ring_rx, ledger) <= 2 * ZIPC_CACHE_LINE,
