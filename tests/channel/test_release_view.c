@@ -159,6 +159,23 @@ static void m_release_upto(struct model *m, unsigned i)
     CHECK_HOT_ERR(zipc_channel_release_upto(m->c, &v), -EINVAL); /* returned now */
 }
 
+/* Release a run of consecutive open views starting at open[i], as a drain's
+ * array, with zipc_channel_release_views. */
+static void m_release_views(struct model *m, unsigned i, unsigned most)
+{
+    struct zipc_msg run[8];
+    unsigned n = 0;
+    for (uint64_t seq = m->open[i]; n < most && n < 8 && seq < m->taken && m->state[seq % MAXV] == OPEN; seq++)
+        run[n++] = m->view[seq % MAXV];
+    CHECK_HOT_OK(zipc_channel_release_views(m->c, run, n));
+    TRACE("release_views seq %" PRIu64 " x %u", run[0].seq, n);
+    for (unsigned j = m->nopen; j-- > 0;)
+        if (m->open[j] >= run[0].seq && m->open[j] <= run[n - 1].seq)
+            m_mark_released(m, j);
+    settle(m);
+    CHECK_HOT_ERR(zipc_channel_release_views(m->c, run, n), -EINVAL); /* released now */
+}
+
 static void m_release_all(struct model *m)
 {
     CHECK_HOT_OK(zipc_channel_release(m->c));
@@ -349,9 +366,12 @@ static void model_test(size_t cap, size_t size, long ops, uint64_t seed)
         else if (op < 85) {
             if (m->nopen)
                 m_release_view(m, (unsigned)tu_below(&m->rng, m->nopen));
-        } else if (op < 93) {
+        } else if (op < 89) {
             if (m->nopen)
                 m_release_upto(m, (unsigned)tu_below(&m->rng, m->nopen));
+        } else if (op < 93) {
+            if (m->nopen)
+                m_release_views(m, (unsigned)tu_below(&m->rng, m->nopen), 1 + (unsigned)tu_below(&m->rng, 8));
         } else if (op < 96)
             m_release_all(m);
         else

@@ -147,6 +147,7 @@ static void wrong_role_calls(zipc_channel *p, zipc_channel *c, const struct zipc
     CHECK_ERR(zipc_channel_release(p), -EOPNOTSUPP);
     CHECK_ERR(zipc_channel_release_upto(p, open_view), -EOPNOTSUPP);
     CHECK_ERR(zipc_channel_release_view(p, open_view), -EOPNOTSUPP);
+    CHECK_ERR(zipc_channel_release_views(p, open_view, 1), -EOPNOTSUPP);
     CHECK_ERR(zipc_channel_recv(p, small, sizeof(small), &size, &type, ZIPC_TRY), -EOPNOTSUPP);
     CHECK_ERR(zipc_channel_recv(p, small, sizeof(small), &size, &type, ZIPC_FOREVER), -EOPNOTSUPP);
 }
