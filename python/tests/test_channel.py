@@ -11,7 +11,7 @@ def test_properties_and_roundtrip(pair):
     prod, cons = pair
     assert (prod.role, cons.role) == ("producer", "consumer")
     assert prod.capacity == cons.capacity == 1 << 16
-    assert cons.max_message_size == (1 << 16) // 2 - 16
+    assert cons.max_message == (1 << 16) // 2 - 16
     assert prod.peer_pid > 0 and isinstance(cons.fileno(), int)
     prod.send(b"hello", type_id=7)
     prod.send(bytearray(b"x" * 100))
@@ -54,7 +54,26 @@ def test_send_many_recv_many(pair):
     got = []
     while len(got) < 1000:
         got += cons.recv_many(300)
-    assert got == msgs
+    assert all(isinstance(m, zipc.Message) for m in got)
+    assert [m.data for m in got] == msgs and {m.type_id for m in got} == {0}
+
+
+def test_send_many_per_message_types(pair):
+    """recv_many keeps each type id, and send_many takes (type_id, payload)
+    pairs (a received Message is one), bare payloads with type_id=."""
+    prod, cons = pair
+    mixed = [(7, b"seven"), b"default", zipc.RawMessage(9, bytearray(b"nine")), (0xFFFF0000, memoryview(b"mv"))]
+    assert prod.send_many(mixed, type_id=3) == 4
+    got = cons.recv_many()
+    assert got == [(7, b"seven"), (3, b"default"), (9, b"nine"), (0xFFFF0000, b"mv")]
+    assert prod.send_many(got) == 4  # a received batch goes out as it came
+    assert cons.recv_many() == got
+    with pytest.raises(TypeError):
+        prod.send_many([(1, b"a", b"extra")])
+    with pytest.raises(ValueError):
+        prod.send_many([(-1, b"a")])
+    with pytest.raises(TypeError):
+        prod.send_many(["text"])
 
 
 def test_bad_arguments(pair, sock_path):
@@ -72,7 +91,7 @@ def test_bad_arguments(pair, sock_path):
     with pytest.raises(TypeError):
         prod.send("not bytes")
     with pytest.raises(zipc.InvalidArgument) as e:
-        prod.send(bytes(prod.max_message_size + 1))
+        prod.send(bytes(prod.max_message + 1))
     assert isinstance(e.value, ValueError) and e.value.errno == errno.EMSGSIZE
     with pytest.raises(ValueError):
         cons.send(b"x")  # the consumer cannot send

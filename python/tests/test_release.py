@@ -9,7 +9,7 @@ import zipc
 
 
 def test_holding_the_last_array_never_stalls(make_pair):
-    """`a = ch.recv_array()` in a loop keeps the previous array alive during
+    """`a = ch.recv_tensor()` in a loop keeps the previous array alive during
     the next receive: the slots before it still go back, the producer never
     blocks for good, and a held array is never overwritten."""
     cap = 1 << 14
@@ -20,7 +20,7 @@ def test_holding_the_last_array_never_stalls(make_pair):
     def produce():
         try:
             for i in range(n):
-                prod.send_array(np.full(256, i, np.float32), timeout=5)
+                prod.send_tensor(np.full(256, i, np.float32), timeout=5)
         except BaseException as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -28,7 +28,7 @@ def test_holding_the_last_array_never_stalls(make_pair):
     t.start()
     prev = None
     for i in range(n):
-        a = cons.recv_array(timeout=5)  # the previous `a` is alive until this returns
+        a = cons.recv_tensor(timeout=5)  # the previous `a` is alive until this returns
         assert a.shape == (256,) and (a == i).all()
         if prev is not None:
             assert (prev == i - 1).all()  # held across a receive: intact
@@ -67,8 +67,8 @@ def test_drain_views_released_out_of_order(pair):
 
 def test_close_with_live_export_tells_the_peer_at_once(pair):
     prod, cons = pair
-    prod.send_array(np.arange(256, dtype=np.float32))
-    a = cons.recv_array()
+    prod.send_tensor(np.arange(256, dtype=np.float32))
+    a = cons.recv_tensor()
     cons.close()
     t0 = time.monotonic()
     with pytest.raises(zipc.PeerGone):  # a producer notices when it needs space

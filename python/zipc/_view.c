@@ -67,8 +67,7 @@ static void view_update(ViewObject *v)
         zp_pin(v->owner);
         return;
     }
-    zp_finish(v->owner, v->seq);
-    zp_unpin(v->owner); /* may release the slot: v->data is dead from here */
+    zp_unpin(v->owner, v->disowned ? NULL : &v->msg); /* gives the slot back: v->msg.data is dead */
 }
 
 static int view_check(ViewObject *v)
@@ -85,13 +84,11 @@ PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg)
     if (!v)
         return NULL;
     v->owner = (ChannelObject *)Py_NewRef(owner);
-    v->data = msg->data;
-    v->size = msg->size;
-    v->type = msg->type;
-    v->seq = msg->seq;
+    v->msg = *msg;
     v->exports = 0;
     v->claimed = true;
     v->pinned = false;
+    v->disowned = false;
     v->tensor = 0;
     view_update(v);
     return (PyObject *)v;
@@ -128,7 +125,7 @@ static int View_getbuffer(ViewObject *v, Py_buffer *view, int flags)
 {
     if (view_check(v))
         return -1;
-    if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->data, v->size, 1, flags))
+    if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->msg.data, v->msg.size, 1, flags))
         return -1;
     v->exports++;
     return 0;
@@ -168,9 +165,9 @@ int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_he
 static int view_tensor(ViewObject *v)
 {
     if (v->tensor == 0) {
-        if (v->type != ZIPC_TYPE_TENSOR)
+        if (v->msg.type != ZIPC_TYPE_TENSOR)
             v->tensor = -1;
-        else if (zp_tensor_parse(v->data, v->size, &v->th))
+        else if (zp_tensor_parse(v->msg.data, v->msg.size, &v->th))
             return -1;
         else
             v->tensor = 1;
@@ -225,7 +222,7 @@ static PyObject *View_get_tensor(ViewObject *v, void *Py_UNUSED(c))
 }
 
 /* ------------------------------------------------------------------------
- * NumPy arrays over views (recv_array): numpy.ndarray(shape, dtype, view,
+ * NumPy arrays over views (recv_tensor): numpy.ndarray(shape, dtype, view,
  * offset, strides). The array's base is the view, claimed until it dies.
  * ------------------------------------------------------------------------ */
 
@@ -259,24 +256,48 @@ static PyObject *dtype_of(const struct zipc_tensor_header *h)
     return dt && !PyErr_Occurred() ? dt : NULL;
 }
 
-PyObject *zp_view_array(ViewObject *v)
+/* 1: m is a valid tensor (*h filled); else NULL-worthy: -1 with TypeError
+ * (another type) or CorruptedError (a malformed header). */
+static int tensor_of(const struct zipc_msg *m, struct zipc_tensor_header *h)
 {
-    int kind = view_check(v) ? -1 : view_tensor(v);
-    if (kind == 0)
-        PyErr_Format(PyExc_TypeError, "message of type %#x is not a tensor", v->type);
-    const struct zipc_tensor_header *h = &v->th;
-    PyObject *dt = kind == 1 ? dtype_of(h) : NULL;
-    if (!dt)
-        return NULL;
+    if (m->type != ZIPC_TYPE_TENSOR) {
+        PyErr_Format(PyExc_TypeError, "message of type 0x%x is not a tensor (left in place: "
+                     "recv() or view() takes it)", (unsigned)m->type);
+        return -1;
+    }
+    return zp_tensor_parse(m->data, m->size, h) ? -1 : 1;
+}
+
+/* numpy.ndarray(shape, dtype, base, offset, strides) over a validated header. */
+static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, PyObject *base)
+{
     int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
     for (unsigned i = 0; i < h->ndim; i++)
         strides[i] = h->strides[i] * item; /* validated: within the payload */
-    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, (PyObject *)v,
+    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, base,
                          PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
     PyObject *a = args[0] && args[3] && args[4] ? PyObject_Vectorcall(np_ndarray, args, 5, NULL) : NULL;
-    for (int i = 0; i < 5; i++)
-        if (i != 2)
-            Py_XDECREF(args[i]);
+    Py_XDECREF(args[0]);
+    Py_XDECREF(args[3]);
+    Py_XDECREF(args[4]);
+    return a;
+}
+
+PyObject *zp_tensor_array(ChannelObject *owner, const struct zipc_msg *m)
+{
+    struct zipc_tensor_header h;
+    PyObject *dt = tensor_of(m, &h) == 1 ? dtype_of(&h) : NULL;
+    ViewObject *v = dt ? (ViewObject *)zp_view_new(owner, m) : NULL;
+    PyObject *a = NULL;
+    if (v) {
+        v->tensor = 1;
+        v->th = h;
+        a = ndarray_over(&h, dt, (PyObject *)v);
+        if (!a)
+            v->disowned = true; /* the caller stashes the message */
+    }
+    Py_XDECREF(dt);
+    Py_XDECREF(v); /* the array holds it */
     return a;
 }
 
@@ -337,16 +358,16 @@ static int fill_dltensor(ViewObject *v, struct dl_export *e, DLTensor *t)
     t->byte_offset = 0;
     if (kind == 1) {
         const struct zipc_tensor_header *h = &v->th;
-        t->data = (void *)(v->data + h->data_offset);
+        t->data = (void *)((const uint8_t *)v->msg.data + h->data_offset);
         t->ndim = h->ndim;
         t->dtype = (DLDataType){h->dtype_code, h->dtype_bits, h->dtype_lanes};
         memcpy(e->shape, h->shape, sizeof e->shape);
         memcpy(e->strides, h->strides, sizeof e->strides);
     } else {
-        t->data = (void *)v->data;
+        t->data = (void *)v->msg.data;
         t->ndim = 1;
         t->dtype = (DLDataType){ZIPC_DTYPE_UINT, 8, 1};
-        e->shape[0] = v->size;
+        e->shape[0] = v->msg.size;
         e->strides[0] = 1;
     }
     return 0;
@@ -436,18 +457,18 @@ static PyObject *View_tobytes(ViewObject *v, PyObject *Py_UNUSED(ignored))
 {
     if (view_check(v))
         return NULL;
-    return PyBytes_FromStringAndSize((const char *)v->data, v->size);
+    return PyBytes_FromStringAndSize((const char *)v->msg.data, v->msg.size);
 }
 
-static Py_ssize_t View_len(ViewObject *v) { return v->size; }
+static Py_ssize_t View_len(ViewObject *v) { return v->msg.size; }
 
-static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->type); }
-static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->size); }
+static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.type); }
+static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.size); }
 static PyObject *View_get_released(ViewObject *v, void *Py_UNUSED(c)) { return PyBool_FromLong(!v->pinned); }
 
 static PyObject *View_repr(ViewObject *v)
 {
-    return PyUnicode_FromFormat("<zipc.View type_id=0x%x size=%u%s>", v->type, v->size,
+    return PyUnicode_FromFormat("<zipc.View type_id=0x%x size=%u%s>", v->msg.type, v->msg.size,
                                 v->pinned ? "" : " released");
 }
 
