@@ -90,6 +90,27 @@ def test_c_tensors_to_python(sock_path, c_producer):
     assert proc.wait(10) == 0
 
 
+BUILT_IN_PRODUCER = """
+import sys
+from zipc import _zipc
+sys.exit(_zipc._c_producer(sys.argv[1:]))
+"""
+
+
+def test_c_producer_built_into_the_extension(sock_path):
+    """What `python -m zipc.bench` runs for its C rows: examples/c_producer.c
+    from the installed extension, no compiler, no source tree."""
+    child = python_child(BUILT_IN_PRODUCER, sock_path, "tensor", 50, 64)
+    with zipc.Channel.listen(sock_path, 1 << 16, timeout=10) as cons:
+        got = [cons.recv_tensor(timeout=10) for _ in range(50)]
+        assert [(a[0], a[63]) for a in got] == [(i, i + 63) for i in range(50)]
+        with pytest.raises(zipc.PeerGone):
+            cons.recv(timeout=10)
+    assert child.wait(10) == 0
+    bad = python_child(BUILT_IN_PRODUCER, sock_path + "-none", "typed", stderr=subprocess.PIPE, text=True)
+    assert bad.wait(30) == 1 and "c_producer: connect:" in bad.stderr.read()
+
+
 SLEEPER = """
 import sys, time, zipc
 ch = zipc.Channel.connect(sys.argv[1], timeout=10)

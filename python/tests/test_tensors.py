@@ -34,9 +34,42 @@ def test_recv_tensor_is_zero_copy_and_read_only(pair):
     a = cons.recv_tensor()
     assert a.shape == (3, 4) and a.dtype == np.float32 and not a.flags.writeable
     np.testing.assert_array_equal(a, np.arange(12).reshape(3, 4))
-    prod.send(b"plain")
+    prod.send(b"plain", type_id=0xABC)
+    with pytest.raises(TypeError) as e:
+        cons.recv_tensor()
+    assert "0xabc" in str(e.value) and "%" not in str(e.value)
+    assert cons.recv(timeout=0) == (0xABC, b"plain")  # left in place, not lost
+
+
+def test_recv_tensors_stops_before_a_non_tensor(pair):
+    prod, cons = pair
+    prod.send_tensor(np.full(2, 1, np.int32))
+    prod.send_tensor(np.full(2, 2, np.int32))
+    prod.send(b"between", type_id=5)
+    prod.send_tensor(np.full(2, 3, np.int32))
+    arrays = cons.recv_tensors(10)
+    assert [int(a[0]) for a in arrays] == [1, 2]  # the ones before it
+    with pytest.raises(TypeError):
+        cons.recv_tensors(10)  # it comes first now: raises, stays
     with pytest.raises(TypeError):
         cons.recv_tensor()
+    with cons.view() as v:
+        assert (v.type_id, bytes(v)) == (5, b"between")
+    assert int(cons.recv_tensor(timeout=0)[0]) == 3
+    del arrays
+    assert cons.stats()["messages"] == 4  # every slot went back
+
+
+def test_corrupt_tensor_stays_in_place(pair):
+    prod, cons = pair
+    header = zipc._zipc.tensor_header(2, 32, 1, (1000,))
+    prod.send(header + bytes(16), type_id=zipc.TYPE_TENSOR)  # nbytes beyond payload
+    prod.send(b"next")
+    with pytest.raises(zipc.CorruptedError):
+        cons.recv_tensor()
+    m = cons.recv(timeout=0)
+    assert m.type_id == zipc.TYPE_TENSOR and m.data.startswith(header)
+    assert cons.recv(timeout=0).data == b"next"
 
 
 @pytest.mark.parametrize("make", [
