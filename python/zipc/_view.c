@@ -143,23 +143,8 @@ static PyBufferProcs View_as_buffer = {
 };
 
 /* ------------------------------------------------------------------------
- * Tensors
+ * The tensor header of a view (parsed once)
  * ------------------------------------------------------------------------ */
-
-int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_header *h)
-{
-    if (size >= sizeof *h) {
-        memcpy(h, payload, sizeof *h); /* a local copy: the peer may still write the ring */
-        if (zipc_tensor_validate(h, size) == 0)
-            return 0;
-    }
-    PyObject *exc = PyObject_CallFunction(ZpErr_Corrupted, "is", EBADMSG, "invalid tensor header");
-    if (exc) {
-        PyErr_SetObject(ZpErr_Corrupted, exc);
-        Py_DECREF(exc);
-    }
-    return -1;
-}
 
 /* 1: a valid tensor (v->th filled), 0: not a tensor message, -1: raised. */
 static int view_tensor(ViewObject *v)
@@ -175,130 +160,12 @@ static int view_tensor(ViewObject *v)
     return v->tensor == 1;
 }
 
-static PyObject *int64_tuple(const int64_t *a, int n)
-{
-    PyObject *t = PyTuple_New(n);
-    for (int i = 0; t && i < n; i++) {
-        PyObject *x = PyLong_FromLongLong(a[i]);
-        if (!x) {
-            Py_CLEAR(t);
-            break;
-        }
-        PyTuple_SET_ITEM(t, i, x);
-    }
-    return t;
-}
-
-static PyObject *tensor_tuple(const struct zipc_tensor_header *h)
-{
-    PyObject *shape = int64_tuple(h->shape, h->ndim);
-    PyObject *strides = int64_tuple(h->strides, h->ndim);
-    PyObject *r = NULL;
-    if (shape && strides)
-        r = Py_BuildValue("(iiiOOKK)", h->dtype_code, h->dtype_bits, h->dtype_lanes, shape, strides,
-                          (unsigned long long)h->data_offset, (unsigned long long)h->nbytes);
-    Py_XDECREF(shape);
-    Py_XDECREF(strides);
-    return r;
-}
-
-PyObject *zp_tensor_info(PyObject *Py_UNUSED(module), PyObject *buffer)
-{
-    Py_buffer b;
-    if (PyObject_GetBuffer(buffer, &b, PyBUF_SIMPLE))
-        return NULL;
-    struct zipc_tensor_header h;
-    PyObject *r = zp_tensor_parse(b.buf, (uint64_t)b.len, &h) ? NULL : tensor_tuple(&h);
-    PyBuffer_Release(&b);
-    return r;
-}
-
 static PyObject *View_get_tensor(ViewObject *v, void *Py_UNUSED(c))
 {
     if (view_check(v))
         return NULL;
     int t = view_tensor(v);
-    return t < 0 ? NULL : t == 0 ? Py_NewRef(Py_None) : tensor_tuple(&v->th);
-}
-
-/* ------------------------------------------------------------------------
- * NumPy arrays over views (recv_tensor): numpy.ndarray(shape, dtype, view,
- * offset, strides). The array's base is the view, claimed until it dies.
- * ------------------------------------------------------------------------ */
-
-static PyObject *np_ndarray; /* numpy.ndarray, once NumPy is imported */
-static struct {
-    uint32_t key; /* code << 24 | bits << 16 | lanes */
-    PyObject *dtype;
-} dtypes[16];
-
-/* A new reference to the NumPy dtype of a tensor header (cached). */
-static PyObject *dtype_of(const struct zipc_tensor_header *h)
-{
-    uint32_t key = (uint32_t)h->dtype_code << 24 | (uint32_t)h->dtype_bits << 16 | h->dtype_lanes;
-    size_t i = 0, n = sizeof dtypes / sizeof dtypes[0];
-    for (; i < n && dtypes[i].dtype; i++)
-        if (dtypes[i].key == key)
-            return Py_NewRef(dtypes[i].dtype);
-    PyObject *f = zp_arrays_attr("ndarray_of"), *nd, *dt = NULL;
-    PyObject *t = f ? PyObject_CallFunction(f, "iii", h->dtype_code, h->dtype_bits, h->dtype_lanes) : NULL;
-    if (t && PyArg_ParseTuple(t, "OO", &nd, &dt)) {
-        if (!np_ndarray)
-            np_ndarray = Py_NewRef(nd);
-        if (i < n) {
-            dtypes[i].key = key;
-            dtypes[i].dtype = Py_NewRef(dt);
-        }
-        Py_INCREF(dt); /* the caller's */
-    }
-    Py_XDECREF(f);
-    Py_XDECREF(t);
-    return dt && !PyErr_Occurred() ? dt : NULL;
-}
-
-/* 1: m is a valid tensor (*h filled); else NULL-worthy: -1 with TypeError
- * (another type) or CorruptedError (a malformed header). */
-static int tensor_of(const struct zipc_msg *m, struct zipc_tensor_header *h)
-{
-    if (m->type != ZIPC_TYPE_TENSOR) {
-        PyErr_Format(PyExc_TypeError, "message of type 0x%x is not a tensor (left in place: "
-                     "recv() or view() takes it)", (unsigned)m->type);
-        return -1;
-    }
-    return zp_tensor_parse(m->data, m->size, h) ? -1 : 1;
-}
-
-/* numpy.ndarray(shape, dtype, base, offset, strides) over a validated header. */
-static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, PyObject *base)
-{
-    int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
-    for (unsigned i = 0; i < h->ndim; i++)
-        strides[i] = h->strides[i] * item; /* validated: within the payload */
-    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, base,
-                         PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
-    PyObject *a = args[0] && args[3] && args[4] ? PyObject_Vectorcall(np_ndarray, args, 5, NULL) : NULL;
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[3]);
-    Py_XDECREF(args[4]);
-    return a;
-}
-
-PyObject *zp_tensor_array(ChannelObject *owner, const struct zipc_msg *m)
-{
-    struct zipc_tensor_header h;
-    PyObject *dt = tensor_of(m, &h) == 1 ? dtype_of(&h) : NULL;
-    ViewObject *v = dt ? (ViewObject *)zp_view_new(owner, m) : NULL;
-    PyObject *a = NULL;
-    if (v) {
-        v->tensor = 1;
-        v->th = h;
-        a = ndarray_over(&h, dt, (PyObject *)v);
-        if (!a)
-            v->disowned = true; /* the caller stashes the message */
-    }
-    Py_XDECREF(dt);
-    Py_XDECREF(v); /* the array holds it */
-    return a;
+    return t < 0 ? NULL : t == 0 ? Py_NewRef(Py_None) : zp_tensor_tuple(&v->th);
 }
 
 /* ------------------------------------------------------------------------

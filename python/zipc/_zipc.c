@@ -1,6 +1,7 @@
-/* zipc._zipc: the Channel type, error mapping and the blocking-call helper.
- * Views, batches and DLPack live in _view.c; reservations and tensor helpers
- * in _reserve.c. See _zipc.h for the lifetime rules. */
+/* zipc._zipc: the Channel type, error mapping, the blocking-call helper and
+ * the module. Views, batches and DLPack live in _view.c, reservations in
+ * _reserve.c, tensor headers and NumPy arrays in _tensor.c, the built-in C
+ * producer in _cproducer.c. See _zipc.h for the lifetime rules. */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -715,48 +716,6 @@ static PyObject *Channel_reserve(ChannelObject *self, PyObject *args, PyObject *
     return r;
 }
 
-/* dtype triple and shape -> tensor header; raises ValueError. */
-static int tensor_init(struct zipc_tensor_header *h, int code, int bits, int lanes, Py_ssize_t ndim,
-                       const int64_t *shape)
-{
-    if (code < 0 || code > 255 || bits < 0 || bits > 255 || lanes < 1 || lanes > 65535 || ndim < 0 ||
-        ndim > ZIPC_TENSOR_MAX_NDIM) {
-        PyErr_SetString(PyExc_ValueError, "unsupported dtype or more than 8 dimensions");
-        return -1;
-    }
-    int rc = zipc_tensor_init(h, (uint8_t)code, (uint8_t)bits, (uint16_t)lanes, (unsigned)ndim, shape);
-    if (rc) {
-        PyErr_SetString(PyExc_ValueError, rc == -EOVERFLOW ? "tensor too large" : "invalid dtype or shape");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_shape(PyObject *obj, int64_t *shape, Py_ssize_t *ndim)
-{
-    PyObject *seq = PySequence_Fast(obj, "shape must be a sequence of ints");
-    if (!seq)
-        return -1;
-    *ndim = PySequence_Fast_GET_SIZE(seq);
-    int rc = 0;
-    if (*ndim > ZIPC_TENSOR_MAX_NDIM) {
-        PyErr_SetString(PyExc_ValueError, "at most 8 dimensions");
-        rc = -1;
-    }
-    for (Py_ssize_t i = 0; rc == 0 && i < *ndim; i++) {
-        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
-        if (v == -1 && PyErr_Occurred())
-            rc = -1;
-        else if (v < 0) {
-            PyErr_SetString(PyExc_ValueError, "negative dimension");
-            rc = -1;
-        }
-        shape[i] = v;
-    }
-    Py_DECREF(seq);
-    return rc;
-}
-
 static PyObject *Channel_reserve_tensor_slot(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"shape", "code", "bits", "lanes", "type_id", "timeout", NULL};
@@ -768,8 +727,8 @@ static PyObject *Channel_reserve_tensor_slot(ChannelObject *self, PyObject *args
     struct zipc_tensor_header h;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "Oiii|O&O:_reserve_tensor_slot", kwlist, &shape_obj, &code,
                                      &bits, &lanes, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || parse_shape(shape_obj, shape, &ndim) ||
-        tensor_init(&h, code, bits, lanes, ndim, shape) || producer_enter(self))
+        !zp_timeout(timeout, &tmo) || zp_parse_shape(shape_obj, shape, &ndim) ||
+        zp_tensor_init(&h, code, bits, lanes, ndim, shape) || producer_enter(self))
         return NULL;
     PyObject *r = reserve_object(self, sizeof h, (size_t)h.nbytes, type, tmo, &h);
     zp_leave(self);
@@ -783,7 +742,7 @@ static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int b
     struct zipc_tensor_header h;
     for (int i = 0; i < b->ndim && i < ZIPC_TENSOR_MAX_NDIM; i++)
         shape[i] = b->shape[i];
-    if (tensor_init(&h, code, bits, 1, b->ndim, shape))
+    if (zp_tensor_init(&h, code, bits, 1, b->ndim, shape))
         return -1;
     if ((Py_ssize_t)h.nbytes != b->len || (b->ndim && b->itemsize != (Py_ssize_t)zipc_tensor_itemsize(h.dtype_bits, 1))) {
         PyErr_SetString(PyExc_ValueError, "buffer item size does not match the dtype");
@@ -808,57 +767,6 @@ static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int b
     return rc ? -1 : 0;
 }
 
-/* The DLPack (code, bits) of a native-order struct-module buffer format
- * (what NumPy exports), or false: the caller asks NumPy instead. */
-static bool format_dtype(const char *f, Py_ssize_t itemsize, int *code, int *bits)
-{
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const char native = '<';
-#else
-    const char native = '>';
-#endif
-    if (!f)
-        f = "B";
-    if (*f == '@' || *f == '=' || *f == native)
-        f++;
-    bool complex = *f == 'Z';
-    f += complex;
-    if (!f[0] || f[1] || itemsize < 1 || itemsize > 32)
-        return false;
-    *bits = (int)itemsize * 8;
-    if (complex)
-        *code = strchr("fdg", f[0]) ? ZIPC_DTYPE_COMPLEX : -1;
-    else if (strchr("bhilqn", f[0]))
-        *code = ZIPC_DTYPE_INT;
-    else if (strchr("BHILQN", f[0]))
-        *code = ZIPC_DTYPE_UINT;
-    else if (strchr("efdg", f[0]))
-        *code = ZIPC_DTYPE_FLOAT;
-    else
-        *code = f[0] == '?' ? ZIPC_DTYPE_BOOL : -1;
-    return *code >= 0;
-}
-
-/* obj's buffer and dtype: its own when it exports a plain numeric format,
- * else through numpy.asarray (zipc._arrays.tensor_args). */
-static int tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits)
-{
-    static PyObject *tensor_args;
-    if (PyObject_GetBuffer(obj, b, PyBUF_RECORDS_RO) == 0) {
-        if (format_dtype(b->format, b->itemsize, code, bits))
-            return 0;
-        PyBuffer_Release(b);
-    }
-    PyErr_Clear();
-    if (!tensor_args && !(tensor_args = zp_arrays_attr("tensor_args")))
-        return -1;
-    PyObject *t = PyObject_CallOneArg(tensor_args, obj); /* (ndarray, code, bits) or raises */
-    PyObject *arr;
-    int rc = t && PyArg_ParseTuple(t, "Oii", &arr, code, bits) ? PyObject_GetBuffer(arr, b, PyBUF_STRIDES) : -1;
-    Py_XDECREF(t); /* b holds arr */
-    return rc;
-}
-
 static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"tensor", "type_id", "timeout", NULL};
@@ -868,24 +776,11 @@ static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *args, PyObje
     Py_buffer b;
     int code, bits;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O&O:send_tensor", kwlist, &obj, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || tensor_buffer(obj, &b, &code, &bits))
+        !zp_timeout(timeout, &tmo) || zp_tensor_buffer(obj, &b, &code, &bits))
         return NULL;
     int rc = send_tensor_buffer(self, &b, code, bits, type, tmo);
     PyBuffer_Release(&b);
     return rc ? NULL : Py_NewRef(Py_None);
-}
-
-PyObject *zp_tensor_header(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    PyObject *shape_obj;
-    int code, bits, lanes;
-    int64_t shape[ZIPC_TENSOR_MAX_NDIM];
-    Py_ssize_t ndim;
-    struct zipc_tensor_header h;
-    if (!PyArg_ParseTuple(args, "iiiO:tensor_header", &code, &bits, &lanes, &shape_obj) ||
-        parse_shape(shape_obj, shape, &ndim) || tensor_init(&h, code, bits, lanes, ndim, shape))
-        return NULL;
-    return PyBytes_FromStringAndSize((const char *)&h, sizeof h);
 }
 
 /* ------------------------------------------------------------------------

@@ -144,10 +144,20 @@ PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size,
 /* close(): the C close drops the reservation; the object learns it here. */
 void zp_reservation_detach(ReservationObject *res);
 
-/* ---- tensors ------------------------------------------------------------ */
+/* ---- tensors (_tensor.c) ----------------------------------------------- */
 /* Parse and validate a tensor header at the start of a payload of `size`
  * bytes into *h (a local copy). Raises CorruptedError and returns -1. */
 int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_header *h);
+/* (code, bits, lanes, shape, strides, data_offset, nbytes) */
+PyObject *zp_tensor_tuple(const struct zipc_tensor_header *h);
+/* dtype triple and shape -> a C-contiguous header; raises ValueError. */
+int zp_tensor_init(struct zipc_tensor_header *h, int code, int bits, int lanes, Py_ssize_t ndim,
+                   const int64_t *shape);
+/* A sequence of at most ZIPC_TENSOR_MAX_NDIM dimensions >= 0; raises. */
+int zp_parse_shape(PyObject *obj, int64_t *shape, Py_ssize_t *ndim);
+/* obj's buffer and DLPack (code, bits): its own buffer when it exports a
+ * plain numeric format, else through numpy.asarray. Raises. */
+int zp_tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits);
 PyObject *zp_tensor_info(PyObject *module, PyObject *buffer);
 PyObject *zp_tensor_header(PyObject *module, PyObject *args);
 
