@@ -142,13 +142,19 @@ def test_close_from_a_signal_handler_in_the_blocked_thread(pair):
     """Re-entrant close(): the handler runs inside recv's wait, in the thread
     that holds the endpoint; recv raises Cancelled and the channel is closed."""
     prod, cons = pair
-    old = signal.signal(signal.SIGALRM, lambda *_: cons.close())
+    seen = []
+
+    def handler(*_):
+        cons.close()  # returns at once: the recv it interrupted closes as it leaves
+        seen.append(cons.closed)
+
+    old = signal.signal(signal.SIGALRM, handler)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.2)
         t0 = time.monotonic()
         with pytest.raises(zipc.Cancelled):
             cons.recv(timeout=5)
-        assert time.monotonic() - t0 < 1.0 and cons.closed
+        assert time.monotonic() - t0 < 1.0 and cons.closed and seen == [True]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)

@@ -1061,7 +1061,7 @@ static PyObject *Channel_get_max(ChannelObject *self, void *Py_UNUSED(c)) { retu
 static PyObject *Channel_get_pid(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(self->peer_pid); }
 static PyObject *Channel_get_closed(ChannelObject *self, void *Py_UNUSED(c))
 {
-    return PyBool_FromLong(!self->ch || self->closing);
+    return PyBool_FromLong(closed_for_calls(self));
 }
 
 static PyGetSetDef Channel_getset[] = {
