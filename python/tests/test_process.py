@@ -108,7 +108,8 @@ def test_c_producer_built_into_the_extension(sock_path):
             cons.recv(timeout=10)
     assert child.wait(10) == 0
     bad = python_child(BUILT_IN_PRODUCER, sock_path + "-none", "typed", stderr=subprocess.PIPE, text=True)
-    assert bad.wait(30) == 1 and "c_producer: connect:" in bad.stderr.read()
+    _, err = bad.communicate(timeout=30)
+    assert bad.returncode == 1 and "c_producer: connect:" in err
 
 
 SLEEPER = """

@@ -16,11 +16,7 @@ int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_he
         if (zipc_tensor_validate(h, size) == 0)
             return 0;
     }
-    PyObject *exc = PyObject_CallFunction(ZpErr_Corrupted, "is", EBADMSG, "invalid tensor header");
-    if (exc) {
-        PyErr_SetObject(ZpErr_Corrupted, exc);
-        Py_DECREF(exc);
-    }
+    zp_raise_text(EBADMSG, "invalid tensor header");
     return -1;
 }
 
@@ -143,16 +139,18 @@ static bool format_dtype(const char *f, Py_ssize_t itemsize, int *code, int *bit
  * else through numpy.asarray (zipc._arrays.tensor_args). */
 int zp_tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits)
 {
-    static PyObject *tensor_args;
+    zp_state *st = zp_get_state();
+    if (!st)
+        return -1;
     if (PyObject_GetBuffer(obj, b, PyBUF_RECORDS_RO) == 0) {
         if (format_dtype(b->format, b->itemsize, code, bits))
             return 0;
         PyBuffer_Release(b);
     }
     PyErr_Clear();
-    if (!tensor_args && !(tensor_args = zp_arrays_attr("tensor_args")))
+    if (!st->tensor_args && !(st->tensor_args = zp_arrays_attr("tensor_args")))
         return -1;
-    PyObject *t = PyObject_CallOneArg(tensor_args, obj); /* (ndarray, code, bits) or raises */
+    PyObject *t = PyObject_CallOneArg(st->tensor_args, obj); /* (ndarray, code, bits) or raises */
     PyObject *arr;
     int rc = t && PyArg_ParseTuple(t, "Oii", &arr, code, bits) ? PyObject_GetBuffer(arr, b, PyBUF_STRIDES) : -1;
     Py_XDECREF(t); /* b holds arr */
@@ -177,28 +175,25 @@ PyObject *zp_tensor_header(PyObject *Py_UNUSED(module), PyObject *args)
  * offset, strides). The array's base is the view, claimed until it dies.
  * ------------------------------------------------------------------------ */
 
-static PyObject *np_ndarray; /* numpy.ndarray, once NumPy is imported */
-static struct {
-    uint32_t key; /* code << 24 | bits << 16 | lanes */
-    PyObject *dtype;
-} dtypes[16];
-
 /* A new reference to the NumPy dtype of a tensor header (cached). */
 static PyObject *dtype_of(const struct zipc_tensor_header *h)
 {
+    zp_state *st = zp_get_state();
+    if (!st)
+        return NULL;
     uint32_t key = (uint32_t)h->dtype_code << 24 | (uint32_t)h->dtype_bits << 16 | h->dtype_lanes;
-    size_t i = 0, n = sizeof dtypes / sizeof dtypes[0];
-    for (; i < n && dtypes[i].dtype; i++)
-        if (dtypes[i].key == key)
-            return Py_NewRef(dtypes[i].dtype);
+    size_t i = 0, n = sizeof st->dtypes / sizeof st->dtypes[0];
+    for (; i < n && st->dtypes[i].dtype; i++)
+        if (st->dtypes[i].key == key)
+            return Py_NewRef(st->dtypes[i].dtype);
     PyObject *f = zp_arrays_attr("ndarray_of"), *nd, *dt = NULL;
     PyObject *t = f ? PyObject_CallFunction(f, "iii", h->dtype_code, h->dtype_bits, h->dtype_lanes) : NULL;
     if (t && PyArg_ParseTuple(t, "OO", &nd, &dt)) {
-        if (!np_ndarray)
-            np_ndarray = Py_NewRef(nd);
+        if (!st->np_ndarray)
+            st->np_ndarray = Py_NewRef(nd);
         if (i < n) {
-            dtypes[i].key = key;
-            dtypes[i].dtype = Py_NewRef(dt);
+            st->dtypes[i].key = key;
+            st->dtypes[i].dtype = Py_NewRef(dt);
         }
         Py_INCREF(dt); /* the caller's */
     }
@@ -227,7 +222,8 @@ static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, 
         strides[i] = h->strides[i] * item; /* validated: within the payload */
     PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, base,
                          PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
-    PyObject *a = args[0] && args[3] && args[4] ? PyObject_Vectorcall(np_ndarray, args, 5, NULL) : NULL;
+    zp_state *st = zp_get_state(); /* np_ndarray is set: dtype_of gave dt */
+    PyObject *a = st && args[0] && args[3] && args[4] ? PyObject_Vectorcall(st->np_ndarray, args, 5, NULL) : NULL;
     Py_XDECREF(args[0]);
     Py_XDECREF(args[3]);
     Py_XDECREF(args[4]);

@@ -11,37 +11,44 @@
  * Errors
  * ------------------------------------------------------------------------ */
 
-static PyObject *ZpErr_Base, *ZpErr_Timeout, *ZpErr_PeerGone, *ZpErr_Abi, *ZpErr_Invalid,
-    *ZpErr_Permission, *ZpErr_Cancelled;
-PyObject *ZpErr_Corrupted;
+static struct PyModuleDef module_def;
+
+zp_state *zp_get_state(void)
+{
+    PyObject *m = PyState_FindModule(&module_def);
+    return m ? PyModule_GetState(m) : NULL;
+}
 
 /* The exception class of each code. Every code of ZIPC_ERRNO_MAP is
  * decided here; test_errors.py walks the map (_zipc.ERRNO_MAP) and checks
  * each one, so a code added to the C map fails the test until it is placed. */
 static PyObject *error_class(int e)
 {
+    zp_state *st = zp_get_state();
+    if (!st)
+        return PyExc_OSError; /* the module is being torn down */
     switch (e) {
     case EAGAIN:
     case ETIMEDOUT:
-        return ZpErr_Timeout;
+        return st->err_timeout;
     case EPIPE:
-        return ZpErr_PeerGone;
+        return st->err_peer_gone;
     case EPROTO:
-        return ZpErr_Abi;
+        return st->err_abi;
     case EBADMSG:
-        return ZpErr_Corrupted;
+        return st->err_corrupted;
     case ECANCELED:
-        return ZpErr_Cancelled;
+        return st->err_cancelled;
     case EINVAL:
     case EMSGSIZE:
     case EOPNOTSUPP: /* every wrong-role call */
     case ENAMETOOLONG:
-        return ZpErr_Invalid;
+        return st->err_invalid;
     case EPERM:
     case EACCES:
-        return ZpErr_Permission;
+        return st->err_permission;
     default: /* EADDRINUSE, ENOENT, ECONNREFUSED, ENOTSOCK, EFBIG, ... : zipc.Error with .errno */
-        return ZpErr_Base;
+        return st->err_base;
     }
 }
 
@@ -61,8 +68,7 @@ static PyObject *raise_errno(int err, PyObject *fspath)
     return NULL;
 }
 
-/* An errno-carrying zipc error with our own text. */
-static PyObject *raise_msg(int e, const char *text)
+PyObject *zp_raise_text(int e, const char *text)
 {
     PyObject *cls = error_class(e);
     PyObject *exc = PyObject_CallFunction(cls, "is", e, text);
@@ -548,7 +554,7 @@ static int producer_enter(ChannelObject *self)
     if (zp_enter(self))
         return -1;
     if (self->role != ZIPC_ROLE_PRODUCER)
-        raise_msg(EOPNOTSUPP, "this endpoint is the consumer: it cannot send");
+        zp_raise_text(EOPNOTSUPP, "this endpoint is the consumer: it cannot send");
     else if (self->res)
         PyErr_SetString(PyExc_RuntimeError, "a reservation is open on this channel: commit or abort it first");
     else
@@ -575,7 +581,7 @@ static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_
         char text[128];
         snprintf(text, sizeof text, "message of %zu bytes exceeds max_message (%zu)", size,
                  self->max_message);
-        return raise_msg(EMSGSIZE, text);
+        return zp_raise_text(EMSGSIZE, text);
     }
     struct reserve_arg r = {.size = size};
     int rc = zp_block(self, op_reserve, &r, timeout_ns);
@@ -794,7 +800,7 @@ static int consumer_enter(ChannelObject *self)
     if (self->role == ZIPC_ROLE_CONSUMER)
         return 0;
     zp_leave(self);
-    raise_msg(EOPNOTSUPP, "this endpoint is the producer: it cannot receive");
+    zp_raise_text(EOPNOTSUPP, "this endpoint is the producer: it cannot receive");
     return -1;
 }
 
@@ -894,12 +900,11 @@ static PyObject *view_of(ChannelObject *self, const struct zipc_msg *m) { return
 
 typedef PyObject *(*wrap_fn)(ChannelObject *self, const struct zipc_msg *m);
 
-static PyTypeObject *Message_Type;
-
 /* A copy of a taken message. */
 static PyObject *message_new(ChannelObject *Py_UNUSED(self), const struct zipc_msg *m)
 {
-    PyObject *msg = PyStructSequence_New(Message_Type);
+    zp_state *st = zp_get_state();
+    PyObject *msg = st ? PyStructSequence_New(st->message_type) : NULL;
     if (!msg)
         return NULL;
     PyObject *type = PyLong_FromUnsignedLong(m->type);
@@ -1253,9 +1258,37 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
+static int module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    zp_state *st = PyModule_GetState(m);
+    PyObject **objs[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
+                         &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
+                         (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        Py_VISIT(*objs[i]);
+    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
+        Py_VISIT(st->dtypes[i].dtype);
+    return 0;
+}
+
+static int module_clear(PyObject *m)
+{
+    zp_state *st = PyModule_GetState(m);
+    PyObject **objs[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
+                         &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
+                         (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        Py_CLEAR(*objs[i]);
+    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
+        Py_CLEAR(st->dtypes[i].dtype);
+    return 0;
+}
+
+static void module_free(void *m) { module_clear(m); }
+
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "zipc._zipc", "zipc C extension (see the zipc package).", -1,
-    module_methods,
+    PyModuleDef_HEAD_INIT, "zipc._zipc", "zipc C extension (see the zipc package).", sizeof(zp_state),
+    module_methods, NULL, module_traverse, module_clear, module_free,
 };
 
 static PyObject *new_error(PyObject *m, const char *name, PyObject *bases, const char *doc)
@@ -1269,21 +1302,21 @@ static PyObject *new_error(PyObject *m, const char *name, PyObject *bases, const
     return cls;
 }
 
-static int add_errors(PyObject *m)
+static int add_errors(PyObject *m, zp_state *st)
 {
-    ZpErr_Base = new_error(m, "Error", Py_NewRef(PyExc_OSError),
-                           "Base of every zipc error: an OSError with .errno and the C library's text.");
-    if (!ZpErr_Base)
+    st->err_base = new_error(m, "Error", Py_NewRef(PyExc_OSError),
+                             "Base of every zipc error: an OSError with .errno and the C library's text.");
+    if (!st->err_base)
         return -1;
 #define SUB(var, name, builtin, doc) \
-    if (!(var = new_error(m, name, builtin ? PyTuple_Pack(2, ZpErr_Base, builtin) : PyTuple_Pack(1, ZpErr_Base), doc))) return -1
-    SUB(ZpErr_Timeout, "Timeout", PyExc_TimeoutError, "The timeout elapsed (ETIMEDOUT), or timeout=0 would block (EAGAIN).");
-    SUB(ZpErr_PeerGone, "PeerGone", PyExc_BrokenPipeError, "The peer closed or died (EPIPE); a consumer gets it after draining.");
-    SUB(ZpErr_Abi, "AbiMismatchError", NULL, "The peer speaks another zipc ABI (EPROTO).");
-    SUB(ZpErr_Corrupted, "CorruptedError", NULL, "The shared segment or a message is corrupted or hostile (EBADMSG).");
-    SUB(ZpErr_Invalid, "InvalidArgument", PyExc_ValueError, "Invalid argument (EINVAL, ENAMETOOLONG), message too large (EMSGSIZE), or a call the endpoint's role does not have (EOPNOTSUPP).");
-    SUB(ZpErr_Cancelled, "Cancelled", NULL, "The blocked call was woken by interrupt() or close() from another thread (ECANCELED).");
-    SUB(ZpErr_Permission, "PermissionDenied", PyExc_PermissionError, "Peer credentials refused (EPERM, EACCES).");
+    if (!(st->var = new_error(m, name, builtin ? PyTuple_Pack(2, st->err_base, builtin) : PyTuple_Pack(1, st->err_base), doc))) return -1
+    SUB(err_timeout, "Timeout", PyExc_TimeoutError, "The timeout elapsed (ETIMEDOUT), or timeout=0 would block (EAGAIN).");
+    SUB(err_peer_gone, "PeerGone", PyExc_BrokenPipeError, "The peer closed or died (EPIPE); a consumer gets it after draining.");
+    SUB(err_abi, "AbiMismatchError", NULL, "The peer speaks another zipc ABI (EPROTO).");
+    SUB(err_corrupted, "CorruptedError", NULL, "The shared segment or a message is corrupted or hostile (EBADMSG).");
+    SUB(err_invalid, "InvalidArgument", PyExc_ValueError, "Invalid argument (EINVAL, ENAMETOOLONG), message too large (EMSGSIZE), or a call the endpoint's role does not have (EOPNOTSUPP).");
+    SUB(err_cancelled, "Cancelled", NULL, "The blocked call was woken by interrupt() or close() from another thread (ECANCELED).");
+    SUB(err_permission, "PermissionDenied", PyExc_PermissionError, "Peer credentials refused (EPERM, EACCES).");
 #undef SUB
     return 0;
 }
@@ -1321,9 +1354,10 @@ PyMODINIT_FUNC PyInit__zipc(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
-    Message_Type = PyStructSequence_NewType(&message_desc);
-    if (!Message_Type || PyModule_AddObjectRef(m, "Message", (PyObject *)Message_Type) < 0 ||
-        add_errors(m) || add_constants(m) || add_errno_map(m) || add_type(m, &ZpChannel_Type, "Channel") ||
+    zp_state *st = PyModule_GetState(m);
+    st->message_type = PyStructSequence_NewType(&message_desc);
+    if (!st->message_type || PyModule_AddObjectRef(m, "Message", (PyObject *)st->message_type) < 0 ||
+        add_errors(m, st) || add_constants(m) || add_errno_map(m) || add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
         add_type(m, &ZpReservation_Type, "Reservation")) {
         Py_DECREF(m);

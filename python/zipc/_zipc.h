@@ -161,7 +161,24 @@ int zp_tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits);
 PyObject *zp_tensor_info(PyObject *module, PyObject *buffer);
 PyObject *zp_tensor_header(PyObject *module, PyObject *args);
 
-extern PyObject *ZpErr_Corrupted;
+/* ---- module state (zipc._zipc) ------------------------------------------- */
+typedef struct {
+    PyObject *err_base, *err_timeout, *err_peer_gone, *err_cancelled, *err_abi, *err_corrupted,
+        *err_invalid, *err_permission;
+    PyTypeObject *message_type;     /* zipc.Message */
+    PyObject *tensor_args;          /* zipc._arrays.tensor_args, once needed */
+    PyObject *np_ndarray;           /* numpy.ndarray, once NumPy is imported */
+    struct {
+        uint32_t key;               /* code << 24 | bits << 16 | lanes */
+        PyObject *dtype;
+    } dtypes[16];                   /* NumPy dtypes of tensor headers seen */
+} zp_state;
+
+/* This interpreter's zipc._zipc state; NULL while the module is not
+ * loaded (interpreter shutdown). */
+zp_state *zp_get_state(void);
+/* Raise the zipc exception of errno e with our own text; returns NULL. */
+PyObject *zp_raise_text(int e, const char *text);
 
 /* _zipc._c_producer(argv): examples/c_producer.c's main, in this process. */
 PyObject *zp_c_producer(PyObject *module, PyObject *argv);
