@@ -1258,29 +1258,36 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
+#define ZP_STATE_NREFS (11 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+
+/* Every reference the state holds, for traverse and clear. */
+static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
+{
+    PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
+                          &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
+                          (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 11, "ZP_STATE_NREFS counts these");
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        refs[n++] = fixed[i];
+    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
+        refs[n++] = &st->dtypes[i].dtype;
+    return n;
+}
+
 static int module_traverse(PyObject *m, visitproc visit, void *arg)
 {
-    zp_state *st = PyModule_GetState(m);
-    PyObject **objs[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
-                         &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                         (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        Py_VISIT(*objs[i]);
-    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
-        Py_VISIT(st->dtypes[i].dtype);
+    PyObject **refs[ZP_STATE_NREFS];
+    for (size_t i = 0, n = state_refs(PyModule_GetState(m), refs); i < n; i++)
+        Py_VISIT(*refs[i]);
     return 0;
 }
 
 static int module_clear(PyObject *m)
 {
-    zp_state *st = PyModule_GetState(m);
-    PyObject **objs[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
-                         &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                         (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
-    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        Py_CLEAR(*objs[i]);
-    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
-        Py_CLEAR(st->dtypes[i].dtype);
+    PyObject **refs[ZP_STATE_NREFS];
+    for (size_t i = 0, n = state_refs(PyModule_GetState(m), refs); i < n; i++)
+        Py_CLEAR(*refs[i]);
     return 0;
 }
 
