@@ -59,6 +59,27 @@ def test_send_many_recv_many(pair):
     assert [m.data for m in got] == msgs and {m.type_id for m in got} == {0}
 
 
+def test_message_is_a_pair():
+    import pickle
+
+    m = zipc.Message(7, bytearray(b"hi"))
+    t, d = m
+    assert (t, d) == (m.type_id, m.data) == (7, b"hi") and type(d) is bytes
+    assert m == (7, b"hi") and m == zipc.Message(7, b"hi") and m != (8, b"hi") and len(m) == 2
+    assert m[0] == 7 and m[1] == b"hi"
+    assert hash(m) == hash((7, b"hi")) and {m: 1}[(7, b"hi")] == 1
+    assert pickle.loads(pickle.dumps(m)) == m and "type_id=7" in repr(m)
+    match m:
+        case zipc.Message(type_id=7, data=payload):
+            assert payload == b"hi"
+        case _:
+            raise AssertionError("no match")
+    with pytest.raises(IndexError):
+        m[2]
+    with pytest.raises(ValueError):
+        zipc.Message(-1, b"")
+
+
 def test_send_many_per_message_types(pair):
     """recv_many keeps each type id, and send_many takes (type_id, payload)
     pairs (a received Message is one), bare payloads with type_id=."""

@@ -631,6 +631,9 @@ static PyObject *Channel_send(ChannelObject *self, PyObject *args, PyObject *kw)
  * (type_id, payload) pair such as a received Message. */
 static int send_item(ChannelObject *self, PyObject *item, uint32_t type, unsigned flags, int64_t tmo)
 {
+    PyObject *payload;
+    if (zp_message_parts(item, &type, &payload))
+        return send_one(self, payload, type, flags, tmo);
     if (PyTuple_Check(item)) {
         if (PyTuple_GET_SIZE(item) != 2) {
             PyErr_SetString(PyExc_TypeError, "send_many() items are bytes-like objects or (type_id, payload) pairs");
@@ -903,22 +906,7 @@ typedef PyObject *(*wrap_fn)(ChannelObject *self, const struct zipc_msg *m);
 /* A copy of a taken message. */
 static PyObject *message_new(ChannelObject *Py_UNUSED(self), const struct zipc_msg *m)
 {
-    zp_state *st = zp_get_state();
-    PyObject *msg = st ? PyStructSequence_New(st->message_type) : NULL;
-    if (!msg)
-        return NULL;
-    PyObject *type = PyLong_FromUnsignedLong(m->type);
-    PyObject *data = PyBytes_FromStringAndSize(NULL, m->size);
-    if (!type || !data) {
-        Py_XDECREF(type);
-        Py_XDECREF(data);
-        Py_DECREF(msg);
-        return NULL;
-    }
-    zp_copy(PyBytes_AS_STRING(data), m->data, m->size);
-    PyStructSequence_SET_ITEM(msg, 0, type);
-    PyStructSequence_SET_ITEM(msg, 1, data);
-    return msg;
+    return zp_message_new(m->type, m->data, m->size);
 }
 
 /* Wrap scratch[0..n) into items (copy: copies, given back at once). The
@@ -1179,14 +1167,6 @@ PyTypeObject ZpChannel_Type = {
  * Module
  * ------------------------------------------------------------------------ */
 
-static PyStructSequence_Field message_fields[] = {
-    {"type_id", "32-bit message type"},
-    {"data", "the payload (bytes)"},
-    {NULL, NULL},
-};
-static PyStructSequence_Desc message_desc = {"zipc.Message", "A received message (a copy).",
-                                             message_fields, 2};
-
 /* PyModule_Add (3.13) for older Pythons: steals obj, which may be NULL. */
 static int zp_add_owned(PyObject *m, const char *name, PyObject *obj)
 {
@@ -1258,15 +1238,15 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
-#define ZP_STATE_NREFS (11 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+#define ZP_STATE_NREFS (10 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
 
 /* Every reference the state holds, for traverse and clear. */
 static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
 {
     PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
                           &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                          (PyObject **)&st->message_type, &st->tensor_args, &st->np_ndarray};
-    _Static_assert(sizeof fixed / sizeof fixed[0] == 11, "ZP_STATE_NREFS counts these");
+                          &st->tensor_args, &st->np_ndarray};
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 10, "ZP_STATE_NREFS counts these");
     size_t n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         refs[n++] = fixed[i];
@@ -1335,6 +1315,16 @@ static int add_type(PyObject *m, PyTypeObject *t, const char *name)
     return PyModule_AddObjectRef(m, name, (PyObject *)t);
 }
 
+/* match msg: case Message(type_id, data): ... */
+static int add_match_args(PyTypeObject *t, const char *first, const char *second)
+{
+    PyObject *args = Py_BuildValue("(ss)", first, second);
+    int rc = args ? PyDict_SetItemString(t->tp_dict, "__match_args__", args) : -1;
+    Py_XDECREF(args);
+    PyType_Modified(t);
+    return rc;
+}
+
 static int add_constants(PyObject *m)
 {
     static const struct { const char *name; long long v; } c[] = {
@@ -1362,9 +1352,9 @@ PyMODINIT_FUNC PyInit__zipc(void)
     if (!m)
         return NULL;
     zp_state *st = PyModule_GetState(m);
-    st->message_type = PyStructSequence_NewType(&message_desc);
-    if (!st->message_type || PyModule_AddObjectRef(m, "Message", (PyObject *)st->message_type) < 0 ||
-        add_errors(m, st) || add_constants(m) || add_errno_map(m) || add_type(m, &ZpChannel_Type, "Channel") ||
+    if (add_errors(m, st) || add_type(m, &ZpMessage_Type, "Message") ||
+        add_match_args(&ZpMessage_Type, "type_id", "data") || add_constants(m) || add_errno_map(m) ||
+        add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
         add_type(m, &ZpReservation_Type, "Reservation")) {
         Py_DECREF(m);

@@ -102,6 +102,13 @@ PyObject *zp_arrays_attr(const char *name);
 /* memcpy that drops the GIL for large copies. */
 void zp_copy(void *dst, const void *src, size_t n);
 
+/* ---- Message (_message.c) ---------------------------------------------- */
+extern PyTypeObject ZpMessage_Type;
+/* A Message copied from `size` bytes at `data`. */
+PyObject *zp_message_new(uint32_t type, const void *data, size_t size);
+/* obj's type id and payload (borrowed) if it is a Message. */
+bool zp_message_parts(PyObject *obj, uint32_t *type, PyObject **data);
+
 /* ---- View and Batch --------------------------------------------------- */
 typedef struct {
     PyObject_HEAD
@@ -165,7 +172,6 @@ PyObject *zp_tensor_header(PyObject *module, PyObject *args);
 typedef struct {
     PyObject *err_base, *err_timeout, *err_peer_gone, *err_cancelled, *err_abi, *err_corrupted,
         *err_invalid, *err_permission;
-    PyTypeObject *message_type;     /* zipc.Message */
     PyObject *tensor_args;          /* zipc._arrays.tensor_args, once needed */
     PyObject *np_ndarray;           /* numpy.ndarray, once NumPy is imported */
     struct {
