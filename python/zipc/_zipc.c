@@ -890,11 +890,7 @@ static void give_back(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t 
 {
     if (n <= 0)
         return;
-    if (self->held == n) /* no older message is open: one call for all */
-        zipc_channel_release_upto(self->ch, &m[n - 1]);
-    else
-        for (Py_ssize_t i = 0; i < n; i++)
-            zipc_channel_release_view(self->ch, &m[i]);
+    zipc_channel_release_views(self->ch, m, (unsigned)n); /* one step when they are the oldest */
     self->held -= n;
 }
 
