@@ -62,6 +62,57 @@ static inline int raw_connect_socket(const char *path, int timeout_ms)
     }
 }
 
+/* The abstract address of a zipc name under uid ("\0zipc/<uid>/<name>");
+ * returns the socklen to use with it. */
+static inline socklen_t raw_name_addr(uint32_t uid, const char *name, struct sockaddr_un *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "zipc/%u/%s", uid, name);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* A listening socket on a zipc name, as a fake holder (-1 on failure). */
+static inline int raw_listen_name(uint32_t uid, const char *name)
+{
+    struct sockaddr_un a;
+    socklen_t len = raw_name_addr(uid, name, &a);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 || listen(s, 8) < 0) {
+        CHECK_MSG(0, "raw listen on name %s: %s", name, strerror(errno));
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* How many sockets /proc/net/unix lists at `path` (an abstract name shows
+ * as "@<name>"), or, with `prefix`, at paths starting with it; -1 if the
+ * file cannot be read. */
+static inline int raw_unix_listed(const char *path_or_prefix, bool prefix)
+{
+    FILE *f = fopen("/proc/net/unix", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int n = 0;
+    size_t plen = strlen(path_or_prefix);
+    while (fgets(line, sizeof(line), f)) {
+        char *path = NULL;
+        /* Num RefCount Protocol Flags Type St Inode Path */
+        int field = 0;
+        for (char *p = line; *p && !path; p++)
+            if (*p != ' ' && (p == line || p[-1] == ' ') && ++field == 8)
+                path = p;
+        if (path && strncmp(path, path_or_prefix, plen) == 0 &&
+            (prefix || path[plen] == '\n' || path[plen] == 0))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
 /* Send len bytes, with nfds fds (SCM_RIGHTS) on the first byte. */
 static inline bool raw_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
