@@ -1,5 +1,7 @@
-/* Handshake: a Unix stream socket rendezvous that checks credentials and
- * ABI, then passes the segment's memfd and wake eventfds by SCM_RIGHTS.
+/* Handshake: the messages on a connected Unix stream socket, which check
+ * credentials and ABI, then pass a kind's fds (the segment's memfd first,
+ * then eventfds) by SCM_RIGHTS. Finding the socket is names.c's job; the
+ * sequence and its unwinding are endpoint.c's.
  *
  *   connector                      listener
  *   connect()          ------->    accept(), SO_PEERCRED uid check
@@ -8,7 +10,7 @@
  *   validate segment
  *   ack {status}       ------->
  *
- * The connected socket then stays open for the channel's lifetime: its EOF
+ * The connected socket then stays open for the endpoint's lifetime: its EOF
  * is how each side learns that the other is gone. */
 #include <fcntl.h>
 #include <poll.h>

@@ -87,10 +87,13 @@ static inline int raw_listen_name(uint32_t uid, const char *name)
     return s;
 }
 
+enum { RAW_UNIX_PREFIX = 1, RAW_UNIX_LISTENING = 2 };
+
 /* How many sockets /proc/net/unix lists at `path` (an abstract name shows
- * as "@<name>"), or, with `prefix`, at paths starting with it; -1 if the
- * file cannot be read. */
-static inline int raw_unix_listed(const char *path_or_prefix, bool prefix)
+ * as "@<name>"), or with RAW_UNIX_PREFIX at paths starting with it; with
+ * RAW_UNIX_LISTENING only listening ones (an accepted connection shows its
+ * listener's name too). -1 if the file cannot be read. */
+static inline int raw_unix_listed(const char *path_or_prefix, unsigned how)
 {
     FILE *f = fopen("/proc/net/unix", "r");
     if (!f)
@@ -99,14 +102,16 @@ static inline int raw_unix_listed(const char *path_or_prefix, bool prefix)
     int n = 0;
     size_t plen = strlen(path_or_prefix);
     while (fgets(line, sizeof(line), f)) {
-        char *path = NULL;
         /* Num RefCount Protocol Flags Type St Inode Path */
-        int field = 0;
-        for (char *p = line; *p && !path; p++)
-            if (*p != ' ' && (p == line || p[-1] == ' ') && ++field == 8)
-                path = p;
-        if (path && strncmp(path, path_or_prefix, plen) == 0 &&
-            (prefix || path[plen] == '\n' || path[plen] == 0))
+        unsigned long flags = 0;
+        int path_at = -1;
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %n", &flags, &path_at) < 1 || path_at < 0)
+            continue;
+        const char *path = line + path_at;
+        bool listening = flags & 0x10000; /* __SO_ACCEPTCON */
+        if (strncmp(path, path_or_prefix, plen) == 0 &&
+            ((how & RAW_UNIX_PREFIX) || path[plen] == '\n' || path[plen] == 0) &&
+            (!(how & RAW_UNIX_LISTENING) || listening))
             n++;
     }
     fclose(f);

@@ -103,7 +103,7 @@ static void kills_during_start_up(void)
         int n = strays(stray, sizeof(stray));
         bad += !CHECK_MSG(n == 0, "trial %d: %d stray entries in %s (first: %s)", i, n, dir, stray);
         bad += !CHECK_MSG(!file || S_ISSOCK(st.st_mode), "trial %d: %s is not a socket", i, path);
-        bad += !CHECK_MSG(raw_unix_listed(prefix, true) == 0, "trial %d: a turn lock outlived its listener", i);
+        bad += !CHECK_MSG(raw_unix_listed(prefix, RAW_UNIX_PREFIX) == 0, "trial %d: a turn lock outlived its listener", i);
         if (bad > 5)
             break;
         if (i % 50 == 49 && !listener_works())

@@ -85,7 +85,7 @@ static bool name_listed(const char *name)
 {
     char shown[128];
     snprintf(shown, sizeof(shown), "@zipc/%u/%s", (unsigned)geteuid(), name);
-    return raw_unix_listed(shown, false) > 0;
+    return raw_unix_listed(shown, RAW_UNIX_LISTENING) > 0;
 }
 
 static bool wait_listed(const char *name, bool listed, int timeout_ms)
@@ -298,7 +298,7 @@ static void peer_uid_real(void)
     CHECK(tu_await(ready[0], 5000));
     char shown[128];
     snprintf(shown, sizeof(shown), "@zipc/%u/%s", NOBODY, name);
-    CHECK(raw_unix_listed(shown, false) == 1);
+    CHECK(raw_unix_listed(shown, RAW_UNIX_LISTENING) == 1);
     struct zipc__opts o = opts(100 * TU_MS);
     struct member m;
     CHECK_ERR(join(&m, name, &o), -ENOENT); /* root's own namespace has no such name */

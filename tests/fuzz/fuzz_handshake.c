@@ -188,8 +188,8 @@ static void listener_ack(struct fz_in *in)
 
 /* ---- setup and seeds ------------------------------------------------- */
 
-/* A listening socket like zipc__listen_socket's, in the abstract namespace
- * (zipc__accept_peer takes any listening socket); non-blocking, so the
+/* A listening socket on an abstract name, like a zipc name's (names.c;
+ * zipc__accept_peer takes any listening socket); non-blocking, so the
  * backlog can be drained after each input. */
 static void setup_listener(void)
 {
