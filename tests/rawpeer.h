@@ -118,6 +118,26 @@ static inline int raw_unix_listed(const char *path_or_prefix, unsigned how)
     return n;
 }
 
+/* Whether the zipc name (under uid) is held: a listening "@zipc/<uid>/<name>". */
+static inline bool raw_name_held(uint32_t uid, const char *name)
+{
+    char shown[128];
+    snprintf(shown, sizeof(shown), "@zipc/%u/%s", uid, name);
+    return raw_unix_listed(shown, RAW_UNIX_LISTENING) > 0;
+}
+
+/* Wait until raw_name_held() says `held`; false at the timeout. */
+static inline bool raw_wait_name_held(uint32_t uid, const char *name, bool held, int timeout_ms)
+{
+    int64_t end = tu_now_ns() + timeout_ms * TU_MS;
+    while (raw_name_held(uid, name) != held) {
+        if (tu_now_ns() > end)
+            return false;
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
 /* Send len bytes, with nfds fds (SCM_RIGHTS) on the first byte. */
 static inline bool raw_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {

@@ -81,22 +81,11 @@ static int join(struct member *m, const char *name, const struct zipc__opts *o)
 
 static void member_close(struct member *m) { zipc__handover_close(&m->h); }
 
-static bool name_listed(const char *name)
-{
-    char shown[128];
-    snprintf(shown, sizeof(shown), "@zipc/%u/%s", (unsigned)geteuid(), name);
-    return raw_unix_listed(shown, RAW_UNIX_LISTENING) > 0;
-}
+static bool name_listed(const char *name) { return raw_name_held((uint32_t)geteuid(), name); }
 
 static bool wait_listed(const char *name, bool listed, int timeout_ms)
 {
-    int64_t end = tu_now_ns() + timeout_ms * TU_MS;
-    while (name_listed(name) != listed)
-        if (tu_now_ns() > end)
-            return false;
-        else
-            tu_sleep_us(200);
-    return true;
+    return raw_wait_name_held((uint32_t)geteuid(), name, listed, timeout_ms);
 }
 
 /* ---- cases ------------------------------------------------------------------ */
@@ -296,9 +285,7 @@ static void peer_uid_real(void)
         tu_child_exit();
     }
     CHECK(tu_await(ready[0], 5000));
-    char shown[128];
-    snprintf(shown, sizeof(shown), "@zipc/%u/%s", NOBODY, name);
-    CHECK(raw_unix_listed(shown, RAW_UNIX_LISTENING) == 1);
+    CHECK(raw_name_held(NOBODY, name));
     struct zipc__opts o = opts(100 * TU_MS);
     struct member m;
     CHECK_ERR(join(&m, name, &o), -ENOENT); /* root's own namespace has no such name */
