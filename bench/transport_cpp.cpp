@@ -1,14 +1,14 @@
 /* zipc bench: the zipc-cpp rows. The zipc transport's operations written
  * with the C++ binding (cpp/include/zipc.hpp), run by the same drivers,
  * loops, timer and checks as the zipc rows, so the gap between the two rows
- * is the binding's cost. The hot path uses the non-throwing try_ calls, as
- * an application's hot loop would; RAII does the releasing.
+ * is the binding's cost. The hot path uses the non-throwing std::nothrow
+ * calls, as an application's hot loop would; RAII does the releasing.
  *
  * Channels and roles as in transport_zipc.c: path[0] carries child ->
  * parent (the parent listens), path[1] parent -> child (the child listens).
  * Entry points are called from C: each is noexcept (an escaping exception
  * terminates instead of unwinding through C frames). */
-#include <zipc.hpp> /* first: it includes zipc.h quietly for C++ (see there) */
+#include <zipc.hpp>
 
 #include <unistd.h>
 
@@ -25,15 +25,15 @@ const zipc::timeout kWait = std::chrono::nanoseconds(BENCH_TIMEOUT_NS);
 
 struct state {
     zipc::channel tx, rx;
-    zipc::message held; /* rtt: the message being answered, viewed into in place
-                         * (as the C rows view into l->msgs[0]); dies before rx */
+    zipc::view held; /* rtt: the message being answered, viewed into in place
+                      * (as the C rows view into l->msgs[0]); dies before rx */
 };
 
 state &st(const struct link *l) noexcept { return *static_cast<state *>(l->cpp); }
 
 int fail(std::error_code ec, const char *what) noexcept { return bench_fail(-ec.value(), "%s", what); }
 
-int check_size(const struct link *l, const zipc::message_ref &m) noexcept
+int check_size(const struct link *l, const zipc::view_ref &m) noexcept
 {
     if (m.size() != l->size)
         return bench_fail_plain(-EBADMSG, "zipc message of %zu bytes, expected %zu", m.size(), l->size);
@@ -74,7 +74,7 @@ int cpp_open(struct link *l) noexcept
 
 int cpp_close(struct link *l) noexcept
 {
-    delete static_cast<state *>(l->cpp); /* the message first, then the channels */
+    delete static_cast<state *>(l->cpp); /* the view first, then the channels */
     l->cpp = nullptr;
     for (auto &path : l->path) /* a listener that failed before a peer connected */
         if (path[0])
@@ -84,12 +84,12 @@ int cpp_close(struct link *l) noexcept
 
 int cpp_send(struct link *l, const void *msg) noexcept
 {
-    auto r = st(l).tx.try_reserve(l->size, kWait);
+    auto r = st(l).tx.reserve(l->size, kWait, std::nothrow);
     if (!r)
-        return fail(r.error(), "zipc::channel::try_reserve");
+        return fail(r.error(), "zipc::channel::reserve");
     std::memcpy(r->data(), msg, l->size);
-    std::error_code ec = r->try_commit(l->size);
-    return ec ? fail(ec, "zipc::reservation::try_commit") : 0;
+    std::error_code ec = r->commit(l->size, 0, std::nothrow);
+    return ec ? fail(ec, "zipc::reservation::commit") : 0;
 }
 
 int cpp_flush(struct link *l) noexcept
@@ -105,8 +105,8 @@ int cpp_flush(struct link *l) noexcept
 int cpp_recv(struct link *l, const void **msg) noexcept
 {
     state &s = st(l);
-    if (std::error_code ec = s.rx.try_view(s.held, kWait))
-        return fail(ec, "zipc::channel::try_view");
+    if (std::error_code ec = s.rx.view(s.held, kWait, std::nothrow))
+        return fail(ec, "zipc::channel::view");
     *msg = s.held.data();
     return check_size(l, s.held);
 }
@@ -120,9 +120,9 @@ int cpp_release(struct link *l) noexcept
 /* Stream consumer: one message, checked in place, released when m dies. */
 int cpp_take(struct link *l) noexcept
 {
-    auto m = st(l).rx.try_view(kWait);
+    auto m = st(l).rx.view(kWait, std::nothrow);
     if (!m)
-        return m.error() == std::errc::broken_pipe ? -EPIPE : fail(m.error(), "zipc::channel::try_view");
+        return m.error() == std::errc::broken_pipe ? -EPIPE : fail(m.error(), "zipc::channel::view");
     int err = check_size(l, *m);
     if (!err)
         err = link_check(l, m->data());

@@ -4,6 +4,7 @@
  * per kind, each opening with its contract (who may call concurrently, what
  * blocks, what allocates).
  *   zipc/channel.h   SPSC: one producer, one consumer
+ *   zipc/inspect.h   a read-only look at any segment, for tools
  *   zipc/tensor.h, zipc/types.h   payload conventions (header-only)
  */
 #ifndef ZIPC_H
@@ -12,5 +13,6 @@
 #include "zipc/abi.h"
 #include "zipc/common.h"
 #include "zipc/channel.h"
+#include "zipc/inspect.h"
 
 #endif /* ZIPC_H */

@@ -65,16 +65,111 @@ struct zipc__segment {
     uint8_t *base;
     uint64_t size;
     int fd;
+    int prot;       /* how base is mapped: PROT_READ, or PROT_READ | PROT_WRITE */
 };
-/* Create, size, seal (shrink/grow/seal) and map a segment of `size` bytes,
- * pre-faulted, with its generic header filled in. */
-int zipc__segment_create(struct zipc__segment *seg, uint32_t kind, uint64_t size,
-                         uint64_t body_offset, uint64_t body_size, const char *name);
-/* Validate a received fd (type, real size, seals), map it and check the
- * generic header (magic, version, kind, sizes). Takes ownership of fd on
- * success. -EBADMSG for anything malformed, -EPROTO for another ABI major. */
-int zipc__segment_attach(struct zipc__segment *seg, int fd, uint32_t kind, uint64_t max_size);
+/* How a segment is mapped and which seals it must (and must not) carry.
+ * Every policy also requires F_SEAL_SHRINK | F_SEAL_GROW. */
+struct zipc__segment_policy {
+    int prot;                  /* attach: PROT_READ or PROT_READ | PROT_WRITE */
+    unsigned seals_required;   /* F_SEAL_* all of which must be set */
+    unsigned seals_forbidden;  /* F_SEAL_* none of which may be set */
+    uint64_t max_size;         /* attach: larger is -EBADMSG; create: -EINVAL (0: no bound) */
+    bool prefault;             /* MAP_POPULATE: commits up to max_size of memory */
+};
+/* The channel's: read-write, pre-faulted, write seals forbidden. */
+struct zipc__segment_policy zipc__segment_policy_rw(uint64_t max_size);
+/* A read-only member's (store, topic data, inspect): PROT_READ, any write
+ * seal accepted, `extra_seals` required (e.g. F_SEAL_WRITE for a store whose
+ * bytes must never change under its readers). */
+struct zipc__segment_policy zipc__segment_policy_ro(uint64_t max_size, unsigned extra_seals,
+                                                    bool prefault);
+/* Create, size, seal (shrink, grow, and p.seals_required) and map read-write
+ * a segment of `size` bytes, with its generic header filled in. If the policy
+ * forbids both write seals the seal set is closed at once (F_SEAL_SEAL);
+ * otherwise it stays open for zipc__segment_seal_writes. */
+int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy p, uint32_t kind,
+                         uint64_t size, uint64_t body_offset, uint64_t body_size, const char *name);
+/* The creator, once the segment is filled and before its fd leaves the
+ * process, forbids writes to everyone else and seals the seal set:
+ *   frozen = false: F_SEAL_FUTURE_WRITE. Our mapping stays writable (a topic
+ *     publisher keeps writing); no new writable mapping, mprotect or write(2)
+ *     can be made by anyone.
+ *   frozen = true: F_SEAL_WRITE. Nobody can write, us included: our mapping
+ *     is replaced in place by a read-only one (a store whose readers may
+ *     validate once and trust the bytes for good). */
+int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen);
+/* Validate a received fd (type, real size against p.max_size, seals against
+ * the policy), map it with p.prot and check the generic header (magic,
+ * version, kind — 0 accepts any —, sizes). Takes ownership of fd on success.
+ * -EBADMSG for anything malformed or against the policy, -EPROTO for another
+ * ABI major. */
+int zipc__segment_attach(struct zipc__segment *seg, struct zipc__segment_policy p, int fd, uint32_t kind);
 void zipc__segment_close(struct zipc__segment *seg);
+/* A new open file description (O_RDONLY, close-on-exec) of the file open at
+ * fd, through /proc/self/fd: locks taken on it are ours alone, and mappings
+ * of it can never be made writable. -errno without /proc. */
+int zipc__reopen_readonly(int fd);
+
+/* ---- liveness.c: members of multi-party objects ------------------------
+ * A member table (zipc/abi.h, struct zipc_member_table) in a segment; slot
+ * i's holder keeps an OFD read lock on byte lock_base + i of the segment file
+ * on a description of its own. Dead = "lock free, or its pid exited". */
+struct zipc__members {
+    struct zipc_member_slot *slots;
+    uint32_t capacity;
+    bool writable;       /* the segment is mapped read-write: claims possible */
+    uint64_t lock_base;  /* ZIPC_MEMBER_LOCK_BASE + the table's offset */
+    int probe_fd;        /* the segment's fd (not owned): for F_OFD_GETLK and reopening */
+};
+/* Creator: an empty table of `capacity` slots at table_offset. */
+void zipc__members_init(uint8_t *base, uint64_t table_offset, uint32_t capacity);
+/* Validate the table at table_offset of an attached segment (-EBADMSG). */
+int zipc__members_bind(struct zipc__members *m, const struct zipc__segment *seg, uint64_t table_offset);
+
+/* A slot we hold: its lock lives as long as lock_fd (close-on-exec). */
+struct zipc__member {
+    int lock_fd;
+    uint32_t slot;
+    uint64_t lease;
+};
+/* Claim a free slot, or one whose holder is dead. 0, -ENOSPC (every slot held
+ * by a live member), -EOPNOTSUPP (a read-only mapping), or -errno. */
+int zipc__member_claim(const struct zipc__members *m, struct zipc__member *me);
+/* Leave cleanly: the slot is free, then our lock goes. */
+void zipc__member_release(const struct zipc__members *m, struct zipc__member *me);
+/* 1: the slot's holder lives; 0: the slot is free or its holder is dead;
+ * *lease gets the lease judged. Never blocks. */
+int zipc__member_alive(const struct zipc__members *m, uint32_t slot, uint64_t *lease);
+/* Free a dead holder's slot if it still holds `lease`: 0, or -EBUSY. */
+int zipc__member_reap(const struct zipc__members *m, uint32_t slot, uint64_t lease);
+
+/* A waiter that watches every member of a table at once: one pidfd per
+ * holder, polled with the waiter's own eventfd. */
+struct zipc__watched {
+    uint64_t lease;  /* the holder watched */
+    int pidfd;       /* -1: none */
+    bool polled;     /* no pidfd (another pid namespace, none yet): its lock is polled */
+    bool dead;       /* reported dead; not reported again */
+};
+struct zipc__watch {
+    const struct zipc__members *m;
+    struct zipc__watched *peer;  /* per slot */
+    struct pollfd *pfd;          /* scratch: 1 + capacity */
+    uint32_t *pslot;             /* scratch: the slot of each pfd */
+    uint32_t *dead;              /* slots found dead by the last wait */
+    uint32_t ndead;
+};
+int zipc__watch_init(struct zipc__watch *w, const struct zipc__members *m);
+void zipc__watch_close(struct zipc__watch *w);
+/* Start watching new holders, stop watching those that left. Returns the
+ * number of busy slots. Call it whenever the table may have changed. */
+int zipc__watch_refresh(struct zipc__watch *w);
+/* Sleep until wake_fd (-1: none) is readable, a watched member dies, or the
+ * deadline (absolute, INT64_MAX: none). Returns n > 0 members found dead
+ * (slots in dead[0..n), each reported once), 0 when wake_fd is readable (not
+ * drained), -ETIMEDOUT, -EINTR. Holders without a pidfd cost a look every
+ * millisecond. */
+int zipc__watch_wait(struct zipc__watch *w, int wake_fd, int64_t deadline);
 
 /* ---- names.c: a name or a path as a socket address ------------------- */
 struct zipc__addr {

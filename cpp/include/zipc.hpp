@@ -4,56 +4,50 @@
  *
  *   zipc::channel      move-only endpoint; closes in its destructor
  *   zipc::reservation  a slot being written; aborted unless committed
- *   zipc::message      one viewed message; released when it dies
- *   zipc::batch        the messages of one drain; released together
+ *   zipc::view         one message read in place; released when it dies
+ *   zipc::batch        the views of one drain; released together
+ *   zipc::message      what recv copied out (size and type)
  *   zipc::tensor_view  a validated tensor message (zipc/tensor.h)
  *
  * Errors. A throwing call throws zipc::error (a std::system_error) whose
- * code() is {errno, zipc::category()} and whose what() carries the C call
- * and zipc_strerror()'s text. The codes compare equal to std::errc, so
+ * code() is {errno, zipc::category()}, whose name() is the errno's name
+ * (zipc_err_name) and whose what() carries the C call and zipc_strerror()'s
+ * text. The codes compare equal to std::errc, so
  *     catch (const zipc::error &e) { if (e.code() == std::errc::broken_pipe) ... }
- * works. Each blocking call has a try_ twin that never throws zipc::error
- * and returns zipc::result<T> (or a std::error_code): use those on hot paths
- * where "would block" (EAGAIN) and "timed out" (ETIMEDOUT) are normal.
- * Besides zipc::error, a call may throw std::bad_alloc (the consumer's
- * release bookkeeping grows once in a while; nothing else allocates).
+ * works. Every blocking call also comes in two forms that never throw
+ * zipc::error and return zipc::result<T> (or a std::error_code) instead:
+ *   - the same call with std::nothrow last: it waits as long as its timeout
+ *     says, e.g. ch.view(10ms, std::nothrow);
+ *   - try_ calls (try_view, try_reserve, try_send, try_drain, try_recv, ...):
+ *     they never block (like the Rust binding's try_ calls): "nothing now"
+ *     is std::errc::resource_unavailable_try_again (EAGAIN).
+ * Use those on hot paths where EAGAIN and ETIMEDOUT are normal. Nothing here
+ * allocates except the listen/connect options' label and a batch's buffer.
  *
  * Timeouts. zipc::timeout takes any std::chrono duration (<= 0: do not
- * block), zipc::try_once (never block: -EAGAIN) or zipc::forever. Blocking
- * calls default to forever, try_ calls to try_once. Blocking means: spin
- * (options::spin, 50 us by default), then sleep in the kernel until the peer
- * acts, dies, or the timeout passes.
+ * block), zipc::try_once (never block: EAGAIN) or zipc::forever. Blocking
+ * calls default to forever. Blocking means: spin (options::spin,
+ * zipc::default_spin), then sleep in the kernel until the peer acts, dies,
+ * channel::interrupt() is called, or the timeout passes.
  *
- * Threads. A channel and everything it hands out (reservations, messages,
+ * Threads. A channel and everything it hands out (reservations, views,
  * batches) belong to one thread at a time; calls on them must not run
- * concurrently. The producer and the consumer (other endpoints, usually
- * other processes) run fully in parallel. Messages, batches and
- * reservations must not outlive the channel that made them (like iterators
- * and their container): debug builds assert it when the channel closes.
+ * concurrently, except channel::interrupt(), which any thread may call. The
+ * producer and the consumer (other endpoints, usually other processes) run
+ * fully in parallel. Views, batches and reservations must not outlive the
+ * channel that made them (like iterators and their container).
  *
- * Release order. The ring is released oldest first. A message or batch that
- * dies while an older one is still alive is only marked; it is given back
- * (zipc_channel_release_upto) as soon as every older one is gone. So views
- * may die in any order, and the producer regains space in ring order.
+ * Release order. Views and batches may die in any order: each is given back
+ * with zipc_channel_release_view, and the C core's ledger returns the ring
+ * to the producer oldest first (as soon as every older view is gone too).
  */
 #ifndef ZIPC_HPP
 #define ZIPC_HPP
 
-/* zipc.h declares a function and a struct both named zipc_channel_stats:
- * fine in C, a -Wshadow warning in C++ (the function hides the struct's
- * implicit constructor). Keep the including project's -Wshadow -Werror quiet. */
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
-#endif
 #include <zipc.h>
 #include <zipc/tensor.h>
 #include <zipc/types.h>
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
 
-#include <cassert>
 #include <chrono>
 #include <climits>
 #include <complex>
@@ -62,7 +56,6 @@
 #include <cstring>
 #include <initializer_list>
 #include <iterator>
-#include <memory>
 #include <new>
 #include <optional>
 #include <string>
@@ -76,11 +69,9 @@
 #if defined(__GNUC__)
 #define ZIPC_HPP_LIKELY(x) __builtin_expect(!!(x), 1)
 #define ZIPC_HPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#define ZIPC_HPP_COLD __attribute__((noinline, cold))
 #else
 #define ZIPC_HPP_LIKELY(x) (x)
 #define ZIPC_HPP_UNLIKELY(x) (x)
-#define ZIPC_HPP_COLD
 #endif
 
 namespace zipc {
@@ -102,8 +93,8 @@ public:
 };
 
 /* The one category object: constant-initialised (no guard on the hot path:
- * every try_ call's success code names it) and never destroyed, so an error
- * code stays usable in other objects' static destructors. */
+ * every non-throwing call's success code names it) and never destroyed, so
+ * an error code stays usable in other objects' static destructors. */
 union category_storage {
     constexpr category_storage() noexcept : c() {}
     ~category_storage() {}
@@ -127,12 +118,14 @@ inline bool is_timeout(std::error_code ec) noexcept
     return ec == std::errc::resource_unavailable_try_again || ec == std::errc::timed_out;
 }
 
-/* What every throwing call throws. errno_value() is the positive errno. */
+/* What every throwing call throws. errno_value() is the positive errno,
+ * name() its symbolic name ("EPIPE", from zipc_err_name). */
 class error : public std::system_error {
 public:
     error(std::error_code ec, const char *what) : std::system_error(ec, what) {}
     error(int err, const char *what) : error(make_error_code(err), what) {}
     int errno_value() const noexcept { return code().value(); }
+    const char *name() const noexcept { return zipc_err_name(code().value()); }
 };
 
 namespace detail {
@@ -143,9 +136,15 @@ inline int check(int rc, const char *what)
         throw error(rc, what);
     return rc;
 }
+inline void check(std::error_code ec, const char *what)
+{
+    if (ec)
+        throw error(ec, what);
+}
 } // namespace detail
 
-/* The value of a try_ call, or the error code that stopped it. */
+/* The value of a non-throwing call (try_, or std::nothrow), or the error
+ * code that stopped it. */
 template <class T> class [[nodiscard]] result {
 public:
     result(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>) : value_(std::move(value)) {}
@@ -154,7 +153,7 @@ public:
 
     bool has_value() const noexcept { return value_.has_value(); }
     explicit operator bool() const noexcept { return has_value(); }
-    /* EAGAIN or ETIMEDOUT: the normal "not now" of a try_ call. */
+    /* EAGAIN or ETIMEDOUT: the normal "not now" of a non-throwing call. */
     bool is_timeout() const noexcept { return zipc::is_timeout(ec_); }
     std::error_code error() const noexcept { return ec_; }
 
@@ -183,6 +182,16 @@ private:
     std::error_code ec_;
 };
 
+namespace detail {
+/* The value of a non-throwing call, or throw its error as the C call `what`. */
+template <class T> T value_or_throw(result<T> &&r, const char *what)
+{
+    if (ZIPC_HPP_UNLIKELY(!r))
+        throw error(r.error(), what);
+    return std::move(*r);
+}
+} // namespace detail
+
 /* ======================================================================
  * Timeouts
  * ====================================================================== */
@@ -195,6 +204,12 @@ struct forever_t {
 };
 inline constexpr try_once_t try_once{}; /* never block: -EAGAIN */
 inline constexpr forever_t forever{};   /* wait without limit */
+
+/* The C library's defaults (zipc/common.h), for options left unset. */
+inline constexpr std::chrono::nanoseconds default_timeout{ZIPC_DEFAULT_TIMEOUT_NS}; /* listen/connect */
+inline constexpr std::chrono::nanoseconds default_spin{ZIPC_DEFAULT_SPIN_NS};
+inline constexpr std::uint32_t default_socket_mode = ZIPC_DEFAULT_SOCKET_MODE;
+inline constexpr std::uint64_t default_max_segment = ZIPC_DEFAULT_MAX_SEGMENT;
 
 class timeout {
 public:
@@ -287,7 +302,7 @@ const_bytes as_bytes(const C &c) noexcept
  * ====================================================================== */
 
 enum class role : int {
-    unspecified = ZIPC_ROLE_DEFAULT, /* listener: consumer; connector: the listener's choice */
+    default_ = ZIPC_ROLE_DEFAULT, /* listener: consumer; connector: the listener's choice */
     consumer = ZIPC_ROLE_CONSUMER,
     producer = ZIPC_ROLE_PRODUCER,
 };
@@ -302,7 +317,8 @@ inline constexpr std::uint32_t list = ZIPC_TYPE_LIST;
 inline constexpr bool is_reserved(std::uint32_t t) noexcept { return t >= ZIPC_TYPE_RESERVED_MIN; }
 } // namespace type_id
 
-/* Endpoint options; the defaults are the C library's. Chainable:
+/* Endpoint options; an option left unset keeps the C library's default
+ * (zipc::default_*). Chainable:
  *     zipc::options().role(zipc::role::producer).handshake_timeout(2s) */
 class options {
 public:
@@ -314,27 +330,31 @@ public:
         o_.peer_uid = uid;
         return set(o_.flags, o_.flags | ZIPC_OPT_PEER_UID);
     }
-    /* Busy-wait this long before sleeping (default 50 us); no_spin: sleep at once. */
+    /* Busy-wait this long before sleeping (default: default_spin); no_spin: sleep at once. */
     options &spin(std::chrono::nanoseconds d) noexcept { return set(o_.spin_ns, d.count() > 0 ? d.count() : 1); }
     options &no_spin() noexcept { return set(o_.flags, o_.flags | ZIPC_OPT_NO_SPIN); }
-    /* How long listen/connect wait for the peer (default 10 s). */
+    /* How long listen/connect wait for the peer (default: default_timeout). */
     options &handshake_timeout(std::chrono::nanoseconds d) noexcept
     {
         return set(o_.timeout_ns, d.count() > 0 ? d.count() : 1);
     }
     options &handshake_timeout(forever_t) noexcept { return set(o_.timeout_ns, ZIPC_FOREVER); }
-    /* Listener's socket file mode (default 0600) and segment label (default: the path). */
+    /* A path listener's socket file mode (default: default_socket_mode). */
     options &socket_mode(std::uint32_t mode) noexcept { return set(o_.socket_mode, mode); }
-    options &name(std::string label)
+    /* The label stored in the segment header, for tools (default: the name or path). */
+    options &label(std::string text)
     {
-        name_ = std::move(label);
+        label_ = std::move(text);
         return *this;
     }
+    /* Connector: the largest segment it accepts from a listener (EFBIG
+     * beyond; default: default_max_segment). */
+    options &max_segment(std::uint64_t size) noexcept { return set(o_.max_segment, size); }
     /* The C struct; valid while this object lives unchanged. */
     zipc_options native() const noexcept
     {
         zipc_options o = o_;
-        o.label = name_.empty() ? nullptr : name_.c_str();
+        o.label = label_.empty() ? nullptr : label_.c_str();
         return o;
     }
 
@@ -345,7 +365,7 @@ private:
         return *this;
     }
     zipc_options o_{};
-    std::string name_;
+    std::string label_;
 };
 
 /* Tags for commit: stage the message, publish it with the next plain commit or flush(). */
@@ -392,11 +412,11 @@ public:
     void commit(std::size_t size, std::uint32_t type) { check_commit(publish(size, type, 0)); }
     void commit(std::size_t size, std::uint32_t type, more_t) { check_commit(publish(size, type, ZIPC_COMMIT_MORE)); }
     /* The same without exceptions. */
-    [[nodiscard]] std::error_code try_commit(std::size_t size, std::uint32_t type = 0) noexcept
+    [[nodiscard]] std::error_code commit(std::size_t size, std::uint32_t type, std::nothrow_t) noexcept
     {
         return make_error_code(publish(size, type, 0));
     }
-    [[nodiscard]] std::error_code try_commit(std::size_t size, std::uint32_t type, more_t) noexcept
+    [[nodiscard]] std::error_code commit(std::size_t size, std::uint32_t type, more_t, std::nothrow_t) noexcept
     {
         return make_error_code(publish(size, type, ZIPC_COMMIT_MORE));
     }
@@ -578,122 +598,15 @@ private:
 };
 
 /* ======================================================================
- * Consumer: messages, batches, in-order release
+ * Consumer: views, batches, copied messages
  * ====================================================================== */
 
-namespace detail {
-/* The consumer's open views (a message or a whole batch each), oldest
- * first, as tokens base_ .. base_ + count_ - 1. A view that dies while an
- * older one is open is marked dead in its slot, with its last message; the
- * ring is released up to the newest view whose elders are all gone.
- *
- * A dying view passes its own last message, so a slot is only written for
- * an out-of-order death, and the oldest view never uses its slot: the usual
- * case, one open view at a time, is a counter up and down (no slot, no
- * allocation) and one zipc_channel_release. Free slots have dead == false. */
-class release_queue {
+/* A viewed message's fields, not owning it (a batch's elements; the base
+ * of zipc::view). Valid while the view or batch it comes from lives. */
+class view_ref {
 public:
-    /* Make room for one push; the only call that may allocate (throw). At
-     * most mask_ + 1 views are open (the first one needs no storage). */
-    void reserve_one()
-    {
-        if (ZIPC_HPP_UNLIKELY(count_ > mask_))
-            grow();
-    }
-    /* Record an open view; returns its token. */
-    std::uint64_t push() noexcept { return base_ + count_++; }
-    /* The view `token`, ending at `last`, died: release what is now
-     * releasable, in order. */
-    int done(zipc_channel *ch, std::uint64_t token, const zipc_msg &last) noexcept
-    {
-        if (ZIPC_HPP_LIKELY(count_ == 1)) { /* the only open view: release all */
-            count_ = 0; /* base_ stays: the next view may reuse the token */
-            return zipc_channel_release(ch);
-        }
-        return done_slow(ch, token, last);
-    }
-    bool empty() const noexcept { return count_ == 0; }
-
-private:
-    struct slot {
-        zipc_msg last;
-        bool dead;
-    };
-    ZIPC_HPP_COLD int done_slow(zipc_channel *ch, std::uint64_t token, const zipc_msg &last) noexcept
-    {
-        if (token != base_) { /* an older view is still open: mark */
-            slot &s = slots_[token & mask_];
-            s.last = last;
-            s.dead = true;
-            return 0;
-        }
-        const zipc_msg *upto = &last;
-        ++base_, --count_;
-        while (count_ && slots_[base_ & mask_].dead) {
-            slot &s = slots_[base_ & mask_];
-            s.dead = false;
-            upto = &s.last;
-            ++base_, --count_;
-        }
-        return zipc_channel_release_upto(ch, upto);
-    }
-    ZIPC_HPP_COLD void grow()
-    {
-        std::vector<slot> bigger(slots_.empty() ? 16 : 2 * slots_.size());
-        std::size_t mask = bigger.size() - 1;
-        if (!slots_.empty()) /* else at most one view is open: the oldest, slotless */
-            for (std::uint64_t t = base_; t != base_ + count_; ++t)
-                bigger[t & mask] = slots_[t & mask_];
-        slots_.swap(bigger);
-        mask_ = mask;
-    }
-    std::vector<slot> slots_; /* power-of-two size, or empty */
-    std::size_t mask_ = 0;    /* slots_.size() - 1; 0 while empty */
-    std::uint64_t base_ = 0;  /* token of the oldest open view */
-    std::size_t count_ = 0;
-};
-
-/* A channel's heap part: its address stays put when the channel moves. */
-struct endpoint {
-    zipc_channel *ch;
-    release_queue views;
-};
-
-/* One open view (message or batch) registered with its endpoint. Its owner
- * releases it (passing the view's last message) before it dies or is
- * assigned to. */
-class view_handle {
-public:
-    view_handle() noexcept = default;
-    explicit view_handle(endpoint *ep) noexcept : ep_(ep), token_(ep->views.push()) {}
-    view_handle(view_handle &&o) noexcept : ep_(std::exchange(o.ep_, nullptr)), token_(o.token_) {}
-    view_handle &operator=(view_handle &&o) noexcept
-    {
-        assert(!ep_ && "zipc: a view handle is released before it is replaced");
-        ep_ = std::exchange(o.ep_, nullptr), token_ = o.token_;
-        return *this;
-    }
-    ~view_handle() { assert(!ep_ && "zipc: a view handle is released by its owner"); }
-    explicit operator bool() const noexcept { return ep_ != nullptr; }
-    void release(const zipc_msg &last) noexcept
-    {
-        if (endpoint *ep = ep_) {
-            ep_ = nullptr;
-            ep->views.done(ep->ch, token_, last);
-        }
-    }
-
-private:
-    endpoint *ep_ = nullptr;
-    std::uint64_t token_ = 0;
-};
-} // namespace detail
-
-/* A received message's fields, not owning it (a batch's elements). */
-class message_ref {
-public:
-    message_ref() noexcept = default;
-    explicit message_ref(const zipc_msg &m) noexcept : m_(m) {}
+    view_ref() noexcept = default;
+    explicit view_ref(const zipc_msg &m) noexcept : m_(m) {}
 
     /* The payload, in the ring: read-only, 16-byte aligned. */
     const std::byte *data() const noexcept { return static_cast<const std::byte *>(m_.data); }
@@ -727,54 +640,64 @@ protected:
     zipc_msg m_{};
 };
 
-/* One viewed message, owned: released (in ring order) when it dies, is
- * assigned to or viewed into again, or on release(). Move-only. Keep one in
- * a hot loop and view into it (channel::try_view(message &)): no move. */
-class message : public message_ref {
+/* One message viewed in place, owned: released when it dies, is assigned
+ * to or viewed into again, or on release(). Views may die in any order (see
+ * "Release order" above). Move-only. Keep one in a hot loop and view into
+ * it (channel::view(zipc::view &, ...)): nothing is moved. */
+class view : public view_ref {
 public:
-    message() noexcept = default;
-    message(message &&) noexcept = default;
-    message &operator=(message &&o) noexcept
+    view() noexcept = default;
+    view(view &&o) noexcept : view_ref(o), ch_(std::exchange(o.ch_, nullptr)) {}
+    view &operator=(view &&o) noexcept
     {
         if (this != &o) {
             release();
             m_ = o.m_;
-            h_ = std::move(o.h_);
+            ch_ = std::exchange(o.ch_, nullptr);
         }
         return *this;
     }
-    ~message() { release(); }
-    explicit operator bool() const noexcept { return static_cast<bool>(h_); }
-    /* Give the slot back now (in ring order: after every older view). */
-    void release() noexcept { h_.release(m_); }
+    view(const view &) = delete;
+    view &operator=(const view &) = delete;
+    ~view() { release(); }
+    explicit operator bool() const noexcept { return ch_ != nullptr; }
+    /* Give the slot back now (the ring returns to the producer oldest first).
+     * Never fails for the oldest open view; out of order, the C core may
+     * fail to grow its ledger (ENOMEM): the space then returns at close. */
+    void release() noexcept
+    {
+        if (ch_)
+            zipc_channel_release_view(std::exchange(ch_, nullptr), &m_);
+    }
 
 private:
     friend class channel;
-    message(detail::endpoint *ep, const zipc_msg &m) noexcept : message_ref(m), h_(ep) {}
-    detail::view_handle h_;
+    view(zipc_channel *ch, const zipc_msg &m) noexcept : view_ref(m), ch_(ch) {}
+    zipc_channel *ch_ = nullptr; /* the channel while this view is open */
 };
 
-/* The messages of one drain, released together when the batch dies, on
- * release(), or when it is drained into again. Reusable: keep one per loop,
- * no allocation per drain. Iterates as message_ref. */
+/* The views of one drain, released together when the batch dies, on
+ * release(), or when it is drained into again; like views, batches may die
+ * in any order. Reusable: keep one per loop, no allocation per drain.
+ * Iterates as view_ref. */
 class batch {
 public:
     class iterator {
     public:
         using iterator_category = std::random_access_iterator_tag;
-        using value_type = message_ref;
+        using value_type = view_ref;
         using difference_type = std::ptrdiff_t;
         using pointer = void;
-        using reference = message_ref;
+        using reference = view_ref;
         iterator() noexcept = default;
         explicit iterator(const zipc_msg *p) noexcept : p_(p) {}
-        message_ref operator*() const noexcept { return message_ref(*p_); }
+        view_ref operator*() const noexcept { return view_ref(*p_); }
         struct arrow {
-            message_ref ref;
-            const message_ref *operator->() const noexcept { return &ref; }
+            view_ref ref;
+            const view_ref *operator->() const noexcept { return &ref; }
         };
-        arrow operator->() const noexcept { return arrow{message_ref(*p_)}; }
-        message_ref operator[](difference_type i) const noexcept { return message_ref(p_[i]); }
+        arrow operator->() const noexcept { return arrow{view_ref(*p_)}; }
+        view_ref operator[](difference_type i) const noexcept { return view_ref(p_[i]); }
         iterator &operator++() noexcept { return ++p_, *this; }
         iterator operator++(int) noexcept { return iterator(p_++); }
         iterator &operator--() noexcept { return --p_, *this; }
@@ -794,40 +717,49 @@ public:
 
     /* Room for up to max_messages per drain (>= 1). */
     explicit batch(std::size_t max_messages = 64) : msgs_(max_messages ? max_messages : 1) {}
-    batch(batch &&) noexcept = default;
+    batch(batch &&o) noexcept : msgs_(std::move(o.msgs_)), n_(o.n_), ch_(std::exchange(o.ch_, nullptr)) {}
     batch &operator=(batch &&o) noexcept
     {
         if (this != &o) {
             release();
             msgs_ = std::move(o.msgs_);
             n_ = o.n_;
-            h_ = std::move(o.h_);
+            ch_ = std::exchange(o.ch_, nullptr);
         }
         return *this;
     }
+    batch(const batch &) = delete;
+    batch &operator=(const batch &) = delete;
     ~batch() { release(); }
 
-    std::size_t size() const noexcept { return h_ ? n_ : 0; }
+    std::size_t size() const noexcept { return ch_ ? n_ : 0; }
     bool empty() const noexcept { return size() == 0; }
     std::size_t capacity() const noexcept { return msgs_.size(); }
-    message_ref operator[](std::size_t i) const noexcept { return message_ref(msgs_[i]); }
+    view_ref operator[](std::size_t i) const noexcept { return view_ref(msgs_[i]); }
     iterator begin() const noexcept { return iterator(msgs_.data()); }
     iterator end() const noexcept { return iterator(msgs_.data() + size()); }
+    /* Give every view back now (as view::release does for one). */
     void release() noexcept
     {
-        if (h_)
-            h_.release(msgs_[n_ - 1]);
+        zipc_channel *ch = std::exchange(ch_, nullptr);
+        if (!ch)
+            return;
+        /* Newest first: each waits in the core's ledger until the oldest is
+         * given back, which then returns the whole run to the producer at once. */
+        for (std::size_t i = n_; i-- > 0;)
+            zipc_channel_release_view(ch, &msgs_[i]);
     }
 
 private:
     friend class channel;
     std::vector<zipc_msg> msgs_;
     std::size_t n_ = 0;
-    detail::view_handle h_;
+    zipc_channel *ch_ = nullptr; /* the channel while the views are open */
 };
 
-/* What recv copied: the message's size and type. */
-struct received {
+/* A message copied out by recv: its size and type (the bytes are in the
+ * caller's buffer). The owned, in-place counterpart is zipc::view. */
+struct message {
     std::size_t size;
     std::uint32_t type;
 };
@@ -838,96 +770,116 @@ struct received {
 
 /* One endpoint of a one-producer, one-consumer channel. Move-only; closes
  * when it dies (the peer then sees EPIPE after draining). An empty channel
- * (default-constructed or moved from) fails every call with EINVAL. */
+ * (default-constructed or moved from) fails every call with EINVAL.
+ *
+ * Each blocking call X comes as X(args, timeout = forever), which throws
+ * zipc::error; X(args, timeout, std::nothrow), which returns the error; and
+ * try_X(args), which never blocks and returns the error (EAGAIN: nothing
+ * now). */
 class channel {
 public:
     channel() noexcept = default;
-    /* Take ownership of a C endpoint (closed if this throws bad_alloc). */
-    explicit channel(zipc_channel *adopt) : ep_(adopt_endpoint(adopt)), ch_(ep_ ? adopt : nullptr) {}
-    channel(channel &&o) noexcept : ep_(std::move(o.ep_)), ch_(std::exchange(o.ch_, nullptr)) {}
+    /* Take ownership of a C endpoint. */
+    explicit channel(zipc_channel *adopt) noexcept : ch_(adopt) {}
+    channel(channel &&o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
     channel &operator=(channel &&o) noexcept
     {
         if (this != &o) {
             close();
-            ep_ = std::move(o.ep_);
             ch_ = std::exchange(o.ch_, nullptr);
         }
         return *this;
     }
+    channel(const channel &) = delete;
+    channel &operator=(const channel &) = delete;
     ~channel() { close(); }
 
-    /* Create the channel at the Unix socket `path` and wait for one peer
+    /* Create the channel under `name` (a name, or a socket path if it holds a
+     * '/': see zipc/common.h) and wait for one peer
      * (options::handshake_timeout). capacity: ring bytes, rounded up to a
      * power of two. Blocks. Throws EADDRINUSE, ETIMEDOUT, EPROTO, ... */
-    static channel listen(const std::string &path, std::size_t capacity, const options &opts = {})
+    static channel listen(const std::string &name, std::size_t capacity, const options &opts = {})
     {
         zipc_options o = opts.native();
         return open("zipc_channel_listen", [&](zipc_channel **ch) {
-            return zipc_channel_listen(ch, path.c_str(), capacity, &o);
+            return zipc_channel_listen(ch, name.c_str(), capacity, &o);
         });
     }
-    /* Connect to a listener at `path`, retrying until it appears or the
-     * handshake timeout passes. Blocks. Throws ENOENT, ETIMEDOUT, EPERM, ... */
-    static channel connect(const std::string &path, const options &opts = {})
+    /* Connect to a listener at `name` (a name or a socket path), retrying
+     * until it appears or the handshake timeout passes. Blocks. Throws
+     * ENOENT, ETIMEDOUT, EPERM, EFBIG (options::max_segment), ... */
+    static channel connect(const std::string &name, const options &opts = {})
     {
         zipc_options o = opts.native();
-        return open("zipc_channel_connect", [&](zipc_channel **ch) { return zipc_channel_connect(ch, path.c_str(), &o); });
+        return open("zipc_channel_connect", [&](zipc_channel **ch) { return zipc_channel_connect(ch, name.c_str(), &o); });
     }
 
     /* Close now (what the destructor does). Never blocks. */
     void close() noexcept
     {
-        if (!ep_)
-            return;
-        assert(ep_->views.empty() && "zipc::channel closed while its messages are alive");
-        zipc_channel_close(ep_->ch);
-        ep_.reset();
-        ch_ = nullptr;
+        if (ch_)
+            zipc_channel_close(std::exchange(ch_, nullptr));
     }
-    /* Tell the peer we are done without unmapping: open messages stay
+    /* Tell the peer we are done without unmapping: open views stay
      * readable until close. Later calls fail with EPIPE. */
-    void shutdown() { detail::check(zipc_channel_shutdown(raw()), "zipc_channel_shutdown"); }
-
-    explicit operator bool() const noexcept { return ep_ != nullptr; }
-    zipc_channel *native_handle() const noexcept { return raw(); }
-    zipc::role role() const noexcept { return ep_ ? static_cast<zipc::role>(zipc_channel_role(raw())) : zipc::role::unspecified; }
-    std::size_t capacity() const noexcept { return ep_ ? zipc_channel_capacity(raw()) : 0; }
-    std::size_t max_message() const noexcept { return ep_ ? zipc_channel_max_message(raw()) : 0; }
-    int peer_pid() const noexcept { return ep_ ? zipc_channel_peer_pid(raw()) : 0; }
-    /* For poll/epoll: readable when a try_ call that returned EAGAIN may now succeed. */
-    int fd() const { return detail::check(zipc_channel_fd(raw()), "zipc_channel_fd"); }
-    struct zipc_channel_stats stats() const
+    void shutdown() { detail::check(zipc_channel_shutdown(ch_), "zipc_channel_shutdown"); }
+    /* Wake the call blocked on this channel: safe from any thread (the one
+     * exception to "one thread at a time"). The blocked call then throws
+     * (or returns) std::errc::operation_canceled; if no call is blocked,
+     * the next blocking call does (the interrupt is latched until one call
+     * consumes it). The channel must stay open (not closed, moved or
+     * destroyed) while this runs. For a clean shutdown of a consumer
+     * thread: interrupt, join, then close. Never blocks. */
+    void interrupt() const noexcept
     {
-        struct zipc_channel_stats st{};
-        detail::check(zipc_channel_get_stats(raw(), &st), "zipc_channel_stats");
+        if (ch_)
+            zipc_channel_interrupt(ch_);
+    }
+
+    explicit operator bool() const noexcept { return ch_ != nullptr; }
+    zipc_channel *native_handle() const noexcept { return ch_; }
+    zipc::role role() const noexcept { return ch_ ? static_cast<zipc::role>(zipc_channel_role(ch_)) : zipc::role::default_; }
+    std::size_t capacity() const noexcept { return ch_ ? zipc_channel_capacity(ch_) : 0; }
+    std::size_t max_message() const noexcept { return ch_ ? zipc_channel_max_message(ch_) : 0; }
+    int peer_pid() const noexcept { return ch_ ? zipc_channel_peer_pid(ch_) : 0; }
+    /* For poll/epoll: readable when a call that returned EAGAIN may now succeed. */
+    int fd() const { return detail::check(zipc_channel_fd(ch_), "zipc_channel_fd"); }
+    zipc_channel_stats stats() const
+    {
+        zipc_channel_stats st{};
+        detail::check(zipc_channel_get_stats(ch_, &st), "zipc_channel_get_stats");
         return st;
     }
 
     /* ---- producer ------------------------------------------------------
-     * reserve: `size` writable bytes in the ring; waits for space. Throws
+     * reserve: `size` writable bytes in the ring; waits for space. Fails with
      * EMSGSIZE (> max_message), EALREADY (one is open), EPIPE (consumer
-     * gone), ETIMEDOUT / EAGAIN.
+     * gone), ETIMEDOUT / EAGAIN, ECANCELED (interrupt).
      * send: copy `data` in as one message. flush: publish staged messages. */
-    reservation reserve(std::size_t size, timeout t = forever)
+    zipc::reservation reserve(std::size_t size, timeout t = forever)
     {
-        void *p = nullptr;
-        detail::check(zipc_channel_reserve(raw(), size, &p, t.ns()), "zipc_channel_reserve");
-        return reservation(raw(), p, size);
+        return detail::value_or_throw(reserve(size, t, std::nothrow), "zipc_channel_reserve");
     }
-    result<reservation> try_reserve(std::size_t size, timeout t = try_once) noexcept
+    result<zipc::reservation> reserve(std::size_t size, timeout t, std::nothrow_t) noexcept
     {
         void *p = nullptr;
-        if (int rc = zipc_channel_reserve(raw(), size, &p, t.ns()))
+        if (int rc = zipc_channel_reserve(ch_, size, &p, t.ns()))
             return make_error_code(rc);
-        return reservation(raw(), p, size);
+        return zipc::reservation(ch_, p, size);
     }
+    result<zipc::reservation> try_reserve(std::size_t size) noexcept { return reserve(size, try_once, std::nothrow); }
+
     void send(const_bytes data, std::uint32_t type = 0, timeout t = forever)
     {
-        detail::check(send_raw(data, type, t), "zipc_channel_send");
+        detail::check(send(data, type, t, std::nothrow), "zipc_channel_send");
     }
-    [[nodiscard]] std::error_code try_send(const_bytes data, std::uint32_t type = 0, timeout t = try_once) noexcept
+    [[nodiscard]] std::error_code send(const_bytes data, std::uint32_t type, timeout t, std::nothrow_t) noexcept
     {
-        return make_error_code(send_raw(data, type, t));
+        return make_error_code(zipc_channel_send(ch_, data.data(), data.size(), type, t.ns()));
+    }
+    [[nodiscard]] std::error_code try_send(const_bytes data, std::uint32_t type = 0) noexcept
+    {
+        return send(data, type, try_once, std::nothrow);
     }
     /* A trivially copyable value as one message of sizeof(T) bytes. */
     template <class T> void send_pod(const T &value, std::uint32_t type = 0, timeout t = forever)
@@ -935,16 +887,20 @@ public:
         send(pod_bytes(value), type, t);
     }
     template <class T>
-    [[nodiscard]] std::error_code try_send_pod(const T &value, std::uint32_t type = 0, timeout t = try_once) noexcept
+    [[nodiscard]] std::error_code send_pod(const T &value, std::uint32_t type, timeout t, std::nothrow_t) noexcept
     {
-        return try_send(pod_bytes(value), type, t);
+        return send(pod_bytes(value), type, t, std::nothrow);
+    }
+    template <class T> [[nodiscard]] std::error_code try_send_pod(const T &value, std::uint32_t type = 0) noexcept
+    {
+        return send(pod_bytes(value), type, try_once, std::nothrow);
     }
     /* A C-contiguous tensor of T (ZIPC_TYPE_TENSOR): copies size-of-shape
      * elements from data. reserve_tensor: fill it in place instead. */
     template <class T> void send_tensor(const T *data, shape_t shape, timeout t = forever)
     {
         zipc_tensor_header h = tensor_header<T>(shape);
-        reservation r = reserve(tensor_payload_size(h), t);
+        zipc::reservation r = reserve(tensor_payload_size(h), t);
         write_tensor(r.span(), h, data);
         r.commit(type_id::tensor);
     }
@@ -953,7 +909,7 @@ public:
         zipc_tensor_header h = tensor_header<T>(shape);
         return tensor_reservation<T>(reserve(tensor_payload_size(h), t), h);
     }
-    void flush() { detail::check(zipc_channel_flush(raw()), "zipc_channel_flush"); }
+    void flush() { detail::check(zipc_channel_flush(ch_), "zipc_channel_flush"); }
 
     /* ---- consumer ------------------------------------------------------
      * view: the next message, in place; waits. Several may be open. After
@@ -961,56 +917,73 @@ public:
      * then EPIPE. drain: waits for one, then takes what is there (up to the
      * batch's capacity); returns the count. recv: copies the next message
      * into buf and releases it (EMSGSIZE: kept; EALREADY: views are open).
-     * EBADMSG: the segment is corrupt; the channel is broken for good. */
-    message view(timeout t = forever)
+     * EBADMSG: the segment is corrupt; the channel is broken for good.
+     * ECANCELED: interrupt() woke the call. */
+    zipc::view view(timeout t = forever)
     {
-        zipc_msg m;
-        detail::check(view_raw(m, t), "zipc_channel_view");
-        return message(ep_.get(), m);
+        return detail::value_or_throw(view(t, std::nothrow), "zipc_channel_view");
     }
-    result<message> try_view(timeout t = try_once)
+    result<zipc::view> view(timeout t, std::nothrow_t) noexcept
     {
         zipc_msg m;
-        if (int rc = view_raw(m, t))
+        if (int rc = zipc_channel_view(ch_, &m, t.ns()))
             return make_error_code(rc);
-        return message(ep_.get(), m);
+        return zipc::view(ch_, m);
     }
-    /* The same into a message kept by the caller (released first if it
-     * holds one; empty on error): the hot-loop form, nothing is moved. */
-    void view(message &into, timeout t = forever) { detail::check(view_into(into, t), "zipc_channel_view"); }
-    [[nodiscard]] std::error_code try_view(message &into, timeout t = try_once) { return make_error_code(view_into(into, t)); }
+    result<zipc::view> try_view() noexcept { return view(try_once, std::nothrow); }
+    /* The same into a view kept by the caller (released first if it holds
+     * one; empty on error): the hot-loop form, nothing is moved. */
+    void view(zipc::view &into, timeout t = forever) { detail::check(view(into, t, std::nothrow), "zipc_channel_view"); }
+    [[nodiscard]] std::error_code view(zipc::view &into, timeout t, std::nothrow_t) noexcept
+    {
+        into.release();
+        int rc = zipc_channel_view(ch_, &into.m_, t.ns());
+        if (ZIPC_HPP_LIKELY(rc == 0))
+            into.ch_ = ch_;
+        else
+            into.m_ = zipc_msg{};
+        return make_error_code(rc);
+    }
+    [[nodiscard]] std::error_code try_view(zipc::view &into) noexcept { return view(into, try_once, std::nothrow); }
+
     std::size_t drain(batch &b, timeout t = forever)
     {
-        return static_cast<std::size_t>(detail::check(drain_into(b, t), "zipc_channel_drain"));
+        return detail::value_or_throw(drain(b, t, std::nothrow), "zipc_channel_drain");
     }
-    result<std::size_t> try_drain(batch &b, timeout t = try_once)
+    result<std::size_t> drain(batch &b, timeout t, std::nothrow_t) noexcept
     {
-        int rc = drain_into(b, t);
+        b.release();
+        unsigned max = b.msgs_.size() > UINT_MAX ? UINT_MAX : static_cast<unsigned>(b.msgs_.size());
+        int rc = zipc_channel_drain(ch_, b.msgs_.data(), max, t.ns());
         if (rc < 0)
             return make_error_code(rc);
-        return static_cast<std::size_t>(rc);
+        b.n_ = static_cast<std::size_t>(rc);
+        b.ch_ = ch_;
+        return b.n_;
     }
-    received recv(bytes buf, timeout t = forever)
+    result<std::size_t> try_drain(batch &b) noexcept { return drain(b, try_once, std::nothrow); }
+
+    zipc::message recv(bytes buf, timeout t = forever)
     {
-        received r{};
-        detail::check(zipc_channel_recv(raw(), buf.data(), buf.size(), &r.size, &r.type, t.ns()), "zipc_channel_recv");
-        return r;
+        return detail::value_or_throw(recv(buf, t, std::nothrow), "zipc_channel_recv");
     }
-    result<received> try_recv(bytes buf, timeout t = try_once) noexcept
+    result<zipc::message> recv(bytes buf, timeout t, std::nothrow_t) noexcept
     {
-        received r{};
-        if (int rc = zipc_channel_recv(raw(), buf.data(), buf.size(), &r.size, &r.type, t.ns()))
+        zipc::message m{};
+        if (int rc = zipc_channel_recv(ch_, buf.data(), buf.size(), &m.size, &m.type, t.ns()))
             return make_error_code(rc);
-        return r;
+        return m;
     }
+    result<zipc::message> try_recv(bytes buf) noexcept { return recv(buf, try_once, std::nothrow); }
+
     /* The next message as T; std::nullopt if it is not sizeof(T) bytes
-     * (the message is consumed either way: use view() and message::as<T>()
+     * (the message is consumed either way: use view() and view_ref::as<T>()
      * to dispatch on type()). */
     template <class T> std::optional<T> recv_pod(timeout t = forever) { return view(t).template as<T>(); }
     /* The same without exceptions; a message of another size: bad_message. */
-    template <class T> result<T> try_recv_pod(timeout t = try_once)
+    template <class T> result<T> recv_pod(timeout t, std::nothrow_t) noexcept
     {
-        result<message> m = try_view(t);
+        result<zipc::view> m = view(t, std::nothrow);
         if (!m)
             return m.error();
         std::optional<T> v = m->template as<T>();
@@ -1018,72 +991,25 @@ public:
             return make_error_code(-EBADMSG);
         return *v;
     }
+    template <class T> result<T> try_recv_pod() noexcept { return recv_pod<T>(try_once, std::nothrow); }
 
 private:
-    static detail::endpoint *adopt_endpoint(zipc_channel *ch)
-    {
-        if (!ch)
-            return nullptr;
-        auto *ep = new (std::nothrow) detail::endpoint{ch, {}};
-        if (!ep) {
-            zipc_channel_close(ch);
-            throw std::bad_alloc();
-        }
-        return ep;
-    }
     template <class F> static channel open(const char *what, F &&make)
     {
         zipc_channel *ch = nullptr;
         detail::check(make(&ch), what);
         return channel(ch);
     }
-    zipc_channel *raw() const noexcept { return ch_; }
-    int send_raw(const_bytes data, std::uint32_t type, timeout t) noexcept
-    {
-        return zipc_channel_send(raw(), data.data(), data.size(), type, t.ns());
-    }
     template <class T> static const_bytes pod_bytes(const T &value) noexcept
     {
         static_assert(std::is_trivially_copyable_v<T>, "zipc: send_pod needs a trivially copyable type");
         return as_bytes(&value, sizeof value);
     }
-    /* One C view, with room made first to record it (no failure after it). */
-    int view_raw(zipc_msg &m, timeout t)
-    {
-        if (ZIPC_HPP_UNLIKELY(!ep_))
-            return -EINVAL;
-        ep_->views.reserve_one();
-        return zipc_channel_view(ch_, &m, t.ns());
-    }
-    int view_into(message &into, timeout t)
-    {
-        into.release();
-        int rc = view_raw(into.m_, t);
-        if (ZIPC_HPP_LIKELY(rc == 0))
-            into.h_ = detail::view_handle(ep_.get());
-        else
-            into.m_ = zipc_msg{};
-        return rc;
-    }
-    int drain_into(batch &b, timeout t)
-    {
-        b.release();
-        if (!ep_)
-            return -EINVAL;
-        ep_->views.reserve_one();
-        unsigned max = b.msgs_.size() > UINT_MAX ? UINT_MAX : static_cast<unsigned>(b.msgs_.size());
-        int rc = zipc_channel_drain(ep_->ch, b.msgs_.data(), max, t.ns());
-        if (rc > 0) {
-            b.n_ = static_cast<std::size_t>(rc);
-            b.h_ = detail::view_handle(ep_.get());
-        }
-        return rc;
-    }
-    std::unique_ptr<detail::endpoint> ep_;
-    zipc_channel *ch_ = nullptr; /* ep_->ch, or null: one load on the hot paths */
+    zipc_channel *ch_ = nullptr; /* null: empty (every C call then returns -EINVAL) */
 };
 
-/* Library version ("0.1.0") and the shared-memory ABI version. */
+/* Library version ("MAJOR.MINOR.PATCH", from zipc/common.h) and the
+ * shared-memory ABI version. */
 inline const char *version() noexcept { return zipc_version(); }
 inline std::uint32_t abi_version() noexcept { return zipc_abi_version(); }
 
@@ -1091,6 +1017,5 @@ inline std::uint32_t abi_version() noexcept { return zipc_abi_version(); }
 
 #undef ZIPC_HPP_LIKELY
 #undef ZIPC_HPP_UNLIKELY
-#undef ZIPC_HPP_COLD
 
 #endif /* ZIPC_HPP */

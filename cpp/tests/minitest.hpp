@@ -1,6 +1,8 @@
-/* The subset of GoogleTest the C++ tests use, for machines without it:
- * TEST, EXPECT_* / ASSERT_* (TRUE, FALSE, EQ, NE, LT, LE, GE, THROW), and a
- * main() that runs every test and prints "N passed, N failed". */
+/* The C++ tests' one harness, on every machine (nothing to install): TEST,
+ * EXPECT_* / ASSERT_* (TRUE, FALSE, EQ, NE, LT, LE, GE, THROW) with
+ * GoogleTest's meaning, and a main() that runs every test, prints one line
+ * per test and "N passed, N failed", and exits 1 if any failed (0 else):
+ * ctest counts the program by that exit status. */
 #ifndef ZIPC_MINITEST_HPP
 #define ZIPC_MINITEST_HPP
 
@@ -9,6 +11,8 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace minitest {
@@ -37,10 +41,26 @@ inline bool fail(const char *file, int line, const std::string &what)
     current_failed() = true;
     return false;
 }
+template <class T, class = void> struct printable : std::false_type {};
+template <class T>
+struct printable<T, std::void_t<decltype(std::declval<std::ostream &>() << std::declval<const T &>())>>
+    : std::true_type {};
+/* A compared value as text; "?" for a type without operator<<. */
+template <class T> void print(std::ostream &s, const T &v)
+{
+    if constexpr (printable<T>::value)
+        s << v;
+    else
+        s << "?";
+}
 template <class A, class B> std::string pair_text(const char *expr, const A &a, const B &b)
 {
     std::ostringstream s;
-    s << expr << " (" << a << " vs " << b << ")";
+    s << expr << " (";
+    print(s, a);
+    s << " vs ";
+    print(s, b);
+    s << ")";
     return s.str();
 }
 inline int run_all()

@@ -1,5 +1,6 @@
-/* zipc.hpp in one process: RAII (reservation abort, message/batch release in
- * ring order), exceptions with errno, try_ variants, timeouts, POD and
+/* zipc.hpp in one process: RAII (reservation abort, view/batch release in
+ * ring order through the C core's ledger), exceptions with errno and name,
+ * try_ (never blocks) and std::nothrow variants, timeouts, options, POD and
  * tensor round trips. */
 #include "testing.hpp"
 
@@ -12,7 +13,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string text_of(const zipc::message_ref &m) { return std::string(m.text()); }
+std::string text_of(const zipc::view_ref &m) { return std::string(m.text()); }
 
 void send_text(zipc::channel &ch, const std::string &s, std::uint32_t type = 0)
 {
@@ -100,8 +101,28 @@ TEST(Errors, WrongRoleIsAnError)
     auto p = zt::open_pair();
     EXPECT_TRUE(p.prod.role() == zipc::role::producer);
     EXPECT_TRUE(p.cons.role() == zipc::role::consumer);
-    EXPECT_NE(thrown_errno([&] { p.cons.reserve(8); }), 0);
-    EXPECT_NE(thrown_errno([&] { p.prod.view(zipc::try_once); }), 0);
+    EXPECT_EQ(thrown_errno([&] { p.cons.reserve(8); }), EOPNOTSUPP);
+    EXPECT_EQ(thrown_errno([&] { p.prod.view(zipc::try_once); }), EOPNOTSUPP);
+    zipc::batch b;
+    EXPECT_TRUE(p.prod.try_drain(b).error() == std::errc::operation_not_supported);
+    EXPECT_TRUE(p.cons.try_send(zipc::as_bytes("x", 1)) == std::errc::operation_not_supported);
+}
+
+TEST(Errors, NameIsTheCMapsName)
+{
+    try {
+        zipc::channel::connect("/nonexistent-dir/zipc.sock", zipc::options().handshake_timeout(1ms));
+    } catch (const zipc::error &e) {
+        EXPECT_EQ(std::string(e.name()), "ENOENT");
+    }
+    int codes = 0;
+#define ZT_CHECK_NAME(err, text)                                                        \
+    EXPECT_EQ(std::string(zipc::error(-err, "x").name()), std::string(#err));            \
+    EXPECT_EQ(std::string(zipc::error(err, "x").code().message()), std::string(text));   \
+    codes++;
+    ZIPC_ERRNO_MAP(ZT_CHECK_NAME)
+#undef ZT_CHECK_NAME
+    EXPECT_GE(codes, 20);
 }
 
 // ---- try_ variants and timeouts -------------------------------------------
@@ -113,7 +134,7 @@ TEST(Try, EmptyChannelWouldBlock)
     EXPECT_FALSE(m);
     EXPECT_TRUE(m.is_timeout());
     EXPECT_TRUE(m.error() == std::errc::resource_unavailable_try_again);
-    auto t = p.cons.try_view(2ms);
+    auto t = p.cons.view(2ms, std::nothrow);
     EXPECT_TRUE(t.error() == std::errc::timed_out);
     EXPECT_EQ(thrown_errno([&] { p.cons.view(1ms); }), ETIMEDOUT);
     zipc::batch b(8);
@@ -131,16 +152,42 @@ TEST(Try, FullRingWouldBlockThenDrains)
     EXPECT_GE(sent, 2);
     auto ec = p.prod.try_send(zipc::as_bytes("x", 1));
     EXPECT_TRUE(zipc::is_timeout(ec));
-    EXPECT_TRUE(p.prod.try_reserve(16, 1ms).error() == std::errc::timed_out);
+    EXPECT_TRUE(p.prod.reserve(16, 1ms, std::nothrow).error() == std::errc::timed_out);
     { auto m = p.cons.view(); }
-    EXPECT_FALSE(p.prod.try_send(zipc::as_bytes("y", 1), 0, 100ms));
+    EXPECT_FALSE(p.prod.send(zipc::as_bytes("y", 1), 0, 100ms, std::nothrow));
+}
+
+/* try_ calls take no timeout: they never block. */
+template <class C, class = void> struct try_view_takes_timeout : std::false_type {};
+template <class C>
+struct try_view_takes_timeout<C, std::void_t<decltype(std::declval<C &>().try_view(zipc::timeout(zipc::forever)))>>
+    : std::true_type {};
+static_assert(!try_view_takes_timeout<zipc::channel>::value);
+
+TEST(Try, NeverBlocks)
+{
+    auto p = zt::open_pair(256, zipc::options().spin(std::chrono::seconds(30)));
+    auto t0 = std::chrono::steady_clock::now();
+    EXPECT_TRUE(p.cons.try_view().error() == std::errc::resource_unavailable_try_again);
+    zipc::view into;
+    EXPECT_TRUE(p.cons.try_view(into) == std::errc::resource_unavailable_try_again);
+    zipc::batch b;
+    EXPECT_TRUE(p.cons.try_drain(b).error() == std::errc::resource_unavailable_try_again);
+    std::array<std::byte, 8> buf{};
+    EXPECT_TRUE(p.cons.try_recv(buf).error() == std::errc::resource_unavailable_try_again);
+    EXPECT_TRUE(p.cons.try_recv_pod<int>().error() == std::errc::resource_unavailable_try_again);
+    while (!p.prod.try_send_pod(1)) {
+    }
+    EXPECT_TRUE(p.prod.try_reserve(16).error() == std::errc::resource_unavailable_try_again);
+    /* a 30 s spin was configured: any wait would show */
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
 }
 
 TEST(Try, ValuesAndErrorsTogether)
 {
     auto p = zt::open_pair();
     send_text(p.prod, "hello", 7);
-    auto m = p.cons.try_view(1s);
+    auto m = p.cons.view(1s, std::nothrow);
     ASSERT_TRUE(m);
     EXPECT_EQ(text_of(*m), "hello");
     EXPECT_EQ(m->type(), 7u);
@@ -208,7 +255,7 @@ TEST(Reservation, MoreStagesUntilFlush)
     zipc::batch b(16);
     EXPECT_EQ(p.cons.drain(b, 1s), 3u);
     int i = 0;
-    for (zipc::message_ref m : b)
+    for (zipc::view_ref m : b)
         EXPECT_EQ(*m.as<int>(), i++);
 }
 
@@ -219,7 +266,7 @@ TEST(Release, MessageReleasesWhenItDies)
     auto p = zt::open_pair();
     send_text(p.prod, "x");
     {
-        zipc::message m = p.cons.view();
+        zipc::view m = p.cons.view();
         EXPECT_TRUE(m);
         EXPECT_EQ(zt::released(p.cons), 0u);
     }
@@ -240,14 +287,14 @@ TEST(Release, OutOfOrderDeathsReleaseInRingOrder)
     m1.release();
     EXPECT_EQ(zt::released(p.cons), 3u); /* m1 and the already dead m2 */
     EXPECT_EQ(text_of(m3), "3");
-    m3 = zipc::message();                /* move-assign: releases */
+    m3 = zipc::view();                /* move-assign: releases */
     EXPECT_EQ(zt::released(p.cons), 4u);
 }
 
 TEST(Release, ManyOpenViewsGrowTheQueue)
 {
     auto p = zt::open_pair(1 << 20);
-    std::vector<zipc::message> held;
+    std::vector<zipc::view> held;
     for (int i = 0; i < 100; i++) {
         p.prod.send_pod(i);
         held.push_back(p.cons.view());
@@ -280,6 +327,57 @@ TEST(Release, BatchReleasesTogetherAndIsReusable)
     EXPECT_EQ(std::distance(b.begin(), b.end()), 0);
 }
 
+/* Singles and batches opened in ring order, released in a shuffled order:
+ * after each release the producer has regained exactly the longest prefix
+ * of released views (the C core's ledger), never more, never less. */
+TEST(Release, AnyOrderReleasesTheReleasedPrefix)
+{
+    auto p = zt::open_pair(1 << 20);
+    constexpr int kViews = 40;
+    std::uint32_t seed = 12345;
+    auto rnd = [&seed] { return seed = seed * 1664525u + 1013904223u, seed >> 8; };
+    for (int round = 0; round < 20; round++) {
+        std::vector<zipc::view> singles;
+        std::vector<zipc::batch> batches;
+        std::vector<std::pair<int, std::size_t>> order; /* (kind, index): 0 single, 1 batch */
+        std::vector<std::uint64_t> ends;                /* messages released once each view is gone */
+        std::uint64_t base = zt::released(p.cons), opened = 0;
+        for (int i = 0; i < kViews; i++) {
+            std::size_t n = rnd() % 3 == 0 ? 1 + rnd() % 4 : 1;
+            for (std::size_t k = 0; k < n; k++)
+                p.prod.send_pod(static_cast<int>(opened + k));
+            if (n == 1) {
+                singles.push_back(p.cons.view(1s));
+                order.emplace_back(0, singles.size() - 1);
+            } else {
+                batches.emplace_back(n);
+                ASSERT_EQ(p.cons.drain(batches.back(), 1s), n);
+                order.emplace_back(1, batches.size() - 1);
+            }
+            opened += n;
+            ends.push_back(base + opened);
+        }
+        std::vector<std::size_t> perm(order.size());
+        for (std::size_t i = 0; i < perm.size(); i++)
+            perm[i] = i;
+        for (std::size_t i = perm.size(); i > 1; i--)
+            std::swap(perm[i - 1], perm[rnd() % i]);
+        std::vector<bool> gone(order.size());
+        for (std::size_t i : perm) {
+            auto [kind, at] = order[i];
+            if (kind == 0)
+                singles[at].release();
+            else
+                batches[at].release();
+            gone[i] = true;
+            std::size_t prefix = 0;
+            while (prefix < gone.size() && gone[prefix])
+                prefix++;
+            EXPECT_EQ(zt::released(p.cons), prefix ? ends[prefix - 1] : base);
+        }
+    }
+}
+
 TEST(Release, BatchDyingBeforeAnOlderMessageWaits)
 {
     auto p = zt::open_pair();
@@ -302,7 +400,7 @@ TEST(Release, RecvCopiesAndRefusesWithOpenViews)
     std::array<std::byte, 4> small{};
     EXPECT_EQ(thrown_errno([&] { p.cons.recv(small); }), EMSGSIZE); /* kept */
     std::array<std::byte, 64> buf{};
-    zipc::received r = p.cons.recv(buf);
+    zipc::message r = p.cons.recv(buf);
     EXPECT_EQ(r.size, 11u);
     EXPECT_EQ(r.type, 9u);
     EXPECT_EQ(std::memcmp(buf.data(), "hello world", 11), 0);
@@ -346,7 +444,7 @@ TEST(Channel, ListenerMayProduce)
 {
     std::string path = zt::sock_path();
     zipc::channel prod;
-    std::thread t([&] { prod = zipc::channel::listen(path, 4096, zipc::options().role(zipc::role::producer).name("cpp")); });
+    std::thread t([&] { prod = zipc::channel::listen(path, 4096, zipc::options().role(zipc::role::producer).label("cpp")); });
     zipc::channel cons = zipc::channel::connect(path, zipc::options().handshake_timeout(5s));
     t.join();
     EXPECT_TRUE(cons.role() == zipc::role::consumer);
@@ -356,6 +454,30 @@ TEST(Channel, ListenerMayProduce)
     prod.shutdown();
     EXPECT_EQ(thrown_errno([&] { prod.send_pod(1); }), EPIPE);
     EXPECT_EQ(thrown_errno([&] { cons.view(1s); }), EPIPE);
+}
+
+TEST(Channel, MaxSegmentBoundsWhatAConnectorMaps)
+{
+    std::string path = zt::sock_path();
+    std::thread t([&] {
+        try { /* the connector refuses the segment: the listener fails or times out */
+            zipc::channel::listen(path, 1 << 16, zipc::options().handshake_timeout(2s).label("big"));
+        } catch (const zipc::error &) {
+        }
+    });
+    int err = 0;
+    std::string name;
+    try {
+        zipc::channel::connect(path, zipc::options().handshake_timeout(5s).max_segment(4096));
+    } catch (const zipc::error &e) {
+        err = e.errno_value();
+        name = e.name();
+    }
+    t.join();
+    EXPECT_EQ(err, EFBIG);
+    EXPECT_EQ(name, "EFBIG");
+    static_assert(zipc::default_max_segment == ZIPC_DEFAULT_MAX_SEGMENT);
+    static_assert(zipc::default_timeout.count() == ZIPC_DEFAULT_TIMEOUT_NS);
 }
 
 // ---- typed: POD and tensors --------------------------------------------------
@@ -374,10 +496,10 @@ TEST(Pod, RoundTripAndSizeCheck)
     EXPECT_EQ(got->price, 101.25);
     EXPECT_EQ(got->side, 1u);
     EXPECT_FALSE(p.cons.recv_pod<zt::tick>()); /* consumed, not a tick */
-    auto again = p.cons.try_recv_pod<zt::tick>(1s);
+    auto again = p.cons.recv_pod<zt::tick>(1s, std::nothrow);
     ASSERT_TRUE(again);
     EXPECT_EQ(again->ts_ns, 1700000000123456789);
-    EXPECT_TRUE(p.cons.try_recv_pod<zt::tick>(1s).error() == std::errc::bad_message);
+    EXPECT_TRUE(p.cons.recv_pod<zt::tick>(1s, std::nothrow).error() == std::errc::bad_message);
     EXPECT_TRUE(p.cons.try_recv_pod<zt::tick>().is_timeout());
     EXPECT_FALSE(p.prod.try_send_pod(t));
 }

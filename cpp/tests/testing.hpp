@@ -1,14 +1,9 @@
-/* Shared by the C++ tests: the test framework (GoogleTest, or minitest.hpp
- * without it), unique socket paths, and a producer/consumer pair in one
- * process. */
+/* Shared by the C++ tests: the test harness (minitest.hpp), unique socket
+ * paths, and a producer/consumer pair in one process. */
 #ifndef ZIPC_CPP_TESTING_HPP
 #define ZIPC_CPP_TESTING_HPP
 
-#ifdef ZIPC_MINITEST
 #include "minitest.hpp"
-#else
-#include <gtest/gtest.h>
-#endif
 
 #include <zipc.hpp>
 

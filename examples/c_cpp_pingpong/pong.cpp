@@ -26,15 +26,15 @@ int main(int argc, char **argv)
         unsigned long echoed = 0;
         auto t0 = std::chrono::steady_clock::now();
         for (;;) {
-            auto msg = in.try_view(10s);
+            auto msg = in.view(10s, std::nothrow);
             if (!msg && msg.error() == std::errc::broken_pipe)
                 break; /* ping closed: done */
-            const zipc::message &m = msg.value(); /* any other error throws */
+            const zipc::view &m = msg.value(); /* any other error throws */
             zipc::reservation r = out.reserve(m.size(), 10s);
             std::memcpy(r.data(), m.data(), m.size());
             r.commit(m.size(), m.type());
             echoed++;
-        } /* msg dies here: the message is released every round */
+        } /* msg dies here: the view is released every round */
         double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::printf("pong (C++): echoed %lu messages: %.0f round trips/s (including warm-up)\n", echoed,
                     static_cast<double>(echoed) / s);

@@ -147,10 +147,13 @@ ZIPC_STATIC_ASSERT(ZIPC_CHANNEL_BODY_OFFSET + sizeof(struct zipc_channel_ctl) <=
  * starts at ring offset 0.
  *
  * Publication is the frame's `mark`, written last (release): the consumer
- * polls the mark at its read position and needs no other shared line. The
- * producer zeroes the mark at the position after each frame (the
- * "terminator") before publishing the frame, so whatever an earlier lap
- * left there can never pass for a new frame. */
+ * polls the mark at its read position and needs no other shared line, and
+ * reads a zero mark, or a header mark at most one lap old, as "not yet".
+ * Before publishing a frame the producer makes sure the mark where it ends
+ * is one of those: it writes a zero there (the "terminator") only where that
+ * slot is not fresh, i.e. holds payload or pad interior of an earlier lap
+ * rather than zero or the header it wrote there in its latest pass (see
+ * docs/ABI.md §5.3). */
 #define ZIPC_FRAME_HEADER 16
 #define ZIPC_FRAME_ALIGN 64
 #define ZIPC_FRAME_MSG 1u
@@ -168,6 +171,50 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, size) == 0, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, type) == 4, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, mark) == 8, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_frame) == ZIPC_FRAME_HEADER, "abi");
+
+/* ---- member slots: liveness of N members (multi-party kinds) ---------
+ * A kind with many members reserves a member table at a 64-byte-aligned
+ * offset T of its segment: this header, then `capacity` slots. Slot i's
+ * holder keeps an OFD read lock (F_OFD_SETLK, F_RDLCK) on byte
+ * ZIPC_MEMBER_LOCK_BASE + T + i of the segment file, past any data, taken on
+ * a description of its own (a private reopen of the memfd); the kernel drops
+ * it when the holder dies. A slot's holder is dead when that byte is not
+ * locked by anyone else, or when the pid in its lease has exited.
+ * See docs/ABI.md §10 for the claim and release protocol. */
+#define ZIPC_MEMBER_LOCK_BASE (UINT64_C(1) << 62)
+#define ZIPC_MEMBERS_MAX 4096
+/* lease = ZIPC_LEASE_BUSY | generation << 32 | pid; no BUSY bit: free. BUSY
+ * with pid 0: being claimed (the claimer holds the lock already). */
+#define ZIPC_LEASE_BUSY (UINT64_C(1) << 63)
+#define ZIPC_LEASE_PID(l) ((uint32_t)(l))
+#define ZIPC_LEASE_GEN(l) ((uint32_t)((l) >> 32) & 0x7fffffffu)
+
+struct zipc_member_table {
+    uint32_t capacity;   /* slots that follow, 1..ZIPC_MEMBERS_MAX */
+    uint32_t slot_size;  /* sizeof(struct zipc_member_slot) */
+    uint8_t pad_[ZIPC_CACHE_LINE - 8];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_table, capacity) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_table, slot_size) == 4, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_member_table) == 64, "abi");
+
+/* One member; written only by the process claiming or releasing it. */
+struct zipc_member_slot {
+    uint64_t lease;      /* see ZIPC_LEASE_*; changed by compare-and-swap only */
+    uint64_t pidns;      /* holder's pid namespace (inode of /proc/self/ns/pid), 0: unknown */
+    uint64_t claimed_ns; /* CLOCK_REALTIME at the claim, informative */
+    uint32_t uid;        /* holder's effective uid, informative */
+    uint32_t reserved;   /* 0 */
+    uint8_t pad_[ZIPC_CACHE_LINE - 32];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, lease) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, pidns) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, claimed_ns) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, uid) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, reserved) == 28, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_member_slot) == 64, "abi");
+#define ZIPC_MEMBER_TABLE_SIZE(capacity) \
+    (sizeof(struct zipc_member_table) + (uint64_t)(capacity) * sizeof(struct zipc_member_slot))
 
 /* ---- handshake messages over the Unix stream socket ----------------- */
 

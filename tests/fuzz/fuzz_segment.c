@@ -1,4 +1,7 @@
-/* fuzz_segment: the connector's trust boundary, zipc__channel_adopt.
+/* fuzz_segment: the connector's trust boundary, zipc__channel_adopt, and
+ * the tools' one, zipc_inspect_fd (which reads the same fd first: it must
+ * never crash, and must accept every segment that adopt accepts, showing its
+ * channel as adopted).
  *
  * A valid channel segment image is overlaid with fuzz bytes, written to a
  * memfd of a chosen size with chosen seals (or replaced by an impostor fd)
@@ -190,8 +193,13 @@ static void run_case(const uint8_t *data, size_t size)
     wake_fds(c.variant, &fds[1], &fds[2]);
     int sp[2] = {-1, -1};
     FZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == 0);
+    struct zipc_segment_info info;
+    int inspected = zipc_inspect_fd(fds[0], &info); /* first: adopt's mapping stays fz_last_map */
+    FZ_CHECK(inspected <= 0);
     zipc_channel *ch;
     if (fz_adopt(&ch, fds, c.role, sp[0], c.pid, c.announced, false, 0) == 0) {
+        FZ_CHECK(inspected == 0 && info.kind == ZIPC_KIND_CHANNEL && info.detail == ZIPC_INSPECT_CHANNEL);
+        FZ_CHECK(info.segment_size == c.size && info.channel.ring_size == zipc_channel_capacity(ch));
         use_channel(ch, &c, size ? data[size - 1] : 0);
         FZ_CHECK(zipc_channel_close(ch) == 0);
     }

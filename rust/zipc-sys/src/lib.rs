@@ -1,4 +1,7 @@
 //! Raw FFI bindings to the zipc C core (`include/zipc.h`), hand-written.
+//! The constants mirror `include/zipc/common.h` and the other headers; the
+//! tests check each against the C compiler's value (and the version against
+//! `common.h` and `Cargo.toml`).
 //!
 //! The C library is compiled from this repository by `build.rs` and linked
 //! statically. Every `#[repr(C)]` struct here mirrors a C struct whose
@@ -13,7 +16,7 @@
 
 use core::ffi::{c_char, c_int, c_uint};
 
-// ---- zipc.h -------------------------------------------------------------
+// ---- zipc/common.h ------------------------------------------------------
 
 /// Library version, major.
 pub const ZIPC_VERSION_MAJOR: u32 = 0;
@@ -26,6 +29,17 @@ pub const ZIPC_VERSION_PATCH: u32 = 0;
 pub const ZIPC_TRY: i64 = 0;
 /// Timeout: wait without limit.
 pub const ZIPC_FOREVER: i64 = -1;
+
+/// Default handshake timeout (10 s), for `timeout_ns == 0`.
+pub const ZIPC_DEFAULT_TIMEOUT_NS: i64 = 10_000_000_000;
+/// Default spin before sleeping (50 us), for `spin_ns == 0`.
+pub const ZIPC_DEFAULT_SPIN_NS: i64 = 50_000;
+/// Default mode of a path listener's socket file, for `socket_mode == 0`.
+pub const ZIPC_DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// Default largest segment a connector maps (1 GiB), for `max_segment == 0`.
+pub const ZIPC_DEFAULT_MAX_SEGMENT: u64 = 1 << 30;
+/// Longest name (a string without '/'), in bytes.
+pub const ZIPC_NAME_MAX: usize = 63;
 
 /// `enum zipc_role`: listener consumer; connector: what the listener says.
 pub const ZIPC_ROLE_DEFAULT: i32 = 0;
@@ -40,6 +54,8 @@ pub const ZIPC_OPT_ANY_UID: u32 = 1 << 0;
 pub const ZIPC_OPT_PEER_UID: u32 = 1 << 1;
 /// Sleep at once instead of spinning first.
 pub const ZIPC_OPT_NO_SPIN: u32 = 1 << 2;
+/// Every `ZIPC_OPT_*` flag.
+pub const ZIPC_OPT_ALL: u32 = ZIPC_OPT_ANY_UID | ZIPC_OPT_PEER_UID | ZIPC_OPT_NO_SPIN;
 
 /// `zipc_channel_commit` flag: stage the message (batch publish).
 pub const ZIPC_COMMIT_MORE: c_uint = 1;
@@ -52,17 +68,17 @@ pub struct zipc_options {
     pub role: i32,
     /// `ZIPC_OPT_*` flags.
     pub flags: u32,
-    /// Handshake timeout; 0: 10 s; `ZIPC_FOREVER`: none.
+    /// Handshake timeout; 0: `ZIPC_DEFAULT_TIMEOUT_NS`; `ZIPC_FOREVER`: none.
     pub timeout_ns: i64,
-    /// Busy-wait before sleeping; 0: 50 us.
+    /// Busy-wait before sleeping; 0: `ZIPC_DEFAULT_SPIN_NS`.
     pub spin_ns: i64,
-    /// Listener's socket file mode; 0: 0600.
+    /// A path listener's socket file mode; 0: `ZIPC_DEFAULT_SOCKET_MODE`.
     pub socket_mode: u32,
     /// With `ZIPC_OPT_PEER_UID`.
     pub peer_uid: u32,
     /// Label stored in the segment header; NULL: the name.
     pub label: *const c_char,
-    /// Connector: largest segment accepted (`-EFBIG` beyond); 0: 1 GiB.
+    /// Connector: largest segment accepted (`-EFBIG` beyond); 0: `ZIPC_DEFAULT_MAX_SEGMENT`.
     pub max_segment: u64,
 }
 
@@ -127,6 +143,8 @@ pub struct zipc_channel_stats {
 extern "C" {
     /// Static text for a (negative or positive) errno. Never NULL.
     pub fn zipc_strerror(err: c_int) -> *const c_char;
+    /// The errno's symbolic name (`"EAGAIN"`), for negative or positive codes. Never NULL.
+    pub fn zipc_err_name(err: c_int) -> *const c_char;
     /// `"MAJOR.MINOR.PATCH"`.
     pub fn zipc_version() -> *const c_char;
     /// `ZIPC_ABI_MAJOR << 16 | ZIPC_ABI_MINOR`.
@@ -147,6 +165,9 @@ extern "C" {
     ) -> c_int;
     /// Close the endpoint (NULL accepted).
     pub fn zipc_channel_close(ch: *mut zipc_channel) -> c_int;
+    /// Wake the call blocked on `ch` (it returns `-ECANCELED`), or the next
+    /// blocking call; any thread, any time while `ch` is open.
+    pub fn zipc_channel_interrupt(ch: *mut zipc_channel) -> c_int;
     /// Tell the peer we are done without unmapping.
     pub fn zipc_channel_shutdown(ch: *mut zipc_channel) -> c_int;
     /// `ZIPC_ROLE_PRODUCER` or `ZIPC_ROLE_CONSUMER`.
@@ -196,9 +217,8 @@ extern "C" {
     pub fn zipc_channel_release(ch: *mut zipc_channel) -> c_int;
     /// Release the viewed messages up to and including `last`.
     pub fn zipc_channel_release_upto(ch: *mut zipc_channel, last: *const zipc_msg) -> c_int;
+    /// Release one open view, in any order (the ring returns oldest first).
     pub fn zipc_channel_release_view(ch: *mut zipc_channel, msg: *const zipc_msg) -> c_int;
-    pub fn zipc_channel_interrupt(ch: *mut zipc_channel) -> c_int;
-    pub fn zipc_err_name(err: c_int) -> *const c_char;
     /// Copy the next message into `buf` and release it.
     pub fn zipc_channel_recv(
         ch: *mut zipc_channel,
@@ -353,6 +373,12 @@ extern "C" {
     /// The C compiler's `sizeof(struct s)` for `"s"` or `offsetof(struct s, f)`
     /// for `"s.f"` (NUL-terminated), `usize::MAX` if unknown. For layout tests.
     pub fn zipc_sys_layout(name: *const c_char) -> usize;
+    /// The C value of the macro `name` (NUL-terminated) among those this
+    /// crate mirrors, in `*value`; returns 0, or -1 if unknown. For tests.
+    pub fn zipc_sys_constant(name: *const c_char, value: *mut i64) -> c_int;
+    /// The `i`-th code (positive errno) of `ZIPC_ERRNO_MAP`, or 0 past its
+    /// end. For the tests of the bindings' error tables.
+    pub fn zipc_sys_errno_map(i: usize) -> c_int;
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 /* zipc-sys shim: the `static inline` helpers of zipc/tensor.h as real
- * symbols, and the C compiler's view of every struct Rust mirrors (the
- * layout tests compare it with the Rust definitions). */
+ * symbols, and the C compiler's view of every struct, constant and error
+ * code Rust mirrors (the tests compare it with the Rust definitions). */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "zipc.h"
 #include "zipc/tensor.h"
@@ -63,12 +64,57 @@ static const struct zipc_sys_layout_entry layout[] = {
  * or SIZE_MAX if the shim does not know it. */
 size_t zipc_sys_layout(const char *name)
 {
-    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {
-        const char *a = layout[i].name, *b = name;
-        while (*a && *a == *b)
-            a++, b++;
-        if (*a == 0 && *b == 0)
+    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++)
+        if (strcmp(layout[i].name, name) == 0)
             return layout[i].value;
-    }
     return SIZE_MAX;
+}
+
+#define K(name) {#name, (int64_t)(name)}
+
+struct zipc_sys_constant_entry {
+    const char *name;
+    int64_t value;
+};
+
+static const struct zipc_sys_constant_entry constants[] = {
+    K(ZIPC_VERSION_MAJOR), K(ZIPC_VERSION_MINOR), K(ZIPC_VERSION_PATCH),
+    K(ZIPC_TRY), K(ZIPC_FOREVER),
+    K(ZIPC_DEFAULT_TIMEOUT_NS), K(ZIPC_DEFAULT_SPIN_NS), K(ZIPC_DEFAULT_SOCKET_MODE),
+    K(ZIPC_DEFAULT_MAX_SEGMENT), K(ZIPC_NAME_MAX),
+    K(ZIPC_ROLE_DEFAULT), K(ZIPC_ROLE_CONSUMER), K(ZIPC_ROLE_PRODUCER),
+    K(ZIPC_OPT_ANY_UID), K(ZIPC_OPT_PEER_UID), K(ZIPC_OPT_NO_SPIN), K(ZIPC_OPT_ALL),
+    K(ZIPC_COMMIT_MORE),
+    K(ZIPC_ABI_MAJOR), K(ZIPC_ABI_MINOR), K(ZIPC_SEGMENT_MAGIC), K(ZIPC_CACHE_LINE),
+    K(ZIPC_MIN_CAPACITY), K(ZIPC_MAX_CAPACITY), K(ZIPC_FRAME_HEADER), K(ZIPC_FRAME_ALIGN),
+    K(ZIPC_TYPE_RESERVED_MIN), K(ZIPC_TYPE_BYTES), K(ZIPC_TYPE_STR), K(ZIPC_TYPE_JSON),
+    K(ZIPC_TYPE_TENSOR), K(ZIPC_TYPE_LIST), K(ZIPC_LIST_ALIGN),
+    K(ZIPC_TENSOR_MAGIC), K(ZIPC_TENSOR_VERSION), K(ZIPC_TENSOR_MAX_NDIM),
+    K(ZIPC_TENSOR_DATA_OFFSET),
+    K(ZIPC_DTYPE_INT), K(ZIPC_DTYPE_UINT), K(ZIPC_DTYPE_FLOAT), K(ZIPC_DTYPE_BFLOAT),
+    K(ZIPC_DTYPE_COMPLEX), K(ZIPC_DTYPE_BOOL),
+};
+
+/* The C value of the macro `name`, in *value: 0, or -1 if the shim does not know it. */
+int zipc_sys_constant(const char *name, int64_t *value)
+{
+    for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
+        if (strcmp(constants[i].name, name) == 0) {
+            *value = constants[i].value;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const int errno_map[] = {
+#define ZIPC_SYS_CODE(err, text) err,
+    ZIPC_ERRNO_MAP(ZIPC_SYS_CODE)
+#undef ZIPC_SYS_CODE
+};
+
+/* The i-th code of ZIPC_ERRNO_MAP, or 0 past its end. */
+int zipc_sys_errno_map(size_t i)
+{
+    return i < sizeof errno_map / sizeof errno_map[0] ? errno_map[i] : 0;
 }

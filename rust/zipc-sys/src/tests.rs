@@ -54,6 +54,72 @@ fn layout_matches_c() {
     assert_eq!((16 + ZIPC_TENSOR_DATA_OFFSET) % 64, 0);
 }
 
+/// The C value of macro `name` (through the shim).
+fn c_const(name: &str) -> i64 {
+    let s = CString::new(name).unwrap();
+    let mut v = 0i64;
+    assert_eq!(unsafe { zipc_sys_constant(s.as_ptr(), &mut v) }, 0, "the shim does not know {name}");
+    v
+}
+
+#[test]
+fn constants_match_c() {
+    macro_rules! same {
+        ($($k:ident),* $(,)?) => {$(
+            assert_eq!($k as i64, c_const(stringify!($k)), "{}", stringify!($k));
+        )*};
+    }
+    same!(
+        ZIPC_VERSION_MAJOR, ZIPC_VERSION_MINOR, ZIPC_VERSION_PATCH, ZIPC_TRY, ZIPC_FOREVER,
+        ZIPC_DEFAULT_TIMEOUT_NS, ZIPC_DEFAULT_SPIN_NS, ZIPC_DEFAULT_SOCKET_MODE,
+        ZIPC_DEFAULT_MAX_SEGMENT, ZIPC_NAME_MAX, ZIPC_ROLE_DEFAULT, ZIPC_ROLE_CONSUMER,
+        ZIPC_ROLE_PRODUCER, ZIPC_OPT_ANY_UID, ZIPC_OPT_PEER_UID, ZIPC_OPT_NO_SPIN, ZIPC_OPT_ALL,
+        ZIPC_COMMIT_MORE, ZIPC_ABI_MAJOR, ZIPC_ABI_MINOR, ZIPC_SEGMENT_MAGIC, ZIPC_CACHE_LINE,
+        ZIPC_MIN_CAPACITY, ZIPC_MAX_CAPACITY, ZIPC_FRAME_HEADER, ZIPC_FRAME_ALIGN,
+        ZIPC_TYPE_RESERVED_MIN, ZIPC_TYPE_BYTES, ZIPC_TYPE_STR, ZIPC_TYPE_JSON, ZIPC_TYPE_TENSOR,
+        ZIPC_TYPE_LIST, ZIPC_LIST_ALIGN, ZIPC_TENSOR_MAGIC, ZIPC_TENSOR_VERSION,
+        ZIPC_TENSOR_MAX_NDIM, ZIPC_TENSOR_DATA_OFFSET, ZIPC_DTYPE_INT, ZIPC_DTYPE_UINT,
+        ZIPC_DTYPE_FLOAT, ZIPC_DTYPE_BFLOAT, ZIPC_DTYPE_COMPLEX, ZIPC_DTYPE_BOOL,
+    );
+}
+
+/// The version is written once, in include/zipc/common.h: the crate's
+/// constants, Cargo.toml's version and zipc_version() must all say the same.
+#[test]
+fn version_is_common_h() {
+    let header = include_str!("../../../include/zipc/common.h");
+    let define = |name: &str| -> u32 {
+        let line = header
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["#define", name]))
+            .unwrap_or_else(|| panic!("common.h has no #define {name}"));
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
+    };
+    let (major, minor, patch) =
+        (define("ZIPC_VERSION_MAJOR"), define("ZIPC_VERSION_MINOR"), define("ZIPC_VERSION_PATCH"));
+    assert_eq!((ZIPC_VERSION_MAJOR, ZIPC_VERSION_MINOR, ZIPC_VERSION_PATCH), (major, minor, patch));
+    let written = std::format!("{major}.{minor}.{patch}");
+    assert_eq!(env!("CARGO_PKG_VERSION"), written, "rust/Cargo.toml's workspace version");
+    let c = unsafe { std::ffi::CStr::from_ptr(zipc_version()) }.to_str().unwrap();
+    assert_eq!(c, written);
+}
+
+#[test]
+fn errno_map_has_names_and_texts() {
+    let mut n = 0;
+    loop {
+        let code = unsafe { zipc_sys_errno_map(n) };
+        if code == 0 {
+            break;
+        }
+        let name = unsafe { std::ffi::CStr::from_ptr(zipc_err_name(-code)) }.to_str().unwrap();
+        assert!(name.starts_with('E') && name != "EUNKNOWN", "{code}: {name}");
+        assert!(!unsafe { std::ffi::CStr::from_ptr(zipc_strerror(-code)) }.to_bytes().is_empty());
+        n += 1;
+    }
+    assert!(n >= 20, "{n} codes");
+}
+
 #[test]
 fn versions_and_strerror() {
     let v = unsafe { std::ffi::CStr::from_ptr(zipc_version()) }.to_str().unwrap();

@@ -1,5 +1,6 @@
-//! Endpoints ([`Producer`], [`Consumer`]) and the zero-copy objects that
-//! borrow them ([`Reservation`], [`View`], [`Batch`]).
+//! Endpoints ([`Producer`], [`Consumer`]), the zero-copy objects that
+//! borrow them ([`Reservation`], [`View`], [`Batch`], [`Msg`]), and the
+//! [`Interrupter`] another thread may hold.
 use crate::error::{check, Error, Result};
 use crate::options::{timeout_ns, Options, Role};
 use crate::pod::{self, Pod};
@@ -10,6 +11,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use zipc_sys as sys;
 
@@ -17,7 +19,11 @@ use zipc_sys as sys;
 /// not `Sync` (the C core allows one thread at a time per endpoint):
 /// `NonNull` is neither, and only `Send` is added back.
 #[derive(Debug)]
-struct Handle(NonNull<sys::zipc_channel>);
+struct Handle {
+    ch: NonNull<sys::zipc_channel>,
+    /// Shared with the endpoint's [`Interrupter`]s, once one was asked for.
+    interrupters: OnceLock<Arc<Target>>,
+}
 
 // SAFETY: the C endpoint is not tied to a thread; it only must not be used
 // by two threads at once, which !Sync (and &mut receivers) guarantee.
@@ -25,16 +31,96 @@ unsafe impl Send for Handle {}
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        if let Some(target) = self.interrupters.get() {
+            // Detach the interrupters first (after any interrupt running
+            // now): none may reach the endpoint once it is closed.
+            *target.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
         // SAFETY: we own the endpoint; every borrower (View, Batch,
         // Reservation) borrows the endpoint, so none is alive here.
-        unsafe { sys::zipc_channel_close(self.0.as_ptr()) };
+        unsafe { sys::zipc_channel_close(self.ch.as_ptr()) };
     }
 }
 
 impl Handle {
+    fn new(ch: *mut sys::zipc_channel) -> Handle {
+        Handle { ch: NonNull::new(ch).expect("zipc returned 0 and a NULL endpoint"), interrupters: OnceLock::new() }
+    }
+
     #[inline]
     fn ptr(&self) -> *mut sys::zipc_channel {
-        self.0.as_ptr()
+        self.ch.as_ptr()
+    }
+
+    fn interrupter(&self) -> Interrupter {
+        let target = self.interrupters.get_or_init(|| Arc::new(Target(Mutex::new(Some(Open(self.ch))))));
+        Interrupter(Arc::clone(target))
+    }
+}
+
+/// An endpoint as its interrupters reach it: `None` once it is closed.
+#[derive(Debug)]
+struct Target(Mutex<Option<Open>>);
+
+/// An open endpoint's pointer, for `zipc_channel_interrupt` only.
+#[derive(Debug)]
+struct Open(NonNull<sys::zipc_channel>);
+
+// SAFETY: zipc_channel_interrupt may be called from any thread at any time
+// while the endpoint is open; `Target`'s lock keeps it open meanwhile.
+unsafe impl Send for Open {}
+
+/// Wakes the call blocked on an endpoint, from any thread: get one with
+/// [`Producer::interrupter`] or [`Consumer::interrupter`], clone it, move it
+/// to another thread (it is `Send + Sync`; the endpoint itself stays `Send`
+/// only). The blocked call fails with [`Error::Cancelled`]; the endpoint
+/// works on afterwards.
+///
+/// A clean shutdown of a consumer thread is one call: the thread drains what
+/// was sent, then its blocking call returns `Cancelled`.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use zipc::{Consumer, Error, Options, Producer};
+/// # let path = format!("/tmp/zipc-doc-int-{}.sock", std::process::id());
+/// # let p2 = path.clone();
+/// # let t = std::thread::spawn(move || Consumer::listen(&p2, 4096, Options::new()));
+/// # let _prod = Producer::connect(&path, Options::new()).unwrap();
+/// let mut cons: Consumer = // ...
+/// # t.join().unwrap().unwrap();
+/// let stop = cons.interrupter();
+/// let worker = std::thread::spawn(move || {
+///     loop {
+///         match cons.view(None) {
+///             Ok(v) => drop(v), // handle the message
+///             Err(Error::Cancelled) => break, // interrupted: done
+///             Err(e) => panic!("{e}"),
+///         }
+///     }
+///     cons
+/// });
+/// stop.interrupt();
+/// let _cons = worker.join().unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct Interrupter(Arc<Target>);
+
+impl Interrupter {
+    /// Wake the call blocked on the endpoint: it fails with
+    /// [`Error::Cancelled`]. If none is blocked, the next blocking call does
+    /// (the interrupt is latched until one call takes it). Never blocks for
+    /// long. Returns `false` if the endpoint is closed already (dropped):
+    /// there is nothing to wake.
+    pub fn interrupt(&self) -> bool {
+        let open = self.0 .0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &*open {
+            Some(Open(ch)) => {
+                // SAFETY: open (the lock keeps it so); any thread may interrupt.
+                unsafe { sys::zipc_channel_interrupt(ch.as_ptr()) };
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -46,9 +132,9 @@ fn open_listen(path: &Path, capacity: usize, opts: &Options) -> Result<Handle> {
     let p = c_path(path)?;
     let o = opts.to_c();
     let mut out = std::ptr::null_mut();
-    // SAFETY: valid pointers for the call; `o.name` borrows `opts`.
+    // SAFETY: valid pointers for the call; `o.label` borrows `opts`.
     check(unsafe { sys::zipc_channel_listen(&mut out, p.as_ptr(), capacity, &o) })?;
-    Ok(Handle(NonNull::new(out).expect("zipc_channel_listen returned 0 and NULL")))
+    Ok(Handle::new(out))
 }
 
 fn open_connect(path: &Path, opts: &Options) -> Result<Handle> {
@@ -57,7 +143,7 @@ fn open_connect(path: &Path, opts: &Options) -> Result<Handle> {
     let mut out = std::ptr::null_mut();
     // SAFETY: valid pointers for the call.
     check(unsafe { sys::zipc_channel_connect(&mut out, p.as_ptr(), &o) })?;
-    Ok(Handle(NonNull::new(out).expect("zipc_channel_connect returned 0 and NULL")))
+    Ok(Handle::new(out))
 }
 
 fn classify(h: Handle) -> Endpoint {
@@ -69,16 +155,18 @@ fn classify(h: Handle) -> Endpoint {
     }
 }
 
-/// Create a channel at the Unix socket `path` and wait (the options'
-/// timeout, default 10 s) for one peer. `capacity` is the ring size in bytes
+/// Create a channel under `path` (a name, or a Unix socket path if it holds
+/// a '/') and wait (the options' timeout, default
+/// [`Options::DEFAULT_TIMEOUT`]) for one peer. `capacity` is the ring size in bytes
 /// (128 B .. 4 GiB, rounded up to a power of two). The role is the options'
 /// (default: consumer). See also [`Consumer::listen`] / [`Producer::listen`].
 pub fn listen(path: impl AsRef<Path>, capacity: usize, opts: Options) -> Result<Endpoint> {
     open_listen(path.as_ref(), capacity, &opts).map(classify)
 }
 
-/// Connect to the listener at `path` (retrying until it appears or the
-/// options' timeout elapses); the role is the one the listener left us.
+/// Connect to the listener at `path` (a name or a socket path), retrying
+/// until it appears or the options' timeout elapses; the role is the one the
+/// listener left us.
 pub fn connect(path: impl AsRef<Path>, opts: Options) -> Result<Endpoint> {
     open_connect(path.as_ref(), &opts).map(classify)
 }
@@ -158,10 +246,17 @@ macro_rules! common {
                 check(unsafe { sys::zipc_channel_shutdown(self.h.ptr()) })
             }
 
+            /// A handle that wakes this endpoint's blocked call from another
+            /// thread (see [`Interrupter`]). Every call returns a handle to
+            /// the same endpoint.
+            pub fn interrupter(&self) -> Interrupter {
+                self.h.interrupter()
+            }
+
             /// The C endpoint, for calls through `zipc-sys`. It stays owned by
             /// `self`: do not close it, and follow the C contracts. Views or
-            /// reservations opened through it must be closed before the next
-            /// safe call (a dropped [`View`] / [`Batch`] releases every open view).
+            /// reservations opened through it must be released before the
+            /// next safe call that views or reserves.
             pub fn as_ptr(&self) -> *mut sys::zipc_channel {
                 self.h.ptr()
             }
@@ -187,8 +282,9 @@ macro_rules! common {
 /// The sending endpoint of a channel.
 ///
 /// One thread at a time (`Send`, not `Sync`). Every call that can wait takes
-/// a timeout: `None` waits forever, `Some(d)` at most `d` ([`Error::Timeout`]);
-/// the `try_` variants never block ([`Error::WouldBlock`]).
+/// a timeout: `None` waits forever, `Some(d)` at most `d` ([`Error::Timeout`]),
+/// or until an [`Interrupter`] wakes it ([`Error::Cancelled`]); the `try_`
+/// variants never block ([`Error::WouldBlock`]).
 #[derive(Debug)]
 pub struct Producer {
     h: Handle,
@@ -226,7 +322,7 @@ impl Producer {
         let mut buf: *mut c_void = std::ptr::null_mut();
         // SAFETY: a live endpoint, a valid out pointer.
         check(unsafe { sys::zipc_channel_reserve(self.h.ptr(), size, &mut buf, ns) })?;
-        Ok(Reservation { ch: self.h.0, buf: buf.cast(), len: size, _borrow: PhantomData })
+        Ok(Reservation { ch: self.h.ch, buf: buf.cast(), len: size, _borrow: PhantomData })
     }
 
     /// Copy `data` in as one message of type `type_id`.
@@ -452,7 +548,7 @@ impl Consumer {
     /// The next message, in place in the ring, waiting up to `timeout`.
     /// Dropping the [`View`] releases it to the producer. When the producer
     /// is gone, every committed message is still delivered, then
-    /// [`Error::PeerGone`].
+    /// [`Error::PeerGone`]. An [`Interrupter`] wakes it with [`Error::Cancelled`].
     #[inline]
     pub fn view(&mut self, timeout: Option<Duration>) -> Result<View<'_>> {
         self.view_ns(timeout_ns(timeout))
@@ -469,7 +565,7 @@ impl Consumer {
         let mut msg = sys::zipc_msg::default();
         // SAFETY: a live endpoint, a valid out pointer.
         check(unsafe { sys::zipc_channel_view(self.h.ptr(), &mut msg, ns) })?;
-        Ok(View { ch: self.h.0, msg, _borrow: PhantomData })
+        Ok(View { ch: self.h.ch, msg: Msg(msg), _borrow: PhantomData })
     }
 
     /// Up to `max` messages at once (at least 1): waits up to `timeout` for
@@ -492,7 +588,9 @@ impl Consumer {
         // SAFETY: a live endpoint; msgs holds max entries.
         let n = unsafe { sys::zipc_channel_drain(self.h.ptr(), self.msgs.as_mut_ptr(), max as u32, ns) };
         check(n)?;
-        Ok(Batch { ch: self.h.0, msgs: &self.msgs[..n as usize] })
+        // SAFETY: Msg is a repr(transparent) zipc_msg.
+        let msgs = unsafe { &*(&self.msgs[..n as usize] as *const [sys::zipc_msg] as *const [Msg]) };
+        Ok(Batch { ch: self.h.ch, msgs })
     }
 
     /// The next message copied out (and released), waiting up to `timeout`.
@@ -537,63 +635,34 @@ pub struct Message {
     pub data: Vec<u8>,
 }
 
-/// A received message in place in the ring; dropping it gives it back to
-/// the producer.
-///
-/// It borrows the consumer mutably: it cannot outlive it, and the next
-/// message can only be viewed after this one is dropped (use
-/// [`Consumer::drain`] for several at once). The bytes it hands out cannot
-/// outlive the view either:
-///
-/// ```compile_fail,E0597
-/// # fn f(c: &mut zipc::Consumer) -> zipc::Result<()> {
-/// let bytes: &[u8] = {
-///     let v = c.view(None)?;
-///     v.data() // error: `v` does not live long enough
-/// };
-/// # let _ = bytes; Ok(()) }
-/// ```
-///
-/// ```compile_fail,E0597
-/// let view = {
-///     let mut c = zipc::Consumer::listen("/tmp/x.sock", 4096, zipc::Options::new()).unwrap();
-///     c.view(None).unwrap() // error: `c` does not live long enough
-/// };
-/// # drop(view);
-/// ```
-pub struct View<'a> {
-    ch: NonNull<sys::zipc_channel>,
-    msg: sys::zipc_msg,
-    _borrow: PhantomData<&'a mut Consumer>,
-}
+/// A message in place in the ring, as a [`View`] (through `Deref`) or a
+/// [`Batch`] hands it out: always borrowed (`&Msg`), so its bytes cannot
+/// outlive the view or batch that keeps them in the ring.
+#[repr(transparent)]
+pub struct Msg(sys::zipc_msg);
 
-// SAFETY: a View is an exclusive borrow of a Consumer (which is Send).
-unsafe impl Send for View<'_> {}
-
-impl View<'_> {
+impl Msg {
     /// The payload, in place (16-byte aligned, read-only).
     #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: valid until release, which needs `self` gone.
-        unsafe { msg_bytes(&self.msg) }
+        if self.0.size == 0 {
+            return &[];
+        }
+        // SAFETY: a Msg only exists inside a View or Batch, which keep the
+        // C view open (size readable bytes at data) while it is borrowed.
+        unsafe { std::slice::from_raw_parts(self.0.data.cast::<u8>(), self.0.size as usize) }
     }
 
     /// The message's type id.
     #[inline]
     pub fn type_id(&self) -> u32 {
-        self.msg.type_
+        self.0.type_
     }
 
     /// The message's number on the channel, from 0.
     #[inline]
     pub fn seq(&self) -> u64 {
-        self.msg.seq
-    }
-
-    /// The message as a [`Msg`] (the same bytes, borrowed from the view).
-    #[inline]
-    pub fn msg(&self) -> Msg<'_> {
-        Msg { data: self.data(), type_id: self.msg.type_, seq: self.msg.seq }
+        self.0.seq
     }
 
     /// The payload as one [`Pod`] value, in place (size and alignment checked).
@@ -623,23 +692,16 @@ impl View<'_> {
         std::str::from_utf8(self.data()).map_err(|_| Error::BadPayload("payload is not UTF-8"))
     }
 
-    /// Release explicitly (same as dropping it).
-    pub fn release(self) {}
-}
-
-impl Drop for View<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        // The view borrows the consumer exclusively, so it is the only open
-        // view: zipc_channel_release gives back exactly this message, like
-        // zipc_channel_release_upto(&self.msg) but ~15-20 ns cheaper per call
-        // (measured by the bench example).
-        // SAFETY: a live endpoint (borrowed) with this view open.
-        unsafe { sys::zipc_channel_release(self.ch.as_ptr()) };
+    fn debug_as(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(name)
+            .field("type_id", &self.0.type_)
+            .field("seq", &self.0.seq)
+            .field("len", &self.0.size)
+            .finish()
     }
 }
 
-impl std::ops::Deref for View<'_> {
+impl std::ops::Deref for Msg {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
@@ -647,33 +709,94 @@ impl std::ops::Deref for View<'_> {
     }
 }
 
-impl std::fmt::Debug for View<'_> {
+impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("View")
-            .field("type_id", &self.msg.type_)
-            .field("seq", &self.msg.seq)
-            .field("len", &self.msg.size)
-            .finish()
+        self.debug_as("Msg", f)
     }
 }
 
+/// Give back the consumer's open views: `views`, oldest first, are all of
+/// them (the borrow rules allow one [`View`] or one [`Batch`] at a time).
+///
 /// # Safety
-/// `m` must be an open view.
+/// `ch` is a live consumer whose open views are exactly `views`.
 #[inline]
-unsafe fn msg_bytes(m: &sys::zipc_msg) -> &[u8] {
-    if m.size == 0 {
-        &[]
-    } else {
-        // SAFETY: the C core's view: size readable bytes at data.
-        unsafe { std::slice::from_raw_parts(m.data.cast::<u8>(), m.size as usize) }
+unsafe fn give_back(ch: NonNull<sys::zipc_channel>, views: &[Msg]) {
+    // SAFETY: (both calls) open views of a live endpoint.
+    match views {
+        // One view: the core's fast path for a single open view.
+        [one] => unsafe { sys::zipc_channel_release_view(ch.as_ptr(), &one.0) },
+        // A batch: one release through its last message.
+        [.., last] => unsafe { sys::zipc_channel_release_upto(ch.as_ptr(), &last.0) },
+        [] => 0,
+    };
+}
+
+/// A received message in place in the ring ([`Msg`] through `Deref`);
+/// dropping it gives it back to the producer.
+///
+/// It borrows the consumer mutably: it cannot outlive it, and the next
+/// message can only be viewed after this one is dropped (use
+/// [`Consumer::drain`] for several at once). The bytes it hands out cannot
+/// outlive the view either:
+///
+/// ```compile_fail,E0597
+/// # fn f(c: &mut zipc::Consumer) -> zipc::Result<()> {
+/// let bytes: &[u8] = {
+///     let v = c.view(None)?;
+///     v.data() // error: `v` does not live long enough
+/// };
+/// # let _ = bytes; Ok(()) }
+/// ```
+///
+/// ```compile_fail,E0597
+/// let view = {
+///     let mut c = zipc::Consumer::listen("/tmp/x.sock", 4096, zipc::Options::new()).unwrap();
+///     c.view(None).unwrap() // error: `c` does not live long enough
+/// };
+/// # drop(view);
+/// ```
+pub struct View<'a> {
+    ch: NonNull<sys::zipc_channel>,
+    msg: Msg,
+    _borrow: PhantomData<&'a mut Consumer>,
+}
+
+// SAFETY: a View is an exclusive borrow of a Consumer (which is Send).
+unsafe impl Send for View<'_> {}
+
+impl View<'_> {
+    /// Release explicitly (same as dropping it).
+    pub fn release(self) {}
+}
+
+impl Drop for View<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: a live endpoint (borrowed) whose only open view is this one.
+        unsafe { give_back(self.ch, std::slice::from_ref(&self.msg)) };
+    }
+}
+
+impl std::ops::Deref for View<'_> {
+    type Target = Msg;
+    #[inline]
+    fn deref(&self) -> &Msg {
+        &self.msg
+    }
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.msg.debug_as("View", f)
     }
 }
 
 /// Several messages in place, from [`Consumer::drain`]; dropping the batch
-/// releases them all. Its messages ([`Msg`]) borrow the batch.
+/// releases them all. Its messages ([`&Msg`](Msg)) borrow the batch.
 pub struct Batch<'a> {
     ch: NonNull<sys::zipc_channel>,
-    msgs: &'a [sys::zipc_msg],
+    msgs: &'a [Msg],
 }
 
 // SAFETY: a Batch is an exclusive borrow of a Consumer (which is Send).
@@ -694,24 +817,14 @@ impl Batch<'_> {
 
     /// Message `i`.
     #[inline]
-    pub fn get(&self, i: usize) -> Option<Msg<'_>> {
-        self.msgs.get(i).map(|m| Msg {
-            // SAFETY: an open view until the batch is dropped.
-            data: unsafe { msg_bytes(m) },
-            type_id: m.type_,
-            seq: m.seq,
-        })
+    pub fn get(&self, i: usize) -> Option<&Msg> {
+        self.msgs.get(i)
     }
 
     /// The messages, oldest first.
     #[inline]
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Msg<'_>> + '_ {
-        self.msgs.iter().map(|m| Msg {
-            // SAFETY: an open view until the batch is dropped.
-            data: unsafe { msg_bytes(m) },
-            type_id: m.type_,
-            seq: m.seq,
-        })
+    pub fn iter(&self) -> std::slice::Iter<'_, Msg> {
+        self.msgs.iter()
     }
 
     /// Release explicitly (same as dropping it).
@@ -721,89 +834,21 @@ impl Batch<'_> {
 impl Drop for Batch<'_> {
     #[inline]
     fn drop(&mut self) {
-        // Exactly the batch's messages are open (it borrows the consumer
-        // exclusively): release them all (see View's Drop).
-        // SAFETY: a live endpoint (borrowed) with these views open.
-        unsafe { sys::zipc_channel_release(self.ch.as_ptr()) };
+        // SAFETY: a live endpoint (borrowed) whose open views are the batch's.
+        unsafe { give_back(self.ch, self.msgs) };
+    }
+}
+
+impl<'b> IntoIterator for &'b Batch<'_> {
+    type Item = &'b Msg;
+    type IntoIter = std::slice::Iter<'b, Msg>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
     }
 }
 
 impl std::fmt::Debug for Batch<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
-    }
-}
-
-/// A message of a [`Batch`] (or of a [`View`], through [`View::msg`]): its
-/// bytes in place, borrowed from the batch.
-#[derive(Clone, Copy)]
-pub struct Msg<'b> {
-    data: &'b [u8],
-    type_id: u32,
-    seq: u64,
-}
-
-impl<'b> Msg<'b> {
-    /// The payload, in place.
-    #[inline]
-    pub fn data(&self) -> &'b [u8] {
-        self.data
-    }
-
-    /// The type id.
-    #[inline]
-    pub fn type_id(&self) -> u32 {
-        self.type_id
-    }
-
-    /// The message number on the channel.
-    #[inline]
-    pub fn seq(&self) -> u64 {
-        self.seq
-    }
-
-    /// The payload as one [`Pod`] value, in place.
-    #[inline]
-    pub fn pod<T: Pod>(&self) -> Result<&'b T> {
-        pod::from_bytes(self.data)
-    }
-
-    /// The payload as a slice of [`Pod`] values, in place.
-    pub fn slice<T: Pod>(&self) -> Result<&'b [T]> {
-        pod::cast_slice(self.data)
-    }
-
-    /// The payload copied out as one [`Pod`] value.
-    #[inline]
-    pub fn read<T: Pod>(&self) -> Result<T> {
-        pod::read(self.data)
-    }
-
-    /// The payload as a validated tensor.
-    pub fn tensor(&self) -> Result<TensorView<'b>> {
-        TensorView::parse(self.data)
-    }
-
-    /// The payload as UTF-8 text.
-    pub fn as_str(&self) -> Result<&'b str> {
-        std::str::from_utf8(self.data).map_err(|_| Error::BadPayload("payload is not UTF-8"))
-    }
-}
-
-impl std::ops::Deref for Msg<'_> {
-    type Target = [u8];
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        self.data
-    }
-}
-
-impl std::fmt::Debug for Msg<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Msg")
-            .field("type_id", &self.type_id)
-            .field("seq", &self.seq)
-            .field("len", &self.data.len())
-            .finish()
     }
 }

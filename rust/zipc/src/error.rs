@@ -1,10 +1,14 @@
 //! Errors: every C failure is a negative errno; [`Error`] names the ones
 //! zipc documents and keeps the rest as [`Error::Os`].
-use std::ffi::CStr;
+//!
+//! The C core lists its codes once (`ZIPC_ERRNO_MAP` in `zipc/common.h`);
+//! a test walks that map and checks this table against it.
+use std::ffi::{c_char, CStr};
 use std::fmt;
 
-/// A zipc error. [`Error::errno`] gives the (positive) errno; `Display`
-/// prints the C library's text (`zipc_strerror`) with the errno.
+/// A zipc error. [`Error::errno`] gives the (positive) errno, [`Error::name`]
+/// its name; `Display` prints the C library's text (`zipc_strerror`) with
+/// the errno.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Error {
@@ -21,20 +25,26 @@ pub enum Error {
     /// The message is larger than the channel's maximum, or larger than the
     /// receiving buffer (`EMSGSIZE`).
     MessageTooLarge,
+    /// The listener's segment is larger than this connector accepts
+    /// ([`Options::max_segment`](crate::Options::max_segment)) (`EFBIG`).
+    SegmentTooLarge,
     /// The peer's credentials were refused, or ours were (`EPERM`).
     PermissionDenied,
-    /// A live listener owns the path (`EADDRINUSE`).
+    /// A live listener owns the name or path (`EADDRINUSE`).
     AddrInUse,
-    /// Nothing listens at the path (`ENOENT`).
+    /// Nothing listens at the name or path (`ENOENT`).
     NotFound,
     /// Invalid argument (`EINVAL`).
     InvalidArgument,
     /// A signal interrupted a wait (`EINTR`).
     Interrupted,
+    /// An [`Interrupter`](crate::Interrupter) woke the blocked call, or the
+    /// next one (`ECANCELED`).
+    Cancelled,
     /// A reservation or view is already open (`EALREADY`).
     AlreadyOpen,
     /// The endpoint has the other role: a producer was asked to consume or the
-    /// reverse (errno `EINVAL`).
+    /// reverse (`EOPNOTSUPP`).
     WrongRole,
     /// A payload does not match what the caller asked for: wrong size for a
     /// [`Pod`](crate::Pod) type, a tensor header that fails validation, a dtype
@@ -48,63 +58,80 @@ pub enum Error {
 /// The `Result` of every fallible zipc call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// One table, both directions: the errno of each variant that has one.
+macro_rules! errno_table {
+    ($($errno:ident => $variant:ident),* $(,)?) => {
+        impl Error {
+            /// The error for a C return value `-errno` (or `errno`).
+            pub fn from_errno(err: i32) -> Error {
+                match err.abs() {
+                    $(libc::$errno => Error::$variant,)*
+                    e => Error::Os(e),
+                }
+            }
+
+            /// The positive errno this error stands for.
+            pub fn errno(&self) -> i32 {
+                match *self {
+                    $(Error::$variant => libc::$errno,)*
+                    Error::BadPayload(_) => libc::EBADMSG,
+                    Error::Os(e) => e,
+                }
+            }
+        }
+
+        /// The variants named by errno (for the test against the C map).
+        #[cfg(test)]
+        const NAMED: &[(i32, Error)] = &[$((libc::$errno, Error::$variant)),*];
+    };
+}
+
+errno_table! {
+    ETIMEDOUT => Timeout,
+    EAGAIN => WouldBlock,
+    EPIPE => PeerGone,
+    EPROTO => AbiMismatch,
+    EBADMSG => Corrupted,
+    EMSGSIZE => MessageTooLarge,
+    EFBIG => SegmentTooLarge,
+    EPERM => PermissionDenied,
+    EADDRINUSE => AddrInUse,
+    ENOENT => NotFound,
+    EINVAL => InvalidArgument,
+    EINTR => Interrupted,
+    ECANCELED => Cancelled,
+    EALREADY => AlreadyOpen,
+    EOPNOTSUPP => WrongRole,
+}
+
 impl Error {
-    /// The error for a C return value `-errno` (or `errno`).
-    pub fn from_errno(err: i32) -> Error {
-        match err.abs() {
-            libc::ETIMEDOUT => Error::Timeout,
-            libc::EAGAIN => Error::WouldBlock,
-            libc::EPIPE => Error::PeerGone,
-            libc::EPROTO => Error::AbiMismatch,
-            libc::EBADMSG => Error::Corrupted,
-            libc::EMSGSIZE => Error::MessageTooLarge,
-            libc::EPERM => Error::PermissionDenied,
-            libc::EADDRINUSE => Error::AddrInUse,
-            libc::ENOENT => Error::NotFound,
-            libc::EINVAL => Error::InvalidArgument,
-            libc::EINTR => Error::Interrupted,
-            libc::EALREADY => Error::AlreadyOpen,
-            e => Error::Os(e),
-        }
-    }
-
-    /// The positive errno this error stands for.
-    pub fn errno(&self) -> i32 {
-        match *self {
-            Error::Timeout => libc::ETIMEDOUT,
-            Error::WouldBlock => libc::EAGAIN,
-            Error::PeerGone => libc::EPIPE,
-            Error::AbiMismatch => libc::EPROTO,
-            Error::Corrupted | Error::BadPayload(_) => libc::EBADMSG,
-            Error::MessageTooLarge => libc::EMSGSIZE,
-            Error::PermissionDenied => libc::EPERM,
-            Error::AddrInUse => libc::EADDRINUSE,
-            Error::NotFound => libc::ENOENT,
-            Error::InvalidArgument | Error::WrongRole => libc::EINVAL,
-            Error::Interrupted => libc::EINTR,
-            Error::AlreadyOpen => libc::EALREADY,
-            Error::Os(e) => e,
-        }
-    }
-
     /// The C library's text for this error's errno (`zipc_strerror`).
     pub fn strerror(&self) -> &'static str {
         strerror(self.errno())
     }
+
+    /// The errno's symbolic name, e.g. `"EPIPE"` (`zipc_err_name`).
+    pub fn name(&self) -> &'static str {
+        // SAFETY: zipc_err_name returns a static, NUL-terminated string, never NULL.
+        static_str(unsafe { zipc_sys::zipc_err_name(self.errno()) })
+    }
+}
+
+/// A static C string of the C library as `&str`.
+fn static_str(p: *const c_char) -> &'static str {
+    // SAFETY: the callers pass the C library's static, NUL-terminated strings.
+    unsafe { CStr::from_ptr(p) }.to_str().unwrap_or("(non-UTF-8 error text)")
 }
 
 /// `zipc_strerror(err)`: the C library's text for a (negative or positive) errno.
 pub fn strerror(err: i32) -> &'static str {
     // SAFETY: zipc_strerror returns a static, NUL-terminated string, never NULL.
-    unsafe { CStr::from_ptr(zipc_sys::zipc_strerror(err)) }
-        .to_str()
-        .unwrap_or("(non-UTF-8 error text)")
+    static_str(unsafe { zipc_sys::zipc_strerror(err) })
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::WrongRole => write!(f, "the endpoint has the other role (producer/consumer)")?,
             Error::BadPayload(why) => write!(f, "bad payload: {why}")?,
             _ => f.write_str(self.strerror())?,
         }
@@ -117,9 +144,7 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         match e {
-            Error::WrongRole | Error::BadPayload(_) => {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, e)
-            }
+            Error::BadPayload(_) => std::io::Error::new(std::io::ErrorKind::InvalidData, e),
             _ => std::io::Error::from_raw_os_error(e.errno()),
         }
     }
@@ -132,5 +157,67 @@ pub(crate) fn check(rc: i32) -> Result<()> {
         Ok(())
     } else {
         Err(Error::from_errno(rc))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The codes of the C map that stay [`Error::Os`] on purpose: system
+    /// conditions a caller handles as an `io::Error`.
+    const KEPT_AS_OS: &[i32] = &[
+        libc::EACCES,
+        libc::ENOTSOCK,
+        libc::ECONNREFUSED,
+        libc::ENOMEM,
+        libc::ENAMETOOLONG,
+        libc::EMFILE,
+        libc::ENOSYS,
+    ];
+
+    fn c_map() -> Vec<i32> {
+        // SAFETY: a pure lookup; 0 ends the map.
+        (0..).map(|i| unsafe { zipc_sys::zipc_sys_errno_map(i) }).take_while(|&c| c != 0).collect()
+    }
+
+    /// Every code of ZIPC_ERRNO_MAP is either a variant of its own or kept
+    /// as Os on purpose, and every variant's code is in the map: a code
+    /// added to (or dropped from) the C map fails here until this table
+    /// follows.
+    #[test]
+    fn table_matches_the_c_map() {
+        let map = c_map();
+        assert!(map.len() >= 20, "{map:?}");
+        let mut named: Vec<i32> = NAMED.iter().map(|&(e, _)| e).collect();
+        named.extend_from_slice(KEPT_AS_OS);
+        named.sort_unstable();
+        let mut sorted = map.clone();
+        sorted.sort_unstable();
+        assert_eq!(named, sorted, "Rust's table (NAMED + KEPT_AS_OS) vs ZIPC_ERRNO_MAP");
+        for code in map {
+            let e = Error::from_errno(-code);
+            assert_eq!(e.errno(), code);
+            assert_eq!(Error::from_errno(code), e);
+            assert_eq!(matches!(e, Error::Os(_)), KEPT_AS_OS.contains(&code), "{code}");
+            assert_eq!(e.strerror(), strerror(-code));
+            assert_eq!(e.to_string(), format!("{} (errno {code})", strerror(code)));
+            assert!(e.name().starts_with('E') && e.name() != "EUNKNOWN", "{code}: {}", e.name());
+        }
+        for &(code, variant) in NAMED {
+            assert_eq!(variant.errno(), code);
+        }
+    }
+
+    #[test]
+    fn names_and_io_errors() {
+        assert_eq!(Error::WrongRole.name(), "EOPNOTSUPP");
+        assert_eq!(Error::Cancelled.name(), "ECANCELED");
+        assert_eq!(Error::SegmentTooLarge.name(), "EFBIG");
+        assert_eq!(Error::BadPayload("x").name(), "EBADMSG");
+        let io: std::io::Error = Error::WrongRole.into();
+        assert_eq!(io.raw_os_error(), Some(libc::EOPNOTSUPP));
+        let io: std::io::Error = Error::BadPayload("x").into();
+        assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
     }
 }

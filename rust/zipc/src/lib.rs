@@ -14,11 +14,17 @@
 //!   ring space to the producer, and no byte slice obtained from it can
 //!   outlive it;
 //! - endpoints are `Send` but not `Sync`: the C core allows one thread at a
-//!   time per endpoint.
+//!   time per endpoint. The one exception is an [`Interrupter`] (`Send +
+//!   Sync`), which wakes the endpoint's blocked call from any thread
+//!   ([`Error::Cancelled`]).
 //!
 //! Blocking calls take `Option<Duration>` (`None`: wait forever) and have
-//! `try_` variants that fail with [`Error::WouldBlock`] instead of waiting.
-//! Endpoints implement [`AsRawFd`](std::os::fd::AsRawFd) for epoll/poll.
+//! `try_` variants that never block: they fail with [`Error::WouldBlock`]
+//! instead of waiting. Endpoints implement [`AsRawFd`](std::os::fd::AsRawFd)
+//! for epoll/poll.
+//!
+//! A channel is found by a name (no '/': an abstract Unix socket, nothing on
+//! disk) or by a Unix socket path (with a '/').
 //!
 //! ```
 //! use std::time::Duration;
@@ -66,8 +72,8 @@ pub mod tensor;
 pub mod types;
 
 pub use channel::{
-    connect, listen, Batch, Consumer, Endpoint, Message, Msg, Producer, Reservation, Stats,
-    TensorReservation, View,
+    connect, listen, Batch, Consumer, Endpoint, Interrupter, Message, Msg, Producer, Reservation,
+    Stats, TensorReservation, View,
 };
 pub use error::{strerror, Error, Result};
 pub use options::{Options, Role};

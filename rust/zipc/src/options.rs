@@ -25,15 +25,18 @@ impl Role {
 }
 
 /// Options shared by [`listen`](crate::listen) and [`connect`](crate::connect).
-/// `Options::default()` means the C defaults: 10 s handshake timeout, 50 us
-/// spin before sleeping, socket mode 0600, only peers of our own uid.
+/// `Options::default()` means the C library's defaults
+/// ([`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT), [`DEFAULT_SPIN`](Self::DEFAULT_SPIN),
+/// [`DEFAULT_SOCKET_MODE`](Self::DEFAULT_SOCKET_MODE),
+/// [`DEFAULT_MAX_SEGMENT`](Self::DEFAULT_MAX_SEGMENT)), and only peers of our
+/// own uid.
 ///
 /// ```
 /// use std::time::Duration;
 /// let opts = zipc::Options::new()
 ///     .timeout(Some(Duration::from_secs(5)))
 ///     .spin(Duration::from_micros(20))
-///     .name("ticks");
+///     .label("ticks");
 /// # let _ = opts;
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -44,10 +47,23 @@ pub struct Options {
     flags: u32,
     socket_mode: u32,
     peer_uid: u32,
-    name: Option<CString>,
+    label: Option<CString>,
+    max_segment: u64,
 }
 
 impl Options {
+    /// The handshake timeout when [`timeout`](Self::timeout) is not set
+    /// (`ZIPC_DEFAULT_TIMEOUT_NS`).
+    pub const DEFAULT_TIMEOUT: Duration = Duration::from_nanos(zipc_sys::ZIPC_DEFAULT_TIMEOUT_NS as u64);
+    /// The spin before sleeping when [`spin`](Self::spin) is not set (`ZIPC_DEFAULT_SPIN_NS`).
+    pub const DEFAULT_SPIN: Duration = Duration::from_nanos(zipc_sys::ZIPC_DEFAULT_SPIN_NS as u64);
+    /// A path listener's socket file mode when [`socket_mode`](Self::socket_mode)
+    /// is not set (`ZIPC_DEFAULT_SOCKET_MODE`).
+    pub const DEFAULT_SOCKET_MODE: u32 = zipc_sys::ZIPC_DEFAULT_SOCKET_MODE;
+    /// The largest segment a connector maps when
+    /// [`max_segment`](Self::max_segment) is not set (`ZIPC_DEFAULT_MAX_SEGMENT`).
+    pub const DEFAULT_MAX_SEGMENT: u64 = zipc_sys::ZIPC_DEFAULT_MAX_SEGMENT;
+
     /// The defaults.
     pub fn new() -> Options {
         Options::default()
@@ -61,7 +77,7 @@ impl Options {
     }
 
     /// Handshake timeout: how long `listen` waits for a peer and `connect`
-    /// retries. `None`: forever. Default 10 s.
+    /// retries. `None`: forever. Default [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Options {
         self.timeout_ns = match timeout {
             None => zipc_sys::ZIPC_FOREVER,
@@ -70,8 +86,8 @@ impl Options {
         self
     }
 
-    /// Busy-wait this long before sleeping in the kernel (default 50 us);
-    /// zero sleeps at once (`ZIPC_OPT_NO_SPIN`).
+    /// Busy-wait this long before sleeping in the kernel (default
+    /// [`DEFAULT_SPIN`](Self::DEFAULT_SPIN)); zero sleeps at once (`ZIPC_OPT_NO_SPIN`).
     pub fn spin(mut self, spin: Duration) -> Options {
         if spin.is_zero() {
             self.flags |= zipc_sys::ZIPC_OPT_NO_SPIN;
@@ -100,21 +116,30 @@ impl Options {
         self
     }
 
-    /// Listener's socket file mode (default 0600).
+    /// A path listener's socket file mode (default
+    /// [`DEFAULT_SOCKET_MODE`](Self::DEFAULT_SOCKET_MODE)).
     pub fn socket_mode(mut self, mode: u32) -> Options {
         self.socket_mode = mode;
         self
     }
 
-    /// Label stored in the segment header (`zipc stat`); default: the path.
-    /// A name containing NUL is truncated there.
-    pub fn name(mut self, name: &str) -> Options {
-        let cut = name.split('\0').next().unwrap_or("");
-        self.name = CString::new(cut).ok();
+    /// Label stored in the segment header, for tools; default: the name or
+    /// path. A label containing NUL is truncated there.
+    pub fn label(mut self, label: &str) -> Options {
+        let cut = label.split('\0').next().unwrap_or("");
+        self.label = CString::new(cut).ok();
         self
     }
 
-    /// The C struct; borrows `self.name`.
+    /// Connector: the largest segment it accepts from a listener
+    /// ([`Error::SegmentTooLarge`](crate::Error::SegmentTooLarge) beyond);
+    /// default [`DEFAULT_MAX_SEGMENT`](Self::DEFAULT_MAX_SEGMENT).
+    pub fn max_segment(mut self, bytes: u64) -> Options {
+        self.max_segment = bytes;
+        self
+    }
+
+    /// The C struct; borrows `self.label`.
     pub(crate) fn to_c(&self) -> zipc_sys::zipc_options {
         zipc_sys::zipc_options {
             role: self.role.to_c(),
@@ -123,8 +148,8 @@ impl Options {
             spin_ns: self.spin_ns,
             socket_mode: self.socket_mode,
             peer_uid: self.peer_uid,
-            label: self.name.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
-            max_segment: 0,
+            label: self.label.as_ref().map_or(std::ptr::null(), |n| n.as_ptr()),
+            max_segment: self.max_segment,
         }
     }
 }

@@ -33,6 +33,8 @@ fn endpoints_are_send_not_sync() {
     send::<Consumer>();
     send::<zipc::View<'static>>();
     send::<zipc::Batch<'static>>();
+    fn shared<T: Send + Sync + Clone>() {}
+    shared::<zipc::Interrupter>();
 }
 
 #[test]
@@ -162,6 +164,116 @@ fn errors_carry_errno_and_text() {
     // a ring too small for the options: EINVAL from listen
     let e = Consumer::listen(sock_path(), 64, Options::new()).unwrap_err();
     assert_eq!(e, Error::InvalidArgument);
+
+    // a producer call on a consumer: EOPNOTSUPP from the core, WrongRole here
+    let (_prod, cons) = pair(4096);
+    let mut buf = std::ptr::null_mut();
+    // SAFETY: a live endpoint, a valid out pointer; the call fails.
+    let rc = unsafe { zipc::sys::zipc_channel_reserve(cons.as_ptr(), 8, &mut buf, 0) };
+    let e = Error::from_errno(rc);
+    assert_eq!((e, e.errno(), e.name()), (Error::WrongRole, libc::EOPNOTSUPP, "EOPNOTSUPP"));
+}
+
+#[test]
+fn max_segment_bounds_what_a_connector_maps() {
+    let path = sock_path();
+    let p2 = path.clone();
+    // the connector refuses the segment: the listener fails or times out
+    let t = std::thread::spawn(move || {
+        Consumer::listen(&p2, 1 << 16, Options::new().timeout(Some(Duration::from_secs(2))).label("big")).err()
+    });
+    let e = Producer::connect(&path, Options::new().timeout(SEC).max_segment(4096)).unwrap_err();
+    assert_eq!((e, e.errno(), e.name()), (Error::SegmentTooLarge, libc::EFBIG, "EFBIG"));
+    assert!(t.join().unwrap().is_some());
+    assert_eq!(Options::DEFAULT_MAX_SEGMENT, 1 << 30);
+}
+
+// ------------------------------------------------------------------------
+// Interrupter: a blocked call woken from another thread
+// ------------------------------------------------------------------------
+
+/// Run `blocked` on its own thread, interrupt it from here after `delay`;
+/// returns what it returned and how long it took.
+fn interrupt_after<T: Send + 'static>(
+    stop: &zipc::Interrupter,
+    delay: Duration,
+    blocked: impl FnOnce() -> T + Send + 'static,
+) -> (T, Duration) {
+    let t0 = Instant::now();
+    let h = std::thread::spawn(move || {
+        let r = blocked();
+        (r, t0.elapsed())
+    });
+    std::thread::sleep(delay);
+    assert!(stop.interrupt(), "the endpoint is open");
+    h.join().unwrap()
+}
+
+#[test]
+fn interrupter_wakes_a_blocked_view() {
+    let (mut prod, mut cons) = pair(4096);
+    let stop = cons.interrupter();
+    let ((e, mut cons), took) = interrupt_after(&stop.clone(), Duration::from_millis(200), move || {
+        (cons.view(SEC).unwrap_err(), cons)
+    });
+    assert_eq!((e, e.errno()), (Error::Cancelled, libc::ECANCELED));
+    assert!(took >= Duration::from_millis(150), "it was blocked, not cancelled at entry: {took:?}");
+    assert!(took < Duration::from_secs(5), "woken long before its timeout: {took:?}");
+    prod.send(b"on", 1, None).unwrap(); // the channel goes on
+    assert_eq!(cons.view(SEC).unwrap().data(), b"on");
+    drop(cons);
+    assert!(!stop.interrupt(), "closed: nothing to wake");
+}
+
+#[test]
+fn interrupter_wakes_a_blocked_reserve() {
+    let (mut prod, mut cons) = pair(4096);
+    while prod.try_send(&[0; 100], 0).is_ok() {}
+    let stop = prod.interrupter();
+    let ((e, mut prod), took) = interrupt_after(&stop, Duration::from_millis(200), move || {
+        (prod.reserve(100, SEC).map(|_| ()).unwrap_err(), prod)
+    });
+    assert_eq!(e, Error::Cancelled);
+    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(5), "{took:?}");
+    drop(cons.drain(1024, SEC).unwrap());
+    prod.send(&[1; 100], 1, SEC).unwrap();
+}
+
+#[test]
+fn interrupt_is_latched_until_a_blocking_call_takes_it() {
+    let (mut prod, mut cons) = pair(4096);
+    prod.send(b"x", 0, None).unwrap();
+    assert!(cons.interrupter().interrupt());
+    assert_eq!(cons.view(SEC).unwrap().data(), b"x", "a message there: no wait, the interrupt stays");
+    let t0 = Instant::now();
+    assert_eq!(cons.view(SEC).unwrap_err(), Error::Cancelled);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(cons.view(Some(Duration::from_millis(20))).unwrap_err(), Error::Timeout, "taken once");
+}
+
+/// The clean shutdown of a consumer thread: it drains everything sent, then
+/// its blocking call returns Cancelled.
+#[test]
+fn interrupter_ends_a_consumer_thread_after_it_drains() {
+    let (mut prod, mut cons) = pair(4096);
+    let stop = cons.interrupter();
+    let worker = std::thread::spawn(move || {
+        let mut seen = 0u64;
+        loop {
+            match cons.view(None) {
+                Ok(v) => {
+                    assert_eq!(v.read::<u64>().unwrap(), seen);
+                    seen += 1;
+                }
+                Err(e) => return (seen, e),
+            }
+        }
+    });
+    for i in 0..5000u64 {
+        prod.send_pod(&i, 0, SEC).unwrap();
+    }
+    stop.interrupt();
+    assert_eq!(worker.join().unwrap(), (5000, Error::Cancelled));
 }
 
 #[test]

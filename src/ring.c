@@ -1,0 +1,348 @@
+/* Ring halves: the slow and rare paths (the per-message calls are inline in
+ * ring.h, which also describes the halves). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ring.h"
+
+#define ZIPC__LIVENESS_COMMITS 1024
+
+void zipc__ring_init(struct zipc__ring *r, uint8_t *base, uint64_t size)
+{
+    r->base = base;
+    r->size = size;
+    r->mask = size - 1;
+    r->max_message = (uint32_t)(size / 2 - ZIPC_FRAME_HEADER);
+    r->lap_frames = (uint32_t)(size >> ZIPC__SLOT_SHIFT);
+}
+
+/* After a wait: a peer gone for good fails the half; other errors pass. */
+static int waited(int *sticky_err, int err)
+{
+    return err == -EPIPE ? zipc__ring_fail(sticky_err, err) : err;
+}
+
+/* ------------------------------------------------------------------------
+ * Producer
+ * ------------------------------------------------------------------------ */
+
+int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
+                       struct zipc_channel_side *mine, const struct zipc_channel_side *peer,
+                       struct zipc__waiter *w)
+{
+    size_t words = ((size_t)ring->lap_frames + 63) / 64;
+    uint64_t *fresh = malloc(words * sizeof(*fresh));
+    if (!fresh)
+        return -ENOMEM;
+    memset(fresh, 0xff, words * sizeof(*fresh)); /* a new ring is all zero: every slot starts fresh */
+    *tx = (struct zipc__ring_tx){.ring = *ring, .fresh = fresh, .mine = mine, .wait = w,
+                                 .commits_to_check = ZIPC__LIVENESS_COMMITS, .peer = peer};
+    return 0;
+}
+
+void zipc__ring_tx_free(struct zipc__ring_tx *tx)
+{
+    free(tx->fresh);
+    tx->fresh = NULL;
+}
+
+/* Mark slots [from, to) stale; ring offsets, from <= to <= ring size. */
+void zipc__ring_tx_slots_stale(struct zipc__ring_tx *tx, uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from >> ZIPC__SLOT_SHIFT, end = to >> ZIPC__SLOT_SHIFT; s < end;) {
+        if ((s & 63) == 0 && end - s >= 64) {
+            tx->fresh[s >> 6] = 0;
+            s += 64;
+        } else {
+            tx->fresh[s >> 6] &= ~(UINT64_C(1) << (s & 63));
+            s++;
+        }
+    }
+}
+
+/* A padded commit: write the pad header at res_start and the message's mark
+ * (f, at offset 0) now; returns the pad's mark, which publishes both. */
+uint64_t zipc__ring_tx_commit_pad(struct zipc__ring_tx *tx, struct zipc_frame *f, uint64_t msg_mark)
+{
+    struct zipc_frame *p = zipc__ring_frame(&tx->ring, tx->res_start);
+    p->size = 0; /* plain: published by the pad's mark (§2.5 #5) */
+    p->type = 0;
+    uint64_t pad_off = tx->res_start & tx->ring.mask;
+    zipc__ring_tx_slots_stale(tx, pad_off + ZIPC_FRAME_ALIGN, tx->ring.size); /* skipped, left as they were */
+    zipc__ring_tx_slot_set_fresh(tx, tx->res_start);
+    /* relaxed: unreachable until the pad's mark is published (§2.5 #6) */
+    zipc__store(&f->mark, msg_mark, ZIPC__RELAXED);
+    return ZIPC_FRAME_MARK(tx->seq, ZIPC_FRAME_PAD);
+}
+
+/* A consumer that died while we never had to wait: noticed within ~1024
+ * commits and ~1 ms instead of only when the ring fills. */
+void zipc__ring_tx_check_peer(struct zipc__ring_tx *tx)
+{
+    tx->commits_to_check = ZIPC__LIVENESS_COMMITS;
+    if (zipc__peer_gone(tx->wait, false))
+        zipc__ring_fail(&tx->sticky_err, -EPIPE);
+}
+
+/* Read the consumer's head and validate it against what we published. */
+static int refresh_head(struct zipc__ring_tx *tx)
+{
+    /* seq_cst (a plain load on x86, ldar on arm64): the consumer finished
+     * reading the frames before releasing them; seq_cst also puts this load
+     * in the Dekker order after our sleep flag store (§2.5 #3). */
+    uint64_t head = zipc__load(&tx->peer->position, ZIPC__SEQ_CST);
+    if ((head & (ZIPC_FRAME_ALIGN - 1)) || head - tx->cached_head > tx->published - tx->cached_head)
+        return zipc__ring_fail(&tx->sticky_err, -EBADMSG);
+    tx->cached_head = head;
+    return 0;
+}
+
+static int space_ready(void *ctx)
+{
+    struct zipc__ring_tx *tx = ctx;
+    int err = refresh_head(tx);
+    if (err)
+        return err;
+    return tx->tail + tx->need - tx->cached_head <= tx->ring.size;
+}
+
+int zipc__ring_tx_wait_space(struct zipc__ring_tx *tx, uint64_t need, int64_t timeout_ns)
+{
+    if (tx->staged)
+        zipc__ring_tx_publish(tx); /* staged messages must be visible, or the consumer can never free space */
+    if (zipc__peer_gone(tx->wait, false))
+        return zipc__ring_fail(&tx->sticky_err, -EPIPE);
+    tx->need = need;
+    return waited(&tx->sticky_err, zipc__wait(tx->wait, space_ready, tx, timeout_ns));
+}
+
+int zipc__ring_tx_abort(struct zipc__ring_tx *tx)
+{
+    if (!tx->reserving)
+        return zipc__ring_tx_misuse(tx);
+    /* Only a terminator beyond the tail was written: unreachable. */
+    zipc__ring_tx_reservation_stale(tx);
+    tx->reserving = false;
+    return 0;
+}
+
+int zipc__ring_tx_flush(struct zipc__ring_tx *tx)
+{
+    if (tx->sticky_err)
+        return tx->sticky_err; /* never publish into a corrupt ring */
+    if (tx->staged)
+        zipc__ring_tx_publish(tx);
+    return 0;
+}
+
+void zipc__ring_tx_stop(struct zipc__ring_tx *tx)
+{
+    tx->reserving = false;
+    if (tx->staged && !tx->sticky_err)
+        zipc__ring_tx_publish(tx);
+}
+
+/* ------------------------------------------------------------------------
+ * Consumer
+ * ------------------------------------------------------------------------ */
+
+void zipc__ring_rx_bind(struct zipc__ring_rx *rx, const struct zipc__ring *ring,
+                        struct zipc_channel_side *mine, struct zipc__waiter *w)
+{
+    *rx = (struct zipc__ring_rx){.ring = *ring, .mine = mine, .wait = w};
+}
+
+void zipc__ring_rx_free(struct zipc__ring_rx *rx)
+{
+    free(rx->ledger);
+    rx->ledger = NULL;
+    rx->ledger_cap = rx->ledger_used = 0;
+}
+
+/* What a mark at the read position says: 1 the expected frame (message or
+ * pad), 0 not yet (zero, or a header at most one lap old), else corrupt. */
+static int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
+{
+    if (mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG) ||
+        mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_PAD))
+        return 1;
+    uint32_t kind = (uint32_t)mark, age = rx->expect_seq - (uint32_t)(mark >> 32);
+    if (mark == 0 || ((kind == ZIPC_FRAME_MSG || kind == ZIPC_FRAME_PAD) && age - 1 < rx->ring.lap_frames))
+        return 0;
+    return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+}
+
+static int data_ready(void *ctx)
+{
+    struct zipc__ring_rx *rx = ctx;
+    /* seq_cst (a plain load on x86, ldar on arm64): the Dekker re-check
+     * after our sleep flag store (§2.5 #8). */
+    return mark_state(rx, zipc__load(&zipc__ring_frame(&rx->ring, rx->rpos)->mark, ZIPC__SEQ_CST));
+}
+
+/* Size and type are read once into locals after the mark: the peer may
+ * rewrite them after we checked them. */
+int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
+{
+    uint64_t off = rx->rpos & rx->ring.mask;
+    const struct zipc_frame *f = (const void *)(rx->ring.base + off);
+    /* acquire: pairs with the producer's publishing exchange, so the header
+     * and payload written before it are visible (§2.5 #9). */
+    uint64_t mark = zipc__load(&f->mark, ZIPC__ACQUIRE);
+    int state = mark_state(rx, mark);
+    if (state <= 0)
+        return state < 0 ? state : -EAGAIN;
+    if (mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_PAD) && off != 0) {
+        /* The message after a pad was marked before the pad was published. */
+        rx->rpos += rx->ring.size - off;
+        off = 0;
+        f = (const void *)rx->ring.base;
+        mark = zipc__load(&f->mark, ZIPC__ACQUIRE); /* acquire: as above (§2.5 #9) */
+    }
+    if (mark != ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG))
+        return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+    /* relaxed: after the mark's acquire; read once, then checked (§2.5 #10) */
+    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
+    uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
+    uint64_t frame = zipc__frame_bytes(size);
+    if (size > rx->ring.max_message || off + frame > rx->ring.size)
+        return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+    msg->data = rx->ring.base + off + ZIPC_FRAME_HEADER;
+    msg->size = size;
+    msg->type = type;
+    msg->seq = rx->taken++;
+    msg->end_ = rx->rpos + frame;
+    rx->rpos += frame;
+    rx->expect_seq++;
+    rx->views++;
+    return 0;
+}
+
+int zipc__ring_rx_wait_take(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
+{
+    /* -EPIPE: drained and the producer is gone, for good */
+    int err = waited(&rx->sticky_err, zipc__wait(rx->wait, data_ready, rx, timeout_ns));
+    return err ? err : zipc__ring_rx_take(rx, msg);
+}
+
+int zipc__ring_rx_drain(struct zipc__ring_rx *rx, struct zipc_msg *msgs, unsigned max, int64_t timeout_ns)
+{
+    int err = zipc__ring_rx_view(rx, &msgs[0], timeout_ns);
+    if (err)
+        return err;
+    unsigned n = 1;
+    while (n < max && zipc__ring_rx_take(rx, &msgs[n]) == 0)
+        n++;
+    return (int)n; /* a corrupt frame after the first shows on the next call */
+}
+
+/* The newest view goes back unreleased: the next view takes it again. */
+static void unview_newest(struct zipc__ring_rx *rx, const struct zipc_msg *m)
+{
+    rx->rpos -= zipc__frame_bytes(m->size);
+    rx->expect_seq--;
+    rx->taken--;
+    rx->views--;
+}
+
+int zipc__ring_rx_recv(struct zipc__ring_rx *rx, void *buf, size_t cap, size_t *size, uint32_t *type,
+                       int64_t timeout_ns)
+{
+    if (rx->sticky_err)
+        return rx->sticky_err;
+    if (rx->views)
+        return -EALREADY; /* recv releases: it must not release the caller's open views */
+    struct zipc_msg m;
+    int err = zipc__ring_rx_view(rx, &m, timeout_ns);
+    if (err)
+        return err;
+    if (size)
+        *size = m.size;
+    if (type)
+        *type = m.type;
+    if (m.size > cap) {
+        unview_newest(rx, &m);
+        return -EMSGSIZE;
+    }
+    memcpy(buf, m.data, m.size);
+    return zipc__ring_rx_release(rx);
+}
+
+/* Hand [head, end) back to the producer: `count` messages. */
+static void release_to(struct zipc__ring_rx *rx, uint64_t end, uint32_t count)
+{
+    struct zipc_channel_side *me = rx->mine;
+    /* relaxed: single writer, informative (§2.5 #11) */
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + count, ZIPC__RELAXED);
+    /* seq_cst exchange: a release of our reads of the frames, and the store
+     * half of the Dekker pair with the producer's sleep flag (§2.5 #12). */
+    zipc__xchg(&me->position, end, ZIPC__SEQ_CST);
+    rx->head = end;
+    rx->views -= count;
+    zipc__wake_peer(rx->wait);
+}
+
+static uint64_t *ledger_slot(const struct zipc__ring_rx *rx, uint64_t seq)
+{
+    return &rx->ledger[seq & (rx->ledger_cap - 1)];
+}
+
+/* Drop the ledger entries of seqs [from, to): they were just released. */
+static void ledger_forget(struct zipc__ring_rx *rx, uint64_t from, uint64_t to)
+{
+    for (uint64_t s = from; rx->ledger_used && s < to; s++) {
+        uint64_t *e = ledger_slot(rx, s);
+        if (*e) {
+            *e = 0;
+            rx->ledger_used--;
+        }
+    }
+}
+
+void zipc__ring_rx_release_in_order(struct zipc__ring_rx *rx, uint64_t end, uint64_t count)
+{
+    uint64_t first = rx->taken - rx->views;
+    ledger_forget(rx, first, first + count);
+    while (rx->ledger_used && count < rx->views) {
+        uint64_t *e = ledger_slot(rx, first + count);
+        if (!*e)
+            break;
+        end = *e & ~UINT64_C(1);
+        *e = 0;
+        rx->ledger_used--;
+        count++;
+    }
+    release_to(rx, end, (uint32_t)count);
+}
+
+/* Room in the ledger for every open view: a power of two > views. */
+static int ledger_fit(struct zipc__ring_rx *rx)
+{
+    if (rx->ledger_cap > rx->views)
+        return 0;
+    uint32_t cap = rx->ledger_cap ? rx->ledger_cap : 16;
+    while (cap <= rx->views)
+        cap *= 2;
+    uint64_t *l = calloc(cap, sizeof(*l));
+    if (!l)
+        return -ENOMEM;
+    for (uint64_t s = rx->taken - rx->views; rx->ledger_used && s < rx->taken; s++)
+        l[s & (cap - 1)] = rx->ledger ? *ledger_slot(rx, s) : 0;
+    free(rx->ledger);
+    rx->ledger = l;
+    rx->ledger_cap = cap;
+    return 0;
+}
+
+int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *msg)
+{
+    int err = ledger_fit(rx);
+    if (err)
+        return err;
+    uint64_t *e = ledger_slot(rx, msg->seq);
+    if (*e)
+        return -EINVAL; /* released already */
+    *e = msg->end_ | 1;
+    rx->ledger_used++;
+    return 0;
+}
