@@ -44,7 +44,7 @@ int zipc__handover_create(const struct zipc__kind_desc *d, struct zipc__handover
                           const void *params, const char *label)
 {
     handover_init(h);
-    int err = zipc__segment_create(&h->seg, d->kind, size, d->body_offset, d->body_size, label);
+    int err = zipc__segment_create(&h->seg, d->policy(0), d->kind, size, d->body_offset, d->body_size, label);
     if (err)
         return err;
     d->init_body(&h->seg, params);
@@ -146,7 +146,7 @@ int zipc__endpoint_adopt(const struct zipc__kind_desc *d, void *ep, int *fds, in
     struct zipc__handover h;
     handover_init(&h);
     uint64_t max = o->max_segment < d->max_segment ? o->max_segment : d->max_segment;
-    int err = zipc__segment_attach(&h.seg, fds[ZIPC__FD_SEGMENT], d->kind, max);
+    int err = zipc__segment_attach(&h.seg, d->policy(max), fds[ZIPC__FD_SEGMENT], d->kind);
     if (err)
         return err;
     fds[ZIPC__FD_SEGMENT] = -1; /* the segment's now */

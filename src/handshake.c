@@ -293,28 +293,3 @@ int zipc__check_eventfd(int fd)
     return 0;
 }
 
-/* ---- interim: channel.c's setup until it moves onto endpoint.c -------- */
-
-static int interim_path(const char *path, struct zipc__addr *a)
-{
-    if (path && *path && !strchr(path, '/'))
-        return -EINVAL; /* names arrive with the endpoint layer */
-    return zipc__addr_resolve(path, 0, a);
-}
-
-int zipc__listen_socket(const char *path, const struct zipc__opts *o, int *lsock)
-{
-    struct zipc__addr a;
-    int err = interim_path(path, &a);
-    return err ? err : zipc__addr_bind(&a, o, lsock);
-}
-
-int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts *o,
-                       int64_t deadline, struct zipc__peer *peer)
-{
-    struct zipc__addr a;
-    int sock = -1, err = interim_path(path, &a);
-    if (err || (err = zipc__addr_connect(&a, deadline, &sock)))
-        return err;
-    return zipc__send_hello(sock, kind, o, deadline, peer);
-}

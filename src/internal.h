@@ -224,10 +224,6 @@ int zipc__send_ack(struct zipc__peer *peer, int status);
 /* The fd must be an eventfd; it is made non-blocking. */
 int zipc__check_eventfd(int fd);
 bool zipc__uid_allowed(const struct zipc__opts *o, uint32_t uid);
-/* Interim, for channel.c until it moves onto endpoint.c: paths only. */
-int zipc__listen_socket(const char *path, const struct zipc__opts *o, int *lsock);
-int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts *o,
-                       int64_t deadline, struct zipc__peer *peer);
 
 /* ---- endpoint.c: one setup sequence for every kind --------------------
  * A welcome carries a kind's fds in a fixed order, named by the kind; the
@@ -251,6 +247,9 @@ struct zipc__kind_desc {
     uint32_t roles;           /* 1u << role for each role a member of this kind can have */
     uint64_t body_offset, body_size;
     uint64_t max_segment;     /* the largest segment this kind's ABI allows */
+    /* How its segments are mapped and sealed, given the size bound
+     * (0 at creation; at attach the lesser of max_segment and the option). */
+    struct zipc__segment_policy (*policy)(uint64_t max_size);
     /* Lay out a new segment's body (listener side). */
     void (*init_body)(struct zipc__segment *seg, const void *params);
     /* Make `ep` a member of h->role on h's segment. Validates the body (a
@@ -351,12 +350,15 @@ void zipc__waiter_interrupt(struct zipc__waiter *w);
 void zipc__wake_peer_always(struct zipc__waiter *w);
 
 /* ---- channel.c ------------------------------------------------------ */
-/* Build an endpoint from what a listener handed over: fds = {memfd,
- * consumer eventfd, producer eventfd}, the role it assigned and the size
- * it announced. Everything is validated (the connector's trust boundary,
- * and the fuzzers' entry point). On success the fds and peer->sock are
- * owned by the channel (set to -1); on failure they stay the caller's. */
-int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__peer *peer,
+/* A channel's welcome fds, in wire order (docs/ABI.md §7.3). */
+enum { ZIPC__FD_CONSUMER_WAKE = ZIPC__FD_SEGMENT + 1, ZIPC__FD_PRODUCER_WAKE, ZIPC__CHANNEL_NFDS };
+
+/* zipc__endpoint_adopt with the channel's descriptor, into a new channel:
+ * fds in wire order, the role the listener assigned, the size it announced
+ * (the connector's trust boundary, and the fuzzers' entry point). On
+ * success the fds and peer->sock are the channel's (set to -1); on failure
+ * they stay the caller's, but for a mapped segment's fd. */
+int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int role, struct zipc__peer *peer,
                         const struct zipc__opts *o, uint64_t announced_size);
 
 #endif /* ZIPC_INTERNAL_H */

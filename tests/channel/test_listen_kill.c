@@ -41,27 +41,13 @@ static void lock_prefix(char *buf, size_t n)
     snprintf(buf, n, "@zipc-bind/%jx/%jx/", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
 }
 
-static void exchange(zipc_channel *ch, void *arg)
-{
-    (void)arg;
-    if (zipc_channel_role(ch) == ZIPC_ROLE_PRODUCER) {
-        CHECK_OK(zipc_channel_send(ch, "x", 1, 9, 5000 * TU_MS));
-        return;
-    }
-    char buf[8];
-    size_t size;
-    uint32_t type;
-    CHECK_OK(zipc_channel_recv(ch, buf, sizeof(buf), &size, &type, 5000 * TU_MS));
-    CHECK(size == 1 && type == 9);
-}
-
 /* A new listener at the path works (replacing a stale file if need be). */
 static bool listener_works(void)
 {
-    pid_t pid = tu_spawn_connector(path, NULL, exchange, NULL);
+    pid_t pid = tu_spawn_connector(path, NULL, tu_exchange_one, NULL);
     zipc_channel *ch = tu_listen(path, CAP, NULL);
     if (ch)
-        exchange(ch, NULL);
+        tu_exchange_one(ch, NULL);
     zipc_channel_close(ch);
     bool ok = CHECK_CHILD(pid, 10000) && ch;
     struct stat st;
@@ -132,7 +118,7 @@ static void race_on_stale(void)
                 zipc_channel *ch = NULL;
                 int r = zipc_channel_listen(&ch, path, CAP, &o);
                 if (r == 0)
-                    exchange(ch, NULL);
+                    tu_exchange_one(ch, NULL);
                 zipc_channel_close(ch);
                 _exit(r == 0 ? 0 : r == -EADDRINUSE ? 1 : r == -ETIMEDOUT ? 2 : 3);
             }
@@ -144,7 +130,7 @@ static void race_on_stale(void)
         zipc_channel *ch = NULL;
         struct zipc_options o = tu_opts(5000 * TU_MS);
         if (CHECK_OK(zipc_channel_connect(&ch, path, &o)))
-            exchange(ch, NULL);
+            tu_exchange_one(ch, NULL);
         zipc_channel_close(ch);
         int won = 0, other = 0;
         for (int k = 0; k < 2; k++) {

@@ -61,6 +61,7 @@ static const struct zipc__kind_desc test_kind = {
     .body_offset = 256,
     .body_size = sizeof(struct test_body),
     .max_segment = 1 << 20,
+    .policy = zipc__segment_policy_rw,
     .init_body = test_init_body,
     .bind = test_bind,
 };
