@@ -275,11 +275,11 @@ static int channel_done(zipc_channel **out, zipc_channel *ch, int err)
     return 0;
 }
 
-int zipc_channel_listen(zipc_channel **out, const char *where, size_t capacity,
+int zipc_channel_listen(zipc_channel **out, const char *name, size_t capacity,
                         const struct zipc_options *opts)
 {
     struct zipc__opts o;
-    if (!out || !where)
+    if (!out || !name)
         return -EINVAL;
     *out = NULL;
     int err = zipc__opts_resolve(opts, &o);
@@ -292,7 +292,7 @@ int zipc_channel_listen(zipc_channel **out, const char *where, size_t capacity,
     zipc_channel *ch;
     if ((err = channel_alloc(&ch)))
         return err;
-    err = zipc__endpoint_listen(&channel_kind, ch, where, ZIPC_CHANNEL_RING_OFFSET + cap, &p, role, peer_role, &o);
+    err = zipc__endpoint_listen(&channel_kind, ch, name, ZIPC_CHANNEL_RING_OFFSET + cap, &p, role, peer_role, &o);
     return channel_done(out, ch, err);
 }
 
@@ -307,17 +307,17 @@ int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int rol
     return channel_done(out, ch, err);
 }
 
-int zipc_channel_connect(zipc_channel **out, const char *where, const struct zipc_options *opts)
+int zipc_channel_connect(zipc_channel **out, const char *name, const struct zipc_options *opts)
 {
     struct zipc__opts o;
-    if (!out || !where)
+    if (!out || !name)
         return -EINVAL;
     *out = NULL;
     zipc_channel *ch;
     int err = zipc__opts_resolve(opts, &o);
     if (err || (err = channel_alloc(&ch)))
         return err;
-    err = zipc__endpoint_connect(&channel_kind, ch, where, &o);
+    err = zipc__endpoint_connect(&channel_kind, ch, name, &o);
     return channel_done(out, ch, err);
 }
 
