@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "../src/cpu.h" /* zipc__cpu_relax: the library's own spin hint */
 
 enum side { SIDE_PARENT = 0, SIDE_CHILD = 1 }; /* the parent measures */
 enum mode { MODE_RTT, MODE_STREAM };          /* stream: child produces, parent consumes */
@@ -97,17 +98,6 @@ static inline bool msg_ok(const uint8_t *head, const uint8_t *tail, uint64_t seq
 
 /* Verify the next expected message at p (l->size bytes) and advance. */
 int link_check(struct link *l, const void *p);
-
-static inline void bench_cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    __asm__ __volatile__("" ::: "memory");
-#endif
-}
 
 /* ---- link.c: the two ends in two processes ------------------------------ */
 

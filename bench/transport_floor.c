@@ -66,7 +66,7 @@ static int floor_recv(struct link *l, const void **msg)
         if (l->yield)
             sched_yield();
         else
-            bench_cpu_relax();
+            zipc__cpu_relax();
         if ((spins & 4095) == 0) {
             int64_t now = bench_now_ns();
             if (!deadline)

@@ -106,6 +106,11 @@ int zipc_channel_release_view(zipc_channel *ch, const struct zipc_msg *msg)
     return zipc__ring_rx_release_view(&ch->rx, msg);
 }
 
+int zipc_channel_release_views(zipc_channel *ch, const struct zipc_msg *msgs, unsigned n)
+{
+    return ch ? zipc__ring_rx_release_views(&ch->rx, msgs, n) : -EINVAL;
+}
+
 int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uint32_t *type,
                       int64_t timeout_ns)
 {

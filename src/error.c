@@ -6,15 +6,18 @@
 #define ZIPC__STR_(x) #x
 #define ZIPC__STR(x) ZIPC__STR_(x)
 
+/* |err| without overflow: INT_MIN is a negative code too (and unknown). */
+static unsigned magnitude(int err) { return err < 0 ? 0u - (unsigned)err : (unsigned)err; }
+
 const char *zipc_strerror(int err)
 {
-    switch (err < 0 ? -err : err) {
+    switch (magnitude(err)) {
     case 0: return "success";
 #define XX(code, text) case code: return text;
     ZIPC_ERRNO_MAP(XX)
 #undef XX
     default: {
-        const char *s = strerrordesc_np(err < 0 ? -err : err); /* thread-safe, static */
+        const char *s = strerrordesc_np((int)magnitude(err)); /* thread-safe, static */
         return s ? s : "unknown error";
     }
     }
@@ -22,13 +25,13 @@ const char *zipc_strerror(int err)
 
 const char *zipc_err_name(int err)
 {
-    switch (err < 0 ? -err : err) {
+    switch (magnitude(err)) {
     case 0: return "OK";
 #define XX(code, text) case code: return #code;
     ZIPC_ERRNO_MAP(XX)
 #undef XX
     default: {
-        const char *s = strerrorname_np(err < 0 ? -err : err); /* glibc >= 2.32, static */
+        const char *s = strerrorname_np((int)magnitude(err)); /* glibc >= 2.32, static */
         return s ? s : "EUNKNOWN";
     }
     }

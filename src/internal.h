@@ -23,16 +23,7 @@
 #define ZIPC__RELEASE __ATOMIC_RELEASE
 #define ZIPC__SEQ_CST __ATOMIC_SEQ_CST
 
-static inline void zipc__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield" ::: "memory");
-#else
-    __asm__ __volatile__("" ::: "memory");
-#endif
-}
+#include "cpu.h" /* zipc__cpu_relax */
 
 static inline uint64_t zipc__align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 

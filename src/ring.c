@@ -282,18 +282,25 @@ static void release_to(struct zipc__ring_rx *rx, uint64_t end, uint32_t count)
     zipc__wake_peer(rx->wait);
 }
 
-static uint64_t *ledger_slot(const struct zipc__ring_rx *rx, uint64_t seq)
+static struct zipc__ledger_entry *ledger_slot(const struct zipc__ring_rx *rx, uint64_t seq)
 {
     return &rx->ledger[seq & (rx->ledger_cap - 1)];
+}
+
+/* The entry of seq's out-of-order release, or NULL. */
+static struct zipc__ledger_entry *ledger_find(const struct zipc__ring_rx *rx, uint64_t seq)
+{
+    struct zipc__ledger_entry *e = ledger_slot(rx, seq);
+    return e->end && e->seq == seq ? e : NULL;
 }
 
 /* Drop the ledger entries of seqs [from, to): they were just released. */
 static void ledger_forget(struct zipc__ring_rx *rx, uint64_t from, uint64_t to)
 {
     for (uint64_t s = from; rx->ledger_used && s < to; s++) {
-        uint64_t *e = ledger_slot(rx, s);
-        if (*e) {
-            *e = 0;
+        struct zipc__ledger_entry *e = ledger_find(rx, s);
+        if (e) {
+            e->end = 0;
             rx->ledger_used--;
         }
     }
@@ -304,11 +311,11 @@ void zipc__ring_rx_release_in_order(struct zipc__ring_rx *rx, uint64_t end, uint
     uint64_t first = rx->taken - rx->views;
     ledger_forget(rx, first, first + count);
     while (rx->ledger_used && count < rx->views) {
-        uint64_t *e = ledger_slot(rx, first + count);
-        if (!*e)
+        struct zipc__ledger_entry *e = ledger_find(rx, first + count);
+        if (!e)
             break;
-        end = *e & ~UINT64_C(1);
-        *e = 0;
+        end = e->end;
+        e->end = 0;
         rx->ledger_used--;
         count++;
     }
@@ -323,11 +330,12 @@ static int ledger_fit(struct zipc__ring_rx *rx)
     uint32_t cap = rx->ledger_cap ? rx->ledger_cap : 16;
     while (cap <= rx->views)
         cap *= 2;
-    uint64_t *l = calloc(cap, sizeof(*l));
+    struct zipc__ledger_entry *l = calloc(cap, sizeof(*l));
     if (!l)
         return -ENOMEM;
-    for (uint64_t s = rx->taken - rx->views; rx->ledger_used && s < rx->taken; s++)
-        l[s & (cap - 1)] = rx->ledger ? *ledger_slot(rx, s) : 0;
+    for (uint32_t i = 0; i < rx->ledger_cap; i++) /* pending seqs span < views < cap: no clash */
+        if (rx->ledger[i].end)
+            l[rx->ledger[i].seq & (cap - 1)] = rx->ledger[i];
     free(rx->ledger);
     rx->ledger = l;
     rx->ledger_cap = cap;
@@ -339,10 +347,9 @@ int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *
     int err = ledger_fit(rx);
     if (err)
         return err;
-    uint64_t *e = ledger_slot(rx, msg->seq);
-    if (*e)
+    if (ledger_find(rx, msg->seq))
         return -EINVAL; /* released already */
-    *e = msg->end_ | 1;
+    *ledger_slot(rx, msg->seq) = (struct zipc__ledger_entry){.seq = msg->seq, .end = msg->end_};
     rx->ledger_used++;
     return 0;
 }

@@ -88,9 +88,13 @@ struct zipc__ring_rx {
     uint32_t ledger_used;     /* ledger entries set */
 
     /* ---- views released out of order (release_view) -------------------- */
-    /* indexed by seq & (ledger_cap - 1): end | 1 for a view released while an
-     * older one is still open, else 0. */
-    _Alignas(ZIPC_CACHE_LINE) uint64_t *ledger;
+    /* A view released while an older one is still open, at seq & (ledger_cap - 1).
+     * view and drain do not grow it, so once views outgrow it two seqs share
+     * a slot: an entry counts for its own seq only. */
+    _Alignas(ZIPC_CACHE_LINE) struct zipc__ledger_entry {
+        uint64_t seq;
+        uint64_t end;         /* the view's end_; 0: empty */
+    } *ledger;
     uint32_t ledger_cap;      /* a power of two > views, or 0 */
 };
 _Static_assert(offsetof(struct zipc__ring_rx, ledger) <= 2 * ZIPC_CACHE_LINE,
@@ -377,6 +381,27 @@ ZIPC__RING_INLINE int zipc__ring_rx_release_view(struct zipc__ring_rx *rx, const
         return 0;
     }
     return zipc__ring_rx_release_late(rx, msg);
+}
+
+/* A run of views taken together (drain's array: consecutive seqs), in any
+ * order relative to other views: one release when the run is the oldest. */
+static inline int zipc__ring_rx_release_views(struct zipc__ring_rx *rx, const struct zipc_msg *msgs, unsigned n)
+{
+    if (!msgs || n == 0)
+        return -EINVAL;
+    const struct zipc_msg *first = &msgs[0], *last = &msgs[n - 1];
+    int err = zipc__ring_rx_releasable(rx, first);
+    if (err || (err = zipc__ring_rx_releasable(rx, last)))
+        return err;
+    if (last->seq - first->seq != n - 1)
+        return -EINVAL; /* not one run: open views are consecutive, so neither are these */
+    if (first->seq == rx->taken - rx->views) {
+        zipc__ring_rx_release_in_order(rx, last->end_, n);
+        return 0;
+    }
+    for (unsigned i = 0; i < n && !err; i++)
+        err = zipc__ring_rx_release_late(rx, &msgs[i]);
+    return err;
 }
 
 #endif /* ZIPC_RING_H */

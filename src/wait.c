@@ -69,6 +69,13 @@ static bool taken_interrupt(struct zipc__waiter *w)
            __atomic_exchange_n(&w->interrupted, 0, __ATOMIC_SEQ_CST);
 }
 
+/* An interrupt was taken while armed: not sleeping after all. */
+static int cancelled(struct zipc__waiter *w)
+{
+    zipc__store(w->my_sleeping, 0, ZIPC__RELAXED);
+    return -ECANCELED;
+}
+
 /* Socket EOF/HUP or a readable pidfd means the peer is gone. Junk bytes on
  * the socket from a hostile peer are read and dropped. */
 static bool link_dead(struct zipc__waiter *w, const struct pollfd *p)
@@ -183,13 +190,13 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t 
          * an interrupt's wake-up drained here is seen by taken_interrupt. */
         if ((r = arm(w, ready, ctx)) != 0)
             return r > 0 ? 0 : r;
-        if (taken_interrupt(w)) {
-            zipc__store(w->my_sleeping, 0, ZIPC__RELAXED);
-            return -ECANCELED;
-        }
+        if (taken_interrupt(w))
+            return cancelled(w);
         if (zipc__peer_gone(w, false))
             return give_up(w, ready, ctx, -EPIPE);
         int err = sleep_once(w, deadline);
+        if (err == -EINTR && taken_interrupt(w))
+            return cancelled(w); /* a signal handler that called interrupt: say so now */
         if (err)
             return give_up(w, ready, ctx, err);
     }

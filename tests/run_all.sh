@@ -8,10 +8,14 @@
 #                cargo doc and clippy with warnings denied (when cargo is installed)
 #   clang        the C suite built with clang (when clang is installed)
 #   asan         the C suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   tsan         the threaded tests (label "threads") under ThreadSanitizer
+#   tsan         the threaded tests (ctest label "threads") under ThreadSanitizer
 #   fuzz         each libFuzzer harness for ZIPC_FUZZ_SECONDS (default 30) (clang only)
-# ZIPC_STAGES="plain asan" limits the stages. Counts: one per test program
-# (ctest) and one per fuzzer.
+# ZIPC_STAGES="plain asan" limits the stages.
+# Counts come from machine-readable results, never from the tools' text:
+# ctest's and pytest's JUnit XML and libtest's JSON events (one count per
+# test, read by tests/junit_count.py), exit statuses for the fuzzers and for
+# cargo doc / clippy (one count each). A tool that fails without reporting
+# a failed test counts as one failure.
 set -u
 cd "$(dirname "$0")/.."
 GEN=$(command -v ninja >/dev/null 2>&1 && echo "-G Ninja")
@@ -39,23 +43,42 @@ configure_build() { # dir, extra cmake args... (the log is dir.log)
     }
 }
 
-# Run a build's ctest and count its tests; $WRAP, if set, prefixes ctest.
+# Fold reports into the stage's counts: tests/junit_count.py prints a line
+# per test that did not pass (per test with --each), then "P F S". Sets
+# r_pass r_fail r_skip (what these reports held) for the caller's checks.
+count_reports() { # stage, [--each], report...
+    local stage=$1 out counts
+    out=$(python3 tests/junit_count.py "$@" 2>&1)
+    counts=$(echo "$out" | tail -1)
+    if ! [[ $counts =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]; then
+        echo "$out" | tail -20
+        echo "[$stage] FAILED: reading the test reports ($*)"
+        counts="0 1 0"
+    else
+        echo "$out" | sed '$d'
+    fi
+    read -r r_pass r_fail r_skip <<<"$counts"
+    s_pass=$((s_pass + r_pass)) s_fail=$((s_fail + r_fail)) s_skip=$((s_skip + r_skip))
+}
+
+# Run a build's ctest and count its tests from its JUnit report; $WRAP, if
+# set, prefixes ctest.
 run_ctest() { # stage, dir, ctest args...
     local stage=$1 dir=$2; shift 2
-    local out rc total fail skip
-    out=$(cd "$dir" && ${WRAP:-} ctest --output-on-failure "$@" 2>&1)
+    local xml=$PWD/$dir/ctest-junit.xml out rc
+    if ! ctest --help 2>/dev/null | grep -q -- --output-junit; then
+        echo "[$stage] FAILED: this ctest cannot write JUnit (--output-junit needs CMake >= 3.21)"
+        s_fail=$((s_fail + 1)); return 0
+    fi
+    rm -f "$xml"
+    out=$(cd "$dir" && ${WRAP:-} ctest --output-on-failure --output-junit "$xml" "$@" 2>&1)
     rc=$?
-    echo "$out" | grep -E "Test +#" | sed "s/^ */[$stage] /"
+    count_reports "$stage" --each "$xml"
     [ $rc -ne 0 ] && echo "$out" | tail -60
-    total=$(echo "$out" | sed -n 's/.*tests failed out of \([0-9]*\).*/\1/p')
-    fail=$(echo "$out" | sed -n 's/.* \([0-9]*\) tests failed out of.*/\1/p')
-    skip=$(echo "$out" | grep -cE "Test +#.*\*\*\*Skipped")
-    total=${total:-0} fail=${fail:-0}
-    if [ "$total" != 0 ]; then
-        s_pass=$((s_pass + total - fail - skip)) s_fail=$((s_fail + fail)) s_skip=$((s_skip + skip))
-    elif [ $rc -ne 0 ]; then
+    if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
+        echo "[$stage] ctest exited $rc"
         s_fail=$((s_fail + 1))
-    else
+    elif [ $((r_pass + r_fail + r_skip)) -eq 0 ]; then
         echo "[$stage] no test selected${*:+ ($*)}"
         s_skip=$((s_skip + 1))
     fi
@@ -65,7 +88,8 @@ run_ctest() { # stage, dir, ctest args...
 # The Python package: a virtualenv under build-py/venv (it sees the system's
 # site-packages, so installed NumPy/pytest/pyzmq are reused; PEP 668 does not
 # apply inside it), the package built with -Werror, then pytest. Counts: the
-# tests pytest reports (errors count as failures; exit 5, no test, fails).
+# tests of pytest's JUnit report (errors count as failures; exit 5, no test
+# collected, fails).
 stage_python() {
     local venv=build-py/venv log=build-py/python.log py=build-py/venv/bin/python
     local pip_q="-q --disable-pip-version-check"
@@ -81,22 +105,14 @@ stage_python() {
         echo "[python] failed: setting up $venv (log: $log; Debian needs python3-venv python3-dev)"
         s_fail=$((s_fail + 1)); return
     }
-    local out rc n word
-    out=$($py -m pytest python/tests -q -p no:cacheprovider 2>&1)
+    local out rc xml=$PWD/build-py/pytest-junit.xml
+    rm -f "$xml"
+    out=$($py -m pytest python/tests -q -p no:cacheprovider --junitxml="$xml" 2>&1)
     rc=$?
     echo "$out" | tail -1 | sed 's/^/[python] /'
     [ $rc -ne 0 ] && echo "$out" | tail -60
-    # the summary line: "3 failed, 97 passed, 1 skipped, 2 errors in 4.1s"
-    for word in passed failed skipped error; do
-        n=$(echo "$out" | tail -1 | grep -Eo "[0-9]+ ${word}" | grep -Eo "[0-9]+")
-        n=${n:-0}
-        case $word in
-        passed) s_pass=$((s_pass + n)) ;;
-        skipped) s_skip=$((s_skip + n)) ;;
-        *) s_fail=$((s_fail + n)) ;;
-        esac
-    done
-    if [ $rc -ne 0 ] && [ $s_fail -eq 0 ]; then
+    count_reports python "$xml"
+    if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
         echo "[python] pytest exited $rc$([ $rc -eq 5 ] && echo ' (no test collected)')"
         s_fail=$((s_fail + 1))
     fi
@@ -147,18 +163,25 @@ stage_rust() {
     if ! command -v cargo >/dev/null 2>&1; then
         echo "[rust] skipped: cargo is not installed"; s_skip=$((s_skip + 1)); return
     fi
-    local out rc p f i
-    out=$(cd rust && cargo test --workspace --locked 2>&1)
+    # Counts: libtest's JSON events, one per test (unit, integration and doc
+    # tests alike). The JSON format needs -Z unstable-options, which a stable
+    # toolchain's test harness accepts with RUSTC_BOOTSTRAP=1; cargo does not
+    # rebuild for it, and the format is the one IDEs read. Output of a test's
+    # child processes that lands on the same stream is skipped (not JSON).
+    local out rc json=$PWD/rust/target/libtest.json
+    mkdir -p rust/target
+    rm -f "$json"
+    out=$(cd rust && RUSTC_BOOTSTRAP=1 cargo test --workspace --locked -- -Z unstable-options \
+        --format json 2>&1 >"$json")
     rc=$?
-    echo "$out" | grep -E "^test result:" | sed 's/^/[rust] /'
-    # "test result: ok. 15 passed; 0 failed; 0 ignored; ..."
-    read -r p f i < <(echo "$out" | awk '/^test result:/ {p += $4; f += $6; i += $8} END {print p + 0, f + 0, i + 0}')
-    s_pass=$((s_pass + p)) s_fail=$((s_fail + f)) s_skip=$((s_skip + i))
+    count_reports rust "$json"
+    echo "[rust] cargo test: $r_pass passed, $r_fail failed, $r_skip ignored"
     if [ $rc -ne 0 ]; then
         echo "$out" | tail -40
-        [ "$f" -eq 0 ] && s_fail=$((s_fail + 1))
+        [ "$r_fail" -eq 0 ] && { echo "[rust] cargo test exited $rc"; s_fail=$((s_fail + 1)); }
+    elif [ "$r_pass" -eq 0 ]; then
+        echo "[rust] cargo test ran no test"; s_fail=$((s_fail + 1))
     fi
-    [ "$p" -eq 0 ] && [ $rc -eq 0 ] && { echo "[rust] cargo test ran no test"; s_fail=$((s_fail + 1)); }
     cargo_check "cargo doc (warnings denied)" env RUSTDOCFLAGS=-Dwarnings cargo doc --no-deps --workspace --locked
     if cargo clippy --version >/dev/null 2>&1; then
         cargo_check "cargo clippy (warnings denied)" cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -112,30 +112,8 @@ static inline bool tu_check_range_(double v, double lo, double hi, const char *v
     return tu_check_(v >= lo && v <= hi, file, line, "%s = %g not in [%g, %g]", vs, v, lo, hi);
 }
 
-static inline const char *tu_errname(int e)
-{
-    switch (e) {
-    case 0: return "0";
-    case -EAGAIN: return "-EAGAIN";
-    case -ETIMEDOUT: return "-ETIMEDOUT";
-    case -EPIPE: return "-EPIPE";
-    case -EPROTO: return "-EPROTO";
-    case -EBADMSG: return "-EBADMSG";
-    case -EMSGSIZE: return "-EMSGSIZE";
-    case -EPERM: return "-EPERM";
-    case -EACCES: return "-EACCES";
-    case -EADDRINUSE: return "-EADDRINUSE";
-    case -EINTR: return "-EINTR";
-    case -ENOTSOCK: return "-ENOTSOCK";
-    case -EALREADY: return "-EALREADY";
-    case -ENOENT: return "-ENOENT";
-    case -ECONNREFUSED: return "-ECONNREFUSED";
-    case -EINVAL: return "-EINVAL";
-    case -ENAMETOOLONG: return "-ENAMETOOLONG";
-    case -EOPNOTSUPP: return "-EOPNOTSUPP";
-    default: return "?";
-    }
-}
+/* A code's name ("EAGAIN", "OK" for 0), from the library's one errno map. */
+static inline const char *tu_errname(int e) { return zipc_err_name(e); }
 
 static inline bool tu_check_err_(int got, int want, const char *expr, const char *file, int line)
 {

@@ -1,5 +1,5 @@
 """Python consumer: listens at PATH and receives the C++ producer's float32[256]
-frames as zero-copy NumPy arrays (recv_arrays) until the producer closes
+frames as zero-copy NumPy arrays (recv_tensors) until the producer closes
 (zipc.PeerGone). Checks every frame; prints the count and the rate.
 
     python3 consumer.py PATH
@@ -19,7 +19,7 @@ def main(path: str) -> int:
     with zipc.Channel.listen(path, 1 << 21, timeout=20) as ch:
         try:
             while True:
-                arrays = ch.recv_arrays(256, timeout=10)  # views into the ring, no copy
+                arrays = ch.recv_tensors(256, timeout=10)  # views into the ring, no copy
                 if t0 is None:
                     t0 = time.perf_counter()
                 for a in arrays:

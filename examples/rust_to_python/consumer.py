@@ -1,4 +1,4 @@
-"""Rust -> Python: receive float32 tensors with ch.recv_array() (zero-copy
+"""Rust -> Python: receive float32 tensors with ch.recv_tensor() (zero-copy
 NumPy views into the ring) and check every value.
 
     python3 consumer.py SOCKET COUNT ROWS COLS
@@ -19,7 +19,7 @@ def main():
         t0 = None
         while True:
             try:
-                a = ch.recv_array(timeout=10)  # a view into the ring, released when `a` goes
+                a = ch.recv_tensor(timeout=10)  # a view into the ring, released when `a` goes
             except zipc.PeerGone:
                 break
             if t0 is None:

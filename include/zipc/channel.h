@@ -137,6 +137,9 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
  *           to the producer oldest first, as soon as every older view is
  *           released too (the ledger lives in the endpoint; one open view
  *           costs no ledger work). -EINVAL if `msg` is not an open view.
+ * release_views: release_view for a run of `n` views taken together (a
+ *           drain's array), in one step when they are the oldest open ones.
+ *           -EINVAL if they are not open, consecutive views.
  * recv:     copies the next message into buf (cap bytes) and releases it;
  *           -EMSGSIZE (message kept, *size set) if it does not fit.
  * -EBADMSG marks the channel broken: every later call returns it.
@@ -147,6 +150,7 @@ int zipc_channel_drain(zipc_channel *ch, struct zipc_msg *msgs, unsigned max,
 int zipc_channel_release(zipc_channel *ch);
 int zipc_channel_release_upto(zipc_channel *ch, const struct zipc_msg *last);
 int zipc_channel_release_view(zipc_channel *ch, const struct zipc_msg *msg);
+int zipc_channel_release_views(zipc_channel *ch, const struct zipc_msg *msgs, unsigned n);
 int zipc_channel_recv(zipc_channel *ch, void *buf, size_t cap, size_t *size, uint32_t *type,
                       int64_t timeout_ns);
 

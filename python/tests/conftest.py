@@ -68,7 +68,7 @@ def python_child(code, *args, **kw):
 
 @pytest.fixture(scope="session")
 def c_producer():
-    from zipc._cbuild import build_producer
+    from cbuild import build_producer
 
     exe, why = build_producer()
     if exe is None:

@@ -40,6 +40,6 @@ def test_async_timeout_and_objects(pair):
         asyncio.get_running_loop().call_later(0.05, prod.send, b"later")
         assert (await cons.recv_async(timeout=2)).data == b"later"
         await prod.send_async(b"x")
-        assert await cons.recv_many_async() == [b"x"]
+        assert await cons.recv_many_async() == [(0, b"x")]
 
     asyncio.run(main())

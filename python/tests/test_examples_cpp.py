@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from zipc import _cbuild
+import cbuild
 
-ROOT = _cbuild.repo_root()
+ROOT = cbuild.repo_root()
 
 
 def _need_toolchain():

@@ -17,7 +17,7 @@ ch = zipc.Channel.connect(sys.argv[1], timeout=10)
 for i in range(20000):
     ch.send(i.to_bytes(4, "little") * 8, type_id=i % 3)
 for i in range(50):
-    with ch.reserve_array((64, 64), np.float32) as r:
+    with ch.reserve_tensor((64, 64), np.float32) as r:
         r.array[...] = i
 ch.send_object({"done": True})
 ch.close()
@@ -30,8 +30,9 @@ def test_python_to_python(sock_path):
         got = []
         while len(got) < 20000:
             got += cons.recv_many(min(4096, 20000 - len(got)), timeout=10)
-        assert got == [i.to_bytes(4, "little") * 8 for i in range(20000)]
-        held = [cons.recv_array(timeout=10) for _ in range(50)]  # all zero-copy, all held
+        assert [m.data for m in got] == [i.to_bytes(4, "little") * 8 for i in range(20000)]
+        assert [m.type_id for m in got] == [i % 3 for i in range(20000)]
+        held = [cons.recv_tensor(timeout=10) for _ in range(50)]  # all zero-copy, all held
         assert [float(a[63, 63]) for a in held] == list(range(50))
         assert cons.recv_object(timeout=10) == {"done": True}
         with pytest.raises(zipc.PeerGone):
@@ -63,8 +64,9 @@ def test_c_producer_to_python(sock_path, c_producer):
     with zipc.Channel.listen(sock_path, 1 << 20, timeout=10) as cons:
         count = 0
         for batch in iter(lambda: _recv_or_none(cons), None):
-            for b in batch:
-                assert len(b) == 32 and int.from_bytes(b[:8], "little") == count
+            for m in batch:
+                b = m.data
+                assert m.type_id == 1 and len(b) == 32 and int.from_bytes(b[:8], "little") == count
                 assert b[8:] == bytes([count & 0xFF]) * 24
                 count += 1
     assert count == n and proc.wait(10) == 0
@@ -81,11 +83,33 @@ def test_c_tensors_to_python(sock_path, c_producer):
     proc = subprocess.Popen([str(c_producer), sock_path, "tensor", "100", "256"])
     with zipc.Channel.listen(sock_path, 1 << 16, timeout=10) as cons:
         for i in range(100):
-            a = cons.recv_array(timeout=10)
+            a = cons.recv_tensor(timeout=10)
             assert a.dtype == np.float32 and a.shape == (256,) and a[0] == i and a[255] == i + 255
             # the previous array stays alive during the next receive: its slot
             # goes back as soon as it is replaced (in-order release)
     assert proc.wait(10) == 0
+
+
+BUILT_IN_PRODUCER = """
+import sys
+from zipc import _zipc
+sys.exit(_zipc._c_producer(sys.argv[1:]))
+"""
+
+
+def test_c_producer_built_into_the_extension(sock_path):
+    """What `python -m zipc.bench` runs for its C rows: examples/c_producer.c
+    from the installed extension, no compiler, no source tree."""
+    child = python_child(BUILT_IN_PRODUCER, sock_path, "tensor", 50, 64)
+    with zipc.Channel.listen(sock_path, 1 << 16, timeout=10) as cons:
+        got = [cons.recv_tensor(timeout=10) for _ in range(50)]
+        assert [(a[0], a[63]) for a in got] == [(i, i + 63) for i in range(50)]
+        with pytest.raises(zipc.PeerGone):
+            cons.recv(timeout=10)
+    assert child.wait(10) == 0
+    bad = python_child(BUILT_IN_PRODUCER, sock_path + "-none", "typed", stderr=subprocess.PIPE, text=True)
+    _, err = bad.communicate(timeout=30)
+    assert bad.returncode == 1 and "c_producer: connect:" in err
 
 
 SLEEPER = """

@@ -14,10 +14,10 @@ def sample(dtype, shape):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
-def test_send_array_roundtrip(pair, dtype, shape):
+def test_send_tensor_roundtrip(pair, dtype, shape):
     prod, cons = pair
     src = sample(dtype, shape)
-    prod.send_array(src)
+    prod.send_tensor(src)
     with cons.view() as v:
         code, bits, lanes, vshape, strides, offset, nbytes = v.tensor
         assert vshape == shape and nbytes == src.nbytes and offset == zipc._zipc.TENSOR_DATA_OFFSET
@@ -28,15 +28,48 @@ def test_send_array_roundtrip(pair, dtype, shape):
         assert got.ctypes.data % 64 == 0  # 64-byte aligned in the ring
 
 
-def test_recv_array_is_zero_copy_and_read_only(pair):
+def test_recv_tensor_is_zero_copy_and_read_only(pair):
     prod, cons = pair
-    prod.send_array(np.arange(12, dtype=np.float32).reshape(3, 4))
-    a = cons.recv_array()
+    prod.send_tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    a = cons.recv_tensor()
     assert a.shape == (3, 4) and a.dtype == np.float32 and not a.flags.writeable
     np.testing.assert_array_equal(a, np.arange(12).reshape(3, 4))
-    prod.send(b"plain")
+    prod.send(b"plain", type_id=0xABC)
+    with pytest.raises(TypeError) as e:
+        cons.recv_tensor()
+    assert "0xabc" in str(e.value) and "%" not in str(e.value)
+    assert cons.recv(timeout=0) == (0xABC, b"plain")  # left in place, not lost
+
+
+def test_recv_tensors_stops_before_a_non_tensor(pair):
+    prod, cons = pair
+    prod.send_tensor(np.full(2, 1, np.int32))
+    prod.send_tensor(np.full(2, 2, np.int32))
+    prod.send(b"between", type_id=5)
+    prod.send_tensor(np.full(2, 3, np.int32))
+    arrays = cons.recv_tensors(10)
+    assert [int(a[0]) for a in arrays] == [1, 2]  # the ones before it
     with pytest.raises(TypeError):
-        cons.recv_array()
+        cons.recv_tensors(10)  # it comes first now: raises, stays
+    with pytest.raises(TypeError):
+        cons.recv_tensor()
+    with cons.view() as v:
+        assert (v.type_id, bytes(v)) == (5, b"between")
+    assert int(cons.recv_tensor(timeout=0)[0]) == 3
+    del arrays
+    assert cons.stats()["messages"] == 4  # every slot went back
+
+
+def test_corrupt_tensor_stays_in_place(pair):
+    prod, cons = pair
+    header = zipc._zipc.tensor_header(2, 32, 1, (1000,))
+    prod.send(header + bytes(16), type_id=zipc.TYPE_TENSOR)  # nbytes beyond payload
+    prod.send(b"next")
+    with pytest.raises(zipc.CorruptedError):
+        cons.recv_tensor()
+    m = cons.recv(timeout=0)
+    assert m.type_id == zipc.TYPE_TENSOR and m.data.startswith(header)
+    assert cons.recv(timeout=0).data == b"next"
 
 
 @pytest.mark.parametrize("make", [
@@ -47,29 +80,29 @@ def test_recv_array_is_zero_copy_and_read_only(pair):
 def test_non_contiguous_input_is_copied_contiguous(pair, make):
     prod, cons = pair
     src = make()
-    prod.send_array(src)
-    got = cons.recv_array()
+    prod.send_tensor(src)
+    got = cons.recv_tensor()
     np.testing.assert_array_equal(got, src)
     assert got.flags.c_contiguous
 
 
-def test_reserve_array_in_place(pair):
+def test_reserve_tensor_in_place(pair):
     prod, cons = pair
-    with prod.reserve_array((2, 256), np.float32) as r:
+    with prod.reserve_tensor((2, 256), np.float32) as r:
         r.array[...] = np.arange(512, dtype=np.float32).reshape(2, 256)
-    got = cons.recv_array()
+    got = cons.recv_tensor()
     np.testing.assert_array_equal(got.ravel(), np.arange(512))
     with pytest.raises(BufferError):
-        with prod.reserve_array(4, "int64") as r:
+        with prod.reserve_tensor(4, "int64") as r:
             kept = r.array  # a reference kept past the block
             kept[:] = 1
     del kept
     with pytest.raises(zipc.Timeout):
         cons.recv(timeout=0)  # aborted, nothing published
     with pytest.raises(ValueError):
-        prod.reserve_array((2,), np.dtype([("a", "i4")]))
+        prod.reserve_tensor((2,), np.dtype([("a", "i4")]))
     with pytest.raises(ValueError):
-        prod.reserve_array((1,) * 9, "u1")
+        prod.reserve_tensor((1,) * 9, "u1")
 
 
 def test_corrupt_tensor_header_is_refused(pair):
@@ -84,38 +117,38 @@ def test_corrupt_tensor_header_is_refused(pair):
 def test_torch_from_dlpack(pair):
     torch = pytest.importorskip("torch", reason="torch not installed: torch.from_dlpack test skipped")
     prod, cons = pair
-    prod.send_array(np.arange(6, dtype=np.float32).reshape(2, 3))
+    prod.send_tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
     with cons.view() as v:
         t = torch.from_dlpack(v)
     assert t.shape == (2, 3) and t.dtype == torch.float32
     assert t.sum().item() == 15
 
 
-def test_recv_arrays_batch(pair):
+def test_recv_tensors_batch(pair):
     prod, cons = pair
     for i in range(5):
-        prod.send_array(np.full(3, i, np.int64))
-    arrays = cons.recv_arrays(10)
+        prod.send_tensor(np.full(3, i, np.int64))
+    arrays = cons.recv_tensors(10)
     assert [int(a[0]) for a in arrays] == list(range(5))
     del arrays
-    prod.send_array(np.zeros(2))
-    assert cons.recv_array().shape == (2,)
+    prod.send_tensor(np.zeros(2))
+    assert cons.recv_tensor().shape == (2,)
 
 
-def test_send_array_takes_buffers_and_array_likes(pair):
+def test_send_tensor_takes_buffers_and_array_likes(pair):
     import array
 
     prod, cons = pair
-    prod.send_array(array.array("d", [1.5, 2.5]))  # buffer fast path, no NumPy on the way
-    prod.send_array([[1, 2], [3, 4]])  # through numpy.asarray
-    prod.send_array(memoryview(np.arange(6, dtype=np.uint16).reshape(2, 3)[:, 1:]))  # strided buffer
-    a, b, c = cons.recv_arrays(3)
+    prod.send_tensor(array.array("d", [1.5, 2.5]))  # buffer fast path, no NumPy on the way
+    prod.send_tensor([[1, 2], [3, 4]])  # through numpy.asarray
+    prod.send_tensor(memoryview(np.arange(6, dtype=np.uint16).reshape(2, 3)[:, 1:]))  # strided buffer
+    a, b, c = cons.recv_tensors(3)
     assert a.dtype == np.float64 and a.tolist() == [1.5, 2.5]
     assert b.shape == (2, 2) and b.tolist() == [[1, 2], [3, 4]]
     assert c.dtype == np.uint16 and c.tolist() == [[1, 2], [4, 5]]
     with pytest.raises(ValueError):
-        prod.send_array(np.arange(3, dtype=">i4"))  # not native byte order
+        prod.send_tensor(np.arange(3, dtype=">i4"))  # not native byte order
     with pytest.raises(ValueError):
-        prod.send_array(np.array(["text"]))
+        prod.send_tensor(np.array(["text"]))
     with pytest.raises(zipc.Timeout):
         cons.recv(timeout=0)  # nothing was sent

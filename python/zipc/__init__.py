@@ -1,26 +1,42 @@
 """zipc: zero-copy shared-memory IPC between processes on one Linux machine.
 
 A :class:`Channel` connects one producer and one consumer through a ring in
-shared memory. Copying API: ``send`` / ``recv``. Zero-copy API: ``reserve``
-(write in place, commit on leaving the ``with`` block) and ``view`` /
-``drain`` (read in place, buffer protocol and DLPack). Tensors:
-``send_array`` / ``reserve_array`` / ``recv_array``. Typed messages:
-``send_object`` / ``recv_object``. asyncio: ``send_async`` / ``recv_async``.
+shared memory, found by a name (``"frames"``: an abstract socket, nothing on
+disk) or a socket path (anything with a ``/``). Copying API: ``send`` /
+``recv``, and the batched ``send_many`` / ``recv_many``. Zero-copy API:
+``reserve`` (write in place, commit on leaving the ``with`` block) and
+``view`` / ``drain`` (read in place, buffer protocol and DLPack). Tensors:
+``send_tensor`` / ``reserve_tensor`` / ``recv_tensor`` / ``recv_tensors``.
+Typed messages: ``send_object`` / ``recv_object``. asyncio: ``send_async`` /
+``recv_async``.
+
+Timeouts are in seconds; ``None`` waits forever, ``0`` never blocks.
+``listen`` and ``connect`` wait ``DEFAULT_TIMEOUT_NS`` (10 s) unless told.
 
 Lifetime rule: every zero-copy object (a View, and memoryviews, NumPy arrays
 or DLPack tensors taken from it) keeps its message slot intact while it is
 alive; the slot goes back to the producer when the last one is gone. A
-consumer that hoards views eventually makes the producer block.
+consumer that hoards views eventually makes the producer block. A receive
+that cannot return a message (``recv_tensor`` on a message that is not a
+tensor) leaves it in place for the next receive.
 
-Exceptions (all carry ``.errno`` and the C library's text)::
+Threads: an endpoint belongs to one thread at a time, except ``close()`` and
+``interrupt()``, which any thread may call: a call blocked in another thread
+raises ``Cancelled`` (``for msg in ch`` simply ends), and ``close()`` waits
+for it to leave before closing. Shutting a consumer thread down is one call.
+
+Exceptions (all carry ``.errno`` and the C library's text; the map is
+checked against the C one, ``_zipc.ERRNO_MAP``, by the tests)::
 
     OSError
-    └── zipc.Error
+    └── zipc.Error                                      any other code (ENOENT, EFBIG, ...)
         ├── zipc.Timeout           (also TimeoutError)     ETIMEDOUT, EAGAIN with timeout=0
         ├── zipc.PeerGone          (also BrokenPipeError)  EPIPE: the peer closed or died
+        ├── zipc.Cancelled                                 ECANCELED: interrupt()/close() from another thread
         ├── zipc.AbiMismatchError                          EPROTO: another zipc ABI
         ├── zipc.CorruptedError                            EBADMSG: hostile/corrupt segment or message
-        ├── zipc.InvalidArgument   (also ValueError)       EINVAL, EMSGSIZE, wrong endpoint role
+        ├── zipc.InvalidArgument   (also ValueError)       EINVAL, EMSGSIZE, ENAMETOOLONG,
+        │                                                  EOPNOTSUPP: a call the endpoint's role lacks
         └── zipc.PermissionDenied  (also PermissionError)  EPERM, EACCES: credentials refused
 
 Plain ``ValueError`` / ``TypeError`` report bad Python arguments,
@@ -33,6 +49,11 @@ from . import _zipc
 from ._zipc import (
     ABI_VERSION,
     C_VERSION,
+    DEFAULT_MAX_SEGMENT,
+    DEFAULT_SOCKET_MODE,
+    DEFAULT_SPIN_NS,
+    DEFAULT_TIMEOUT_NS,
+    NAME_MAX,
     TYPE_BYTES,
     TYPE_JSON,
     TYPE_LIST,
@@ -41,6 +62,7 @@ from ._zipc import (
     TYPE_TENSOR,
     AbiMismatchError,
     Batch,
+    Cancelled,
     CorruptedError,
     Error,
     InvalidArgument,
@@ -54,11 +76,16 @@ from ._zipc import (
 from ._channel import Channel
 from ._typed import RawMessage, register_type, unregister_type
 
-__version__ = "0.2.0"
+__version__ = C_VERSION  # the C library's zipc_version(); setup.py reads the same macros
 
 __all__ = [
     "ABI_VERSION",
     "C_VERSION",
+    "DEFAULT_MAX_SEGMENT",
+    "DEFAULT_SOCKET_MODE",
+    "DEFAULT_SPIN_NS",
+    "DEFAULT_TIMEOUT_NS",
+    "NAME_MAX",
     "TYPE_BYTES",
     "TYPE_JSON",
     "TYPE_LIST",
@@ -67,6 +94,7 @@ __all__ = [
     "TYPE_TENSOR",
     "AbiMismatchError",
     "Batch",
+    "Cancelled",
     "Channel",
     "CorruptedError",
     "Error",

@@ -1,7 +1,7 @@
 """asyncio support: try without blocking; on Timeout wait for the channel's fd.
 
 The channel's fd is created before the first try, so every try that would
-block arms it (include/zipc.h); the event loop then wakes us through
+block arms it (include/zipc/channel.h); the event loop then wakes us through
 loop.add_reader. No thread per channel, no polling.
 """
 from __future__ import annotations

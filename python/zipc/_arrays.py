@@ -38,7 +38,7 @@ def dlpack_dtype(dtype) -> tuple[int, int, int]:
 
 
 def tensor_args(obj) -> tuple:
-    """(ndarray, code, bits) for send_array: obj through numpy.asarray (the
+    """(ndarray, code, bits) for send_tensor: obj through numpy.asarray (the
     C fast path takes buffers of a plain numeric format directly)."""
     arr = numpy().asarray(obj)
     code, bits, _ = dlpack_dtype(arr.dtype)
@@ -46,7 +46,7 @@ def tensor_args(obj) -> tuple:
 
 
 def ndarray_of(code: int, bits: int, lanes: int) -> tuple:
-    """(numpy.ndarray, dtype) for recv_array's C path, which caches both."""
+    """(numpy.ndarray, dtype) for recv_tensor's C path, which caches both."""
     return numpy().ndarray, numpy_dtype(code, bits, lanes)
 
 

@@ -4,29 +4,34 @@ from __future__ import annotations
 import math
 
 from . import _aio, _arrays, _typed
-from ._zipc import TYPE_BYTES, TYPE_TENSOR, PeerGone
+from ._zipc import TYPE_BYTES, TYPE_TENSOR, Cancelled, PeerGone
 from ._zipc import Channel as _CChannel
 
 
 class Channel(_CChannel):
     """One endpoint of a channel: one producer, one consumer.
 
-    Open with ``Channel.listen(path, capacity)`` (waits for the peer; the
+    Open with ``Channel.listen(name, capacity)`` (waits for the peer; the
     listener is the consumer unless ``role="producer"``) or
-    ``Channel.connect(path)``. Timeouts are in seconds: ``None`` waits
-    forever, ``0`` never blocks (``Timeout`` if it would). Blocking calls
-    release the GIL and wake at least every 200 ms to run signal handlers,
-    so Ctrl-C works. An endpoint belongs to one thread at a time: a second
-    thread calling in meanwhile gets ``RuntimeError``.
+    ``Channel.connect(name)``; ``name`` is a name (no ``/``: an abstract
+    socket, nothing on disk) or a socket path. Timeouts are in seconds:
+    ``None`` waits forever, ``0`` never blocks (``Timeout`` if it would);
+    listen and connect default to ``DEFAULT_TIMEOUT_NS`` (10 s). Blocking
+    calls release the GIL and wake at least every 200 ms to run signal
+    handlers, so Ctrl-C works. An endpoint belongs to one thread at a time:
+    a second thread calling in meanwhile gets ``RuntimeError``, except for
+    ``close()`` and ``interrupt()``, which wake the blocked call
+    (``Cancelled``).
 
     Iterating a consumer yields :class:`Message` objects until the producer
-    has closed (or died) and everything it committed was received.
+    has closed (or died) and everything it committed was received, or until
+    the channel is interrupted or closed (from another thread, say).
     """
 
-    # ---- arrays -----------------------------------------------------------------
-    # send_array, recv_array and recv_arrays are C methods (the per-array path).
+    # ---- tensors ----------------------------------------------------------------
+    # send_tensor, recv_tensor and recv_tensors are C methods (the per-tensor path).
 
-    def reserve_array(self, shape, dtype, *, type_id: int = TYPE_TENSOR, timeout: float | None = None):
+    def reserve_tensor(self, shape, dtype, *, type_id: int = TYPE_TENSOR, timeout: float | None = None):
         """Reserve a tensor message in the ring and return the Reservation;
         ``r.array`` is a writable C-contiguous ndarray over the slot. Fill it
         in place; leaving the ``with`` block commits. Do not keep references
@@ -35,7 +40,7 @@ class Channel(_CChannel):
         np = _arrays.numpy()
         dt = np.dtype(dtype)
         shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        res = self._reserve_tensor(shape, *_arrays.dlpack_dtype(dt), type_id=type_id, timeout=timeout)
+        res = self._reserve_tensor_slot(shape, *_arrays.dlpack_dtype(dt), type_id=type_id, timeout=timeout)
         try:
             res.array = np.frombuffer(res, dt, count=math.prod(shape)).reshape(shape)
         except BaseException:
@@ -50,7 +55,7 @@ class Channel(_CChannel):
         these, registered types and RawMessage, as typed messages (wire
         format in docs/ABI.md). TypeError for anything else."""
         if _typed._is_ndarray(obj) and _typed._registered_id(obj) is None:
-            return self.send_array(obj, timeout=timeout)
+            return self.send_tensor(obj, timeout=timeout)
         if isinstance(obj, (bytes, bytearray, memoryview)) and _typed._registered_id(obj) is None:
             return self.send(obj, TYPE_BYTES, timeout)
         type_id, payload = _typed.encode(obj)
@@ -86,14 +91,15 @@ class Channel(_CChannel):
         return await _aio.retry(self, lambda: self.recv_object(0), timeout)
 
     async def _aiter(self):
-        while True:
+        while not self.closed:
             try:
                 yield await self.recv_async()
-            except PeerGone:
+            except (PeerGone, Cancelled):
                 return
 
     def __aiter__(self):
-        """``async for msg in ch``: messages until the producer is gone."""
+        """``async for msg in ch``: messages until the producer is gone (or
+        the channel is closed), like ``for msg in ch``."""
         return self._aiter()
 
     def __repr__(self) -> str:

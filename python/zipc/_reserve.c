@@ -14,7 +14,7 @@ static void res_update_pin(ReservationObject *r)
     if (pin)
         zp_pin(r->owner);
     else
-        zp_unpin(r->owner);
+        zp_unpin(r->owner, NULL);
 }
 
 PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size, Py_ssize_t data_offset,
@@ -204,7 +204,7 @@ static PyGetSetDef Res_getset[] = {
 
 static PyMemberDef Res_members[] = {
     {"array", T_OBJECT, offsetof(ReservationObject, array), 0,
-     "reserve_array(): the writable ndarray over the slot (do not keep it past the block)."},
+     "reserve_tensor(): the writable ndarray over the slot (do not keep it past the block)."},
     {NULL},
 };
 

@@ -93,7 +93,7 @@ def _json_only(obj) -> bool:
 
 
 def tensor_payload(arr) -> bytes:
-    """Header + C-contiguous data of an ndarray (what send_array writes)."""
+    """Header + C-contiguous data of an ndarray (what send_tensor writes)."""
     np = _arrays.numpy()
     arr = np.asarray(arr)  # tobytes() writes C order whatever the strides
     return tensor_header(*_arrays.dlpack_dtype(arr.dtype), arr.shape) + arr.tobytes()

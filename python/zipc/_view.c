@@ -67,8 +67,7 @@ static void view_update(ViewObject *v)
         zp_pin(v->owner);
         return;
     }
-    zp_finish(v->owner, v->seq);
-    zp_unpin(v->owner); /* may release the slot: v->data is dead from here */
+    zp_unpin(v->owner, v->disowned ? NULL : &v->msg); /* gives the slot back: v->msg.data is dead */
 }
 
 static int view_check(ViewObject *v)
@@ -85,13 +84,11 @@ PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg)
     if (!v)
         return NULL;
     v->owner = (ChannelObject *)Py_NewRef(owner);
-    v->data = msg->data;
-    v->size = msg->size;
-    v->type = msg->type;
-    v->seq = msg->seq;
+    v->msg = *msg;
     v->exports = 0;
     v->claimed = true;
     v->pinned = false;
+    v->disowned = false;
     v->tensor = 0;
     view_update(v);
     return (PyObject *)v;
@@ -128,7 +125,7 @@ static int View_getbuffer(ViewObject *v, Py_buffer *view, int flags)
 {
     if (view_check(v))
         return -1;
-    if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->data, v->size, 1, flags))
+    if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->msg.data, v->msg.size, 1, flags))
         return -1;
     v->exports++;
     return 0;
@@ -146,31 +143,16 @@ static PyBufferProcs View_as_buffer = {
 };
 
 /* ------------------------------------------------------------------------
- * Tensors
+ * The tensor header of a view (parsed once)
  * ------------------------------------------------------------------------ */
-
-int zp_tensor_parse(const uint8_t *payload, uint64_t size, struct zipc_tensor_header *h)
-{
-    if (size >= sizeof *h) {
-        memcpy(h, payload, sizeof *h); /* a local copy: the peer may still write the ring */
-        if (zipc_tensor_validate(h, size) == 0)
-            return 0;
-    }
-    PyObject *exc = PyObject_CallFunction(ZpErr_Corrupted, "is", EBADMSG, "invalid tensor header");
-    if (exc) {
-        PyErr_SetObject(ZpErr_Corrupted, exc);
-        Py_DECREF(exc);
-    }
-    return -1;
-}
 
 /* 1: a valid tensor (v->th filled), 0: not a tensor message, -1: raised. */
 static int view_tensor(ViewObject *v)
 {
     if (v->tensor == 0) {
-        if (v->type != ZIPC_TYPE_TENSOR)
+        if (v->msg.type != ZIPC_TYPE_TENSOR)
             v->tensor = -1;
-        else if (zp_tensor_parse(v->data, v->size, &v->th))
+        else if (zp_tensor_parse(v->msg.data, v->msg.size, &v->th))
             return -1;
         else
             v->tensor = 1;
@@ -178,106 +160,12 @@ static int view_tensor(ViewObject *v)
     return v->tensor == 1;
 }
 
-static PyObject *int64_tuple(const int64_t *a, int n)
-{
-    PyObject *t = PyTuple_New(n);
-    for (int i = 0; t && i < n; i++) {
-        PyObject *x = PyLong_FromLongLong(a[i]);
-        if (!x) {
-            Py_CLEAR(t);
-            break;
-        }
-        PyTuple_SET_ITEM(t, i, x);
-    }
-    return t;
-}
-
-static PyObject *tensor_tuple(const struct zipc_tensor_header *h)
-{
-    PyObject *shape = int64_tuple(h->shape, h->ndim);
-    PyObject *strides = int64_tuple(h->strides, h->ndim);
-    PyObject *r = NULL;
-    if (shape && strides)
-        r = Py_BuildValue("(iiiOOKK)", h->dtype_code, h->dtype_bits, h->dtype_lanes, shape, strides,
-                          (unsigned long long)h->data_offset, (unsigned long long)h->nbytes);
-    Py_XDECREF(shape);
-    Py_XDECREF(strides);
-    return r;
-}
-
-PyObject *zp_tensor_info(PyObject *Py_UNUSED(module), PyObject *buffer)
-{
-    Py_buffer b;
-    if (PyObject_GetBuffer(buffer, &b, PyBUF_SIMPLE))
-        return NULL;
-    struct zipc_tensor_header h;
-    PyObject *r = zp_tensor_parse(b.buf, (uint64_t)b.len, &h) ? NULL : tensor_tuple(&h);
-    PyBuffer_Release(&b);
-    return r;
-}
-
 static PyObject *View_get_tensor(ViewObject *v, void *Py_UNUSED(c))
 {
     if (view_check(v))
         return NULL;
     int t = view_tensor(v);
-    return t < 0 ? NULL : t == 0 ? Py_NewRef(Py_None) : tensor_tuple(&v->th);
-}
-
-/* ------------------------------------------------------------------------
- * NumPy arrays over views (recv_array): numpy.ndarray(shape, dtype, view,
- * offset, strides). The array's base is the view, claimed until it dies.
- * ------------------------------------------------------------------------ */
-
-static PyObject *np_ndarray; /* numpy.ndarray, once NumPy is imported */
-static struct {
-    uint32_t key; /* code << 24 | bits << 16 | lanes */
-    PyObject *dtype;
-} dtypes[16];
-
-/* A new reference to the NumPy dtype of a tensor header (cached). */
-static PyObject *dtype_of(const struct zipc_tensor_header *h)
-{
-    uint32_t key = (uint32_t)h->dtype_code << 24 | (uint32_t)h->dtype_bits << 16 | h->dtype_lanes;
-    size_t i = 0, n = sizeof dtypes / sizeof dtypes[0];
-    for (; i < n && dtypes[i].dtype; i++)
-        if (dtypes[i].key == key)
-            return Py_NewRef(dtypes[i].dtype);
-    PyObject *f = zp_arrays_attr("ndarray_of"), *nd, *dt = NULL;
-    PyObject *t = f ? PyObject_CallFunction(f, "iii", h->dtype_code, h->dtype_bits, h->dtype_lanes) : NULL;
-    if (t && PyArg_ParseTuple(t, "OO", &nd, &dt)) {
-        if (!np_ndarray)
-            np_ndarray = Py_NewRef(nd);
-        if (i < n) {
-            dtypes[i].key = key;
-            dtypes[i].dtype = Py_NewRef(dt);
-        }
-        Py_INCREF(dt); /* the caller's */
-    }
-    Py_XDECREF(f);
-    Py_XDECREF(t);
-    return dt && !PyErr_Occurred() ? dt : NULL;
-}
-
-PyObject *zp_view_array(ViewObject *v)
-{
-    int kind = view_check(v) ? -1 : view_tensor(v);
-    if (kind == 0)
-        PyErr_Format(PyExc_TypeError, "message of type %#x is not a tensor", v->type);
-    const struct zipc_tensor_header *h = &v->th;
-    PyObject *dt = kind == 1 ? dtype_of(h) : NULL;
-    if (!dt)
-        return NULL;
-    int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
-    for (unsigned i = 0; i < h->ndim; i++)
-        strides[i] = h->strides[i] * item; /* validated: within the payload */
-    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, (PyObject *)v,
-                         PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
-    PyObject *a = args[0] && args[3] && args[4] ? PyObject_Vectorcall(np_ndarray, args, 5, NULL) : NULL;
-    for (int i = 0; i < 5; i++)
-        if (i != 2)
-            Py_XDECREF(args[i]);
-    return a;
+    return t < 0 ? NULL : t == 0 ? Py_NewRef(Py_None) : zp_tensor_tuple(&v->th);
 }
 
 /* ------------------------------------------------------------------------
@@ -337,16 +225,16 @@ static int fill_dltensor(ViewObject *v, struct dl_export *e, DLTensor *t)
     t->byte_offset = 0;
     if (kind == 1) {
         const struct zipc_tensor_header *h = &v->th;
-        t->data = (void *)(v->data + h->data_offset);
+        t->data = (void *)((const uint8_t *)v->msg.data + h->data_offset);
         t->ndim = h->ndim;
         t->dtype = (DLDataType){h->dtype_code, h->dtype_bits, h->dtype_lanes};
         memcpy(e->shape, h->shape, sizeof e->shape);
         memcpy(e->strides, h->strides, sizeof e->strides);
     } else {
-        t->data = (void *)v->data;
+        t->data = (void *)v->msg.data;
         t->ndim = 1;
         t->dtype = (DLDataType){ZIPC_DTYPE_UINT, 8, 1};
-        e->shape[0] = v->size;
+        e->shape[0] = v->msg.size;
         e->strides[0] = 1;
     }
     return 0;
@@ -436,18 +324,18 @@ static PyObject *View_tobytes(ViewObject *v, PyObject *Py_UNUSED(ignored))
 {
     if (view_check(v))
         return NULL;
-    return PyBytes_FromStringAndSize((const char *)v->data, v->size);
+    return PyBytes_FromStringAndSize((const char *)v->msg.data, v->msg.size);
 }
 
-static Py_ssize_t View_len(ViewObject *v) { return v->size; }
+static Py_ssize_t View_len(ViewObject *v) { return v->msg.size; }
 
-static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->type); }
-static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->size); }
+static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.type); }
+static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.size); }
 static PyObject *View_get_released(ViewObject *v, void *Py_UNUSED(c)) { return PyBool_FromLong(!v->pinned); }
 
 static PyObject *View_repr(ViewObject *v)
 {
-    return PyUnicode_FromFormat("<zipc.View type_id=0x%x size=%u%s>", v->type, v->size,
+    return PyUnicode_FromFormat("<zipc.View type_id=0x%x size=%u%s>", v->msg.type, v->msg.size,
                                 v->pinned ? "" : " released");
 }
 

@@ -1,6 +1,7 @@
-/* zipc._zipc: the Channel type, error mapping and the blocking-call helper.
- * Views, batches and DLPack live in _view.c; reservations and tensor helpers
- * in _reserve.c. See _zipc.h for the lifetime rules. */
+/* zipc._zipc: the Channel type, error mapping, the blocking-call helper and
+ * the module. Views, batches and DLPack live in _view.c, reservations in
+ * _reserve.c, tensor headers and NumPy arrays in _tensor.c, the built-in C
+ * producer in _cproducer.c. See _zipc.h for the lifetime rules. */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -10,31 +11,44 @@
  * Errors
  * ------------------------------------------------------------------------ */
 
-static PyObject *ZpErr_Base, *ZpErr_Timeout, *ZpErr_PeerGone, *ZpErr_Abi, *ZpErr_Invalid,
-    *ZpErr_Permission;
-PyObject *ZpErr_Corrupted;
+static struct PyModuleDef module_def;
 
+zp_state *zp_get_state(void)
+{
+    PyObject *m = PyState_FindModule(&module_def);
+    return m ? PyModule_GetState(m) : NULL;
+}
+
+/* The exception class of each code. Every code of ZIPC_ERRNO_MAP is
+ * decided here; test_errors.py walks the map (_zipc.ERRNO_MAP) and checks
+ * each one, so a code added to the C map fails the test until it is placed. */
 static PyObject *error_class(int e)
 {
+    zp_state *st = zp_get_state();
+    if (!st)
+        return PyExc_OSError; /* the module is being torn down */
     switch (e) {
     case EAGAIN:
     case ETIMEDOUT:
-        return ZpErr_Timeout;
+        return st->err_timeout;
     case EPIPE:
-        return ZpErr_PeerGone;
+        return st->err_peer_gone;
     case EPROTO:
-        return ZpErr_Abi;
+        return st->err_abi;
     case EBADMSG:
-        return ZpErr_Corrupted;
-    case EMSGSIZE:
+        return st->err_corrupted;
+    case ECANCELED:
+        return st->err_cancelled;
     case EINVAL:
-    case EOPNOTSUPP:
-        return ZpErr_Invalid;
+    case EMSGSIZE:
+    case EOPNOTSUPP: /* every wrong-role call */
+    case ENAMETOOLONG:
+        return st->err_invalid;
     case EPERM:
     case EACCES:
-        return ZpErr_Permission;
-    default:
-        return ZpErr_Base;
+        return st->err_permission;
+    default: /* EADDRINUSE, ENOENT, ECONNREFUSED, ENOTSOCK, EFBIG, ... : zipc.Error with .errno */
+        return st->err_base;
     }
 }
 
@@ -54,8 +68,7 @@ static PyObject *raise_errno(int err, PyObject *fspath)
     return NULL;
 }
 
-/* An errno-carrying zipc error with our own text. */
-static PyObject *raise_msg(int e, const char *text)
+PyObject *zp_raise_text(int e, const char *text)
 {
     PyObject *cls = error_class(e);
     PyObject *exc = PyObject_CallFunction(cls, "is", e, text);
@@ -123,98 +136,30 @@ static int64_t now_ns(void)
 }
 
 /* ------------------------------------------------------------------------
- * Busy flag, pins, deferred work
+ * Busy flag, pins, deferred work. Everything here runs under the GIL; the
+ * C calls it makes run with busy held.
  * ------------------------------------------------------------------------ */
 
 bool zp_try_busy(ChannelObject *self)
 {
-    return __atomic_exchange_n(&self->busy, 1, __ATOMIC_ACQUIRE) == 0;
+    if (__atomic_exchange_n(&self->busy, 1, __ATOMIC_ACQUIRE) != 0)
+        return false;
+    self->owner = PyThread_get_thread_ident();
+    return true;
 }
 
-void zp_leave(ChannelObject *self) { __atomic_store_n(&self->busy, 0, __ATOMIC_RELEASE); }
-
-/* ------------------------------------------------------------------------
- * The ledger (consumer): viewed messages not yet given back, in seq order.
- * Touched only under the GIL; the C calls it leads to run with busy held.
- * ------------------------------------------------------------------------ */
-
-static struct zp_open *ledger_at(ChannelObject *self, uint64_t seq)
-{
-    return &self->ledger[seq & self->ledger_mask];
-}
-
-/* Room for n more entries; raises MemoryError. */
-static int ledger_reserve(ChannelObject *self, uint64_t n)
-{
-    uint64_t used = self->open_next - self->open_first;
-    uint64_t cap = self->ledger ? self->ledger_mask + 1 : 0, ncap = cap ? cap : 64;
-    if (used + n <= cap)
-        return 0;
-    while (ncap < used + n)
-        ncap *= 2;
-    struct zp_open *l = PyMem_Malloc(ncap * sizeof *l);
-    if (!l) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (uint64_t s = self->open_first; s != self->open_next; s++)
-        l[s & (ncap - 1)] = *ledger_at(self, s);
-    PyMem_Free(self->ledger);
-    self->ledger = l;
-    self->ledger_mask = ncap - 1;
-    return 0;
-}
-
-/* Enter freshly viewed messages (room reserved; seqs follow on). */
-static void ledger_add(ChannelObject *self, const struct zipc_msg *m, int n)
-{
-    if (n > 0 && self->open_first == self->open_next)
-        self->open_first = self->open_next = m[0].seq;
-    for (int i = 0; i < n; i++)
-        *ledger_at(self, self->open_next++) = (struct zp_open){m[i].end_, false};
-}
-
-void zp_finish(ChannelObject *self, uint64_t seq) { ledger_at(self, seq)->done = true; }
-
-/* Give back the longest finished prefix. Runs with busy held. */
-static void release_finished(ChannelObject *self)
-{
-    uint64_t s = self->open_first;
-    while (s != self->open_next && ledger_at(self, s)->done)
-        s++;
-    if (s == self->open_first)
-        return;
-    struct zipc_msg last = {.seq = s - 1, .end_ = ledger_at(self, s - 1)->end};
-    zipc_channel_release_upto(self->ch, &last);
-    self->open_first = s;
-}
-
-/* Work that could not be done when it arose because the endpoint was busy
- * (a view or reservation died in another thread). Runs with busy held. */
-static void service(ChannelObject *self)
+/* Give back views that died while the endpoint was busy, and abort a
+ * reservation dropped meanwhile. */
+static void run_deferred(ChannelObject *self)
 {
     if (self->abort_pending) {
         self->abort_pending = false;
         zipc_channel_abort(self->ch);
     }
-    if (self->role == ZIPC_ROLE_CONSUMER)
-        release_finished(self);
-}
-
-int zp_enter(ChannelObject *self)
-{
-    if (!self->ch || self->closing) {
-        PyErr_SetString(PyExc_ValueError, "operation on a closed zipc channel");
-        return -1;
-    }
-    if (!zp_try_busy(self)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "zipc channel is in use by another thread (an endpoint belongs to one "
-                        "thread at a time)");
-        return -1;
-    }
-    service(self);
-    return 0;
+    for (Py_ssize_t i = 0; i < self->deferred_n; i++)
+        zipc_channel_release_view(self->ch, &self->deferred[i]);
+    self->held -= self->deferred_n;
+    self->deferred_n = 0;
 }
 
 static void really_close(ChannelObject *self)
@@ -222,19 +167,69 @@ static void really_close(ChannelObject *self)
     zipc_channel_close(self->ch);
     self->ch = NULL;
     self->fd = -1;
+    self->held = self->stash_n = self->deferred_n = 0;
+}
+
+/* Closed for calls: the peer learns at once; the unmapping waits for the
+ * last view or export (zp_leave, once pins == 0). */
+static void begin_close(ChannelObject *self)
+{
+    if (self->res)
+        zp_reservation_detach(self->res); /* the C close aborts it */
+    self->closing = true;
+    if (self->pins > 0)
+        zipc_channel_shutdown(self->ch);
+}
+
+void zp_leave(ChannelObject *self)
+{
+    if (self->ch) {
+        run_deferred(self);
+        if (self->close_requested && !self->closing)
+            begin_close(self);
+        if (self->closing && self->pins == 0)
+            really_close(self);
+    }
+    __atomic_store_n(&self->busy, 0, __ATOMIC_RELEASE);
+}
+
+static bool closed_for_calls(ChannelObject *self)
+{
+    return !self->ch || self->closing || self->close_requested;
+}
+
+int zp_enter(ChannelObject *self)
+{
+    if (closed_for_calls(self)) {
+        PyErr_SetString(PyExc_ValueError, "operation on a closed zipc channel");
+        return -1;
+    }
+    if (!zp_try_busy(self)) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "zipc channel is in use by another thread (an endpoint belongs to one "
+                        "thread at a time; only close() and interrupt() may come from another)");
+        return -1;
+    }
+    run_deferred(self);
+    return 0;
 }
 
 void zp_pin(ChannelObject *self) { self->pins++; }
 
-void zp_unpin(ChannelObject *self)
+void zp_unpin(ChannelObject *self, const struct zipc_msg *msg)
 {
     self->pins--;
-    if (!self->ch || !zp_try_busy(self))
-        return; /* a busy owner thread services the release at its next slice or call */
-    if (!self->closing)
-        service(self);
-    else if (self->pins == 0)
-        really_close(self);
+    if (!self->ch)
+        return;
+    if (!zp_try_busy(self)) { /* the thread inside a call gives it back */
+        if (msg)
+            self->deferred[self->deferred_n++] = *msg; /* room: deferred_cap >= held */
+        return;
+    }
+    if (msg) {
+        zipc_channel_release_view(self->ch, msg);
+        self->held--;
+    }
     zp_leave(self);
 }
 
@@ -260,7 +255,9 @@ int zp_block(ChannelObject *self, zp_op op, void *arg, int64_t timeout_ns)
             return rc;
         if (PyErr_CheckSignals() < 0)
             return ZP_PYERR; /* e.g. KeyboardInterrupt, even if the signal hit another thread */
-        service(self); /* views may have died meanwhile: free their slots */
+        if (self->close_requested)
+            return -ECANCELED; /* close() from another thread (its interrupt may come later) */
+        run_deferred(self); /* views may have died meanwhile: free their slots */
     }
 }
 
@@ -288,7 +285,7 @@ void zp_copy(void *dst, const void *src, size_t n)
  * ------------------------------------------------------------------------ */
 
 struct open_args {
-    PyObject *path;       /* bytes, from PyUnicode_FSConverter */
+    PyObject *path;       /* a name or a socket path: bytes, from PyUnicode_FSConverter */
     size_t capacity;
     bool listen;
     struct zipc_options opts;
@@ -383,19 +380,40 @@ static int parse_role(PyObject *role, int32_t *out)
     return 0;
 }
 
+/* timeout not given (NULL): the C default, ZIPC_DEFAULT_TIMEOUT_NS. */
+static int open_timeout(PyObject *timeout, int64_t *ns)
+{
+    *ns = ZIPC_DEFAULT_TIMEOUT_NS;
+    return !timeout || zp_timeout(timeout, ns);
+}
+
+static int parse_max_segment(PyObject *obj, uint64_t *out)
+{
+    if (obj == Py_None)
+        return 0;
+    unsigned long long v = PyLong_AsUnsignedLongLong(obj);
+    if ((v == (unsigned long long)-1 && PyErr_Occurred()) || v == 0) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "max_segment must be a number of bytes > 0, or None");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static PyObject *Channel_listen(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "capacity", "role", "timeout", "any_uid", "peer_uid",
-                             "socket_mode", "name", "spin", NULL};
+    static char *kwlist[] = {"name", "capacity", "role", "timeout", "any_uid", "peer_uid",
+                             "socket_mode", "label", "spin", NULL};
     struct open_args a = {.listen = true};
     Py_ssize_t capacity = 1 << 20;
-    PyObject *role = Py_None, *timeout = Py_None, *peer_uid = Py_None, *spin = Py_None;
+    PyObject *role = Py_None, *timeout = NULL, *peer_uid = Py_None, *spin = Py_None;
     int any_uid = 0;
     unsigned int mode = 0;
-    const char *name = NULL;
+    const char *label = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|n$OOpOIzO:listen", kwlist, PyUnicode_FSConverter,
                                      &a.path, &capacity, &role, &timeout, &any_uid, &peer_uid,
-                                     &mode, &name, &spin))
+                                     &mode, &label, &spin))
         return NULL;
     PyObject *res = NULL;
     int64_t tmo;
@@ -405,11 +423,11 @@ static PyObject *Channel_listen(PyTypeObject *type, PyObject *args, PyObject *kw
         goto out;
     }
     if (parse_role(role, &a.opts.role) || parse_peer_uid(peer_uid, any_uid, &a.opts) ||
-        parse_spin(spin, &a.opts) || !zp_timeout(timeout, &tmo))
+        parse_spin(spin, &a.opts) || !open_timeout(timeout, &tmo))
         goto out;
     a.capacity = (size_t)capacity;
     a.opts.socket_mode = mode;
-    a.opts.label = name;
+    a.opts.label = label;
     res = channel_open(type, &a, tmo);
 out:
     Py_DECREF(a.path);
@@ -418,17 +436,17 @@ out:
 
 static PyObject *Channel_connect(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"path", "timeout", "any_uid", "peer_uid", "spin", NULL};
+    static char *kwlist[] = {"name", "timeout", "any_uid", "peer_uid", "max_segment", "spin", NULL};
     struct open_args a = {.listen = false};
-    PyObject *timeout = NULL, *peer_uid = Py_None, *spin = Py_None;
+    PyObject *timeout = NULL, *peer_uid = Py_None, *max_segment = Py_None, *spin = Py_None;
     int any_uid = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOO:connect", kwlist, PyUnicode_FSConverter,
-                                     &a.path, &timeout, &any_uid, &peer_uid, &spin))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|$OpOOO:connect", kwlist, PyUnicode_FSConverter,
+                                     &a.path, &timeout, &any_uid, &peer_uid, &max_segment, &spin))
         return NULL;
     PyObject *res = NULL;
-    int64_t tmo = 10 * NS_PER_S;
-    if ((timeout && !zp_timeout(timeout, &tmo)) || parse_peer_uid(peer_uid, any_uid, &a.opts) ||
-        parse_spin(spin, &a.opts))
+    int64_t tmo;
+    if (!open_timeout(timeout, &tmo) || parse_peer_uid(peer_uid, any_uid, &a.opts) ||
+        parse_max_segment(max_segment, &a.opts.max_segment) || parse_spin(spin, &a.opts))
         goto out;
     res = channel_open(type, &a, tmo);
 out:
@@ -440,20 +458,39 @@ out:
  * Lifetime
  * ------------------------------------------------------------------------ */
 
+/* The thread inside a call leaves it promptly (woken by the interrupt, or at
+ * its next slice) and closes as it leaves: wait for that, without the GIL. */
+static PyObject *wait_closed(ChannelObject *self)
+{
+    while (self->ch && !self->closing) {
+        Py_BEGIN_ALLOW_THREADS
+        nanosleep(&(struct timespec){.tv_nsec = 200 * 1000}, NULL);
+        Py_END_ALLOW_THREADS
+        if (PyErr_CheckSignals() < 0)
+            return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *Channel_close(ChannelObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (!self->ch || self->closing)
         Py_RETURN_NONE;
-    if (zp_enter(self))
-        return NULL;
-    if (self->res)
-        zp_reservation_detach(self->res); /* the C close aborts it */
-    self->closing = true;
-    if (self->pins == 0)
-        really_close(self);
-    else /* the peer learns now; the last view or export to go unmaps */
-        zipc_channel_shutdown(self->ch);
-    zp_leave(self);
+    self->close_requested = true;
+    if (zp_try_busy(self)) {
+        zp_leave(self); /* closes */
+        Py_RETURN_NONE;
+    }
+    zipc_channel_interrupt(self->ch); /* safe from any thread; ch lives while busy */
+    if (self->owner == PyThread_get_thread_ident())
+        Py_RETURN_NONE; /* re-entered (a signal handler, a __del__): the call closes on leaving */
+    return wait_closed(self);
+}
+
+static PyObject *Channel_interrupt(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->ch)
+        zipc_channel_interrupt(self->ch);
     Py_RETURN_NONE;
 }
 
@@ -463,7 +500,8 @@ static void Channel_dealloc(ChannelObject *self)
     if (self->ch)
         zipc_channel_close(self->ch);
     PyMem_Free(self->scratch);
-    PyMem_Free(self->ledger);
+    PyMem_Free(self->stash);
+    PyMem_Free(self->deferred);
     if (self->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)self);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -484,10 +522,11 @@ static PyObject *Channel_fileno(ChannelObject *self, PyObject *Py_UNUSED(ignored
         if (zp_enter(self))
             return NULL;
         int fd = zipc_channel_fd(self->ch);
+        if (fd >= 0)
+            self->fd = fd;
         zp_leave(self);
         if (fd < 0)
             return zp_raise(fd);
-        self->fd = fd;
     }
     return PyLong_FromLong(self->fd);
 }
@@ -515,7 +554,7 @@ static int producer_enter(ChannelObject *self)
     if (zp_enter(self))
         return -1;
     if (self->role != ZIPC_ROLE_PRODUCER)
-        raise_msg(EOPNOTSUPP, "this endpoint is the consumer: it cannot send");
+        zp_raise_text(EOPNOTSUPP, "this endpoint is the consumer: it cannot send");
     else if (self->res)
         PyErr_SetString(PyExc_RuntimeError, "a reservation is open on this channel: commit or abort it first");
     else
@@ -540,9 +579,9 @@ static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_
 {
     if (size > self->max_message) {
         char text[128];
-        snprintf(text, sizeof text, "message of %zu bytes exceeds max_message_size (%zu)", size,
+        snprintf(text, sizeof text, "message of %zu bytes exceeds max_message (%zu)", size,
                  self->max_message);
-        return raise_msg(EMSGSIZE, text);
+        return zp_raise_text(EMSGSIZE, text);
     }
     struct reserve_arg r = {.size = size};
     int rc = zp_block(self, op_reserve, &r, timeout_ns);
@@ -588,6 +627,25 @@ static PyObject *Channel_send(ChannelObject *self, PyObject *args, PyObject *kw)
 
 #define SEND_MANY_BATCH 64 /* publish at least every 64 messages: bounded latency */
 
+/* One item of send_many: a bytes-like object (sent with `type`), or a
+ * (type_id, payload) pair such as a received Message. */
+static int send_item(ChannelObject *self, PyObject *item, uint32_t type, unsigned flags, int64_t tmo)
+{
+    PyObject *payload;
+    if (zp_message_parts(item, &type, &payload))
+        return send_one(self, payload, type, flags, tmo);
+    if (PyTuple_Check(item)) {
+        if (PyTuple_GET_SIZE(item) != 2) {
+            PyErr_SetString(PyExc_TypeError, "send_many() items are bytes-like objects or (type_id, payload) pairs");
+            return -1;
+        }
+        if (!zp_type_id(PyTuple_GET_ITEM(item, 0), &type))
+            return -1;
+        item = PyTuple_GET_ITEM(item, 1);
+    }
+    return send_one(self, item, type, flags, tmo);
+}
+
 static PyObject *Channel_send_many(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"messages", "type_id", "timeout", NULL};
@@ -598,7 +656,7 @@ static PyObject *Channel_send_many(ChannelObject *self, PyObject *args, PyObject
                                      &timeout) ||
         !zp_timeout(timeout, &tmo))
         return NULL;
-    PyObject *seq = PySequence_Fast(items, "send_many() needs an iterable of bytes-like objects");
+    PyObject *seq = PySequence_Fast(items, "send_many() needs an iterable of messages");
     if (!seq)
         return NULL;
     if (producer_enter(self)) {
@@ -609,7 +667,12 @@ static PyObject *Channel_send_many(ChannelObject *self, PyObject *args, PyObject
     int rc = 0;
     for (i = 0; i < n && rc == 0; i++) {
         unsigned flags = (i + 1 == n || (i + 1) % SEND_MANY_BATCH == 0) ? 0 : ZIPC_COMMIT_MORE;
-        rc = send_one(self, PySequence_Fast_GET_ITEM(seq, i), type, flags, tmo);
+        if (self->close_requested) { /* close() from another thread: stop here */
+            zp_raise(-ECANCELED);
+            rc = -1;
+        } else {
+            rc = send_item(self, PySequence_Fast_GET_ITEM(seq, i), type, flags, tmo);
+        }
     }
     zipc_channel_flush(self->ch); /* an error mid-batch: what was committed goes out */
     zp_leave(self);
@@ -662,49 +725,7 @@ static PyObject *Channel_reserve(ChannelObject *self, PyObject *args, PyObject *
     return r;
 }
 
-/* dtype triple and shape -> tensor header; raises ValueError. */
-static int tensor_init(struct zipc_tensor_header *h, int code, int bits, int lanes, Py_ssize_t ndim,
-                       const int64_t *shape)
-{
-    if (code < 0 || code > 255 || bits < 0 || bits > 255 || lanes < 1 || lanes > 65535 || ndim < 0 ||
-        ndim > ZIPC_TENSOR_MAX_NDIM) {
-        PyErr_SetString(PyExc_ValueError, "unsupported dtype or more than 8 dimensions");
-        return -1;
-    }
-    int rc = zipc_tensor_init(h, (uint8_t)code, (uint8_t)bits, (uint16_t)lanes, (unsigned)ndim, shape);
-    if (rc) {
-        PyErr_SetString(PyExc_ValueError, rc == -EOVERFLOW ? "tensor too large" : "invalid dtype or shape");
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_shape(PyObject *obj, int64_t *shape, Py_ssize_t *ndim)
-{
-    PyObject *seq = PySequence_Fast(obj, "shape must be a sequence of ints");
-    if (!seq)
-        return -1;
-    *ndim = PySequence_Fast_GET_SIZE(seq);
-    int rc = 0;
-    if (*ndim > ZIPC_TENSOR_MAX_NDIM) {
-        PyErr_SetString(PyExc_ValueError, "at most 8 dimensions");
-        rc = -1;
-    }
-    for (Py_ssize_t i = 0; rc == 0 && i < *ndim; i++) {
-        long long v = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(seq, i));
-        if (v == -1 && PyErr_Occurred())
-            rc = -1;
-        else if (v < 0) {
-            PyErr_SetString(PyExc_ValueError, "negative dimension");
-            rc = -1;
-        }
-        shape[i] = v;
-    }
-    Py_DECREF(seq);
-    return rc;
-}
-
-static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_reserve_tensor_slot(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"shape", "code", "bits", "lanes", "type_id", "timeout", NULL};
     PyObject *shape_obj, *timeout = Py_None;
@@ -713,10 +734,10 @@ static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *args, PyO
     int64_t tmo, shape[ZIPC_TENSOR_MAX_NDIM];
     Py_ssize_t ndim;
     struct zipc_tensor_header h;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oiii|O&O:_reserve_tensor", kwlist, &shape_obj, &code,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oiii|O&O:_reserve_tensor_slot", kwlist, &shape_obj, &code,
                                      &bits, &lanes, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || parse_shape(shape_obj, shape, &ndim) ||
-        tensor_init(&h, code, bits, lanes, ndim, shape) || producer_enter(self))
+        !zp_timeout(timeout, &tmo) || zp_parse_shape(shape_obj, shape, &ndim) ||
+        zp_tensor_init(&h, code, bits, lanes, ndim, shape) || producer_enter(self))
         return NULL;
     PyObject *r = reserve_object(self, sizeof h, (size_t)h.nbytes, type, tmo, &h);
     zp_leave(self);
@@ -724,13 +745,13 @@ static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *args, PyO
 }
 
 /* One copy of a strided buffer into the ring as a tensor message. */
-static int send_tensor(ChannelObject *self, Py_buffer *b, int code, int bits, uint32_t type, int64_t tmo)
+static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int bits, uint32_t type, int64_t tmo)
 {
     int64_t shape[ZIPC_TENSOR_MAX_NDIM];
     struct zipc_tensor_header h;
     for (int i = 0; i < b->ndim && i < ZIPC_TENSOR_MAX_NDIM; i++)
         shape[i] = b->shape[i];
-    if (tensor_init(&h, code, bits, 1, b->ndim, shape))
+    if (zp_tensor_init(&h, code, bits, 1, b->ndim, shape))
         return -1;
     if ((Py_ssize_t)h.nbytes != b->len || (b->ndim && b->itemsize != (Py_ssize_t)zipc_tensor_itemsize(h.dtype_bits, 1))) {
         PyErr_SetString(PyExc_ValueError, "buffer item size does not match the dtype");
@@ -755,84 +776,20 @@ static int send_tensor(ChannelObject *self, Py_buffer *b, int code, int bits, ui
     return rc ? -1 : 0;
 }
 
-/* The DLPack (code, bits) of a native-order struct-module buffer format
- * (what NumPy exports), or false: the caller asks NumPy instead. */
-static bool format_dtype(const char *f, Py_ssize_t itemsize, int *code, int *bits)
+static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
 {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    const char native = '<';
-#else
-    const char native = '>';
-#endif
-    if (!f)
-        f = "B";
-    if (*f == '@' || *f == '=' || *f == native)
-        f++;
-    bool complex = *f == 'Z';
-    f += complex;
-    if (!f[0] || f[1] || itemsize < 1 || itemsize > 32)
-        return false;
-    *bits = (int)itemsize * 8;
-    if (complex)
-        *code = strchr("fdg", f[0]) ? ZIPC_DTYPE_COMPLEX : -1;
-    else if (strchr("bhilqn", f[0]))
-        *code = ZIPC_DTYPE_INT;
-    else if (strchr("BHILQN", f[0]))
-        *code = ZIPC_DTYPE_UINT;
-    else if (strchr("efdg", f[0]))
-        *code = ZIPC_DTYPE_FLOAT;
-    else
-        *code = f[0] == '?' ? ZIPC_DTYPE_BOOL : -1;
-    return *code >= 0;
-}
-
-/* obj's buffer and dtype: its own when it exports a plain numeric format,
- * else through numpy.asarray (zipc._arrays.tensor_args). */
-static int tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits)
-{
-    static PyObject *tensor_args;
-    if (PyObject_GetBuffer(obj, b, PyBUF_RECORDS_RO) == 0) {
-        if (format_dtype(b->format, b->itemsize, code, bits))
-            return 0;
-        PyBuffer_Release(b);
-    }
-    PyErr_Clear();
-    if (!tensor_args && !(tensor_args = zp_arrays_attr("tensor_args")))
-        return -1;
-    PyObject *t = PyObject_CallOneArg(tensor_args, obj); /* (ndarray, code, bits) or raises */
-    PyObject *arr;
-    int rc = t && PyArg_ParseTuple(t, "Oii", &arr, code, bits) ? PyObject_GetBuffer(arr, b, PyBUF_STRIDES) : -1;
-    Py_XDECREF(t); /* b holds arr */
-    return rc;
-}
-
-static PyObject *Channel_send_array(ChannelObject *self, PyObject *args, PyObject *kw)
-{
-    static char *kwlist[] = {"array", "type_id", "timeout", NULL};
+    static char *kwlist[] = {"tensor", "type_id", "timeout", NULL};
     PyObject *obj, *timeout = Py_None;
     uint32_t type = ZIPC_TYPE_TENSOR;
     int64_t tmo;
     Py_buffer b;
     int code, bits;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O&O:send_array", kwlist, &obj, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || tensor_buffer(obj, &b, &code, &bits))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O&O:send_tensor", kwlist, &obj, zp_type_id, &type, &timeout) ||
+        !zp_timeout(timeout, &tmo) || zp_tensor_buffer(obj, &b, &code, &bits))
         return NULL;
-    int rc = send_tensor(self, &b, code, bits, type, tmo);
+    int rc = send_tensor_buffer(self, &b, code, bits, type, tmo);
     PyBuffer_Release(&b);
     return rc ? NULL : Py_NewRef(Py_None);
-}
-
-PyObject *zp_tensor_header(PyObject *Py_UNUSED(module), PyObject *args)
-{
-    PyObject *shape_obj;
-    int code, bits, lanes;
-    int64_t shape[ZIPC_TENSOR_MAX_NDIM];
-    Py_ssize_t ndim;
-    struct zipc_tensor_header h;
-    if (!PyArg_ParseTuple(args, "iiiO:tensor_header", &code, &bits, &lanes, &shape_obj) ||
-        parse_shape(shape_obj, shape, &ndim) || tensor_init(&h, code, bits, lanes, ndim, shape))
-        return NULL;
-    return PyBytes_FromStringAndSize((const char *)&h, sizeof h);
 }
 
 /* ------------------------------------------------------------------------
@@ -846,7 +803,7 @@ static int consumer_enter(ChannelObject *self)
     if (self->role == ZIPC_ROLE_CONSUMER)
         return 0;
     zp_leave(self);
-    raise_msg(EOPNOTSUPP, "this endpoint is the producer: it cannot receive");
+    zp_raise_text(EOPNOTSUPP, "this endpoint is the producer: it cannot receive");
     return -1;
 }
 
@@ -871,141 +828,144 @@ static int parse_max(Py_ssize_t max, unsigned limit)
 
 #define MAX_DRAIN 65536
 
-static int ensure_scratch(ChannelObject *self, unsigned n)
+/* Room for n messages in *arr; raises MemoryError. */
+static int ensure_room(struct zipc_msg **arr, Py_ssize_t *cap, Py_ssize_t n)
 {
-    if (self->scratch_cap >= n)
+    if (*cap >= n)
         return 0;
-    struct zipc_msg *m = PyMem_Realloc(self->scratch, n * sizeof *m);
+    Py_ssize_t ncap = *cap ? *cap : 16;
+    while (ncap < n)
+        ncap *= 2;
+    struct zipc_msg *m = PyMem_Realloc(*arr, (size_t)ncap * sizeof *m);
     if (!m) {
         PyErr_NoMemory();
         return -1;
     }
-    self->scratch = m;
-    self->scratch_cap = n;
+    *arr = m;
+    *cap = ncap;
     return 0;
 }
 
-/* View up to max messages (waiting for the first) into self->scratch and
- * enter them in the ledger. Returns the count (> 0) or a negative errno
- * (ZP_PYERR: a Python exception is set). Every taken message must end in
- * zp_finish, directly or through a View. */
+/* Move up to max stashed messages (the oldest held) to scratch. */
+static int unstash(ChannelObject *self, unsigned max)
+{
+    Py_ssize_t k = self->stash_n < (Py_ssize_t)max ? self->stash_n : (Py_ssize_t)max;
+    memcpy(self->scratch, self->stash, (size_t)k * sizeof *self->stash);
+    memmove(self->stash, self->stash + k, (size_t)(self->stash_n - k) * sizeof *self->stash);
+    self->stash_n -= k;
+    return (int)k;
+}
+
+/* Put m[0..n) back in front of the stash: the next receive starts with them. */
+static void stash(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t n)
+{
+    memmove(self->stash + n, self->stash, (size_t)self->stash_n * sizeof *self->stash);
+    memcpy(self->stash, m, (size_t)n * sizeof *m);
+    self->stash_n += n;
+}
+
+/* Take up to max messages into scratch: the stashed ones first, else wait
+ * for one. Returns the count (> 0) or a negative errno (ZP_PYERR: a Python
+ * exception is set). Each taken message ends in a View, in give_back or in
+ * the stash. */
 static int take(ChannelObject *self, unsigned max, int64_t tmo)
 {
-    if (ensure_scratch(self, max) || ledger_reserve(self, max))
+    Py_ssize_t room = self->held + max; /* every held message may come back to these */
+    if (ensure_room(&self->scratch, &self->scratch_cap, max) ||
+        ensure_room(&self->stash, &self->stash_cap, room) ||
+        ensure_room(&self->deferred, &self->deferred_cap, room))
         return ZP_PYERR;
-    struct drain_arg d = {self->scratch, max};
-    int n = zp_block(self, op_drain, &d, tmo);
-    if (n > 0)
-        ledger_add(self, self->scratch, n);
-    return n;
+    int n = unstash(self, max), more;
+    if (n > 0) /* and what is already there, without waiting */
+        more = (unsigned)n < max ? zipc_channel_drain(self->ch, self->scratch + n, max - n, ZIPC_TRY) : 0;
+    else
+        more = zp_block(self, op_drain, &(struct drain_arg){self->scratch, max}, tmo);
+    if (more > 0)
+        self->held += more;
+    return n > 0 ? n + (more > 0 ? more : 0) : more;
 }
 
-/* scratch[from..n) are done with (copied out, or never wrapped). */
-static void finish_taken(ChannelObject *self, int from, int n)
+/* Give back m[0..n) (in view order), which nothing holds any more. */
+static void give_back(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t n)
 {
-    for (int i = from; i < n; i++)
-        zp_finish(self, self->scratch[i].seq);
+    if (n <= 0)
+        return;
+    if (self->held == n) /* no older message is open: one call for all */
+        zipc_channel_release_upto(self->ch, &m[n - 1]);
+    else
+        for (Py_ssize_t i = 0; i < n; i++)
+            zipc_channel_release_view(self->ch, &m[i]);
+    self->held -= n;
 }
 
-/* Leave a consumer call: give back what finished meanwhile. */
-static PyObject *consumer_leave(ChannelObject *self, PyObject *result)
-{
-    service(self);
-    zp_leave(self);
-    return result;
-}
-
-/* A View of a taken message; if none can be made, the message is done. */
-static PyObject *view_of(ChannelObject *self, const struct zipc_msg *m)
-{
-    PyObject *v = zp_view_new(self, m);
-    if (!v)
-        zp_finish(self, m->seq);
-    return v;
-}
-
-/* A zero-copy ndarray of a taken message (its View is the array's base). */
-static PyObject *array_of(ChannelObject *self, const struct zipc_msg *m)
-{
-    PyObject *v = view_of(self, m);
-    PyObject *a = v ? zp_view_array((ViewObject *)v) : NULL;
-    Py_XDECREF(v); /* the array holds it; without one the message is done here */
-    return a;
-}
+/* A View of a taken message. */
+static PyObject *view_of(ChannelObject *self, const struct zipc_msg *m) { return zp_view_new(self, m); }
 
 typedef PyObject *(*wrap_fn)(ChannelObject *self, const struct zipc_msg *m);
 
-/* scratch[0..n) wrapped one by one: a list, or NULL (every one finished). */
-static PyObject *wrap_taken(ChannelObject *self, int n, wrap_fn wrap)
-{
-    PyObject *list = PyList_New(n);
-    int i = 0;
-    for (; list && i < n; i++) {
-        PyObject *x = wrap(self, &self->scratch[i]);
-        if (!x)
-            break;
-        PyList_SET_ITEM(list, i, x);
-    }
-    if (i < n) { /* scratch[i] ended in wrap (or PyList_New failed: none began) */
-        finish_taken(self, list ? i + 1 : 0, n);
-        Py_CLEAR(list);
-    }
-    return list;
-}
-
-static PyTypeObject *Message_Type;
-
-/* A copy of a taken message (the caller finishes it). */
+/* A copy of a taken message. */
 static PyObject *message_new(ChannelObject *Py_UNUSED(self), const struct zipc_msg *m)
 {
-    PyObject *msg = PyStructSequence_New(Message_Type);
-    if (!msg)
-        return NULL;
-    PyObject *type = PyLong_FromUnsignedLong(m->type);
-    PyObject *data = PyBytes_FromStringAndSize(NULL, m->size);
-    if (!type || !data) {
-        Py_XDECREF(type);
-        Py_XDECREF(data);
-        Py_DECREF(msg);
-        return NULL;
-    }
-    zp_copy(PyBytes_AS_STRING(data), m->data, m->size);
-    PyStructSequence_SET_ITEM(msg, 0, type);
-    PyStructSequence_SET_ITEM(msg, 1, data);
-    return msg;
+    return zp_message_new(m->type, m->data, m->size);
 }
 
-static PyObject *payload_copy(ChannelObject *Py_UNUSED(self), const struct zipc_msg *m)
+/* Wrap scratch[0..n) into items (copy: copies, given back at once). The
+ * first message that cannot be wrapped stays in place with the ones after
+ * it (stashed). Returns how many were wrapped; if fewer than n, an
+ * exception is set. */
+static int wrap_taken(ChannelObject *self, int n, wrap_fn wrap, bool copy, PyObject **items)
 {
-    return PyBytes_FromStringAndSize(m->data, m->size);
+    int i = 0;
+    while (i < n && (items[i] = wrap(self, &self->scratch[i])) != NULL)
+        i++;
+    stash(self, self->scratch + i, n - i);
+    if (copy)
+        give_back(self, self->scratch, i);
+    return i;
 }
 
-/* Take one message and wrap it (copy: finish it too). at_end: what the
- * peer's end means (raise, or NULL without an exception: StopIteration). */
-static PyObject *take_one(ChannelObject *self, int64_t tmo, wrap_fn wrap, bool copy, bool stop_at_end)
+/* The errno of a take that returned nothing; at_end: the peer's end or an
+ * interrupt end an iteration (NULL without an exception). */
+static PyObject *take_failed(int n, bool at_end)
+{
+    if (at_end && (n == -EPIPE || n == -ECANCELED))
+        return NULL;
+    return zp_raise(n);
+}
+
+static PyObject *take_one(ChannelObject *self, int64_t tmo, wrap_fn wrap, bool copy, bool at_end)
 {
     if (consumer_enter(self))
         return NULL;
+    PyObject *r = NULL;
     int n = take(self, 1, tmo);
-    PyObject *r = n > 0 ? wrap(self, &self->scratch[0]) : NULL;
-    if (copy)
-        finish_taken(self, 0, n);
-    consumer_leave(self, NULL);
-    if (n == -EPIPE && stop_at_end)
-        return NULL;
-    return n < 0 ? zp_raise(n) : r;
+    if (n > 0)
+        wrap_taken(self, n, wrap, copy, &r);
+    zp_leave(self);
+    return n > 0 ? r : take_failed(n, at_end);
 }
 
-/* Take up to max messages and wrap them: a list (copy: finish them too). */
+/* Up to max messages as a list: the ones before the first that cannot be
+ * wrapped (that one raises only when it is the first). */
 static PyObject *take_many(ChannelObject *self, Py_ssize_t max, int64_t tmo, wrap_fn wrap, bool copy)
 {
     if (parse_max(max, MAX_DRAIN) || consumer_enter(self))
         return NULL;
-    int n = take(self, (unsigned)max, tmo);
-    PyObject *list = n > 0 ? wrap_taken(self, n, wrap) : zp_raise(n);
-    if (copy)
-        finish_taken(self, 0, n);
-    return consumer_leave(self, list);
+    int n = take(self, (unsigned)max, tmo), i = 0;
+    PyObject *list = n > 0 ? PyList_New(n) : NULL;
+    if (list)
+        i = wrap_taken(self, n, wrap, copy, PySequence_Fast_ITEMS(list));
+    else if (n > 0)
+        stash(self, self->scratch, n);
+    zp_leave(self);
+    if (n <= 0)
+        return take_failed(n, false);
+    if (list && i < n) {
+        if (i > 0)
+            PyErr_Clear(); /* the next call meets that message first */
+        Py_SETREF(list, i > 0 ? PyList_GetSlice(list, 0, i) : NULL);
+    }
+    return list;
 }
 
 static int parse_timeout_only(PyObject *args, PyObject *kw, const char *fmt, int64_t *tmo)
@@ -1028,9 +988,11 @@ static PyObject *Channel_recv(ChannelObject *self, PyObject *args, PyObject *kw)
     return parse_timeout_only(args, kw, "|O:recv", &tmo) ? take_one(self, tmo, message_new, true, false) : NULL;
 }
 
+/* Iteration ends when the producer is gone (and everything was received),
+ * on an interrupt, or once the channel is closed. */
 static PyObject *Channel_iternext(ChannelObject *self)
 {
-    return take_one(self, ZIPC_FOREVER, message_new, true, true);
+    return closed_for_calls(self) ? NULL : take_one(self, ZIPC_FOREVER, message_new, true, true);
 }
 
 static PyObject *Channel_view(ChannelObject *self, PyObject *args, PyObject *kw)
@@ -1039,27 +1001,27 @@ static PyObject *Channel_view(ChannelObject *self, PyObject *args, PyObject *kw)
     return parse_timeout_only(args, kw, "|O:view", &tmo) ? take_one(self, tmo, view_of, false, false) : NULL;
 }
 
-static PyObject *Channel_recv_array(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     int64_t tmo;
-    return parse_timeout_only(args, kw, "|O:recv_array", &tmo) ? take_one(self, tmo, array_of, false, false)
+    return parse_timeout_only(args, kw, "|O:recv_tensor", &tmo) ? take_one(self, tmo, zp_tensor_array, false, false)
                                                                : NULL;
 }
 
-/* The fast path: payloads only, one bytes object each, one C loop. */
+/* The fast path: one C loop, one Message copy each. */
 static PyObject *Channel_recv_many(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     Py_ssize_t max = 1024;
     int64_t tmo;
-    return parse_max_timeout(args, kw, "|nO:recv_many", &max, &tmo) ? take_many(self, max, tmo, payload_copy, true)
+    return parse_max_timeout(args, kw, "|nO:recv_many", &max, &tmo) ? take_many(self, max, tmo, message_new, true)
                                                                     : NULL;
 }
 
-static PyObject *Channel_recv_arrays(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv_tensors(ChannelObject *self, PyObject *args, PyObject *kw)
 {
     Py_ssize_t max = 64;
     int64_t tmo;
-    return parse_max_timeout(args, kw, "|nO:recv_arrays", &max, &tmo) ? take_many(self, max, tmo, array_of, false)
+    return parse_max_timeout(args, kw, "|nO:recv_tensors", &max, &tmo) ? take_many(self, max, tmo, zp_tensor_array, false)
                                                                       : NULL;
 }
 
@@ -1092,73 +1054,86 @@ static PyObject *Channel_get_max(ChannelObject *self, void *Py_UNUSED(c)) { retu
 static PyObject *Channel_get_pid(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(self->peer_pid); }
 static PyObject *Channel_get_closed(ChannelObject *self, void *Py_UNUSED(c))
 {
-    return PyBool_FromLong(!self->ch || self->closing);
+    return PyBool_FromLong(closed_for_calls(self));
 }
 
 static PyGetSetDef Channel_getset[] = {
     {"role", (getter)Channel_get_role, NULL, "'producer' or 'consumer'.", NULL},
     {"capacity", (getter)Channel_get_capacity, NULL, "Ring size in bytes (a power of two).", NULL},
-    {"max_message_size", (getter)Channel_get_max, NULL,
+    {"max_message", (getter)Channel_get_max, NULL,
      "Largest message always accepted: capacity // 2 - 16.", NULL},
     {"peer_pid", (getter)Channel_get_pid, NULL, "Peer process id from the handshake (0 if unknown).", NULL},
     {"closed", (getter)Channel_get_closed, NULL, "True after close().", NULL},
     {NULL},
 };
 
-#define KW (PyCFunction)(void (*)(void))
+/* A METH_VARARGS | METH_KEYWORDS function in a PyMethodDef slot. */
+#define WITH_KEYWORDS(f) (PyCFunction)(void (*)(void))(f)
 static PyMethodDef Channel_methods[] = {
-    {"listen", KW Channel_listen, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "listen(path, capacity=1<<20, *, role=None, timeout=None, any_uid=False, peer_uid=None, "
-     "socket_mode=0o600, name=None, spin=None)\n--\n\n"
-     "Create a channel at the Unix socket `path` and wait for one peer. The listener is the "
-     "consumer unless role='producer'. timeout=None waits forever."},
-    {"connect", KW Channel_connect, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
-     "connect(path, *, timeout=10.0, any_uid=False, peer_uid=None, spin=None)\n--\n\n"
-     "Connect to a listener at `path`, retrying until it appears or the timeout elapses."},
+    {"listen", WITH_KEYWORDS(Channel_listen), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "listen(name, capacity=1<<20, *, role=None, timeout=10.0, any_uid=False, peer_uid=None, "
+     "socket_mode=0o600, label=None, spin=None)\n--\n\n"
+     "Create a channel under `name` and wait for one peer. A name without '/' is an abstract "
+     "name (nothing on disk); with a '/' it is a socket path. The listener is the consumer "
+     "unless role='producer'. timeout: seconds (default DEFAULT_TIMEOUT_NS, 10 s); None waits "
+     "forever. label: the segment's label (tools show it)."},
+    {"connect", WITH_KEYWORDS(Channel_connect), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "connect(name, *, timeout=10.0, any_uid=False, peer_uid=None, max_segment=None, spin=None)\n--\n\n"
+     "Connect to the listener under `name` (a name or a socket path), retrying until it appears "
+     "or the timeout elapses (default 10 s; None: forever). max_segment: the largest shared "
+     "segment accepted (default DEFAULT_MAX_SEGMENT); a larger one raises zipc.Error (EFBIG)."},
     {"close", (PyCFunction)Channel_close, METH_NOARGS,
      "Close the endpoint; the peer sees PeerGone after draining. With views or exports still "
-     "alive, the unmapping waits for the last of them."},
+     "alive, the unmapping waits for the last of them. From another thread while a call is "
+     "blocked (recv, send, ...): wakes it (it raises Cancelled; iteration just ends), waits "
+     "for it to leave, then closes."},
+    {"interrupt", (PyCFunction)Channel_interrupt, METH_NOARGS,
+     "Wake the call blocked on this endpoint, from any thread: it raises Cancelled (iteration "
+     "ends). If none is blocked, the next call that has to wait does (the interrupt is kept "
+     "until one call takes it). A message already there is still received first."},
     {"__enter__", (PyCFunction)Channel_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)Channel_exit, METH_VARARGS, NULL},
     {"fileno", (PyCFunction)Channel_fileno, METH_NOARGS,
      "A pollable fd: readable when the awaited condition may hold. Once created, every call that "
      "would block with timeout=0 arms it: try, on Timeout wait for readability, try again."},
     {"stats", (PyCFunction)Channel_stats, METH_NOARGS, "This endpoint's counters as a dict."},
-    {"send", KW Channel_send, METH_VARARGS | METH_KEYWORDS,
+    {"send", WITH_KEYWORDS(Channel_send), METH_VARARGS | METH_KEYWORDS,
      "send(data, type_id=0, timeout=None)\n--\n\nCopy a bytes-like object in as one message."},
-    {"send_many", KW Channel_send_many, METH_VARARGS | METH_KEYWORDS,
+    {"send_many", WITH_KEYWORDS(Channel_send_many), METH_VARARGS | METH_KEYWORDS,
      "send_many(messages, type_id=0, timeout=None)\n--\n\n"
-     "Send each bytes-like object of an iterable, published in batches. Returns the count."},
+     "Send each message of an iterable, published in batches of 64: a bytes-like object (sent "
+     "with type_id) or a (type_id, payload) pair such as a received Message. Returns the count."},
     {"flush", (PyCFunction)Channel_flush, METH_NOARGS, "Publish staged messages (never blocks)."},
-    {"reserve", KW Channel_reserve, METH_VARARGS | METH_KEYWORDS,
+    {"reserve", WITH_KEYWORDS(Channel_reserve), METH_VARARGS | METH_KEYWORDS,
      "reserve(size, type_id=0, timeout=None)\n--\n\n"
      "Reserve `size` writable bytes in the ring: a Reservation (buffer protocol). Leaving its "
      "`with` block commits, an exception aborts."},
-    {"_reserve_tensor", KW Channel_reserve_tensor, METH_VARARGS | METH_KEYWORDS, NULL},
-    {"send_array", KW Channel_send_array, METH_VARARGS | METH_KEYWORDS,
-     "send_array(array, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
+    {"_reserve_tensor_slot", WITH_KEYWORDS(Channel_reserve_tensor_slot), METH_VARARGS | METH_KEYWORDS, NULL},
+    {"send_tensor", WITH_KEYWORDS(Channel_send_tensor), METH_VARARGS | METH_KEYWORDS,
+     "send_tensor(tensor, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
      "Send an array-like (NumPy array, any buffer of a numeric format, or anything "
      "numpy.asarray takes) as a tensor message: one copy into the ring. A non-contiguous array "
      "is gathered into C order on the way; the receiver always gets a C-contiguous tensor."},
-    {"recv", KW Channel_recv, METH_VARARGS | METH_KEYWORDS,
+    {"recv", WITH_KEYWORDS(Channel_recv), METH_VARARGS | METH_KEYWORDS,
      "recv(timeout=None)\n--\n\nReceive one message as a copy: Message(type_id, data)."},
-    {"recv_many", KW Channel_recv_many, METH_VARARGS | METH_KEYWORDS,
+    {"recv_many", WITH_KEYWORDS(Channel_recv_many), METH_VARARGS | METH_KEYWORDS,
      "recv_many(max_messages=1024, timeout=None)\n--\n\n"
      "Wait for at least one message, then take every message already there (up to "
-     "max_messages): a list of bytes payloads. The fast path."},
-    {"recv_array", KW Channel_recv_array, METH_VARARGS | METH_KEYWORDS,
-     "recv_array(timeout=None)\n--\n\n"
+     "max_messages): a list of Message(type_id, data) copies. The fast path."},
+    {"recv_tensor", WITH_KEYWORDS(Channel_recv_tensor), METH_VARARGS | METH_KEYWORDS,
+     "recv_tensor(timeout=None)\n--\n\n"
      "Receive a tensor message as a read-only NumPy array over the ring, without copying. "
      "The array keeps its slot until it is garbage-collected; slots go back in order, so "
-     "holding one array only holds back the slots after it until it goes. TypeError (after "
-     "receiving) if the message is not a tensor."},
-    {"recv_arrays", KW Channel_recv_arrays, METH_VARARGS | METH_KEYWORDS,
-     "recv_arrays(max_messages=64, timeout=None)\n--\n\n"
+     "holding one array only holds back the slots after it until it goes. A message that is "
+     "not a tensor raises TypeError and stays in place (recv() or view() takes it)."},
+    {"recv_tensors", WITH_KEYWORDS(Channel_recv_tensors), METH_VARARGS | METH_KEYWORDS,
+     "recv_tensors(max_messages=64, timeout=None)\n--\n\n"
      "Wait for one tensor message, then take every one already there (up to max_messages): "
-     "a list of read-only zero-copy arrays. TypeError (after receiving) if one is not a tensor."},
-    {"view", KW Channel_view, METH_VARARGS | METH_KEYWORDS,
+     "a list of read-only zero-copy arrays. It stops before the first message that is not a "
+     "tensor, which stays in place (TypeError if it comes first)."},
+    {"view", WITH_KEYWORDS(Channel_view), METH_VARARGS | METH_KEYWORDS,
      "view(timeout=None)\n--\n\nThe next message in place, as a read-only View."},
-    {"drain", KW Channel_drain, METH_VARARGS | METH_KEYWORDS,
+    {"drain", WITH_KEYWORDS(Channel_drain), METH_VARARGS | METH_KEYWORDS,
      "drain(max_messages=64, timeout=None)\n--\n\n"
      "Wait for one message, then view every one already there: a Batch of Views."},
     {NULL},
@@ -1192,36 +1167,115 @@ PyTypeObject ZpChannel_Type = {
  * Module
  * ------------------------------------------------------------------------ */
 
-static PyStructSequence_Field message_fields[] = {
-    {"type_id", "32-bit message type"},
-    {"data", "the payload (bytes)"},
-    {NULL, NULL},
-};
-static PyStructSequence_Desc message_desc = {"zipc.Message", "A received message (a copy).",
-                                             message_fields, 2};
-
-static PyObject *mod_strerror(PyObject *m, PyObject *arg)
+/* PyModule_Add (3.13) for older Pythons: steals obj, which may be NULL. */
+static int zp_add_owned(PyObject *m, const char *name, PyObject *obj)
 {
-    (void)m;
-    long e = PyLong_AsLong(arg);
-    if (e == -1 && PyErr_Occurred())
-        return NULL;
-    return PyUnicode_FromString(zipc_strerror(e < -4096 || e > 4096 ? 0 : (int)e));
+    int rc = obj ? PyModule_AddObjectRef(m, name, obj) : -1;
+    Py_XDECREF(obj);
+    return rc;
+}
+
+/* A C errno argument: an int, either sign. */
+static int errno_arg(PyObject *arg, int *e)
+{
+    long v = PyLong_AsLong(arg);
+    if (v == -1 && PyErr_Occurred())
+        return -1;
+    *e = v < -4096 || v > 4096 ? 0 : (int)v;
+    return 0;
+}
+
+static PyObject *mod_strerror(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+    int e;
+    return errno_arg(arg, &e) ? NULL : PyUnicode_FromString(zipc_strerror(e));
+}
+
+static PyObject *mod_err_name(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+    int e;
+    return errno_arg(arg, &e) ? NULL : PyUnicode_FromString(zipc_err_name(e));
+}
+
+static PyObject *mod_error_class(PyObject *Py_UNUSED(m), PyObject *arg)
+{
+    int e;
+    return errno_arg(arg, &e) ? NULL : Py_NewRef(error_class(e < 0 ? -e : e));
+}
+
+/* ERRNO_MAP: ((name, errno, text), ...) of every code zipc gives a meaning,
+ * expanded from ZIPC_ERRNO_MAP. */
+static int add_errno_map(PyObject *m)
+{
+#define ZP_ERRNO_ITEM(name, text) Py_BuildValue("(sis)", #name, name, text),
+    PyObject *items[] = {ZIPC_ERRNO_MAP(ZP_ERRNO_ITEM)};
+#undef ZP_ERRNO_ITEM
+    Py_ssize_t n = (Py_ssize_t)(sizeof items / sizeof items[0]);
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (t && items[i])
+            PyTuple_SET_ITEM(t, i, items[i]);
+        else
+            Py_XDECREF(items[i]);
+        if (!items[i])
+            Py_CLEAR(t);
+    }
+    return t ? zp_add_owned(m, "ERRNO_MAP", t) : -1;
 }
 
 static PyMethodDef module_methods[] = {
-    {"strerror", mod_strerror, METH_O, "zipc_strerror(errno): the C library's text."},
+    {"strerror", mod_strerror, METH_O, "strerror(errno) -> str: zipc_strerror(), the C library's text."},
+    {"err_name", mod_err_name, METH_O, "err_name(errno) -> str: zipc_err_name(), e.g. 'EAGAIN'."},
+    {"error_class", mod_error_class, METH_O, "error_class(errno) -> the zipc exception raised for it."},
     {"tensor_info", zp_tensor_info, METH_O,
      "tensor_info(buffer) -> (code, bits, lanes, shape, strides, data_offset, nbytes): parse and "
      "validate a tensor payload's header. Raises CorruptedError."},
     {"tensor_header", zp_tensor_header, METH_VARARGS,
      "tensor_header(code, bits, lanes, shape) -> bytes: a C-contiguous tensor header."},
+    {"_c_producer", zp_c_producer, METH_O,
+     "_c_producer(argv) -> int: examples/c_producer.c's main, built into this extension "
+     "(the benchmark's C rows)."},
     {NULL},
 };
 
+#define ZP_STATE_NREFS (10 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+
+/* Every reference the state holds, for traverse and clear. */
+static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
+{
+    PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
+                          &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
+                          &st->tensor_args, &st->np_ndarray};
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 10, "ZP_STATE_NREFS counts these");
+    size_t n = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        refs[n++] = fixed[i];
+    for (size_t i = 0; i < sizeof st->dtypes / sizeof st->dtypes[0]; i++)
+        refs[n++] = &st->dtypes[i].dtype;
+    return n;
+}
+
+static int module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    PyObject **refs[ZP_STATE_NREFS];
+    for (size_t i = 0, n = state_refs(PyModule_GetState(m), refs); i < n; i++)
+        Py_VISIT(*refs[i]);
+    return 0;
+}
+
+static int module_clear(PyObject *m)
+{
+    PyObject **refs[ZP_STATE_NREFS];
+    for (size_t i = 0, n = state_refs(PyModule_GetState(m), refs); i < n; i++)
+        Py_CLEAR(*refs[i]);
+    return 0;
+}
+
+static void module_free(void *m) { module_clear(m); }
+
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "zipc._zipc", "zipc C extension (see the zipc package).", -1,
-    module_methods,
+    PyModuleDef_HEAD_INIT, "zipc._zipc", "zipc C extension (see the zipc package).", sizeof(zp_state),
+    module_methods, NULL, module_traverse, module_clear, module_free,
 };
 
 static PyObject *new_error(PyObject *m, const char *name, PyObject *bases, const char *doc)
@@ -1235,20 +1289,21 @@ static PyObject *new_error(PyObject *m, const char *name, PyObject *bases, const
     return cls;
 }
 
-static int add_errors(PyObject *m)
+static int add_errors(PyObject *m, zp_state *st)
 {
-    ZpErr_Base = new_error(m, "Error", Py_NewRef(PyExc_OSError),
-                           "Base of every zipc error: an OSError with .errno and the C library's text.");
-    if (!ZpErr_Base)
+    st->err_base = new_error(m, "Error", Py_NewRef(PyExc_OSError),
+                             "Base of every zipc error: an OSError with .errno and the C library's text.");
+    if (!st->err_base)
         return -1;
 #define SUB(var, name, builtin, doc) \
-    if (!(var = new_error(m, name, builtin ? PyTuple_Pack(2, ZpErr_Base, builtin) : PyTuple_Pack(1, ZpErr_Base), doc))) return -1
-    SUB(ZpErr_Timeout, "Timeout", PyExc_TimeoutError, "The timeout elapsed (ETIMEDOUT), or timeout=0 would block (EAGAIN).");
-    SUB(ZpErr_PeerGone, "PeerGone", PyExc_BrokenPipeError, "The peer closed or died (EPIPE); a consumer gets it after draining.");
-    SUB(ZpErr_Abi, "AbiMismatchError", NULL, "The peer speaks another zipc ABI (EPROTO).");
-    SUB(ZpErr_Corrupted, "CorruptedError", NULL, "The shared segment or a message is corrupted or hostile (EBADMSG).");
-    SUB(ZpErr_Invalid, "InvalidArgument", PyExc_ValueError, "Invalid argument (EINVAL) or message too large (EMSGSIZE).");
-    SUB(ZpErr_Permission, "PermissionDenied", PyExc_PermissionError, "Peer credentials refused (EPERM, EACCES).");
+    if (!(st->var = new_error(m, name, builtin ? PyTuple_Pack(2, st->err_base, builtin) : PyTuple_Pack(1, st->err_base), doc))) return -1
+    SUB(err_timeout, "Timeout", PyExc_TimeoutError, "The timeout elapsed (ETIMEDOUT), or timeout=0 would block (EAGAIN).");
+    SUB(err_peer_gone, "PeerGone", PyExc_BrokenPipeError, "The peer closed or died (EPIPE); a consumer gets it after draining.");
+    SUB(err_abi, "AbiMismatchError", NULL, "The peer speaks another zipc ABI (EPROTO).");
+    SUB(err_corrupted, "CorruptedError", NULL, "The shared segment or a message is corrupted or hostile (EBADMSG).");
+    SUB(err_invalid, "InvalidArgument", PyExc_ValueError, "Invalid argument (EINVAL, ENAMETOOLONG), message too large (EMSGSIZE), or a call the endpoint's role does not have (EOPNOTSUPP).");
+    SUB(err_cancelled, "Cancelled", NULL, "The blocked call was woken by interrupt() or close() from another thread (ECANCELED).");
+    SUB(err_permission, "PermissionDenied", PyExc_PermissionError, "Peer credentials refused (EPERM, EACCES).");
 #undef SUB
     return 0;
 }
@@ -1260,6 +1315,16 @@ static int add_type(PyObject *m, PyTypeObject *t, const char *name)
     return PyModule_AddObjectRef(m, name, (PyObject *)t);
 }
 
+/* match msg: case Message(type_id, data): ... */
+static int add_match_args(PyTypeObject *t, const char *first, const char *second)
+{
+    PyObject *args = Py_BuildValue("(ss)", first, second);
+    int rc = args ? PyDict_SetItemString(t->tp_dict, "__match_args__", args) : -1;
+    Py_XDECREF(args);
+    PyType_Modified(t);
+    return rc;
+}
+
 static int add_constants(PyObject *m)
 {
     static const struct { const char *name; long long v; } c[] = {
@@ -1267,13 +1332,16 @@ static int add_constants(PyObject *m)
         {"TYPE_TENSOR", ZIPC_TYPE_TENSOR}, {"TYPE_LIST", ZIPC_TYPE_LIST},
         {"TYPE_RESERVED_MIN", ZIPC_TYPE_RESERVED_MIN}, {"TENSOR_DATA_OFFSET", ZIPC_TENSOR_DATA_OFFSET},
         {"TENSOR_MAX_NDIM", ZIPC_TENSOR_MAX_NDIM}, {"LIST_ALIGN", ZIPC_LIST_ALIGN},
-        {"ABI_VERSION", 0},
+        {"DEFAULT_TIMEOUT_NS", ZIPC_DEFAULT_TIMEOUT_NS}, {"DEFAULT_SPIN_NS", ZIPC_DEFAULT_SPIN_NS},
+        {"DEFAULT_SOCKET_MODE", ZIPC_DEFAULT_SOCKET_MODE},
+        {"DEFAULT_MAX_SEGMENT", (long long)ZIPC_DEFAULT_MAX_SEGMENT}, {"NAME_MAX", ZIPC_NAME_MAX},
+        {"MIN_CAPACITY", ZIPC_MIN_CAPACITY}, {"MAX_CAPACITY", (long long)ZIPC_MAX_CAPACITY},
     };
-    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
-        long long v = strcmp(c[i].name, "ABI_VERSION") ? c[i].v : (long long)zipc_abi_version();
-        if (PyModule_AddObject(m, c[i].name, PyLong_FromLongLong(v)) < 0)
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
+        if (zp_add_owned(m, c[i].name, PyLong_FromLongLong(c[i].v)) < 0)
             return -1;
-    }
+    if (zp_add_owned(m, "ABI_VERSION", PyLong_FromUnsignedLong(zipc_abi_version())) < 0)
+        return -1;
     return PyModule_AddStringConstant(m, "C_VERSION", zipc_version());
 }
 
@@ -1283,9 +1351,10 @@ PyMODINIT_FUNC PyInit__zipc(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m)
         return NULL;
-    Message_Type = PyStructSequence_NewType(&message_desc);
-    if (!Message_Type || PyModule_AddObjectRef(m, "Message", (PyObject *)Message_Type) < 0 ||
-        add_errors(m) || add_constants(m) || add_type(m, &ZpChannel_Type, "Channel") ||
+    zp_state *st = PyModule_GetState(m);
+    if (add_errors(m, st) || add_type(m, &ZpMessage_Type, "Message") ||
+        add_match_args(&ZpMessage_Type, "type_id", "data") || add_constants(m) || add_errno_map(m) ||
+        add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
         add_type(m, &ZpReservation_Type, "Reservation")) {
         Py_DECREF(m);

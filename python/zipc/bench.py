@@ -2,8 +2,9 @@
 
 Producer and consumer are two processes pinned to CPU A (consumer, default 0)
 and B (producer, default 1). Three workloads: 32-byte messages, 1 KiB float32[256] tensors,
-1 MiB float32 arrays; transports: zipc (Python->Python, and C->Python with
-examples/c_producer.c built on the fly), multiprocessing.Queue,
+1 MiB float32 arrays; transports: zipc (Python->Python, and C->Python: the
+producer is examples/c_producer.c, built into the extension, run in a child
+process: no compiler or source tree needed), multiprocessing.Queue,
 multiprocessing.shared_memory + a pipe, pyzmq ipc:// PUSH/PULL. Rates are
 measured by the consumer from its first message to its last.
 
@@ -17,12 +18,12 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
 
 import zipc
+from zipc import _zipc
 
 KINDS = {  # kind: (payload bytes, messages, quick messages)
     "msg32": (32, 2_000_000, 200_000),
@@ -86,11 +87,18 @@ def zipc_producer(path: str, kind: str, n: int, batched: bool) -> None:
         src = np.ones(FLOATS[kind], np.float32)
         if kind == "tensor1k":
             for _ in range(n):
-                ch.send_array(src)  # one copy into the ring
+                ch.send_tensor(src)  # one copy into the ring
         for _ in range(n if kind == "array1m" else 0):
-            with ch.reserve_array(src.shape, np.float32) as r:
+            with ch.reserve_tensor(src.shape, np.float32) as r:
                 r.array[...] = src  # the producer's one write, in place in the ring
     ch.close()
+
+
+def c_producer(path: str, kind: str, n: int) -> None:
+    """examples/c_producer.c's loop, in C, from the installed extension."""
+    pin(1)
+    mode = ["bytes", str(n), "32"] if kind == "msg32" else ["tensor", str(n), str(FLOATS[kind])]
+    sys.exit(_zipc._c_producer([path, *mode]))
 
 
 def queue_producer(q, kind: str, n: int) -> None:
@@ -163,7 +171,7 @@ def zipc_consume(ch: zipc.Channel, kind: str) -> tuple[int, float]:
             while True:
                 clock.tick(len(ch.recv_many(8192)))
         while True:
-            arrays = ch.recv_arrays(256)  # zero-copy
+            arrays = ch.recv_tensors(256)  # zero-copy
             for a in arrays:
                 a[-1]  # touch it
             clock.tick(len(arrays))
@@ -172,20 +180,17 @@ def zipc_consume(ch: zipc.Channel, kind: str) -> tuple[int, float]:
         return clock.result()
 
 
-def run_zipc(kind: str, n: int, batched: bool = True, c_exe=None) -> tuple[int, float]:
+def run_zipc(kind: str, n: int, batched: bool = True, c: bool = False) -> tuple[int, float]:
     path = os.path.join(tempfile.mkdtemp(prefix="zipc-bench-"), "s")
     cap = 1 << 23 if kind == "array1m" else 1 << 21
-    if c_exe:
-        mode = ["bytes", str(n), "32"] if kind == "msg32" else ["tensor", str(n), str(FLOATS[kind])]
-        proc = subprocess.Popen([str(c_exe), path, *mode], preexec_fn=lambda: pin(1))
-        wait = proc.wait
-    else:
-        proc = mp.get_context("fork").Process(target=zipc_producer, args=(path, kind, n, batched))
-        proc.start()
-        wait = proc.join
+    target, args = (c_producer, (path, kind, n)) if c else (zipc_producer, (path, kind, n, batched))
+    proc = mp.get_context("fork").Process(target=target, args=args)
+    proc.start()
     with zipc.Channel.listen(path, cap, timeout=30) as ch:
         r = zipc_consume(ch, kind)
-    wait()
+    proc.join()
+    if proc.exitcode:
+        raise RuntimeError(f"the producer exited with {proc.exitcode}")
     return r
 
 
@@ -301,8 +306,6 @@ def main(argv=None) -> int:
     if args.cpus:
         CPUS[:] = [int(c) for c in args.cpus.split(",", 1)]
     pin(0)
-    from ._cbuild import build_producer
-    c_exe, c_why = build_producer()
     try:
         import zmq  # noqa: F401
         zmq_why = None
@@ -321,10 +324,9 @@ def main(argv=None) -> int:
             rows.append(row("zipc py->py send_many/recv_many", kind, run_zipc, n))
             rows.append(row("zipc py->py send/recv_many", kind, lambda k, m: run_zipc(k, m, batched=False), n // 4))
         else:
-            how = "send_array" if kind == "tensor1k" else "reserve_array"
-            rows.append(row(f"zipc py->py {how}/recv_arrays", kind, run_zipc, n))
-        rows.append(row("zipc C->py", kind, lambda k, m: run_zipc(k, m, c_exe=c_exe), n * 2) if c_exe
-                    else skipped("zipc C->py", kind, c_why))
+            how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
+            rows.append(row(f"zipc py->py {how}/recv_tensors", kind, run_zipc, n))
+        rows.append(row("zipc C->py", kind, lambda k, m: run_zipc(k, m, c=True), n * 2))
         if kind == "array1m":
             rows.append(row("numpy copyto, one process (write bound)", kind, run_copy, n))
         rows.append(row("multiprocessing.Queue", kind, run_queue, few))

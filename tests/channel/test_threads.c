@@ -1,8 +1,8 @@
 /* Producer and consumer in two threads of one process (the handshake too:
  * listen in one thread, connect in another). ~10^6 messages (scaled) with
  * batch publish (ZIPC_COMMIT_MORE runs, flush), batch drain, pauses on both sides
- * so that each blocks in the kernel, and checksums. This is the program the
- * TSan stage runs. */
+ * so that each blocks in the kernel, and checksums. The TSan stage runs it.
+ * ctest-labels: threads */
 #include "testutil.h"
 
 struct run {

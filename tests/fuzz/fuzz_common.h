@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "wire.h"
@@ -114,5 +115,31 @@ void fz_produce_some(zipc_channel *ch, const struct fz_ring *r, uint8_t seed, un
  * seeds there (fz_seeds_dir() returns it, else NULL) and exits. */
 const char *fz_seeds_dir(void);
 void fz_seed_write(const char *dir, const char *name, const void *data, size_t len);
+
+/* ---- the harness -----------------------------------------------------
+ * FZ_HARNESS(write_seeds, setup, run) defines libFuzzer's two entry points:
+ * once, fz_setup(), then with ZIPC_FUZZ_WRITE_SEEDS write_seeds(dir) and
+ * exit, else setup(); per input, run(data, size), which must leave no fd
+ * open behind it. */
+#define FZ_HARNESS(write_seeds, setup, run)                                                     \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                           \
+    {                                                                                           \
+        (void)argc;                                                                             \
+        (void)argv;                                                                             \
+        fz_setup();                                                                             \
+        if (fz_seeds_dir()) {                                                                   \
+            write_seeds(fz_seeds_dir());                                                        \
+            exit(0);                                                                            \
+        }                                                                                       \
+        setup();                                                                                \
+        return 0;                                                                               \
+    }                                                                                           \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                                \
+    {                                                                                           \
+        int before = fz_fd_count();                                                             \
+        run(data, size);                                                                        \
+        FZ_CHECK(fz_fd_count() == before);                                                      \
+        return 0;                                                                               \
+    }
 
 #endif /* ZIPC_FUZZ_COMMON_H */

@@ -237,31 +237,22 @@ static void write_seeds(const char *d)
     seed(d, "ack-refused", LISTENER_ACK, &a, sizeof(a), ok, 0);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    fz_setup();
-    if (fz_seeds_dir()) {
-        write_seeds(fz_seeds_dir());
-        exit(0);
-    }
     fz_image_build(image, SEGMENT_SIZE, RING);
     segment_memfd = fz_memfd(image, sizeof(image), sizeof(image), FZ_SEALS, true);
     FZ_CHECK(segment_memfd >= 0);
     setup_listener();
-    return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void run(const uint8_t *data, size_t size)
 {
     struct fz_in in = {data, size};
-    int before = fz_fd_count();
     switch (fz_u8(&in) % N_TARGETS) {
     case CONNECTOR: connector(&in); break;
     case LISTENER: listener(&in); break;
     default: listener_ack(&in); break;
     }
-    FZ_CHECK(fz_fd_count() == before);
-    return 0;
 }
+
+FZ_HARNESS(write_seeds, setup, run)

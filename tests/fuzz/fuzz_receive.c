@@ -784,15 +784,8 @@ static void write_seeds(const char *dir)
     fz_seed_write(dir, "bad-mark", bad.b, bad.n);
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    fz_setup();
-    if (fz_seeds_dir()) {
-        write_seeds(fz_seeds_dir());
-        exit(0);
-    }
     prctl(PR_SET_TIMERSLACK, 1UL); /* the short waits stay short */
     for (unsigned k = 0; k < N_RINGS; k++) {
         size_t size = ZIPC_CHANNEL_RING_OFFSET + ring_sizes[k];
@@ -801,13 +794,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         maps[k] = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfds[k], 0);
         FZ_CHECK(maps[k] != MAP_FAILED);
     }
-    return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    int before = fz_fd_count();
-    run(data, size);
-    FZ_CHECK(fz_fd_count() == before);
-    return 0;
-}
+FZ_HARNESS(write_seeds, setup, run)

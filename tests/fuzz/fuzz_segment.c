@@ -226,26 +226,12 @@ static void write_seeds(const char *dir)
     fz_seed_write(dir, "xor-ring-size", xor_ring, sizeof(xor_ring));
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void setup(void)
 {
-    (void)argc;
-    (void)argv;
-    fz_setup();
-    if (fz_seeds_dir()) {
-        write_seeds(fz_seeds_dir());
-        exit(0);
-    }
     for (unsigned k = 0; k < N_CLASSES; k++) {
         cached_memfd[k] = fz_memfd(img, 0, size_classes[k], FZ_SEALS, true);
         FZ_CHECK(cached_memfd[k] >= 0);
     }
-    return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    int before = fz_fd_count();
-    run_case(data, size);
-    FZ_CHECK(fz_fd_count() == before);
-    return 0;
-}
+FZ_HARNESS(write_seeds, setup, run_case)

@@ -219,6 +219,7 @@ extern "C" {
     pub fn zipc_channel_release_upto(ch: *mut zipc_channel, last: *const zipc_msg) -> c_int;
     /// Release one open view, in any order (the ring returns oldest first).
     pub fn zipc_channel_release_view(ch: *mut zipc_channel, msg: *const zipc_msg) -> c_int;
+    pub fn zipc_channel_release_views(ch: *mut zipc_channel, msgs: *const zipc_msg, n: c_uint) -> c_int;
     /// Copy the next message into `buf` and release it.
     pub fn zipc_channel_recv(
         ch: *mut zipc_channel,

@@ -1,5 +1,7 @@
-"""Build examples/c_producer.c against the repository's C sources (tests and
-bench). Needs a source checkout and a C compiler; says why when it cannot."""
+"""Build examples/c_producer.c as a program of its own against the
+repository's C sources, for the tests (a separate C process, not the copy
+built into the extension). Needs a source checkout and a C compiler; says
+why when it cannot."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +13,7 @@ from pathlib import Path
 
 
 def repo_root() -> Path | None:
-    """The zipc source tree: $ZIPC_SOURCE_DIR, else above this package or the cwd."""
+    """The zipc source tree: $ZIPC_SOURCE_DIR, else above this file or the cwd."""
     candidates = [os.environ.get("ZIPC_SOURCE_DIR")] + [str(p) for p in Path(__file__).resolve().parents]
     candidates += [str(p) for p in [Path.cwd(), *Path.cwd().parents]]
     for c in candidates:
