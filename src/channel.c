@@ -7,7 +7,6 @@
  * halves to a segment received or created through the handshake. */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -158,57 +157,107 @@ static int open_pidfd(int sock, int pid)
     return -1;
 }
 
-/* Wire the endpoint to its side of an attached segment. Also validates the
- * control block (for the connector it comes from the peer). */
-static int channel_bind(zipc_channel *ch, int role, const struct zipc__opts *o,
-                        struct zipc__peer *peer, int consumer_efd, int producer_efd)
+/* ---- the channel as a kind of the endpoint layer ------------------------ */
+
+struct channel_params {
+    uint64_t ring_size;
+    int listener_role;
+};
+
+static struct zipc_channel_ctl *ctl_of(const struct zipc__segment *seg)
 {
-    struct zipc_segment_header *h = (void *)ch->seg.base;
-    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + ZIPC_CHANNEL_BODY_OFFSET);
-    uint64_t ring_offset = ctl->ring_offset, ring_size = ctl->ring_size;
+    return (struct zipc_channel_ctl *)(seg->base + ZIPC_CHANNEL_BODY_OFFSET);
+}
+
+static void channel_init_body(struct zipc__segment *seg, const void *params)
+{
+    const struct channel_params *p = params;
+    struct zipc_channel_ctl *ctl = ctl_of(seg);
+    ctl->ring_offset = ZIPC_CHANNEL_RING_OFFSET;
+    ctl->ring_size = p->ring_size;
+    ctl->max_message = (uint32_t)(p->ring_size / 2 - ZIPC_FRAME_HEADER);
+    ctl->frame_align = ZIPC_FRAME_ALIGN;
+    ctl->listener_role = (uint32_t)p->listener_role;
+}
+
+/* The control block's layout, and a new channel's positions (for the
+ * connector both come from the peer). Each field is read once; *ring_size
+ * gets the validated value (the peer may change the field afterwards). */
+static int channel_check_layout(const struct zipc__segment *seg, uint64_t *ring_size)
+{
+    const struct zipc_segment_header *h = (const void *)seg->base;
+    const struct zipc_channel_ctl *ctl = ctl_of(seg);
+    uint64_t ring_offset = ctl->ring_offset, size = ctl->ring_size;
     if (h->body_offset != ZIPC_CHANNEL_BODY_OFFSET || h->body_size != sizeof(*ctl) ||
-        ring_offset != ZIPC_CHANNEL_RING_OFFSET || ring_size < ZIPC_MIN_CAPACITY ||
-        ring_size > ZIPC_MAX_CAPACITY || (ring_size & (ring_size - 1)) ||
-        ch->seg.size != ring_offset + ring_size ||
-        ctl->max_message != ring_size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
+        ring_offset != ZIPC_CHANNEL_RING_OFFSET || size < ZIPC_MIN_CAPACITY || size > ZIPC_MAX_CAPACITY ||
+        (size & (size - 1)) || seg->size != ring_offset + size ||
+        ctl->max_message != size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
         return -EBADMSG;
-    bool producer = role == ZIPC_ROLE_PRODUCER;
-    ch->role = role;
-    ch->mine = producer ? &ctl->producer : &ctl->consumer;
-    struct zipc_channel_side *peer_side = producer ? &ctl->consumer : &ctl->producer;
     /* The halves start from position 0: a new channel's, checked here.
      * acquire: a one-time check before anything is published (§2.5 #13). */
-    uint64_t tail = zipc__load(&ctl->producer.position, ZIPC__ACQUIRE);
-    uint64_t head = zipc__load(&ctl->consumer.position, ZIPC__ACQUIRE);
-    if (tail != 0 || head != 0)
+    if (zipc__load(&ctl->producer.position, ZIPC__ACQUIRE) != 0 ||
+        zipc__load(&ctl->consumer.position, ZIPC__ACQUIRE) != 0)
         return -EBADMSG;
+    *ring_size = size;
+    return 0;
+}
+
+/* The endpoint layer's bind: validate, bind our half (the one step that can
+ * fail, -ENOMEM), then take the segment, our wake fds and the link. */
+static int channel_bind(void *ep, struct zipc__handover *h, const struct zipc__opts *o)
+{
+    zipc_channel *ch = ep;
+    uint64_t ring_size;
+    int err = channel_check_layout(&h->seg, &ring_size);
+    if (err)
+        return err;
+    struct zipc_channel_ctl *ctl = ctl_of(&h->seg);
+    bool producer = h->role == ZIPC_ROLE_PRODUCER;
+    struct zipc_channel_side *mine = producer ? &ctl->producer : &ctl->consumer;
+    struct zipc_channel_side *peer_side = producer ? &ctl->consumer : &ctl->producer;
     struct zipc__ring ring;
-    zipc__ring_init(&ring, ch->seg.base + ring_offset, ring_size);
-    if (producer) {
-        int err = zipc__ring_tx_bind(&ch->tx, &ring, ch->mine, peer_side, &ch->wait);
-        if (err)
-            return err;
-    } else {
-        zipc__ring_rx_bind(&ch->rx, &ring, ch->mine, &ch->wait);
-    }
+    zipc__ring_init(&ring, h->seg.base + ZIPC_CHANNEL_RING_OFFSET, ring_size);
+    if (producer && (err = zipc__ring_tx_bind(&ch->tx, &ring, mine, peer_side, &ch->wait)))
+        return err;
+    if (!producer)
+        zipc__ring_rx_bind(&ch->rx, &ring, mine, &ch->wait);
+    ch->seg = h->seg;
+    h->seg = (struct zipc__segment){.fd = -1};
+    ch->role = h->role;
+    ch->mine = mine;
 
     struct zipc__waiter *w = &ch->wait;
-    w->sock = peer->sock;
-    w->pidfd = open_pidfd(peer->sock, peer->pid);
-    w->wake_fd = producer ? producer_efd : consumer_efd;
-    w->peer_wake_fd = producer ? consumer_efd : producer_efd;
+    int my_wake = producer ? ZIPC__FD_PRODUCER_WAKE : ZIPC__FD_CONSUMER_WAKE;
+    int peer_wake = producer ? ZIPC__FD_CONSUMER_WAKE : ZIPC__FD_PRODUCER_WAKE;
+    w->sock = h->peer.sock;
+    w->pidfd = open_pidfd(h->peer.sock, h->peer.pid);
+    w->wake_fd = h->fds[my_wake];
+    w->peer_wake_fd = h->fds[peer_wake];
+    h->peer.sock = h->fds[my_wake] = h->fds[peer_wake] = -1;
     w->my_sleeping = producer ? &ctl->producer_wait.sleeping : &ctl->consumer_wait.sleeping;
     w->peer_sleeping = producer ? &ctl->consumer_wait.sleeping : &ctl->producer_wait.sleeping;
     w->peer_state = &peer_side->state;
-    w->my_wakeups = &ch->mine->wakeups;
-    w->my_sleeps = &ch->mine->sleeps;
+    w->my_wakeups = &mine->wakeups;
+    w->my_sleeps = &mine->sleeps;
     w->spin_ns = o->spin_ns;
-    ch->peer_pid = peer->pid;
+    ch->peer_pid = h->peer.pid;
     /* relaxed pid, release ACTIVE: informative, nobody acquires it (§2.5 #14) */
-    zipc__store(&ch->mine->pid, (uint32_t)getpid(), ZIPC__RELAXED);
-    zipc__store(&ch->mine->state, ZIPC_STATE_ACTIVE, ZIPC__RELEASE);
+    zipc__store(&mine->pid, (uint32_t)getpid(), ZIPC__RELAXED);
+    zipc__store(&mine->state, ZIPC_STATE_ACTIVE, ZIPC__RELEASE);
     return 0;
 }
+
+static const struct zipc__kind_desc channel_kind = {
+    .kind = ZIPC_KIND_CHANNEL,
+    .nfds = ZIPC__CHANNEL_NFDS,
+    .roles = 1u << ZIPC_ROLE_CONSUMER | 1u << ZIPC_ROLE_PRODUCER,
+    .body_offset = ZIPC_CHANNEL_BODY_OFFSET,
+    .body_size = sizeof(struct zipc_channel_ctl),
+    .max_segment = ZIPC_CHANNEL_RING_OFFSET + ZIPC_MAX_CAPACITY,
+    .policy = zipc__segment_policy_rw,
+    .init_body = channel_init_body,
+    .bind = channel_bind,
+};
 
 static uint64_t round_capacity(size_t capacity)
 {
@@ -220,33 +269,22 @@ static uint64_t round_capacity(size_t capacity)
     return c;
 }
 
-static int create_segment(zipc_channel *ch, uint64_t cap, int listener_role, const char *name)
+/* The end of every setup: the endpoint, or the error and nothing left. */
+static int channel_done(zipc_channel **out, zipc_channel *ch, int err)
 {
-    int err = zipc__segment_create(&ch->seg, zipc__segment_policy_rw(0), ZIPC_KIND_CHANNEL,
-                                   ZIPC_CHANNEL_RING_OFFSET + cap, ZIPC_CHANNEL_BODY_OFFSET,
-                                   sizeof(struct zipc_channel_ctl), name);
-    if (err)
+    if (err) {
+        zipc_channel_close(ch);
         return err;
-    struct zipc_channel_ctl *ctl = (void *)(ch->seg.base + ZIPC_CHANNEL_BODY_OFFSET);
-    ctl->ring_offset = ZIPC_CHANNEL_RING_OFFSET;
-    ctl->ring_size = cap;
-    ctl->max_message = (uint32_t)(cap / 2 - ZIPC_FRAME_HEADER);
-    ctl->frame_align = ZIPC_FRAME_ALIGN;
-    ctl->listener_role = (uint32_t)listener_role;
+    }
+    *out = ch;
     return 0;
 }
 
-static int make_eventfd(void)
-{
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return fd < 0 ? -errno : fd;
-}
-
-int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
+int zipc_channel_listen(zipc_channel **out, const char *name, size_t capacity,
                         const struct zipc_options *opts)
 {
     struct zipc__opts o;
-    if (!out || !path)
+    if (!out || !name)
         return -EINVAL;
     *out = NULL;
     int err = zipc__opts_resolve(opts, &o);
@@ -254,120 +292,38 @@ int zipc_channel_listen(zipc_channel **out, const char *path, size_t capacity,
     if (err || !cap)
         return err ? err : -EINVAL;
     int role = o.role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_PRODUCER : ZIPC_ROLE_CONSUMER;
-    int64_t deadline = zipc__deadline(o.timeout_ns);
+    int peer_role = role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_CONSUMER : ZIPC_ROLE_PRODUCER;
+    struct channel_params p = {.ring_size = cap, .listener_role = role};
     zipc_channel *ch;
     if ((err = channel_alloc(&ch)))
         return err;
-    int lsock = -1, efd[2] = {-1, -1};
-    struct zipc__peer peer = {.sock = -1};
-    if ((err = create_segment(ch, cap, role, o.label ? o.label : path)))
-        goto fail;
-    if ((efd[0] = make_eventfd()) < 0 || (efd[1] = make_eventfd()) < 0) {
-        err = efd[0] < 0 ? efd[0] : efd[1];
-        goto fail;
-    }
-    if ((err = zipc__listen_socket(path, &o, &lsock)))
-        goto fail;
-    err = zipc__accept_peer(lsock, ZIPC_KIND_CHANNEL, &o, deadline, &peer);
-    /* One peer per channel: the path is free again for the next listener. */
-    unlink(path);
-    close(lsock);
-    if (err)
-        goto fail;
-    struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
-                             .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
-                             .connector_role = role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_CONSUMER : ZIPC_ROLE_PRODUCER,
-                             .segment_size = ch->seg.size};
-    /* Bind before the welcome: once the peer has the segment it may write. */
-    if ((err = channel_bind(ch, role, &o, &peer, efd[0], efd[1])))
-        goto fail;
-    int fds[3] = {ch->seg.fd, efd[0], efd[1]};
-    if ((err = zipc__welcome_peer(&peer, &w, fds, 3, deadline)))
-        goto fail_bound;
-    *out = ch;
-    return 0;
-fail:
-    if (peer.sock >= 0)
-        close(peer.sock);
-    for (int i = 0; i < 2; i++)
-        if (efd[i] >= 0)
-            close(efd[i]);
-    if (ch->wait.pidfd >= 0)
-        close(ch->wait.pidfd);
-    zipc__waiter_init(&ch->wait); /* its other fds were just closed */
-fail_bound:
-    zipc_channel_close(ch);
-    return err;
+    err = zipc__endpoint_listen(&channel_kind, ch, name, ZIPC_CHANNEL_RING_OFFSET + cap, &p, role, peer_role, &o);
+    return channel_done(out, ch, err);
 }
 
-int zipc__channel_adopt(zipc_channel **out, int fds[3], int role, struct zipc__peer *peer,
+int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int role, struct zipc__peer *peer,
                         const struct zipc__opts *o, uint64_t announced_size)
 {
     zipc_channel *ch;
     int err = channel_alloc(&ch);
     if (err)
         return err;
-    if (role != ZIPC_ROLE_PRODUCER && role != ZIPC_ROLE_CONSUMER)
-        err = -EBADMSG;
-    uint64_t abi_max = ZIPC_CHANNEL_RING_OFFSET + ZIPC_MAX_CAPACITY;
-    if (!err && announced_size > o->max_segment && announced_size <= abi_max)
-        err = -EFBIG; /* consistent, but more than we agreed to map and pre-fault */
-    if (!err && (err = zipc__check_eventfd(fds[1])) == 0 && (err = zipc__check_eventfd(fds[2])) == 0)
-        err = zipc__segment_attach(&ch->seg, zipc__segment_policy_rw(o->max_segment < abi_max ?
-                                                                     o->max_segment : abi_max),
-                                   fds[0], ZIPC_KIND_CHANNEL);
-    if (err) {
-        zipc_channel_close(ch);
-        return err;
-    }
-    fds[0] = -1; /* owned by the segment now */
-    if (announced_size != ch->seg.size)
-        err = -EBADMSG;
-    else
-        err = channel_bind(ch, role, o, peer, fds[1], fds[2]);
-    if (err) {
-        if (ch->wait.pidfd >= 0)
-            close(ch->wait.pidfd);
-        zipc__waiter_init(&ch->wait); /* the caller still owns the other fds */
-        zipc_channel_close(ch);
-        return err;
-    }
-    fds[1] = fds[2] = -1;
-    peer->sock = -1;
-    *out = ch;
-    return 0;
+    err = zipc__endpoint_adopt(&channel_kind, ch, fds, role, peer, o, announced_size);
+    return channel_done(out, ch, err);
 }
 
-int zipc_channel_connect(zipc_channel **out, const char *path, const struct zipc_options *opts)
+int zipc_channel_connect(zipc_channel **out, const char *name, const struct zipc_options *opts)
 {
     struct zipc__opts o;
-    if (!out || !path)
+    if (!out || !name)
         return -EINVAL;
     *out = NULL;
+    zipc_channel *ch;
     int err = zipc__opts_resolve(opts, &o);
-    if (err)
+    if (err || (err = channel_alloc(&ch)))
         return err;
-    int64_t deadline = zipc__deadline(o.timeout_ns);
-    struct zipc__peer peer = {.sock = -1};
-    int fds[3] = {-1, -1, -1};
-    struct zipc_welcome w;
-    zipc_channel *ch = NULL;
-    if ((err = zipc__connect_peer(path, ZIPC_KIND_CHANNEL, &o, deadline, &peer)))
-        return err;
-    int sock = peer.sock;
-    err = zipc__receive_welcome(&peer, ZIPC_KIND_CHANNEL, &w, fds, 3, deadline);
-    if (err == 0) {
-        err = zipc__channel_adopt(&ch, fds, (int)w.connector_role, &peer, &o, w.segment_size);
-        struct zipc__peer link = {.sock = sock};
-        zipc__send_ack(&link, err);
-    }
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    if (peer.sock >= 0)
-        close(peer.sock);
-    *out = ch;
-    return err;
+    err = zipc__endpoint_connect(&channel_kind, ch, name, &o);
+    return channel_done(out, ch, err);
 }
 
 int zipc_channel_shutdown(zipc_channel *ch)

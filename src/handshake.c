@@ -1,5 +1,7 @@
-/* Handshake: a Unix stream socket rendezvous that checks credentials and
- * ABI, then passes the segment's memfd and wake eventfds by SCM_RIGHTS.
+/* Handshake: the messages on a connected Unix stream socket, which check
+ * credentials and ABI, then pass a kind's fds (the segment's memfd first,
+ * then eventfds) by SCM_RIGHTS. Finding the socket is names.c's job; the
+ * sequence and its unwinding are endpoint.c's.
  *
  *   connector                      listener
  *   connect()          ------->    accept(), SO_PEERCRED uid check
@@ -8,34 +10,18 @@
  *   validate segment
  *   ack {status}       ------->
  *
- * The connected socket then stays open for the channel's lifetime: its EOF
+ * The connected socket then stays open for the endpoint's lifetime: its EOF
  * is how each side learns that the other is gone. */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
 
 #define ZIPC__HELLO_TIMEOUT_NS 2000000000LL /* a silent connection is dropped after 2 s */
-
-static int make_addr(const char *path, struct sockaddr_un *addr)
-{
-    if (!path || !*path)
-        return -EINVAL;
-    size_t len = strlen(path);
-    if (len >= sizeof(addr->sun_path))
-        return -ENAMETOOLONG;
-    memset(addr, 0, sizeof(*addr));
-    addr->sun_family = AF_UNIX;
-    memcpy(addr->sun_path, path, len + 1);
-    return 0;
-}
 
 /* Wait until fd has `events` or the deadline passes. */
 static int poll_until(int fd, short events, int64_t deadline)
@@ -172,81 +158,6 @@ static int peer_creds(int sock, struct zipc__peer *peer)
 }
 
 /* ---- listener -------------------------------------------------------- */
-
-/* A path is stale when it is a socket nobody accepts on. */
-static int replace_stale(const char *path, const struct sockaddr_un *addr)
-{
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISSOCK(st.st_mode))
-        return -ENOTSOCK;
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0)
-        return -errno;
-    int r = connect(probe, (const struct sockaddr *)addr, sizeof(*addr));
-    int e = errno;
-    close(probe);
-    if (r == 0)
-        return -EADDRINUSE;
-    if (e != ECONNREFUSED)
-        return -e;
-    return unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-/* Publish the bound socket file `tmp` at `path`, never replacing a file
- * that appeared there meanwhile (a listener that won the race). */
-static int publish_socket_file(const char *tmp, const char *path)
-{
-    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
-        return 0;
-    int e = errno;
-    if (e == EINVAL || e == ENOSYS) /* no RENAME_NOREPLACE on this filesystem */
-        e = link(tmp, path) == 0 ? 0 : errno;
-    unlink(tmp);
-    return e == EEXIST ? -EADDRINUSE : -e;
-}
-
-/* The socket file appears at `path` complete: bound, with its final mode,
- * and listening. It is bound under a temporary name next to `path` first,
- * because the mode given at bind() is reduced by the umask: a wider mode
- * (0660, 0666) needs a chmod, which must happen before anyone can see the
- * file. Without room for the temporary name, bind in place (fchmod first,
- * so the file is never wider than asked, only briefly narrower). */
-int zipc__listen_socket(const char *path, const struct zipc__opts *o, int *lsock)
-{
-    struct sockaddr_un addr, tmp;
-    static unsigned counter;
-    int err = make_addr(path, &addr);
-    if (err || (err = replace_stale(path, &addr)))
-        return err;
-    char tmp_path[sizeof(tmp.sun_path)];
-    int n = snprintf(tmp_path, sizeof(tmp_path), "%s.%d.%u~", path, (int)getpid(),
-                     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-    bool in_place = n < 0 || (size_t)n >= sizeof(tmp_path);
-    if ((err = make_addr(in_place ? path : tmp_path, &tmp)))
-        return err;
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -errno;
-    if (fchmod(s, o->socket_mode) < 0 || bind(s, (struct sockaddr *)&tmp, sizeof(tmp)) < 0) {
-        err = -errno;
-        close(s);
-        return err;
-    }
-    if (chmod(tmp.sun_path, o->socket_mode) < 0 || listen(s, 8) < 0)
-        err = -errno;
-    else if (!in_place)
-        err = publish_socket_file(tmp_path, path);
-    if (err) {
-        unlink(tmp.sun_path);
-        close(s);
-        return err;
-    }
-    *lsock = s;
-    return 0;
-}
-
 static int send_refusal(int sock, uint32_t kind, int status)
 {
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
@@ -315,52 +226,10 @@ int zipc__welcome_peer(struct zipc__peer *peer, const struct zipc_welcome *w, co
 
 /* ---- connector ------------------------------------------------------- */
 
-static int connect_once(const struct sockaddr_un *addr, int *sock)
+int zipc__send_hello(int sock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
+                     struct zipc__peer *peer)
 {
-    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return -errno;
-    if (connect(s, (const struct sockaddr *)addr, sizeof(*addr)) == 0) {
-        *sock = s;
-        return 0;
-    }
-    int e = errno;
-    close(s);
-    return -e;
-}
-
-static int sleep_ns(int64_t ns)
-{
-    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-    return nanosleep(&ts, NULL) < 0 && errno == EINTR ? -EINTR : 0;
-}
-
-int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts *o,
-                       int64_t deadline, struct zipc__peer *peer)
-{
-    struct sockaddr_un addr;
-    int err = make_addr(path, &addr);
-    if (err)
-        return err;
-    int sock = -1;
-    int64_t backoff = 1000000; /* 1 ms, doubling to 50 ms: the listener may start later */
-    for (;;) {
-        err = connect_once(&addr, &sock);
-        if (err == 0)
-            break;
-        struct stat st;
-        if (err == -ECONNREFUSED && lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode))
-            return -ENOTSOCK;
-        if (err != -ENOENT && err != -ECONNREFUSED && err != -EAGAIN)
-            return err; /* including -EINTR: a signal must be able to stop the wait */
-        int64_t left = deadline - zipc__now_ns();
-        if (left <= 0)
-            return err == -EAGAIN ? -ETIMEDOUT : err;
-        if ((err = sleep_ns(backoff < left ? backoff : left)))
-            return err;
-        backoff = backoff * 2 > 50000000 ? 50000000 : backoff * 2;
-    }
-    err = peer_creds(sock, peer);
+    int err = peer_creds(sock, peer);
     if (err == 0 && !zipc__uid_allowed(o, peer->uid))
         err = -EPERM;
     if (err == 0) {
@@ -373,8 +242,10 @@ int zipc__connect_peer(const char *path, uint32_t kind, const struct zipc__opts 
         if (err == -EPIPE)
             err = 0;
     }
-    if (err)
+    if (err) {
         close(sock);
+        peer->sock = -1;
+    }
     return err;
 }
 
@@ -421,3 +292,4 @@ int zipc__check_eventfd(int fd)
         return -EBADMSG;
     return 0;
 }
+

@@ -62,6 +62,82 @@ static inline int raw_connect_socket(const char *path, int timeout_ms)
     }
 }
 
+/* The abstract address of a zipc name under uid ("\0zipc/<uid>/<name>");
+ * returns the socklen to use with it. */
+static inline socklen_t raw_name_addr(uint32_t uid, const char *name, struct sockaddr_un *a)
+{
+    memset(a, 0, sizeof(*a));
+    a->sun_family = AF_UNIX;
+    int n = snprintf(a->sun_path + 1, sizeof(a->sun_path) - 1, "zipc/%u/%s", uid, name);
+    return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+}
+
+/* A listening socket on a zipc name, as a fake holder (-1 on failure). */
+static inline int raw_listen_name(uint32_t uid, const char *name)
+{
+    struct sockaddr_un a;
+    socklen_t len = raw_name_addr(uid, name, &a);
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || bind(s, (struct sockaddr *)&a, len) < 0 || listen(s, 8) < 0) {
+        CHECK_MSG(0, "raw listen on name %s: %s", name, strerror(errno));
+        if (s >= 0)
+            close(s);
+        return -1;
+    }
+    return s;
+}
+
+enum { RAW_UNIX_PREFIX = 1, RAW_UNIX_LISTENING = 2 };
+
+/* How many sockets /proc/net/unix lists at `path` (an abstract name shows
+ * as "@<name>"), or with RAW_UNIX_PREFIX at paths starting with it; with
+ * RAW_UNIX_LISTENING only listening ones (an accepted connection shows its
+ * listener's name too). -1 if the file cannot be read. */
+static inline int raw_unix_listed(const char *path_or_prefix, unsigned how)
+{
+    FILE *f = fopen("/proc/net/unix", "r");
+    if (!f)
+        return -1;
+    char line[512];
+    int n = 0;
+    size_t plen = strlen(path_or_prefix);
+    while (fgets(line, sizeof(line), f)) {
+        /* Num RefCount Protocol Flags Type St Inode Path */
+        unsigned long flags = 0;
+        int path_at = -1;
+        if (sscanf(line, "%*s %*s %*s %lx %*s %*s %*s %n", &flags, &path_at) < 1 || path_at < 0)
+            continue;
+        const char *path = line + path_at;
+        bool listening = flags & 0x10000; /* __SO_ACCEPTCON */
+        if (strncmp(path, path_or_prefix, plen) == 0 &&
+            ((how & RAW_UNIX_PREFIX) || path[plen] == '\n' || path[plen] == 0) &&
+            (!(how & RAW_UNIX_LISTENING) || listening))
+            n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Whether the zipc name (under uid) is held: a listening "@zipc/<uid>/<name>". */
+static inline bool raw_name_held(uint32_t uid, const char *name)
+{
+    char shown[128];
+    snprintf(shown, sizeof(shown), "@zipc/%u/%s", uid, name);
+    return raw_unix_listed(shown, RAW_UNIX_LISTENING) > 0;
+}
+
+/* Wait until raw_name_held() says `held`; false at the timeout. */
+static inline bool raw_wait_name_held(uint32_t uid, const char *name, bool held, int timeout_ms)
+{
+    int64_t end = tu_now_ns() + timeout_ms * TU_MS;
+    while (raw_name_held(uid, name) != held) {
+        if (tu_now_ns() > end)
+            return false;
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
 /* Send len bytes, with nfds fds (SCM_RIGHTS) on the first byte. */
 static inline bool raw_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {

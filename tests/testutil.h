@@ -613,6 +613,22 @@ static inline bool tu_pair_pc(zipc_channel **prod, zipc_channel **cons, size_t c
     return tu_pair(cons, prod, cap, NULL, NULL);
 }
 
+/* Either end of a channel (a tu_peer_fn): the producer sends one message
+ * "hi" of type 3, the consumer receives and checks it. */
+static inline void tu_exchange_one(zipc_channel *ch, void *arg)
+{
+    (void)arg;
+    if (zipc_channel_role(ch) == ZIPC_ROLE_PRODUCER) {
+        CHECK_OK(zipc_channel_send(ch, "hi", 2, 3, 5000 * TU_MS));
+        return;
+    }
+    char buf[8];
+    size_t size;
+    uint32_t type;
+    CHECK_OK(zipc_channel_recv(ch, buf, sizeof(buf), &size, &type, 5000 * TU_MS));
+    CHECK(size == 2 && type == 3 && memcmp(buf, "hi", 2) == 0);
+}
+
 /* ---- file descriptors --------------------------------------------------------- */
 
 /* What /proc/self/fd/<fd> points to ("anon_inode:[eventfd]", "/memfd:x (deleted)", ...). */

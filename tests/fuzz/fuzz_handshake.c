@@ -3,8 +3,9 @@
  * Input: byte 0 % 3 picks the receiving side:
  *   0  connector: the bytes are the listener's welcome, read by
  *      zipc__receive_welcome; an accepted welcome's fds then go to
- *      zipc__channel_adopt and the result is acked, as zipc_channel_connect
- *      does (and its fds are cleaned up the way it does);
+ *      zipc__channel_adopt (zipc__endpoint_adopt with the channel's
+ *      descriptor) and the result is acked, as zipc__endpoint_connect does
+ *      (and its fds are cleaned up the way it does);
  *   1  listener: the bytes are a client's hello, read by zipc__accept_peer
  *      on a listening socket set up once (a well-behaved second client stands in line,
  *      so a dropped first one never leaves the accept loop waiting);
@@ -107,8 +108,8 @@ static void connector(struct fz_in *in)
     send_chunks(sp[1], in);
     struct zipc__peer peer = {.sock = sp[0], .pid = getpid(), .uid = (uint32_t)geteuid()};
     struct zipc_welcome w;
-    int fds[3] = {-1, -1, -1};
-    int err = zipc__receive_welcome(&peer, ZIPC_KIND_CHANNEL, &w, fds, 3, deadline());
+    int fds[ZIPC__CHANNEL_NFDS] = {-1, -1, -1};
+    int err = zipc__receive_welcome(&peer, ZIPC_KIND_CHANNEL, &w, fds, ZIPC__CHANNEL_NFDS, deadline());
     check_no_wait();
     FZ_CHECK(err <= 0); /* a refusal's status can be any errno the listener likes */
     if (err == 0) {
@@ -124,7 +125,7 @@ static void connector(struct fz_in *in)
         }
         sp[0] = -1; /* fz_adopt took it */
     }
-    fz_close_all(fds, 3); /* what zipc_channel_connect does after a failure */
+    fz_close_all(fds, ZIPC__CHANNEL_NFDS); /* what zipc__endpoint_connect does after a failure */
     fz_close_all(sp, 2);
 }
 
@@ -177,9 +178,9 @@ static void listener_ack(struct fz_in *in)
     struct zipc_welcome w = {.magic = ZIPC_WELCOME_MAGIC, .abi_major = ZIPC_ABI_MAJOR,
                              .abi_minor = ZIPC_ABI_MINOR, .kind = ZIPC_KIND_CHANNEL,
                              .connector_role = ZIPC_ROLE_PRODUCER, .segment_size = SEGMENT_SIZE};
-    int fds[3] = {make_fd(FD_SEGMENT), fz_eventfd(), fz_eventfd()};
+    int fds[ZIPC__CHANNEL_NFDS] = {make_fd(FD_SEGMENT), fz_eventfd(), fz_eventfd()};
     struct zipc__peer peer = {.sock = sp[0]};
-    int err = zipc__welcome_peer(&peer, &w, fds, 3, deadline());
+    int err = zipc__welcome_peer(&peer, &w, fds, ZIPC__CHANNEL_NFDS, deadline());
     check_no_wait();
     FZ_CHECK(err <= 0); /* the ack's status is the connector's errno */
     fz_close_all(fds, 3);
@@ -188,8 +189,8 @@ static void listener_ack(struct fz_in *in)
 
 /* ---- setup and seeds ------------------------------------------------- */
 
-/* A listening socket like zipc__listen_socket's, in the abstract namespace
- * (zipc__accept_peer takes any listening socket); non-blocking, so the
+/* A listening socket on an abstract name, like a zipc name's (names.c;
+ * zipc__accept_peer takes any listening socket); non-blocking, so the
  * backlog can be drained after each input. */
 static void setup_listener(void)
 {

@@ -1,0 +1,50 @@
+/* Clocks, deadlines and a deadline-bounded ppoll: the time base every
+ * layer shares (handshake, names, wait). */
+#include <poll.h>
+#include <signal.h>
+#include <time.h>
+
+#include "internal.h"
+
+int64_t zipc__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t zipc__coarse_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline)
+{
+    struct timespec ts, *tsp = NULL;
+    if (deadline != INT64_MAX) {
+        int64_t left = deadline - zipc__now_ns();
+        if (left < 0)
+            left = 0;
+        ts.tv_sec = left / 1000000000;
+        ts.tv_nsec = left % 1000000000;
+        tsp = &ts;
+    }
+    int n = ppoll(fds, nfds, tsp, NULL);
+    return n > 0 ? n : n == 0 ? -ETIMEDOUT : -errno;
+}
+
+int64_t zipc__deadline(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return INT64_MAX;
+    int64_t now = zipc__now_ns();
+    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+int zipc__sleep_ns(int64_t ns)
+{
+    struct timespec ts = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+    return nanosleep(&ts, NULL) < 0 && errno == EINTR ? -EINTR : 0;
+}
