@@ -1,4 +1,4 @@
-/* The zipc command: `zipc bench` (and later stat/ls). */
+/* The zipc command: `zipc bench` (ls and stat come with the tools issue). */
 #include <stdio.h>
 #include <string.h>
 

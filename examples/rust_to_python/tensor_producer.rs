@@ -1,6 +1,6 @@
 //! Rust → Python: send float32 tensors (tensor header with dtype and shape,
 //! docs/ABI.md §9.2), each written in place in the ring; the Python consumer
-//! reads them with `ch.recv_array()` as zero-copy NumPy arrays.
+//! reads them with `ch.recv_tensor()` as zero-copy NumPy arrays.
 //!
 //!     cargo run --release --example tensor_producer -- SOCKET [COUNT] [ROWS] [COLS]
 //!
