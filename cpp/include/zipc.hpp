@@ -67,11 +67,11 @@
 
 /* Branch layout for the hot paths (C++17 has no [[likely]]); #undef'd at the end. */
 #if defined(__GNUC__)
-#define ZIPC_HPP_LIKELY(x) __builtin_expect(!!(x), 1)
-#define ZIPC_HPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ZIPC__HPP_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ZIPC__HPP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
-#define ZIPC_HPP_LIKELY(x) (x)
-#define ZIPC_HPP_UNLIKELY(x) (x)
+#define ZIPC__HPP_LIKELY(x) (x)
+#define ZIPC__HPP_UNLIKELY(x) (x)
 #endif
 
 namespace zipc {
@@ -186,7 +186,7 @@ namespace detail {
 /* The value of a non-throwing call, or throw its error as the C call `what`. */
 template <class T> T value_or_throw(result<T> &&r, const char *what)
 {
-    if (ZIPC_HPP_UNLIKELY(!r))
+    if (ZIPC__HPP_UNLIKELY(!r))
         throw error(r.error(), what);
     return std::move(*r);
 }
@@ -936,7 +936,7 @@ public:
     {
         into.release();
         int rc = zipc_channel_view(ch_, &into.m_, t.ns());
-        if (ZIPC_HPP_LIKELY(rc == 0))
+        if (ZIPC__HPP_LIKELY(rc == 0))
             into.ch_ = ch_;
         else
             into.m_ = zipc_msg{};
@@ -1013,7 +1013,7 @@ inline std::uint32_t abi_version() noexcept { return zipc_abi_version(); }
 
 } // namespace zipc
 
-#undef ZIPC_HPP_LIKELY
-#undef ZIPC_HPP_UNLIKELY
+#undef ZIPC__HPP_LIKELY
+#undef ZIPC__HPP_UNLIKELY
 
 #endif /* ZIPC_HPP */
