@@ -11,7 +11,8 @@
  *   machine.c      the machine description printed with the results
  *   report.c       the human table and the JSON object
  *   external.c     rows of other languages' benchmarks, run as children:
- *                  python3 -m zipc.bench, the Rust crate's example bench */
+ *                  python3 -m zipc.bench, the Rust crate's example bench,
+ *                  bench/peers (zipc-peers: Tachyon and iceoryx2, same harness) */
 #ifndef ZIPC_BENCH_H
 #define ZIPC_BENCH_H
 
@@ -97,10 +98,10 @@ struct machine {
 void machine_describe(struct machine *m);
 
 /* ---- rows of other languages (external.c) ------------------------------ */
-enum ext_id { EXT_PYTHON, EXT_RUST, EXT_SOURCES }; /* the table of sources */
+enum ext_id { EXT_PYTHON, EXT_RUST, EXT_PEERS, EXT_SOURCES }; /* the table of sources */
 #define EXT_MAX_ROWS 32
 struct ext_rows {
-    const char *label;              /* "python", "rust" */
+    const char *label;              /* "python", "rust", "peers" */
     const char *meta_key;           /* the child's object kept with its rows: "runtime", "config" */
     char command[512];              /* the child's command line ("": not run) */
     char *text;                     /* its output: meta and rows point into it */

@@ -32,6 +32,9 @@ static const struct ext_source SOURCES[EXT_SOURCES] = {
     [EXT_RUST] = {"rust", "ZIPC_RUST_BENCH", ZIPC_SOURCE_DIR "/rust/target/release/examples/bench",
                   true, "test -x %s", "%s", "config",
                   "not built (cd rust && cargo build --release -p zipc --example bench)"},
+    [EXT_PEERS] = {"peers", "ZIPC_PEERS", ZIPC_SOURCE_DIR "/bench/peers/target/release/zipc-peers",
+                   true, "test -x %s", "%s", "config",
+                   "not built: needs cargo and clang-19; make bench builds it"},
 };
 
 /* Run a shell command; its stdout+stderr into a malloc'd text. Returns the
@@ -140,7 +143,9 @@ static void one_source(const struct ext_source *s, const struct bench_opts *o, s
                  " --json%s%s", o->quick ? " --quick" : "", cpus);
         snprintf(cmd, sizeof(cmd), "%s 2>&1", x->command);
         free(x->text);
-        if ((st = capture(cmd, &x->text)) == 0)
+        /* A failed row makes a child exit non-zero: keep the rows it printed. */
+        st = capture(cmd, &x->text);
+        if (x->text && (st == 0 || strstr(x->text, "\n  {\"name\": ")))
             collect(x, x->text);
     } else if (s->unavailable) {
         snprintf(x->skipped, sizeof(x->skipped), "%s", s->unavailable);

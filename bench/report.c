@@ -230,10 +230,75 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
                "           + = slower: rtt = p50 / other p50 - 1, stream = other rate / row rate - 1\n");
 }
 
+#define PEER_FMT "%-14s %-6s %-7s %8s %8s %9s %9s %7s %9s %9s\n"
+
+/* How many times faster the C zipc row (or zipc-batch) of this run is than
+ * a peer's row, as the main table's "vs zipc": rtt by p50, stream by rate. */
+static void fmt_zipc_vs(char *out, size_t len, const char *r, bool rtt, const struct row *z)
+{
+    double v = ext_figure(r, rtt);
+    if (!z || !(v > 0))
+        snprintf(out, len, "-");
+    else
+        fmt_ratio(out, len, rtt ? v / (double)z->rtt.p50 : z->msgs_per_s / v);
+}
+
+/* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
+ * rows' harness on the same CPUs, beside this run's zipc rows. */
+static void peers_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
+{
+    char tv[32], iv[32];
+    ext_field(x->meta, "tachyon", tv, sizeof(tv));
+    ext_field(x->meta, "iceoryx2", iv, sizeof(iv));
+    fprintf(f, "\npeers    %s\n         %s, %s; the C rows' sizes, counts, warm-up and %g "
+               "interleaved round%s, every message verified\n\n",
+            x->command, tv[0] ? tv : "tachyon-ipc not built", iv[0] ? iv : "iceoryx2 not built",
+            ext_field(x->meta, "rounds", NULL, 0), ext_field(x->meta, "rounds", NULL, 0) == 1 ? "" : "s");
+    fprintf(f, PEER_FMT, "row (peers)", "kind", "size", "p50 ns", "p99 ns", "p99.9 ns", "rate/s",
+            "GB/s", "zipc is", "batch is");
+    bool was_rtt = true;
+    for (size_t i = 0; i < x->n; i++) {
+        const char *r = x->rows[i];
+        char name[64], kind[32], size[32], why[200], p[3][32] = {"", "", ""}, rate[32], gb[32] = "",
+             vz[32], vb[32] = "-";
+        ext_field(r, "name", name, sizeof(name));
+        ext_field(r, "kind", kind, sizeof(kind));
+        bool rtt = !strcmp(kind, "rtt");
+        size_t bytes = (size_t)ext_field(r, "size_bytes", NULL, 0);
+        fmt_size(size, sizeof(size), bytes);
+        if (i > 0 && rtt != was_rtt)
+            fputc('\n', f);
+        was_rtt = rtt;
+        ext_why(r, why, sizeof(why));
+        if (why[0]) {
+            fprintf(f, "%-14s %-6s %-7s  %s\n", name, kind, size, why);
+            continue;
+        }
+        if (rtt) {
+            static const char *const keys[3] = {"p50_ns", "p99_ns", "p99_9_ns"};
+            for (int k = 0; k < 3; k++)
+                snprintf(p[k], sizeof(p[k]), "%.0f", ext_field(r, keys[k], NULL, 0));
+        } else {
+            snprintf(gb, sizeof(gb), "%.2f", ext_field(r, "gb_per_s", NULL, 0));
+        }
+        fmt_rate(rate, sizeof(rate), ext_field(r, rtt ? "rtt_per_s" : "msgs_per_s", NULL, 0));
+        fmt_zipc_vs(vz, sizeof(vz), r, rtt, c_find(rows, n, "zipc", rtt, bytes));
+        if (!rtt)
+            fmt_zipc_vs(vb, sizeof(vb), r, rtt, c_find(rows, n, "zipc-batch", rtt, bytes));
+        fprintf(f, PEER_FMT, name, kind, size, p[0], p[1], p[2], rate, gb, vz, vb);
+    }
+    fprintf(f, "\nzipc is    how many times faster this run's C zipc row of the same kind and size is "
+               "(> 1: zipc ahead):\n"
+               "           rtt = peer p50 / zipc p50, stream = zipc rate / peer rate; batch is: the "
+               "same for zipc-batch\n"
+               "           rate/s: round trips (rtt) or messages (stream) per second\n");
+}
+
 /* The sections of the other languages' rows, in the order of the sources. */
 static void (*const EXT_HUMAN[EXT_SOURCES])(FILE *, const struct ext_rows *, const struct row *,
                                             size_t) = {[EXT_PYTHON] = python_human,
-                                                       [EXT_RUST] = rust_human};
+                                                       [EXT_RUST] = rust_human,
+                                                       [EXT_PEERS] = peers_human};
 
 static void external_human(FILE *f, const struct ext_rows ext[EXT_SOURCES], const struct row *rows,
                            size_t n)

@@ -1,0 +1,160 @@
+//! iceoryx2 (crate iceoryx2 0.10.0) publish-subscribe as its docs show it:
+//! a node per process, a `[u8]` slice service per direction, the publisher
+//! loans a sample, copies the message in and sends it; the subscriber
+//! busy-polls `receive()` and reads the sample in place. Lossless streaming:
+//! safe overflow off, the publisher retries until delivered, and a
+//! subscriber buffer holding as many messages as zipc's ring.
+use crate::harness::*;
+use iceoryx2::port::update_connections::UpdateConnections;
+use iceoryx2::prelude::*;
+use std::time::{Duration, Instant};
+
+
+fn e<E: std::fmt::Debug>(what: &'static str) -> impl Fn(E) -> String {
+    move |x| format!("iceoryx2 {what}: {x:?}")
+}
+
+/// The subscriber's buffer for a stream of `size`-byte messages: as many as
+/// zipc's ring of that row holds (ZIPC_PEERS_IOX_BUFFER overrides).
+pub fn buffer_for(size: usize) -> usize {
+    if let Some(n) = std::env::var("ZIPC_PEERS_IOX_BUFFER").ok().and_then(|s| s.parse().ok()) {
+        return n;
+    }
+    (crate::zipc_ring_for(size) / size).clamp(2, 4096)
+}
+
+fn node() -> Res<Node<ipc::Service>> {
+    NodeBuilder::new().create::<ipc::Service>().map_err(e("node"))
+}
+
+fn service_name(name: &str) -> Res<ServiceName> {
+    name.try_into().map_err(e("service name"))
+}
+
+/// Wait until the peer's ports are there, so no message goes to nobody.
+fn await_ports(ready: impl Fn() -> bool) -> Res<()> {
+    let t = Instant::now();
+    while !ready() {
+        if t.elapsed() > Duration::from_secs(10) {
+            return Err("iceoryx2: the peer's ports did not appear in 10 s".into());
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    Ok(())
+}
+
+pub fn rtt(name: &str, cfg: &Cfg, iters: usize, samples: &mut Vec<u64>) -> Res<Part> {
+    let n = unique(name);
+    let node = node()?;
+    let open = |dir: &str| {
+        node.service_builder(&service_name(&format!("{n}/{dir}"))?)
+            .publish_subscribe::<[u8]>()
+            .enable_safe_overflow(false)
+            .max_publishers(1)
+            .max_subscribers(1)
+            .create()
+            .map_err(e("create service"))
+    };
+    let (ping, pong) = (open("ping")?, open("pong")?);
+    let tx = ping.publisher_builder().initial_max_slice_len(RTT_SIZE).create().map_err(e("publisher"))?;
+    let rx = pong.subscriber_builder().create().map_err(e("subscriber"))?;
+    let peer = Peer::spawn(&ChildSpec::encode(name, "rtt", RTT_SIZE, &n, 0.0, iters), cfg)?;
+    let run = (|| -> Res<Part> {
+        await_ports(|| {
+            ping.dynamic_config().number_of_subscribers() >= 1
+                && pong.dynamic_config().number_of_publishers() >= 1
+        })?;
+        rtt_loop(
+            iters,
+            samples,
+            &mut |m| {
+                let s = tx.loan_slice_uninit(m.len()).map_err(e("loan"))?;
+                s.write_from_slice(m).send().map(|_| ()).map_err(e("send"))
+            },
+            &mut |check| {
+                let s = poll("iceoryx2 receive", || rx.receive().map_err(e("receive")))?;
+                check(s.payload())
+            },
+        )
+    })();
+    peer.finish(run)
+}
+
+fn rtt_child(spec: &ChildSpec) -> Res<()> {
+    let node = node()?;
+    let open = |dir: &str| {
+        node.service_builder(&service_name(&format!("{}/{dir}", spec.name))?)
+            .publish_subscribe::<[u8]>()
+            .open()
+            .map_err(e("open service"))
+    };
+    let (ping, pong) = (open("ping")?, open("pong")?);
+    let rx = ping.subscriber_builder().create().map_err(e("subscriber"))?;
+    let tx = pong.publisher_builder().initial_max_slice_len(RTT_SIZE).create().map_err(e("publisher"))?;
+    for _ in 0..spec.iters + spec.iters / 10 {
+        let m = poll("iceoryx2 receive", || rx.receive().map_err(e("receive")))?;
+        let s = tx.loan_slice_uninit(m.payload().len()).map_err(e("loan"))?;
+        s.write_from_slice(m.payload()).send().map_err(e("send"))?;
+    }
+    Ok(())
+}
+
+pub fn stream(name: &str, size: usize, cfg: &Cfg, secs: f64) -> Res<Part> {
+    let n = unique(name);
+    let node = node()?;
+    let buf = buffer_for(size);
+    let svc = node
+        .service_builder(&service_name(&n)?)
+        .publish_subscribe::<[u8]>()
+        .enable_safe_overflow(false)
+        .subscriber_max_buffer_size(buf)
+        .max_publishers(1)
+        .max_subscribers(1)
+        .create()
+        .map_err(e("create service"))?;
+    let rx = svc.subscriber_builder().buffer_size(buf).create().map_err(e("subscriber"))?;
+    let mut peer = Peer::spawn(&ChildSpec::encode(name, "stream", size, &n, cfg.warm_s + secs, 0), cfg)?;
+    let run = (|| -> Res<Part> {
+        // A publisher that finds a full buffer of a subscriber not yet
+        // connected drops the message (iceoryx2 avoids a deadlock so): the
+        // producer starts once our subscriber has connected to it.
+        await_ports(|| svc.dynamic_config().number_of_publishers() >= 1)?;
+        rx.update_connections().map_err(e("update_connections"))?;
+        peer.go()?;
+        consume(size, cfg.warm_s, &mut |v| {
+            let s = poll("iceoryx2 receive", || rx.receive().map_err(e("receive")))?;
+            v.check(s.payload())
+        })
+    })();
+    peer.finish(run)
+}
+
+fn stream_child(spec: &ChildSpec) -> Res<()> {
+    let node = node()?;
+    let svc = node
+        .service_builder(&service_name(&spec.name)?)
+        .publish_subscribe::<[u8]>()
+        .open()
+        .map_err(e("open service"))?;
+    let tx = svc
+        .publisher_builder()
+        .initial_max_slice_len(spec.size)
+        .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
+        .create()
+        .map_err(e("publisher"))?;
+    await_go()?;
+    let mut send = |m: &[u8]| -> Res<()> {
+        let s = tx.loan_slice_uninit(m.len()).map_err(e("loan"))?;
+        s.write_from_slice(m).send().map(|_| ()).map_err(e("send"))
+    };
+    let sent = produce(spec.size, spec.secs, &mut send)?;
+    send(&sent.to_le_bytes())
+}
+
+pub fn child(spec: &ChildSpec) -> Res<()> {
+    if spec.mode == "rtt" {
+        rtt_child(spec)
+    } else {
+        stream_child(spec)
+    }
+}

@@ -1,0 +1,341 @@
+//! zipc-peers: the native peers users compare zipc with, Tachyon and
+//! iceoryx2, measured the way `zipc bench` measures its C rows (bench/*.c):
+//! two processes pinned to two CPUs, 32-byte ping-pong (p50/p99/p99.9,
+//! round trips/s) and one-way streams of 32 B, 64 KiB and 1 MiB, the same
+//! counts, durations, warm-up and interleaved rounds, every message stamped
+//! with its sequence number and checked on arrival, the count checked at the
+//! end.
+//!
+//!     zipc-peers [--quick] [--json] [--cpus A,B]
+//!
+//! `--json` prints one "config" object and each row on a line of its own:
+//! `zipc bench` runs this program (bench/external.c, source "peers") and
+//! merges those lines into its own table and JSON.
+mod harness;
+#[cfg(feature = "iceoryx2")]
+mod iox;
+#[cfg(feature = "tachyon")]
+mod tachyon;
+
+use harness::*;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// zipc's stream ring for a message size (bench/stream.c ring_for).
+pub fn zipc_ring_for(size: usize) -> usize {
+    if size <= 4096 {
+        return 256 * 1024;
+    }
+    let mut cap = 64 * 1024;
+    while cap < 4 * size {
+        cap <<= 1;
+    }
+    cap
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Rtt,
+    Stream,
+}
+
+struct Row {
+    name: &'static str,
+    kind: Kind,
+    size: usize,
+    error: Option<String>,
+    skipped: Option<&'static str>,
+    samples: Vec<u64>,
+    messages: u64,
+    seconds: f64,
+}
+
+const SIZES: [usize; 3] = [32, 64 * 1024, 1024 * 1024];
+
+/// The rows, in the C table's order: round trips, then each size's streams.
+fn plan() -> Vec<Row> {
+    let row = |name, kind, size| Row {
+        name,
+        kind,
+        size,
+        error: None,
+        skipped: skipped(name),
+        samples: Vec::new(),
+        messages: 0,
+        seconds: 0.0,
+    };
+    let mut rows = vec![row("tachyon", Kind::Rtt, RTT_SIZE), row("iceoryx2", Kind::Rtt, RTT_SIZE)];
+    for size in SIZES {
+        rows.push(row("tachyon", Kind::Stream, size));
+        if size == 32 {
+            rows.push(row("tachyon-batch", Kind::Stream, size));
+        }
+        rows.push(row("iceoryx2", Kind::Stream, size));
+    }
+    rows
+}
+
+fn is_tachyon(name: &str) -> bool {
+    name.starts_with("tachyon")
+}
+
+/// Why a peer is not in this build (its crate failed to build or was left out).
+fn skipped(name: &str) -> Option<&'static str> {
+    if is_tachyon(name) && !cfg!(feature = "tachyon") {
+        Some("not built in: tachyon-ipc needs a C++23 compiler (clang-19); make bench builds it")
+    } else if !is_tachyon(name) && !cfg!(feature = "iceoryx2") {
+        Some("not built in: the iceoryx2 crate failed to build; make bench builds it")
+    } else {
+        None
+    }
+}
+
+fn peer_version(name: &str) -> &'static str {
+    if is_tachyon(name) {
+        "tachyon-ipc 0.5.1"
+    } else {
+        "iceoryx2 0.10.0"
+    }
+}
+
+#[allow(unused_variables)]
+fn run_part(r: &mut Row, cfg: &Cfg) -> Res<Part> {
+    let secs = cfg.stream_s / cfg.rounds as f64;
+    let iters = cfg.rtt_iters / cfg.rounds;
+    match (is_tachyon(r.name), r.kind) {
+        #[cfg(feature = "tachyon")]
+        (true, Kind::Rtt) => tachyon::rtt(r.name, cfg, iters, &mut r.samples),
+        #[cfg(feature = "tachyon")]
+        (true, Kind::Stream) => tachyon::stream(r.name, r.size, cfg, secs),
+        #[cfg(feature = "iceoryx2")]
+        (false, Kind::Rtt) => iox::rtt(r.name, cfg, iters, &mut r.samples),
+        #[cfg(feature = "iceoryx2")]
+        (false, Kind::Stream) => iox::stream(r.name, r.size, cfg, secs),
+        #[allow(unreachable_patterns)]
+        _ => Err("not built in".into()),
+    }
+}
+
+// ---- watchdog: a stuck row ends the run with a reason ------------------------
+
+static CURRENT: Mutex<Option<(Instant, String)>> = Mutex::new(None);
+
+fn watchdog() {
+    std::thread::spawn(|| loop {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some((deadline, what)) = CURRENT.lock().unwrap().as_ref() {
+            if Instant::now() > *deadline {
+                let pid = CHILD_PID.load(std::sync::atomic::Ordering::Relaxed);
+                if pid > 0 {
+                    // SAFETY: kill has no memory preconditions; pid is our child.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                eprintln!("zipc-peers: watchdog: {what} did not finish in time");
+                std::process::exit(1);
+            }
+        }
+    });
+}
+
+fn guard(what: String, budget_s: f64) {
+    *CURRENT.lock().unwrap() = Some((Instant::now() + Duration::from_secs_f64(budget_s), what));
+}
+
+// ---- figures and output ------------------------------------------------------
+
+/// Nearest-rank percentile, as bench/stats.c.
+fn pct(sorted: &[u64], q: f64) -> u64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.max(1) - 1]
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    if k == Kind::Rtt { "rtt" } else { "stream" }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// What the peer got where the C rows have their ring.
+fn setup_json(r: &Row) -> String {
+    #[cfg(feature = "tachyon")]
+    if is_tachyon(r.name) {
+        let ring = if r.kind == Kind::Rtt { 64 * 1024 } else { tachyon::ring_for(r.size) };
+        let batch = if r.name.ends_with("-batch") { tachyon::BATCH } else { 1 };
+        return format!(", \"ring_bytes\": {ring}, \"batch\": {batch}");
+    }
+    #[cfg(feature = "iceoryx2")]
+    if !is_tachyon(r.name) && r.kind == Kind::Stream {
+        return format!(", \"subscriber_buffer\": {}", iox::buffer_for(r.size));
+    }
+    let _ = r;
+    String::new()
+}
+
+fn row_json(r: &mut Row) -> String {
+    let head = format!(
+        "{{\"name\": {}, \"lang\": \"rust\", \"peer\": {}, \"kind\": \"{}\", \"size_bytes\": {}",
+        json_str(r.name),
+        json_str(peer_version(r.name)),
+        kind_name(r.kind),
+        r.size
+    );
+    if let Some(why) = r.skipped {
+        return format!("{head}, \"ok\": false, \"skipped\": {}}}", json_str(why));
+    }
+    if let Some(err) = &r.error {
+        return format!("{head}, \"ok\": false, \"error\": {}}}", json_str(err));
+    }
+    let body = if r.kind == Kind::Rtt {
+        let s = &mut r.samples;
+        s.sort_unstable();
+        let total: f64 = s.iter().map(|&x| x as f64).sum();
+        format!(
+            ", \"samples\": {}, \"min_ns\": {}, \"p50_ns\": {}, \"p90_ns\": {}, \"p99_ns\": {}, \
+             \"p99_9_ns\": {}, \"max_ns\": {}, \"rtt_per_s\": {:.1}",
+            s.len(),
+            s[0],
+            pct(s, 0.5),
+            pct(s, 0.9),
+            pct(s, 0.99),
+            pct(s, 0.999),
+            s[s.len() - 1],
+            s.len() as f64 * 1e9 / total
+        )
+    } else {
+        let rate = r.messages as f64 / r.seconds;
+        format!(
+            ", \"messages\": {}, \"msgs_per_s\": {:.1}, \"gb_per_s\": {:.4}",
+            r.messages,
+            rate,
+            rate * r.size as f64 / 1e9
+        )
+    };
+    format!("{head}, \"ok\": true{body}, \"seconds\": {:.4}{}}}", r.seconds, setup_json(r))
+}
+
+fn usage(why: &str) -> ! {
+    eprintln!("usage: zipc-peers [--quick] [--json] [--cpus A,B]   ({why})");
+    std::process::exit(2);
+}
+
+fn parse_cpus(s: &str) -> Option<[usize; 2]> {
+    let (a, b) = s.split_once(',')?;
+    let c = [a.trim().parse().ok()?, b.trim().parse().ok()?];
+    (c[0] != c[1]).then_some(c)
+}
+
+fn child_main(spec: &str) -> ! {
+    let Some((spec, cpu)) = ChildSpec::parse(spec) else {
+        eprintln!("zipc-peers: bad child spec {spec}");
+        std::process::exit(2);
+    };
+    if let Some(c) = cpu {
+        pin(c);
+    }
+    let r: Res<()> = match is_tachyon(&spec.peer) {
+        #[cfg(feature = "tachyon")]
+        true => tachyon::child(&spec),
+        #[cfg(feature = "iceoryx2")]
+        false => iox::child(&spec),
+        #[allow(unreachable_patterns)]
+        _ => Err("not built in".into()),
+    };
+    if let Err(e) = r {
+        eprintln!("{e}");
+        std::process::exit(1);
+    }
+    hold_until_released();
+    std::process::exit(0);
+}
+
+fn main() {
+    #[cfg(feature = "iceoryx2")]
+    iceoryx2::prelude::set_log_level(iceoryx2::prelude::LogLevel::Error);
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        child_main(&spec);
+    }
+    let (mut quick, mut json, mut cpus, mut given) = (false, false, [0, 1], false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--json" => json = true,
+            "--cpus" => match args.next().as_deref().and_then(parse_cpus) {
+                Some(c) => (cpus, given) = (c, true),
+                None => usage("--cpus wants two different CPU numbers A,B"),
+            },
+            _ => usage(&format!("unknown argument {a}")),
+        }
+    }
+    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // --cpus: pin even when this process inherited a one-CPU affinity (as
+    // the child of `zipc bench`, itself pinned to A).
+    let pinned = (given || allowed >= 2) && pin(cpus[0]);
+    // The C rows' settings (bench/bench.c): 200000 round trips (one CPU:
+    // 20000, each is a context switch), 1 s per stream row, 4 rounds each
+    // after 0.05 s of warm-up; --quick: 20000, 0.1 s, 1 round, 0.02 s.
+    let cfg = Cfg {
+        pinned,
+        cpus,
+        rounds: if quick { 1 } else { 4 },
+        rtt_iters: match (quick, pinned) {
+            (false, true) => 200_000,
+            (true, true) | (false, false) => 20_000,
+            (true, false) => 2_000,
+        },
+        stream_s: if quick { 0.1 } else { 1.0 },
+        warm_s: if quick { 0.02 } else { 0.05 },
+    };
+    watchdog();
+    let mut rows = plan();
+    for round in 0..cfg.rounds {
+        for r in rows.iter_mut().filter(|r| r.skipped.is_none() && r.error.is_none()) {
+            let what = format!("{} {} {} B (round {})", r.name, kind_name(r.kind), r.size, round + 1);
+            let budget = if r.kind == Kind::Rtt { 60.0 } else { 30.0 + 2.0 * (cfg.warm_s + cfg.stream_s) };
+            guard(what.clone(), budget);
+            match run_part(r, &cfg) {
+                Ok(p) => (r.messages, r.seconds) = (r.messages + p.messages, r.seconds + p.seconds),
+                Err(e) => r.error = Some(e),
+            }
+        }
+    }
+    *CURRENT.lock().unwrap() = None;
+    let lines: Vec<String> = rows.iter_mut().map(row_json).collect();
+    let config = format!(
+        "{{\"quick\": {quick}, \"rounds\": {}, \"rtt_iterations\": {}, \"stream_seconds\": {}, \
+         \"stream_warmup_seconds\": {}, \"pinned\": {pinned}, \"cpus\": {}, \"tachyon\": {}, \
+         \"iceoryx2\": {}, \"timer\": \"Instant (CLOCK_MONOTONIC)\"}}",
+        cfg.rounds,
+        cfg.rtt_iters,
+        cfg.stream_s,
+        cfg.warm_s,
+        if pinned { format!("[{}, {}]", cpus[0], cpus[1]) } else { "null".into() },
+        if cfg!(feature = "tachyon") { json_str(peer_version("tachyon")) } else { "null".into() },
+        if cfg!(feature = "iceoryx2") { json_str(peer_version("iceoryx2")) } else { "null".into() },
+    );
+    if json {
+        println!(
+            "{{\"tool\": \"zipc-peers\",\n \"config\": {config},\n \"rows\": [\n  {}\n ]}}",
+            lines.join(",\n  ")
+        );
+    } else {
+        println!("zipc-peers: {config}");
+        for l in &lines {
+            println!("{l}");
+        }
+    }
+    let failed = rows.iter().any(|r| r.error.is_some());
+    std::process::exit(if failed { 1 } else { 0 });
+}
