@@ -233,14 +233,14 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
 #define PEER_FMT "%-14s %-6s %-7s %8s %8s %9s %9s %7s %9s %9s\n"
 
 /* How many times faster the C zipc row (or zipc-batch) of this run is than
- * a peer's row, as the main table's "vs zipc": rtt by p50, stream by rate. */
-static void fmt_zipc_vs(char *out, size_t len, const char *r, bool rtt, const struct row *z)
+ * a peer's row, as the main table's "vs zipc": rtt by p50, stream by rate;
+ * NAN: no such zipc row or no figure. */
+static double zipc_vs(const char *r, bool rtt, const struct row *z)
 {
     double v = ext_figure(r, rtt);
     if (!z || !(v > 0))
-        snprintf(out, len, "-");
-    else
-        fmt_ratio(out, len, rtt ? v / (double)z->rtt.p50 : z->msgs_per_s / v);
+        return NAN;
+    return rtt ? v / (double)z->rtt.p50 : z->msgs_per_s / v;
 }
 
 /* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
@@ -282,9 +282,9 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
             snprintf(gb, sizeof(gb), "%.2f", ext_field(r, "gb_per_s", NULL, 0));
         }
         fmt_rate(rate, sizeof(rate), ext_field(r, rtt ? "rtt_per_s" : "msgs_per_s", NULL, 0));
-        fmt_zipc_vs(vz, sizeof(vz), r, rtt, c_find(rows, n, "zipc", rtt, bytes));
+        fmt_ratio(vz, sizeof(vz), zipc_vs(r, rtt, c_find(rows, n, "zipc", rtt, bytes)));
         if (!rtt)
-            fmt_zipc_vs(vb, sizeof(vb), r, rtt, c_find(rows, n, "zipc-batch", rtt, bytes));
+            fmt_ratio(vb, sizeof(vb), zipc_vs(r, rtt, c_find(rows, n, "zipc-batch", rtt, bytes)));
         fprintf(f, PEER_FMT, name, kind, size, p[0], p[1], p[2], rate, gb, vz, vb);
     }
     fprintf(f, "\nzipc is    how many times faster this run's C zipc row of the same kind and size is "
@@ -439,6 +439,30 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
     fputc('}', f);
 }
 
+/* The peers' ratios of the table, for the JSON: "zipc_vs_peers". */
+static void peers_json(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
+{
+    fprintf(f, ",\n \"zipc_vs_peers\": [");
+    for (size_t i = 0, k = 0; i < x->n; i++) {
+        char name[64], kind[32];
+        ext_field(x->rows[i], "name", name, sizeof(name));
+        ext_field(x->rows[i], "kind", kind, sizeof(kind));
+        bool rtt = !strcmp(kind, "rtt");
+        size_t bytes = (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0);
+        double z = zipc_vs(x->rows[i], rtt, c_find(rows, n, "zipc", rtt, bytes));
+        double b = rtt ? NAN : zipc_vs(x->rows[i], rtt, c_find(rows, n, "zipc-batch", rtt, bytes));
+        if (isnan(z) && isnan(b))
+            continue;
+        fprintf(f, "%s{\"peer\": ", k++ ? ",\n  " : "\n  ");
+        json_str(f, name);
+        fprintf(f, ", \"kind\": \"%s\", \"size_bytes\": %zu", kind, bytes);
+        json_num(f, "zipc_speedup", z, "%.4f");
+        json_num(f, "zipc_batch_speedup", b, "%.4f");
+        fputc('}', f);
+    }
+    fputs("\n ]", f);
+}
+
 void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
                  const struct row *rows, size_t n, const struct target *t, size_t nt,
                  const struct ext_rows ext[EXT_SOURCES])
@@ -476,6 +500,7 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
             json_str(f, ext[x].skipped);
         fputc('}', f);
     }
+    peers_json(f, &ext[EXT_PEERS], rows, n);
     fprintf(f, ",\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);

@@ -20,7 +20,7 @@ pub fn buffer_for(size: usize) -> usize {
     if let Some(n) = std::env::var("ZIPC_PEERS_IOX_BUFFER").ok().and_then(|s| s.parse().ok()) {
         return n;
     }
-    (crate::zipc_ring_for(size) / size).clamp(2, 4096)
+    (crate::zipc_ring_for(size) / size).max(2)
 }
 
 fn node() -> Res<Node<ipc::Service>> {
