@@ -232,26 +232,46 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
 
 #define PEER_FMT "%-14s %-6s %-7s %8s %8s %9s %9s %7s %9s %9s\n"
 
-/* How many times faster the C zipc row (or zipc-batch) of this run is than
- * a peer's row, as the main table's "vs zipc": rtt by p50, stream by rate;
- * NAN: no such zipc row or no figure. */
-static double zipc_vs(const char *r, bool rtt, const struct row *z)
+/* A row of a child by name, kind and size. */
+static const char *ext_find_sized(const struct ext_rows *x, const char *name, const char *kind,
+                                  size_t bytes)
 {
-    double v = ext_figure(r, rtt);
-    if (!z || !(v > 0))
+    char n[64], k[32];
+    for (size_t i = 0; i < x->n; i++) {
+        ext_field(x->rows[i], "name", n, sizeof(n));
+        ext_field(x->rows[i], "kind", k, sizeof(k));
+        if (!strcmp(n, name) && !strcmp(k, kind) && (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0) == bytes)
+            return x->rows[i];
+    }
+    return NULL;
+}
+
+/* How many times faster the peers child's own `zipc_name` row (zipc or
+ * zipc-batch, interleaved with the peers in the same rounds) is than row r
+ * of the same kind and size, as the main table's "vs zipc": rtt by p50,
+ * stream by rate; NAN: n/a. */
+static double zipc_vs(const struct ext_rows *x, const char *r, const char *zipc_name)
+{
+    char kind[32];
+    ext_field(r, "kind", kind, sizeof(kind));
+    bool rtt = !strcmp(kind, "rtt");
+    const char *z = ext_find_sized(x, zipc_name, kind, (size_t)ext_field(r, "size_bytes", NULL, 0));
+    double v = ext_figure(r, rtt), zv = ext_figure(z, rtt);
+    if (!(v > 0) || !(zv > 0))
         return NAN;
-    return rtt ? v / (double)z->rtt.p50 : z->msgs_per_s / v;
+    return rtt ? v / zv : zv / v;
 }
 
 /* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
  * rows' harness on the same CPUs, beside this run's zipc rows. */
 static void peers_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
 {
+    (void)rows, (void)n; /* the ratios are the child's own: same process, same rounds */
     char tv[32], iv[32];
     ext_field(x->meta, "tachyon", tv, sizeof(tv));
     ext_field(x->meta, "iceoryx2", iv, sizeof(iv));
-    fprintf(f, "\npeers    %s\n         %s, %s; the C rows' sizes, counts, warm-up and %g "
-               "interleaved round%s, every message verified\n\n",
+    fprintf(f, "\npeers    %s\n         %s, %s beside zipc; the C rows' sizes, counts, warm-up "
+               "and %g interleaved round%s, every message verified\n\n",
             x->command, tv[0] ? tv : "tachyon-ipc not built", iv[0] ? iv : "iceoryx2 not built",
             ext_field(x->meta, "rounds", NULL, 0), ext_field(x->meta, "rounds", NULL, 0) == 1 ? "" : "s");
     fprintf(f, PEER_FMT, "row (peers)", "kind", "size", "p50 ns", "p99 ns", "p99.9 ns", "rate/s",
@@ -282,13 +302,15 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
             snprintf(gb, sizeof(gb), "%.2f", ext_field(r, "gb_per_s", NULL, 0));
         }
         fmt_rate(rate, sizeof(rate), ext_field(r, rtt ? "rtt_per_s" : "msgs_per_s", NULL, 0));
-        fmt_ratio(vz, sizeof(vz), zipc_vs(r, rtt, c_find(rows, n, "zipc", rtt, bytes)));
+        fmt_ratio(vz, sizeof(vz), zipc_vs(x, r, "zipc"));
         if (!rtt)
-            fmt_ratio(vb, sizeof(vb), zipc_vs(r, rtt, c_find(rows, n, "zipc-batch", rtt, bytes)));
+            fmt_ratio(vb, sizeof(vb), zipc_vs(x, r, "zipc-batch"));
         fprintf(f, PEER_FMT, name, kind, size, p[0], p[1], p[2], rate, gb, vz, vb);
     }
-    fprintf(f, "\nzipc is    how many times faster this run's C zipc row of the same kind and size is "
-               "(> 1: zipc ahead):\n"
+    fprintf(f, "\nzipc is    how many times faster the zipc row above of the same kind and size is "
+               "(> 1: zipc ahead),\n"
+               "           measured in the same child, rounds interleaved with the peers' (the C rows' "
+               "calls via zipc-sys):\n"
                "           rtt = peer p50 / zipc p50, stream = zipc rate / peer rate; batch is: the "
                "same for zipc-batch\n"
                "           rate/s: round trips (rtt) or messages (stream) per second\n");
@@ -440,7 +462,7 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
 }
 
 /* The peers' ratios of the table, for the JSON: "zipc_vs_peers". */
-static void peers_json(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
+static void peers_json(FILE *f, const struct ext_rows *x)
 {
     fprintf(f, ",\n \"zipc_vs_peers\": [");
     for (size_t i = 0, k = 0; i < x->n; i++) {
@@ -449,9 +471,9 @@ static void peers_json(FILE *f, const struct ext_rows *x, const struct row *rows
         ext_field(x->rows[i], "kind", kind, sizeof(kind));
         bool rtt = !strcmp(kind, "rtt");
         size_t bytes = (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0);
-        double z = zipc_vs(x->rows[i], rtt, c_find(rows, n, "zipc", rtt, bytes));
-        double b = rtt ? NAN : zipc_vs(x->rows[i], rtt, c_find(rows, n, "zipc-batch", rtt, bytes));
-        if (isnan(z) && isnan(b))
+        double z = zipc_vs(x, x->rows[i], "zipc");
+        double b = rtt ? NAN : zipc_vs(x, x->rows[i], "zipc-batch");
+        if (!strncmp(name, "zipc", 4) || (isnan(z) && isnan(b)))
             continue;
         fprintf(f, "%s{\"peer\": ", k++ ? ",\n  " : "\n  ");
         json_str(f, name);
@@ -500,7 +522,7 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
             json_str(f, ext[x].skipped);
         fputc('}', f);
     }
-    peers_json(f, &ext[EXT_PEERS], rows, n);
+    peers_json(f, &ext[EXT_PEERS]);
     fprintf(f, ",\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);

@@ -1,5 +1,7 @@
 //! zipc-peers: the native peers users compare zipc with, Tachyon and
-//! iceoryx2, measured the way `zipc bench` measures its C rows (bench/*.c):
+//! iceoryx2, beside zipc itself (the C rows' calls through zipc-sys, rounds
+//! interleaved with the peers'), measured the way `zipc bench` measures its
+//! C rows (bench/*.c):
 //! two processes pinned to two CPUs, 32-byte ping-pong (p50/p99/p99.9,
 //! round trips/s) and one-way streams of 32 B, 64 KiB and 1 MiB, the same
 //! counts, durations, warm-up and interleaved rounds, every message stamped
@@ -19,6 +21,7 @@ mod harness;
 mod iox;
 #[cfg(feature = "tachyon")]
 mod tachyon;
+mod zipc;
 
 use harness::*;
 use std::sync::Mutex;
@@ -67,37 +70,56 @@ fn plan() -> Vec<Row> {
         messages: 0,
         seconds: 0.0,
     };
-    let mut rows = vec![row("tachyon", Kind::Rtt, RTT_SIZE), row("iceoryx2", Kind::Rtt, RTT_SIZE)];
+    let mut rows: Vec<Row> =
+        ["zipc", "tachyon", "iceoryx2"].into_iter().map(|p| row(p, Kind::Rtt, RTT_SIZE)).collect();
     for size in SIZES {
-        rows.push(row("tachyon", Kind::Stream, size));
-        if size == 32 {
-            rows.push(row("tachyon-batch", Kind::Stream, size));
+        for name in ["zipc", "zipc-batch", "tachyon", "tachyon-batch", "iceoryx2"] {
+            if name != "tachyon-batch" || size == 32 {
+                rows.push(row(name, Kind::Stream, size));
+            }
         }
-        rows.push(row("iceoryx2", Kind::Stream, size));
     }
     rows
 }
 
+#[derive(PartialEq)]
+enum Family {
+    Zipc,
+    Tachyon,
+    Iceoryx2,
+}
+
+fn family(name: &str) -> Family {
+    match name.split('-').next() {
+        Some("zipc") => Family::Zipc,
+        Some("tachyon") => Family::Tachyon,
+        _ => Family::Iceoryx2,
+    }
+}
+
 fn is_tachyon(name: &str) -> bool {
-    name.starts_with("tachyon")
+    family(name) == Family::Tachyon
 }
 
 /// Why a peer is not in this build (its crate failed to build or was left out).
 fn skipped(name: &str) -> Option<&'static str> {
     if is_tachyon(name) && !cfg!(feature = "tachyon") {
         Some("not built in: tachyon-ipc needs a C++23 compiler (clang-19); make bench builds it")
-    } else if !is_tachyon(name) && !cfg!(feature = "iceoryx2") {
+    } else if family(name) == Family::Iceoryx2 && !cfg!(feature = "iceoryx2") {
         Some("not built in: the iceoryx2 crate failed to build; make bench builds it")
     } else {
         None
     }
 }
 
-fn peer_version(name: &str) -> &'static str {
-    if is_tachyon(name) {
-        "tachyon-ipc 0.5.1"
-    } else {
-        "iceoryx2 0.10.0"
+fn peer_version(name: &str) -> String {
+    match family(name) {
+        // SAFETY: zipc_version returns a static C string.
+        Family::Zipc => format!("zipc {} (zipc-sys, the C rows' calls)", unsafe {
+            std::ffi::CStr::from_ptr(zipc_sys::zipc_version()).to_string_lossy()
+        }),
+        Family::Tachyon => "tachyon-ipc 0.5.1".into(),
+        Family::Iceoryx2 => "iceoryx2 0.10.0".into(),
     }
 }
 
@@ -105,15 +127,17 @@ fn peer_version(name: &str) -> &'static str {
 fn run_part(r: &mut Row, cfg: &Cfg) -> Res<Part> {
     let secs = cfg.stream_s / cfg.rounds as f64;
     let iters = cfg.rtt_iters / cfg.rounds;
-    match (is_tachyon(r.name), r.kind) {
+    match (family(r.name), r.kind) {
+        (Family::Zipc, Kind::Rtt) => zipc::rtt(r.name, cfg, iters, &mut r.samples),
+        (Family::Zipc, Kind::Stream) => zipc::stream(r.name, r.size, cfg, secs),
         #[cfg(feature = "tachyon")]
-        (true, Kind::Rtt) => tachyon::rtt(r.name, cfg, iters, &mut r.samples),
+        (Family::Tachyon, Kind::Rtt) => tachyon::rtt(r.name, cfg, iters, &mut r.samples),
         #[cfg(feature = "tachyon")]
-        (true, Kind::Stream) => tachyon::stream(r.name, r.size, cfg, secs),
+        (Family::Tachyon, Kind::Stream) => tachyon::stream(r.name, r.size, cfg, secs),
         #[cfg(feature = "iceoryx2")]
-        (false, Kind::Rtt) => iox::rtt(r.name, cfg, iters, &mut r.samples),
+        (Family::Iceoryx2, Kind::Rtt) => iox::rtt(r.name, cfg, iters, &mut r.samples),
         #[cfg(feature = "iceoryx2")]
-        (false, Kind::Stream) => iox::stream(r.name, r.size, cfg, secs),
+        (Family::Iceoryx2, Kind::Stream) => iox::stream(r.name, r.size, cfg, secs),
         #[allow(unreachable_patterns)]
         _ => Err("not built in".into()),
     }
@@ -172,6 +196,13 @@ fn json_str(s: &str) -> String {
 
 /// What the peer got where the C rows have their ring.
 fn setup_json(r: &Row) -> String {
+    if family(r.name) == Family::Zipc {
+        let (ring, batch) = match (r.kind, r.name.ends_with("-batch")) {
+            (Kind::Rtt, _) => (64 * 1024, 1),
+            (_, b) => (zipc_ring_for(r.size), if b { zipc::batch_for(r.size) } else { 1 }),
+        };
+        return format!(", \"ring_bytes\": {ring}, \"batch\": {batch}");
+    }
     #[cfg(feature = "tachyon")]
     if is_tachyon(r.name) {
         let ring = if r.kind == Kind::Rtt { 64 * 1024 } else { tachyon::ring_for(r.size) };
@@ -179,7 +210,7 @@ fn setup_json(r: &Row) -> String {
         return format!(", \"ring_bytes\": {ring}, \"batch\": {batch}");
     }
     #[cfg(feature = "iceoryx2")]
-    if !is_tachyon(r.name) && r.kind == Kind::Stream {
+    if family(r.name) == Family::Iceoryx2 && r.kind == Kind::Stream {
         return format!(", \"subscriber_buffer\": {}", iox::buffer_for(r.size));
     }
     let _ = r;
@@ -190,7 +221,7 @@ fn row_json(r: &mut Row) -> String {
     let head = format!(
         "{{\"name\": {}, \"lang\": \"rust\", \"peer\": {}, \"kind\": \"{}\", \"size_bytes\": {}",
         json_str(r.name),
-        json_str(peer_version(r.name)),
+        json_str(&peer_version(r.name)),
         kind_name(r.kind),
         r.size
     );
@@ -247,11 +278,12 @@ fn child_main(spec: &str) -> ! {
     if let Some(c) = cpu {
         pin(c);
     }
-    let r: Res<()> = match is_tachyon(&spec.peer) {
+    let r: Res<()> = match family(&spec.peer) {
+        Family::Zipc => zipc::child(&spec),
         #[cfg(feature = "tachyon")]
-        true => tachyon::child(&spec),
+        Family::Tachyon => tachyon::child(&spec),
         #[cfg(feature = "iceoryx2")]
-        false => iox::child(&spec),
+        Family::Iceoryx2 => iox::child(&spec),
         #[allow(unreachable_patterns)]
         _ => Err("not built in".into()),
     };
@@ -319,14 +351,15 @@ fn main() {
     let config = format!(
         "{{\"quick\": {quick}, \"rounds\": {}, \"rtt_iterations\": {}, \"stream_seconds\": {}, \
          \"stream_warmup_seconds\": {}, \"pinned\": {pinned}, \"cpus\": {}, \"tachyon\": {}, \
-         \"iceoryx2\": {}, \"timer\": \"Instant (CLOCK_MONOTONIC)\"}}",
+         \"iceoryx2\": {}, \"zipc\": {}, \"timer\": \"Instant (CLOCK_MONOTONIC)\"}}",
         cfg.rounds,
         cfg.rtt_iters,
         cfg.stream_s,
         cfg.warm_s,
         if pinned { format!("[{}, {}]", cpus[0], cpus[1]) } else { "null".into() },
-        if cfg!(feature = "tachyon") { json_str(peer_version("tachyon")) } else { "null".into() },
-        if cfg!(feature = "iceoryx2") { json_str(peer_version("iceoryx2")) } else { "null".into() },
+        if cfg!(feature = "tachyon") { json_str(&peer_version("tachyon")) } else { "null".into() },
+        if cfg!(feature = "iceoryx2") { json_str(&peer_version("iceoryx2")) } else { "null".into() },
+        json_str(&peer_version("zipc")),
     );
     if json {
         println!(
