@@ -267,7 +267,8 @@ pub fn consume(
     Ok(Part { messages: v.expect - at_t0, seconds: (end - t0).as_secs_f64() })
 }
 
-/// What the peer process runs: "peer|mode|size|name|secs|cpu".
+/// What the peer process runs: "peer|mode|size|name|secs|iters", then
+/// "|cpu" (Peer::spawn; "-": unpinned).
 pub struct ChildSpec {
     pub peer: String,
     pub mode: String,
