@@ -25,10 +25,10 @@ bench: all
 	@$(MAKE) --no-print-directory bench-peers
 	./$(BUILD)/zipc bench
 
-# bench/peers (its own Cargo workspace): each peer is a cargo feature, so a
-# peer that fails to build is left out and the other still builds. Tachyon's
-# C++ core needs C++23: Debian 12's clang-19 builds it (its GCC 12 does not),
-# and its bindgen needs libclang.
+# bench/peers (its own Cargo workspace): zipc's rows and the peers', each
+# peer a cargo feature, so a peer that fails to build is left out (its rows
+# say so) and the rest still builds. Tachyon's C++ core needs C++23: Debian
+# 12's clang-19 builds it (its GCC 12 does not).
 PEERS_CARGO = cargo build --release --manifest-path bench/peers/Cargo.toml --no-default-features
 PEERS_CXX = $(shell command -v clang++-19 >/dev/null 2>&1 && echo CC=clang-19 CXX=clang++-19)
 
@@ -36,17 +36,17 @@ PEERS_CXX = $(shell command -v clang++-19 >/dev/null 2>&1 && echo CC=clang-19 CX
 bench-peers:
 	@if ! command -v cargo >/dev/null 2>&1; then \
 	  echo "make bench: no cargo: peer rows (tachyon, iceoryx2) skipped" >&2; exit 0; fi; \
-	if [ -z "$(PEERS_CXX)" ]; then \
-	  echo "make bench: no clang-19: tachyon rows skipped (its C++ core needs C++23; apt-get install clang-19)" >&2; \
-	  $(PEERS_CARGO) --features iceoryx2 || \
-	    echo "make bench: iceoryx2 failed to build: its rows skipped" >&2; \
-	elif ! env $(PEERS_CXX) $(PEERS_CARGO) --features tachyon,iceoryx2; then \
-	  if env $(PEERS_CXX) $(PEERS_CARGO) --features iceoryx2; then \
-	    echo "make bench: tachyon-ipc failed to build: tachyon rows skipped" >&2; \
-	  elif env $(PEERS_CXX) $(PEERS_CARGO) --features tachyon; then \
-	    echo "make bench: iceoryx2 failed to build: iceoryx2 rows skipped" >&2; \
-	  else echo "make bench: neither peer built: peer rows skipped" >&2; fi; \
-	fi
+	sets="tachyon,iceoryx2 iceoryx2 tachyon -"; \
+	if [ -z "$(PEERS_CXX)" ]; then sets="iceoryx2 -"; \
+	  echo "make bench: no clang-19: tachyon rows skipped (its C++ core needs C++23; apt-get install clang-19)" >&2; fi; \
+	for f in $$sets; do \
+	  [ "$$f" = - ] && f=""; \
+	  if env $(PEERS_CXX) $(PEERS_CARGO) --features "$$f"; then \
+	    for p in tachyon iceoryx2; do case ",$$f," in *,$$p,*) ;; *) \
+	      [ $$p = tachyon ] && [ -z "$(PEERS_CXX)" ] || \
+	        echo "make bench: $$p failed to build: its rows skipped (cargo's errors above)" >&2;; esac; done; \
+	    exit 0; fi; \
+	done; echo "make bench: bench/peers failed to build: peer rows skipped or stale" >&2
 
 test:
 	./tests/run_all.sh
