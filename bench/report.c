@@ -262,6 +262,47 @@ static double zipc_vs(const struct ext_rows *x, const char *r, const char *zipc_
     return rtt ? v / zv : zv / v;
 }
 
+/* The smallest "zipc is" of a zipc row over the named peers' rows of one
+ * size: zipc against the best of them; NAN when none has a figure. */
+static double zipc_vs_best(const struct ext_rows *x, const char *zipc_name, const char *const *peers,
+                           size_t bytes)
+{
+    double best = NAN;
+    for (; *peers; peers++) {
+        const char *r = ext_find_sized(x, *peers, "stream", bytes);
+        double v = r ? zipc_vs(x, r, zipc_name) : NAN;
+        if (!isnan(v) && (isnan(best) || v < best))
+            best = v;
+    }
+    return best;
+}
+
+/* Issue 8's aims against the peers, judged on this child's same-run ratios. */
+static void peers_targets(FILE *f, const struct ext_rows *x)
+{
+    static const char *const TACHYON[] = {"tachyon", "tachyon-batch", NULL};
+    static const char *const ICEORYX2[] = {"iceoryx2", NULL};
+    static const struct {
+        const char *what, *zipc;
+        const char *const *peers;
+        size_t bytes;
+        double limit;
+    } AIMS[] = {
+        {"32 B stream, per message >= best Tachyon", "zipc", TACHYON, 32, 1.0},
+        {"32 B stream, batched >= 1.5x best Tachyon", "zipc-batch", TACHYON, 32, 1.5},
+        {"64 KiB stream >= 1.1x iceoryx2", "zipc", ICEORYX2, 64 * 1024, 1.1},
+        {"1 MiB stream >= 1.1x iceoryx2", "zipc", ICEORYX2, 1024 * 1024, 1.1},
+    };
+    fprintf(f, "\npeer targets (zipc is, same child run)\n");
+    for (size_t i = 0; i < sizeof(AIMS) / sizeof(AIMS[0]); i++) {
+        double v = zipc_vs_best(x, AIMS[i].zipc, AIMS[i].peers, AIMS[i].bytes);
+        char r[32];
+        fmt_ratio(r, sizeof(r), v);
+        fprintf(f, "  %-4s  %-42s %-10s %s\n", isnan(v) ? "n/a" : v >= AIMS[i].limit ? "PASS" : "MISS",
+                AIMS[i].what, AIMS[i].zipc, r);
+    }
+}
+
 /* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
  * rows' harness on the same CPUs, beside this run's zipc rows. */
 static void peers_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
@@ -314,6 +355,7 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
                "           rtt = peer p50 / zipc p50, stream = zipc rate / peer rate; batch is: the "
                "same for zipc-batch\n"
                "           rate/s: round trips (rtt) or messages (stream) per second\n");
+    peers_targets(f, x);
 }
 
 /* The sections of the other languages' rows, in the order of the sources. */
