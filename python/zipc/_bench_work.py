@@ -16,9 +16,9 @@ import os
 import time
 
 KINDS = {  # kind: (payload bytes, messages, quick messages); every row of a kind sends the same
-    "msg32": (32, 1_000_000, 100_000),
-    "tensor1k": (1024, 200_000, 20_000),
-    "array1m": (1 << 20, 2_000, 200),
+    "msg32": (32, 500_000, 50_000),
+    "tensor1k": (1024, 100_000, 10_000),
+    "array1m": (1 << 20, 1_000, 100),
 }
 FULL_EVERY = 64  # an array's whole content is compared on every 64th message
 BATCH = 256  # the most messages any batch receive takes at once (zipc, Tachyon, faster-fifo)

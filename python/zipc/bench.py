@@ -11,7 +11,8 @@ iceoryx2, pyzmq over ipc://, faster-fifo, multiprocessing.Queue; a peer that is
 not installed gives a "skipped" row saying how to get it), a hand-rolled
 multiprocessing.shared_memory ring, and the same work in one process without
 any transport. Rates are measured by the consumer from its first receive to
-its last check.
+its last check; each row runs in 3 rounds (--quick: 1), round-robin over the
+table, and shows the median.
 
 --json prints one JSON object with one row object per line (and "runtime" on
 one line): `zipc bench` merges these lines into its own table and JSON.
@@ -25,6 +26,7 @@ import multiprocessing as mp
 import os
 import platform
 import signal
+import statistics
 import sys
 
 import zipc
@@ -34,6 +36,7 @@ from . import _bench_peers as peers
 from ._bench_work import BATCH, CAPACITY, CPUS, KINDS, BadMessage, Clock, Work, floats, msg32, pin
 
 ROW_DEADLINE_S = 180  # a row that has not reported by then is killed, with its producer
+ROUNDS = 3  # each row's figure: the median of its rounds
 
 
 def runtime() -> dict:
@@ -200,29 +203,44 @@ def run_row(fn, kind: str, n: int) -> tuple[int, float] | str:
     return got if got is not None else f"the consumer process died (exit {p.exitcode})"
 
 
-def row(name: str, kind: str, peer: str | None, fn, n: int) -> dict:
-    head = row_head(name, kind)
-    if peer:
-        module, how = peers.PEERS[peer]
-        if importlib.util.find_spec(module) is None:
-            return {**head, "skipped": f"{peer} is not installed: {how}"}
+def skip_reason(peer: str | None) -> str | None:
+    """Why a peer's rows cannot run (not installed), or None."""
+    if peer and importlib.util.find_spec(peers.PEERS[peer][0]) is None:
+        return f"{peer} is not installed: {peers.PEERS[peer][1]}"
+    return None
+
+
+def one_round(peer: str | None, fn, kind: str, n: int) -> float | str:
+    """One run of a row: its rate (messages/s), or why it has none."""
     got = run_row(fn, kind, n)
     if isinstance(got, str):
         hint = peer and got.startswith(("ImportError", "ModuleNotFoundError"))
-        return {**head, "error": got + (f" ({peers.PEERS[peer][1]})" if hint else "")}
+        return got + (f" ({peers.PEERS[peer][1]})" if hint else "")
     count, secs = got
     if count <= 0 or secs <= 0:
-        return {**head, "error": f"all {n} messages came in the first receive: too few to time"}
-    rate = count / secs
+        return f"all {n} messages came in the first receive: too few to time"
+    return count / secs
+
+
+def row(name: str, kind: str, n: int, rates: list, why: str | None) -> dict:
+    """A row of the report: the median of its rounds' rates, or why it has none."""
+    head = row_head(name, kind)
+    if why:
+        return {**head, "skipped": why}
+    errors = [r for r in rates if isinstance(r, str)]
+    if errors:  # one failed round fails the row: its figures would not be the same work
+        return {**head, "error": errors[0]}
+    rate = statistics.median(rates)
     return {**head, "msgs_per_s": round(rate, 1), "gb_per_s": round(rate * KINDS[kind][0] / 1e9, 4),
-            "seconds": round(secs, 4), "messages": n, "verified": n}
+            "rounds_msgs_per_s": [round(r) for r in rates], "messages": n, "verified": n}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m zipc.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--quick", action="store_true", help="10x fewer messages")
+    ap.add_argument("--quick", action="store_true", help="10x fewer messages, one round")
     ap.add_argument("--cpus", metavar="A,B", help="consumer and producer CPUs (default 0,1)")
+    ap.add_argument("--rounds", type=int, metavar="R", help=f"rounds over the table (default {ROUNDS})")
     ap.add_argument("--only", metavar="TEXT", help="only the rows whose kind or name contains TEXT")
     ap.add_argument("--messages", type=int, metavar="N", help="at most N messages per row (a smoke test)")
     args = ap.parse_args(argv)
@@ -231,16 +249,21 @@ def main(argv=None) -> int:
     if importlib.util.find_spec("numpy") is None:
         print("zipc.bench needs NumPy", file=sys.stderr)
         return 2
-    rows = []
-    for kind, name, peer, fn in row_table():
-        if args.only and args.only not in kind and args.only not in name:
-            continue
-        n = min(KINDS[kind][2 if args.quick else 1], args.messages or sys.maxsize)
-        rows.append(row(name, kind, peer, fn, n))
-        if not args.json:
-            print(f"  {kind} {name} done", file=sys.stderr)
+    table = [(kind, name, peer, fn, min(KINDS[kind][2 if args.quick else 1], args.messages or sys.maxsize))
+             for kind, name, peer, fn in row_table()
+             if not args.only or args.only in kind or args.only in name]
+    why = [skip_reason(peer) for _, _, peer, _, _ in table]
+    rates = [[] for _ in table]
+    rounds = args.rounds or (1 if args.quick else ROUNDS)
+    for rnd in range(rounds):  # round-robin: a slow spell of the machine hits every row alike
+        for i, (kind, name, peer, fn, n) in enumerate(table):
+            if not why[i] and not any(isinstance(r, str) for r in rates[i]):
+                rates[i].append(one_round(peer, fn, kind, n))
+            if not args.json:
+                print(f"  round {rnd + 1}/{rounds}: {kind} {name}", file=sys.stderr)
+    rows = [row(name, kind, n, rates[i], why[i]) for i, (kind, name, _, _, n) in enumerate(table)]
     add_ratios(rows)
-    report = {"machine": machine(), "runtime": runtime(), "rows": rows}
+    report = {"machine": machine(), "runtime": {**runtime(), "rounds": rounds}, "rows": rows}
     if args.json:
         print_json(report)
     else:
@@ -275,15 +298,17 @@ def print_table(report: dict) -> None:
     print(f"machine: {m['cpu_model']}, {m['cores']} cores, Linux {m['kernel']}, Python {rt['python']}, "
           f"NumPy {rt['numpy']}; {rt['pin']}")
     print("peers: " + ", ".join(f"{k} {v or '-'}" for k, v in rt["peers"].items()) + f"; checks: {rt['checks']}")
-    print(f"{'workload':9} {'transport':44} {'msgs/s':>12} {'GB/s':>8} {'x Queue':>8} {'zipc x':>7}")
+    print(f"{'workload':9} {'transport':44} {'msgs/s':>12} {'spread':>7} {'GB/s':>8} {'x Queue':>8} {'zipc x':>7}")
     for r in report["rows"]:
         if "msgs_per_s" in r:
             zx = f"{r['zipc_x']:7.2f}" if "zipc_x" in r else f"{'':7}"
-            print(f"{r['kind']:9} {r['name']:44} {r['msgs_per_s']:12,.0f} {r['gb_per_s']:8.3f} "
+            spread = (max(r["rounds_msgs_per_s"]) - min(r["rounds_msgs_per_s"])) / r["msgs_per_s"]
+            print(f"{r['kind']:9} {r['name']:44} {r['msgs_per_s']:12,.0f} {spread:7.0%} {r['gb_per_s']:8.3f} "
                   f"{r.get('speedup_vs_queue', 0):8.2f} {zx}")
         else:
             print(f"{r['kind']:9} {r['name']:44} {'skipped: ' + r['skipped'] if 'skipped' in r else 'error: ' + r['error']}")
-    print("zipc x: the best zipc Python-to-Python rate of the workload / the row's rate")
+    print(f"msgs/s: the median of {rt['rounds']} rounds; spread: (max - min) / median; "
+          "zipc x: the best zipc Python-to-Python rate of the workload / the row's rate")
 
 
 if __name__ == "__main__":
