@@ -97,24 +97,31 @@ def zipc_producer(path: str, kind: str, n: int, how: str) -> None:
     ch.close()
 
 
-def zipc_rows(how: str):
+def zipc_rows(how: str, batch: int = BATCH):
     """The row function for zipc with this producer (send, send_many, send_tensor,
-    reserve_tensor, c); the consumer receives zero-copy arrays or copied messages in batches."""
+    reserve_tensor, c); the consumer receives zero-copy arrays or copied messages, at most
+    `batch` a call (1: recv_tensor, each array let go before the next receive)."""
     def run(kind: str, n: int) -> tuple[int, float]:
         path = peers.sock_path("s")
         p = peers.spawn(zipc_producer, path, kind, n, how)
         work, clock = Work(kind, n), Clock()
         with zipc.Channel.listen(path, CAPACITY[kind], timeout=30) as ch:
-            if work.is_array:
+            if work.is_array and batch == 1:
                 while not work.done:
-                    arrays = ch.recv_tensors(work.left(BATCH), timeout=peers.STALL_S)  # zero-copy
+                    a = ch.recv_tensor(timeout=peers.STALL_S)  # zero-copy
+                    clock.tick()
+                    work.check_array(a)
+                    del a  # let its slot go
+            elif work.is_array:
+                while not work.done:
+                    arrays = ch.recv_tensors(work.left(batch), timeout=peers.STALL_S)  # zero-copy
                     clock.tick(len(arrays))
                     for a in arrays:
                         work.check_array(a)
                     del arrays, a  # let the slots go
             else:
                 while not work.done:
-                    msgs = ch.recv_many(work.left(BATCH), timeout=peers.STALL_S)
+                    msgs = ch.recv_many(work.left(batch), timeout=peers.STALL_S)
                     clock.tick(len(msgs))
                     for m in msgs:
                         work.check_bytes(m.data)
@@ -159,6 +166,7 @@ def row_table() -> list:
         else:
             how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
             rows += [(kind, f"zipc {how}/recv_tensors", None, zipc_rows(how)),
+                     (kind, f"zipc {how}/recv_tensor", None, zipc_rows(how, batch=1)),
                      (kind, "zipc C producer -> recv_tensors", None, zipc_rows("c"))]
         rows += [(kind, "tachyon-ipc acquire_tx+flush/drain_batch", "tachyon", peers.run_tachyon),
                  (kind, "iceoryx2 loan+send/receive (busy poll)", "iceoryx2", peers.run_iceoryx2),
