@@ -1,12 +1,18 @@
 """Python benchmark: python3 -m zipc.bench [--json] [--quick] [--cpus A,B]
 
-Producer and consumer are two processes pinned to CPU A (consumer, default 0)
-and B (producer, default 1). Three workloads: 32-byte messages, 1 KiB float32[256] tensors,
-1 MiB float32 arrays; transports: zipc (Python->Python, and C->Python: the
-producer is examples/c_producer.c, built into the extension, run in a child
-process: no compiler or source tree needed), multiprocessing.Queue,
-multiprocessing.shared_memory + a pipe, pyzmq ipc:// PUSH/PULL. Rates are
-measured by the consumer from its first message to its last.
+Each row runs in fresh processes: a consumer pinned to CPU A (default 0) that
+forks its producer, pinned to CPU B (default 1). Three workloads (32-byte
+messages, 1 KiB float32[256] arrays, 1 MiB float32 arrays); every row of a
+workload sends the same number of distinct messages, and the consumer checks
+every one of them and their count (python/zipc/_bench_work.py says how).
+Transports: zipc (Python to Python, and the C producer of examples/c_producer.c,
+built into the extension), the peers users compare zipc with (tachyon-ipc,
+iceoryx2, pyzmq over ipc://, faster-fifo, multiprocessing.Queue; a peer that is
+not installed gives a "skipped" row saying how to get it), a hand-rolled
+multiprocessing.shared_memory ring, and the same work in one process without
+any transport. Rates are measured by the consumer from its first receive to
+its last check; each row runs in 3 rounds (--quick: 1), round-robin over the
+table, and shows the median.
 
 --json prints one JSON object with one row object per line (and "runtime" on
 one line): `zipc bench` merges these lines into its own table and JSON.
@@ -14,33 +20,23 @@ one line): `zipc bench` merges these lines into its own table and JSON.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing as mp
 import os
 import platform
+import signal
+import statistics
 import sys
-import tempfile
-import time
 
 import zipc
 from zipc import _zipc
 
-KINDS = {  # kind: (payload bytes, messages, quick messages)
-    "msg32": (32, 2_000_000, 200_000),
-    "tensor1k": (1024, 400_000, 40_000),
-    "array1m": (1 << 20, 4_000, 400),
-}
-CPUS = [0, 1]  # consumer, producer (--cpus)
-QUEUE_SHARE = 20
-STALL_S = 30  # a transport silent this long fails its row (a dead producer)  # slow baselines send 1/QUEUE_SHARE of the messages
-FLOATS = {k: v[0] // 4 for k, v in KINDS.items()}
+from . import _bench_peers as peers
+from ._bench_work import BATCH, CAPACITY, CPUS, KINDS, BadMessage, Clock, Work, floats, msg32, pin
 
-
-def pin(side: int) -> None:
-    """Pin this process to the consumer's (0) or the producer's (1) CPU."""
-    cpu = CPUS[side]
-    if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > cpu:
-        os.sched_setaffinity(0, {cpu})
+ROW_DEADLINE_S = 180  # a row that has not reported by then is killed, with its producer
+ROUNDS = 3  # each row's figure: the median of its rounds
 
 
 def runtime() -> dict:
@@ -50,7 +46,19 @@ def runtime() -> dict:
     except ImportError:
         npv = None
     return {"python": platform.python_version(), "numpy": npv, "zipc": zipc.__version__,
-            "pin": f"consumer cpu {CPUS[0]}, producer cpu {CPUS[1]}"}
+            "pin": f"consumer cpu {CPUS[0]}, producer cpu {CPUS[1]}", "peers": peer_versions(),
+            "checks": "every message: content (32 B) or both ends (arrays; all of every 64th); the count"}
+
+
+def peer_versions() -> dict:
+    from importlib import metadata
+    out = {}
+    for dist in ("tachyon-ipc", "iceoryx2", "pyzmq", "faster-fifo"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
 
 
 def machine() -> dict:
@@ -63,280 +71,207 @@ def machine() -> dict:
     return {"cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release()}
 
 
-def np_():
-    import numpy as np
-    return np
+# ---- zipc rows -----------------------------------------------------------------------
 
-
-# ---- producers (child processes) ---------------------------------------------------
-
-def zipc_producer(path: str, kind: str, n: int, batched: bool) -> None:
-    pin(1)
+def zipc_producer(path: str, kind: str, n: int, how: str) -> None:
+    if how == "c":  # examples/c_producer.c's loop, in C: message i as _bench_work makes it
+        mode = ["bytes", str(n), "32"] if kind == "msg32" else ["tensor", str(n), str(floats(kind))]
+        sys.exit(_zipc._c_producer([path, *mode]))
+    work = Work(kind, n)
     ch = zipc.Channel.connect(path, timeout=10)
-    if kind == "msg32":
-        msg = b"x" * 32
-        if batched:
-            chunk = [msg] * 1024
-            for _ in range(n // 1024):
-                ch.send_many(chunk)
-        else:
-            for _ in range(n):
-                ch.send(msg)
-    else:
-        np = np_()
-        src = np.ones(FLOATS[kind], np.float32)
-        if kind == "tensor1k":
-            for _ in range(n):
-                ch.send_tensor(src)  # one copy into the ring
-        for _ in range(n if kind == "array1m" else 0):
-            with ch.reserve_tensor(src.shape, np.float32) as r:
-                r.array[...] = src  # the producer's one write, in place in the ring
+    if how == "send":
+        for i in range(n):
+            ch.send(msg32(i))
+    elif how == "send_many":
+        for j in range(0, n, 1024):
+            ch.send_many([msg32(i) for i in range(j, min(j + 1024, n))])
+    elif how == "send_tensor":
+        src = work.np.empty(work.len, work.np.float32)
+        for i in range(n):
+            work.fill(i, src)
+            ch.send_tensor(src)  # one copy into the ring
+    else:  # reserve_tensor
+        for i in range(n):
+            with ch.reserve_tensor(work.len, work.np.float32) as r:
+                work.fill(i, r.array)  # the producer's one write, in place in the ring
     ch.close()
 
 
-def c_producer(path: str, kind: str, n: int) -> None:
-    """examples/c_producer.c's loop, in C, from the installed extension."""
-    pin(1)
-    mode = ["bytes", str(n), "32"] if kind == "msg32" else ["tensor", str(n), str(FLOATS[kind])]
-    sys.exit(_zipc._c_producer([path, *mode]))
+def zipc_rows(how: str, batch: int = BATCH):
+    """The row function for zipc with this producer (send, send_many, send_tensor,
+    reserve_tensor, c); the consumer receives zero-copy arrays or copied messages, at most
+    `batch` a call (1: recv_tensor, each array let go before the next receive)."""
+    def run(kind: str, n: int) -> tuple[int, float]:
+        path = peers.sock_path("s")
+        p = peers.spawn(zipc_producer, path, kind, n, how)
+        work, clock = Work(kind, n), Clock()
+        with zipc.Channel.listen(path, CAPACITY[kind], timeout=30) as ch:
+            if work.is_array and batch == 1:
+                while not work.done:
+                    a = ch.recv_tensor(timeout=peers.STALL_S)  # zero-copy
+                    clock.tick()
+                    work.check_array(a)
+                    del a  # let its slot go
+            elif work.is_array:
+                while not work.done:
+                    arrays = ch.recv_tensors(work.left(batch), timeout=peers.STALL_S)  # zero-copy
+                    clock.tick(len(arrays))
+                    for a in arrays:
+                        work.check_array(a)
+                    del arrays, a  # let the slots go
+            else:
+                while not work.done:
+                    msgs = ch.recv_many(work.left(batch), timeout=peers.STALL_S)
+                    clock.tick(len(msgs))
+                    for m in msgs:
+                        work.check_bytes(m.data)
+            result = clock.result(work)
+            try:  # the count: nothing after the n-th message, then the producer's close
+                extra = ch.recv_many(1, timeout=peers.STALL_S)
+                raise BadMessage(f"a message after the {n}th: {extra[0]!r}")
+            except zipc.PeerGone:
+                pass
+        p.join(peers.STALL_S)
+        if p.exitcode != 0:
+            raise RuntimeError(f"the producer exited with {p.exitcode}")
+        return result
+    return run
 
 
-def queue_producer(q, kind: str, n: int) -> None:
-    pin(1)
-    item = b"x" * 32 if kind == "msg32" else np_().ones(FLOATS[kind], np_().float32)
-    for _ in range(n):
-        q.put(item)
-    q.put(None)
+def run_alone(kind: str, n: int) -> tuple[int, float]:
+    """The same work in one process, no transport: make message i, then check it."""
+    work, clock = Work(kind, n), Clock()
+    clock.tick()
+    if work.is_array:
+        bufs = [work.np.empty(work.len, work.np.float32) for _ in range(8)]
+        for i in range(n):
+            work.fill(i, bufs[i % 8])
+            work.check_array(bufs[i % 8])
+    else:
+        for i in range(n):
+            work.check_bytes(msg32(i))
+    return clock.result(work)
 
 
-def shm_producer(name: str, slots: int, size: int, tokens_w: int, free_r: int, kind: str, n: int) -> None:
-    pin(1)
-    from multiprocessing import shared_memory
-    shm = shared_memory.SharedMemory(name=name)
-    np = np_()
-    src = np.ones(size // 4, np.float32) if kind != "msg32" else None
-    credit = slots
-    for i in range(n):
-        while credit == 0:
-            credit += len(os.read(free_r, 4096))
-        credit -= 1
-        off = (i % slots) * size
-        if src is None:
-            shm.buf[off:off + 32] = b"x" * 32
-        else:
-            np.frombuffer(shm.buf, np.float32, size // 4, off)[...] = src
-        os.write(tokens_w, b"t")
-    os.write(tokens_w, b"e")
-    shm.close()
+# ---- the rows, each in its own processes ---------------------------------------------
 
-
-def zmq_producer(addr: str, kind: str, n: int) -> None:
-    pin(1)
-    import zmq
-    ctx = zmq.Context()
-    s = ctx.socket(zmq.PUSH)
-    s.setsockopt(zmq.SNDHWM, 1000)
-    s.connect(addr)
-    item = b"x" * 32 if kind == "msg32" else np_().ones(FLOATS[kind], np_().float32)
-    for _ in range(n):
-        s.send(item, copy=kind == "msg32")
-    s.send(b"")
-    s.close(linger=-1)
-    ctx.term()
-
-
-# ---- consumers (this process) ------------------------------------------------------
-
-class Clock:
-    """Times from the first message to the last."""
-
-    def __init__(self):
-        self.t0 = None
-        self.count = 0
-
-    def tick(self, k: int = 1) -> None:
-        if self.t0 is None:
-            self.t0 = time.perf_counter()
-            k -= 1  # the first message starts the clock
-        self.count += k
-
-    def result(self):
-        return self.count, time.perf_counter() - self.t0
-
-
-def zipc_consume(ch: zipc.Channel, kind: str) -> tuple[int, float]:
-    clock = Clock()
-    try:
+def row_table() -> list:
+    """(kind, row name, peer or None, function(kind, n)) for every row, in table order."""
+    rows = []
+    for kind in KINDS:
         if kind == "msg32":
-            while True:
-                clock.tick(len(ch.recv_many(8192)))
-        while True:
-            arrays = ch.recv_tensors(256)  # zero-copy
-            for a in arrays:
-                a[-1]  # touch it
-            clock.tick(len(arrays))
-            del arrays, a  # let the slots go
-    except zipc.PeerGone:
-        return clock.result()
+            rows += [(kind, "zipc send/recv_many", None, zipc_rows("send")),
+                     (kind, "zipc send_many/recv_many (batched)", None, zipc_rows("send_many")),
+                     (kind, "zipc C producer -> recv_many", None, zipc_rows("c"))]
+        else:
+            how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
+            rows += [(kind, f"zipc {how}/recv_tensors", None, zipc_rows(how)),
+                     (kind, f"zipc {how}/recv_tensor", None, zipc_rows(how, batch=1)),
+                     (kind, "zipc C producer -> recv_tensors", None, zipc_rows("c"))]
+        rows += [(kind, "tachyon-ipc acquire_tx+flush/drain_batch", "tachyon", peers.run_tachyon),
+                 (kind, "iceoryx2 loan+send/receive (busy poll)", "iceoryx2", peers.run_iceoryx2),
+                 (kind, "pyzmq ipc:// PUSH/PULL", "pyzmq", peers.run_zmq),
+                 (kind, "faster-fifo put/get_many", "faster-fifo", peers.run_fifo),
+                 (kind, "multiprocessing.Queue", None, peers.run_queue),
+                 (kind, "shared_memory slots + pipe (hand-rolled)", None, peers.run_shm),
+                 (kind, "no transport: make + check, one process", None, run_alone)]
+    return rows
 
-
-def run_zipc(kind: str, n: int, batched: bool = True, c: bool = False) -> tuple[int, float]:
-    path = os.path.join(tempfile.mkdtemp(prefix="zipc-bench-"), "s")
-    cap = 1 << 23 if kind == "array1m" else 1 << 21
-    target, args = (c_producer, (path, kind, n)) if c else (zipc_producer, (path, kind, n, batched))
-    proc = mp.get_context("fork").Process(target=target, args=args)
-    proc.start()
-    with zipc.Channel.listen(path, cap, timeout=30) as ch:
-        r = zipc_consume(ch, kind)
-    proc.join()
-    if proc.exitcode:
-        raise RuntimeError(f"the producer exited with {proc.exitcode}")
-    return r
-
-
-def run_queue(kind: str, n: int) -> tuple[int, float]:
-    ctx = mp.get_context("fork")
-    q = ctx.Queue(maxsize=10000)
-    p = ctx.Process(target=queue_producer, args=(q, kind, n))
-    p.start()
-    clock = Clock()
-    while q.get(timeout=STALL_S) is not None:  # a dead producer raises queue.Empty
-        clock.tick()
-    p.join()
-    return clock.result()
-
-
-def run_shm(kind: str, n: int) -> tuple[int, float]:
-    from multiprocessing import shared_memory
-    size, slots = KINDS[kind][0], 64 if kind != "array1m" else 8
-    shm = shared_memory.SharedMemory(create=True, size=size * slots)
-    tok_r, tok_w = os.pipe()
-    free_r, free_w = os.pipe()
-    p = mp.get_context("fork").Process(target=shm_producer, args=(shm.name, slots, size, tok_w, free_r, kind, n))
-    p.start()
-    os.close(tok_w)  # the producer's ends: its death reads as end of file
-    os.close(free_r)
-    np = np_()
-    clock, i, done = Clock(), 0, False
-    while not done:
-        tokens = os.read(tok_r, 4096)
-        if not tokens:
-            raise RuntimeError("the producer died")
-        for t in tokens:
-            if t == ord("e"):
-                done = True
-                break
-            off = (i % slots) * size
-            data = bytes(shm.buf[off:off + 32]) if kind == "msg32" else np.frombuffer(shm.buf, np.float32, size // 4, off)[-1]
-            del data
-            i += 1
-            clock.tick()
-        os.write(free_w, b"f" * (len(tokens) - done))
-    p.join()
-    shm.close()
-    shm.unlink()
-    os.close(tok_r)
-    os.close(free_w)
-    return clock.result()
-
-
-def run_zmq(kind: str, n: int) -> tuple[int, float]:
-    import zmq
-    addr = "ipc://" + os.path.join(tempfile.mkdtemp(prefix="zipc-bench-"), "zmq")
-    # fork before this process has a zmq context: contexts do not survive fork
-    p = mp.get_context("fork").Process(target=zmq_producer, args=(addr, kind, n))
-    p.start()
-    ctx = zmq.Context()
-    s = ctx.socket(zmq.PULL)
-    s.setsockopt(zmq.RCVTIMEO, int(STALL_S * 1000))  # a dead producer raises zmq.Again
-    s.bind(addr)
-    clock = Clock()
-    np = np_() if kind != "msg32" else None
-    try:
-        while True:
-            m = s.recv(copy=kind == "msg32")
-            if len(m) == 0:
-                break
-            if np is not None:
-                np.frombuffer(m.buffer, np.float32)[-1]
-            clock.tick()
-    finally:
-        p.join(STALL_S)
-        s.close(linger=0)
-        ctx.term()
-    return clock.result()
-
-
-def run_copy(kind: str, n: int) -> tuple[int, float]:
-    """The producer's write alone: what a zero-copy receive is bound by."""
-    np = np_()
-    src, dst = np.ones(FLOATS[kind], np.float32), np.empty(FLOATS[kind] * 8, np.float32)
-    t0 = time.perf_counter()
-    for i in range(n):
-        np.copyto(dst[(i % 8) * src.size:(i % 8 + 1) * src.size], src)
-    return n, time.perf_counter() - t0
-
-
-# ---- driver ------------------------------------------------------------------------
 
 def row_head(name: str, kind: str) -> dict:
     return {"name": name, "kind": kind, "lang": "python", "size_bytes": KINDS[kind][0]}
 
 
-def row(name: str, kind: str, fn, n: int) -> dict:
+def _row_child(conn, fn, kind: str, n: int) -> None:
+    os.setpgid(0, 0)  # the row's processes form a group: a stuck row is killed whole
+    pin(0)
     try:
-        count, secs = fn(kind, n)
-    except Exception as e:  # a broken baseline must not hide the others
-        return {**row_head(name, kind), "error": f"{type(e).__name__}: {e}"}
-    rate = count / secs
-    return {**row_head(name, kind), "msgs_per_s": round(rate, 1),
-            "gb_per_s": round(rate * KINDS[kind][0] / 1e9, 4), "seconds": round(secs, 4), "messages": count}
+        conn.send(fn(kind, n))
+    except BaseException as e:  # reported as the row's error
+        conn.send(f"{type(e).__name__}: {e}")
 
 
-def skipped(name: str, kind: str, why: str) -> dict:
-    return {**row_head(name, kind), "skipped": why}
+def run_row(fn, kind: str, n: int) -> tuple[int, float] | str:
+    """fn(kind, n) in a fresh consumer process: (messages, seconds), or why it failed."""
+    ctx = mp.get_context("fork")
+    r, w = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_row_child, args=(w, fn, kind, n))
+    p.start()
+    w.close()
+    try:
+        got = r.recv() if r.poll(ROW_DEADLINE_S) else f"no result within {ROW_DEADLINE_S} s"
+    except EOFError:
+        got = None
+    p.join(5)
+    try:
+        os.killpg(p.pid, signal.SIGKILL)  # a producer left behind
+    except OSError:
+        pass
+    p.join()
+    return got if got is not None else f"the consumer process died (exit {p.exitcode})"
+
+
+def skip_reason(peer: str | None) -> str | None:
+    """Why a peer's rows cannot run (not installed), or None."""
+    if peer and importlib.util.find_spec(peers.PEERS[peer][0]) is None:
+        return f"{peer} is not installed: {peers.PEERS[peer][1]}"
+    return None
+
+
+def one_round(peer: str | None, fn, kind: str, n: int) -> float | str:
+    """One run of a row: its rate (messages/s), or why it has none."""
+    got = run_row(fn, kind, n)
+    if isinstance(got, str):
+        hint = peer and got.startswith(("ImportError", "ModuleNotFoundError"))
+        return got + (f" ({peers.PEERS[peer][1]})" if hint else "")
+    count, secs = got
+    if count <= 0 or secs <= 0:
+        return f"all {n} messages came in the first receive: too few to time"
+    return count / secs
+
+
+def row(name: str, kind: str, n: int, rates: list, why: str | None) -> dict:
+    """A row of the report: the median of its rounds' rates, or why it has none."""
+    head = row_head(name, kind)
+    if why:
+        return {**head, "skipped": why}
+    errors = [r for r in rates if isinstance(r, str)]
+    if errors:  # one failed round fails the row: its figures would not be the same work
+        return {**head, "error": errors[0]}
+    rate = statistics.median(rates)
+    return {**head, "msgs_per_s": round(rate, 1), "gb_per_s": round(rate * KINDS[kind][0] / 1e9, 4),
+            "rounds_msgs_per_s": [round(r) for r in rates], "messages": n, "verified": n}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python3 -m zipc.bench", description=__doc__.splitlines()[0])
     ap.add_argument("--json", action="store_true", help="print one JSON object")
-    ap.add_argument("--quick", action="store_true", help="10x fewer messages")
+    ap.add_argument("--quick", action="store_true", help="10x fewer messages, one round")
     ap.add_argument("--cpus", metavar="A,B", help="consumer and producer CPUs (default 0,1)")
+    ap.add_argument("--rounds", type=int, metavar="R", help=f"rounds over the table (default {ROUNDS})")
+    ap.add_argument("--only", metavar="TEXT", help="only the rows whose kind or name contains TEXT")
+    ap.add_argument("--messages", type=int, metavar="N", help="at most N messages per row (a smoke test)")
     args = ap.parse_args(argv)
     if args.cpus:
         CPUS[:] = [int(c) for c in args.cpus.split(",", 1)]
-    pin(0)
-    try:
-        import zmq  # noqa: F401
-        zmq_why = None
-    except ImportError:
-        zmq_why = "pyzmq not importable (pip install pyzmq)"
-    try:
-        np_()
-    except ImportError:
+    if importlib.util.find_spec("numpy") is None:
         print("zipc.bench needs NumPy", file=sys.stderr)
         return 2
-    rows = []
-    for kind, (_, full, quick) in KINDS.items():
-        n = quick if args.quick else full
-        few = max(n // QUEUE_SHARE, 100)
-        if kind == "msg32":
-            rows.append(row("zipc py->py send_many/recv_many", kind, run_zipc, n))
-            rows.append(row("zipc py->py send/recv_many", kind, lambda k, m: run_zipc(k, m, batched=False), n // 4))
-        else:
-            how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
-            rows.append(row(f"zipc py->py {how}/recv_tensors", kind, run_zipc, n))
-        rows.append(row("zipc C->py", kind, lambda k, m: run_zipc(k, m, c=True), n * 2))
-        if kind == "array1m":
-            rows.append(row("numpy copyto, one process (write bound)", kind, run_copy, n))
-        rows.append(row("multiprocessing.Queue", kind, run_queue, few))
-        rows.append(row("shared_memory + pipe", kind, run_shm, few))
-        rows.append(row("pyzmq ipc:// push/pull", kind, run_zmq, few) if not zmq_why
-                    else skipped("pyzmq ipc:// push/pull", kind, zmq_why))
-        if not args.json:
-            print(f"  {kind} done", file=sys.stderr)
-    add_speedups(rows)
-    report = {"machine": machine(), "runtime": runtime(), "rows": rows}
+    table = [(kind, name, peer, fn, min(KINDS[kind][2 if args.quick else 1], args.messages or sys.maxsize))
+             for kind, name, peer, fn in row_table()
+             if not args.only or args.only in kind or args.only in name]
+    why = [skip_reason(peer) for _, _, peer, _, _ in table]
+    rates = [[] for _ in table]
+    rounds = args.rounds or (1 if args.quick else ROUNDS)
+    for rnd in range(rounds):  # round-robin: a slow spell of the machine hits every row alike
+        for i, (kind, name, peer, fn, n) in enumerate(table):
+            if not why[i] and not any(isinstance(r, str) for r in rates[i]):
+                rates[i].append(one_round(peer, fn, kind, n))
+            if not args.json:
+                print(f"  round {rnd + 1}/{rounds}: {kind} {name}", file=sys.stderr)
+    rows = [row(name, kind, n, rates[i], why[i]) for i, (kind, name, _, _, n) in enumerate(table)]
+    add_ratios(rows)
+    report = {"machine": machine(), "runtime": {**runtime(), "rounds": rounds}, "rows": rows}
     if args.json:
         print_json(report)
     else:
@@ -344,11 +279,19 @@ def main(argv=None) -> int:
     return 0
 
 
-def add_speedups(rows: list) -> None:
+def add_ratios(rows: list) -> None:
+    """speedup_vs_queue: rate / multiprocessing.Queue's; zipc_x (other rows): the best
+    Python-to-Python zipc rate of the workload / this row's."""
     queue = {r["kind"]: r.get("msgs_per_s") for r in rows if r["name"] == "multiprocessing.Queue"}
+    best = {}
+    for r in rows:
+        if r["name"].startswith("zipc ") and "C producer" not in r["name"] and r.get("msgs_per_s"):
+            best[r["kind"]] = max(best.get(r["kind"], 0), r["msgs_per_s"])
     for r in rows:
         if r.get("msgs_per_s") and queue.get(r["kind"]):
             r["speedup_vs_queue"] = round(r["msgs_per_s"] / queue[r["kind"]], 2)
+        if r.get("msgs_per_s") and best.get(r["kind"]) and not r["name"].startswith("zipc "):
+            r["zipc_x"] = round(best[r["kind"]] / r["msgs_per_s"], 2)
 
 
 def print_json(report: dict) -> None:
@@ -362,13 +305,18 @@ def print_table(report: dict) -> None:
     m, rt = report["machine"], report["runtime"]
     print(f"machine: {m['cpu_model']}, {m['cores']} cores, Linux {m['kernel']}, Python {rt['python']}, "
           f"NumPy {rt['numpy']}; {rt['pin']}")
-    print(f"{'workload':9} {'transport':38} {'msgs/s':>12} {'GB/s':>8} {'x Queue':>8}")
+    print("peers: " + ", ".join(f"{k} {v or '-'}" for k, v in rt["peers"].items()) + f"; checks: {rt['checks']}")
+    print(f"{'workload':9} {'transport':44} {'msgs/s':>12} {'spread':>7} {'GB/s':>8} {'x Queue':>8} {'zipc x':>7}")
     for r in report["rows"]:
         if "msgs_per_s" in r:
-            print(f"{r['kind']:9} {r['name']:38} {r['msgs_per_s']:12,.0f} {r['gb_per_s']:8.3f} "
-                  f"{r.get('speedup_vs_queue', 0):8.1f}")
+            zx = f"{r['zipc_x']:7.2f}" if "zipc_x" in r else f"{'':7}"
+            spread = (max(r["rounds_msgs_per_s"]) - min(r["rounds_msgs_per_s"])) / r["msgs_per_s"]
+            print(f"{r['kind']:9} {r['name']:44} {r['msgs_per_s']:12,.0f} {spread:7.0%} {r['gb_per_s']:8.3f} "
+                  f"{r.get('speedup_vs_queue', 0):8.2f} {zx}")
         else:
-            print(f"{r['kind']:9} {r['name']:38} {'skipped: ' + r['skipped'] if 'skipped' in r else r['error']}")
+            print(f"{r['kind']:9} {r['name']:44} {'skipped: ' + r['skipped'] if 'skipped' in r else 'error: ' + r['error']}")
+    print(f"msgs/s: the median of {rt['rounds']} rounds; spread: (max - min) / median; "
+          "zipc x: the best zipc Python-to-Python rate of the workload / the row's rate")
 
 
 if __name__ == "__main__":
