@@ -121,11 +121,13 @@ static uint64_t *floor_stamp(const struct link *l, uint64_t seq)
     return (uint64_t *)(floor_slot(l, seq) + FLOOR_STAMP);
 }
 
-/* Bounded spin: sched_yield when both sides share a CPU; the clock only
- * every 4096 spins. Returns -ETIMEDOUT once the peer is silent too long. */
+/* Bounded spin: sched_yield when both sides share a CPU, and every 1024
+ * spins (a busy machine may have taken the peer's CPU: give it ours rather
+ * than burn the slice); the clock only every 4096 spins. Returns -ETIMEDOUT
+ * once the peer is silent too long. */
 static int floor_spin(const struct link *l, unsigned spins, int64_t *deadline, const char *what)
 {
-    if (l->yield)
+    if (l->yield || (spins & 1023) == 0)
         sched_yield();
     else
         zipc__cpu_relax();
