@@ -24,6 +24,7 @@
 #define ZIPC__SPIN_EXTRA_MAX_NS 2000000LL
 
 #define ZIPC__CPU_CHECK_PERIOD_NS 100000000LL /* affinity may change: looked at every 100 ms */
+#define ZIPC__SPINS_BEFORE_CPU_CHECK 16
 
 /* The one CPU a process may run on, or -1 (several, or unknown). */
 static int only_cpu(pid_t pid)
@@ -219,8 +220,10 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
     int64_t spin_end = zipc__now_ns() + spin_ns;
     if (spin_end > deadline)
         spin_end = deadline;
-    bool yield = spin_ns > 0 && sharing_one_cpu(w);
+    bool yield = false;
     for (unsigned i = 1; spin_ns > 0; i++) {
+        if (i == ZIPC__SPINS_BEFORE_CPU_CHECK) /* a wait that short never pays for the check */
+            yield = sharing_one_cpu(w);
         if (yield)
             sched_yield(); /* the peer runs now, on our CPU */
         else
