@@ -121,9 +121,9 @@ static void await_slice(struct zipc__ring_tx *tx, uint64_t need, int64_t timeout
 {
     if (timeout_ns == 0)
         return; /* a non-blocking call takes what is free now */
-    uint64_t want = need + (tx->ring.size >> ZIPC__SLICE_SHIFT);
-    if (want > tx->ring.size || tx->wait->spin_ns <= 0)
-        return;
+    uint64_t slice = tx->ring.size >> ZIPC__SLICE_SHIFT, want = need + slice;
+    if (need >= slice || tx->wait->spin_ns <= 0)
+        return; /* a frame that large costs far more than a line: take the space at once */
     for (unsigned i = 0; i < ZIPC__SLICE_LOOKS; i++) {
         for (unsigned k = 0; k < ZIPC__SLICE_PAUSES; k++)
             zipc__cpu_relax();
