@@ -182,7 +182,8 @@ struct plan_row {
 
 static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
 
-/* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp 32 B). */
+/* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp and
+ * the floor at 32 B). */
 #define MAX_ROWS 32
 
 static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
@@ -209,6 +210,8 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
                 p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0};
 #endif
         }
+        if (STREAM_SIZES[s] == 32) /* the streaming floor: records of one cache line */
+            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0};
         if (STREAM_SIZES[s] >= 64 * 1024)
             p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0};
     }

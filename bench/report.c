@@ -97,6 +97,31 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     fputc('\n', f);
 }
 
+/* The 32 B streaming rows as a share of the streaming floor (one cache line
+ * per record, no protocol): the physical limit, as the RTT floor is. */
+static void floor_notes(FILE *f, const struct row *rows, size_t n)
+{
+    const struct row *fl = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].kind == KIND_STREAM && rows[i].size == 32 && !strcmp(rows[i].name, "floor"))
+            fl = &rows[i];
+    if (!fl)
+        return;
+    int col = fprintf(f, "vs floor  ");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32)
+            continue;
+        char item[96];
+        int len = snprintf(item, sizeof(item), " %s %.2fx of the stream floor;", r->name,
+                           r->msgs_per_s / fl->msgs_per_s);
+        if (col + len > 100)
+            col = fprintf(f, "\n          ");
+        col += fprintf(f, "%s", item);
+    }
+    fputc('\n', f);
+}
+
 /* A row of a child's JSON: why it has no figures ("" when it has some). */
 static void ext_why(const char *r, char *why, size_t len)
 {
@@ -406,10 +431,12 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
     fprintf(f, "\nvs zipc    how many times faster the zipc row of the same kind and size is: rtt = "
                "row p50 / zipc p50,\n"
                "           stream = zipc rate / row rate (< 1: this row is faster; the floor is "
-               "the fastest possible)\n"
+               "the fastest possible;\n"
+               "           stream floor: 32 B records in 64-byte slots, one writer, one polling reader)\n"
                "vs memcpy  row GB/s / memcpy GB/s at the same size (memcpy: one process, cache-hot "
                "buffer pair)\n");
     zipc_notes(f, rows, n);
+    floor_notes(f, rows, n);
     fprintf(f, "\ntargets\n");
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",

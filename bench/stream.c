@@ -109,7 +109,8 @@ int run_stream(const struct transport *t, size_t size, const struct bench_opts *
 {
     static unsigned runs;
     struct stream_ctx c = {.warm_ns = (int64_t)(o->warm_s * 1e9), .run_ns = (int64_t)(seconds * 1e9)};
-    struct link l = {.t = t, .mode = MODE_STREAM, .size = size, .capacity = ring_for(size), .batch = 1};
+    struct link l = {.t = t, .mode = MODE_STREAM, .size = size, .capacity = ring_for(size), .batch = 1,
+                     .yield = !o->pinned};
     if (t == &transport_zipc_batch)
         l.batch = batch_for(size, l.capacity);
     snprintf(l.tag, sizeof(l.tag), "%d-stream%u", (int)getpid(), runs++);

@@ -240,6 +240,7 @@ static int channel_bind(void *ep, struct zipc__handover *h, const struct zipc__o
     w->my_wakeups = &mine->wakeups;
     w->my_sleeps = &mine->sleeps;
     w->spin_ns = o->spin_ns;
+    w->peer_pid = h->peer.pid;
     ch->peer_pid = h->peer.pid;
     /* relaxed pid, release ACTIVE: informative, nobody acquires it (§2.5 #14) */
     zipc__store(&mine->pid, (uint32_t)getpid(), ZIPC__RELAXED);

@@ -309,6 +309,9 @@ struct zipc__waiter {
     uint64_t *my_sleeps;
     int64_t spin_ns;
     int64_t next_liveness_ns;
+    int peer_pid;        /* SO_PEERCRED, in our pid namespace (0: not visible) */
+    int64_t next_cpu_check_ns; /* when to look at both sides' CPU affinity again */
+    bool one_cpu;        /* both sides may run on one and the same CPU only */
     bool peer_gone;
     int interrupted;     /* set by any thread (zipc__waiter_interrupt), taken by zipc__wait */
 };
@@ -319,8 +322,12 @@ typedef int (*zipc__ready_fn)(void *ctx);
 void zipc__waiter_init(struct zipc__waiter *w);
 void zipc__waiter_close(struct zipc__waiter *w);
 /* Wait for ready(ctx): spin, then sleep. Returns 0, -EAGAIN (timeout 0),
- * -ETIMEDOUT, -EPIPE (peer gone and still not ready), -EINTR, or ready's error. */
-int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t timeout_ns);
+ * -ETIMEDOUT, -EPIPE (peer gone and still not ready), -EINTR, or ready's error.
+ * `bytes`: how much the peer has to copy before the condition can hold (the
+ * frame it writes, the frames it reads): the spin lasts spin_ns plus the
+ * time that copy takes, so a stream of large messages is not slept through
+ * (a sleep and its wake-up cost tens of microseconds per message). */
+int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t bytes, int64_t timeout_ns);
 /* After publishing: wake the peer if it said it sleeps. The caller's
  * publishing store must be seq_cst (see docs/DESIGN.md, "no lost wake-up"). */
 void zipc__wake_peer_slow(struct zipc__waiter *w);

@@ -106,14 +106,42 @@ static int space_ready(void *ctx)
     return tx->tail + tx->need - tx->cached_head <= tx->ring.size;
 }
 
+/* The ring is full: the consumer is behind and frees a frame per release.
+ * Taking each freed frame at once would pull the consumer's head line across
+ * for every message (and the consumer's next release pulls it back): wait a
+ * moment for a slice of the ring instead, so the line crosses once a slice.
+ * Bounded (ZIPC__SLICE_LOOKS looks), and everything committed is already
+ * published, so it delays only this reservation, never a message's
+ * visibility; space for `need` alone is then waited for as before. */
+#define ZIPC__SLICE_SHIFT 4     /* a slice: 1/16 of the ring */
+#define ZIPC__SLICE_LOOKS 64
+#define ZIPC__SLICE_PAUSES 8    /* pauses between two looks at head */
+
+static void await_slice(struct zipc__ring_tx *tx, uint64_t need, int64_t timeout_ns)
+{
+    if (timeout_ns == 0)
+        return; /* a non-blocking call takes what is free now */
+    uint64_t slice = tx->ring.size >> ZIPC__SLICE_SHIFT, want = need + slice;
+    if (need >= slice || tx->wait->spin_ns <= 0)
+        return; /* a frame that large costs far more than a line: take the space at once */
+    for (unsigned i = 0; i < ZIPC__SLICE_LOOKS; i++) {
+        for (unsigned k = 0; k < ZIPC__SLICE_PAUSES; k++)
+            zipc__cpu_relax();
+        if (refresh_head(tx) || tx->tail + want - tx->cached_head <= tx->ring.size)
+            return; /* an error is seen again by the wait below */
+    }
+}
+
 int zipc__ring_tx_wait_space(struct zipc__ring_tx *tx, uint64_t need, int64_t timeout_ns)
 {
     if (tx->staged)
         zipc__ring_tx_publish(tx); /* staged messages must be visible, or the consumer can never free space */
     if (zipc__peer_gone(tx->wait, false))
         return zipc__ring_fail(&tx->sticky_err, -EPIPE);
+    await_slice(tx, need, timeout_ns);
     tx->need = need;
-    return waited(&tx->sticky_err, zipc__wait(tx->wait, space_ready, tx, timeout_ns));
+    /* the consumer must read about `need` bytes before they come back */
+    return waited(&tx->sticky_err, zipc__wait(tx->wait, space_ready, tx, need, timeout_ns));
 }
 
 int zipc__ring_tx_abort(struct zipc__ring_tx *tx)
@@ -213,6 +241,7 @@ int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
     msg->seq = rx->taken++;
     msg->end_ = rx->rpos + frame;
     rx->rpos += frame;
+    rx->last_frame = (uint32_t)frame; /* <= ring / 2 <= 2^31 */
     rx->expect_seq++;
     rx->views++;
     return 0;
@@ -221,7 +250,8 @@ int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
 int zipc__ring_rx_wait_take(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
 {
     /* -EPIPE: drained and the producer is gone, for good */
-    int err = waited(&rx->sticky_err, zipc__wait(rx->wait, data_ready, rx, timeout_ns));
+    /* the producer is likely writing a frame as big as the last one */
+    int err = waited(&rx->sticky_err, zipc__wait(rx->wait, data_ready, rx, rx->last_frame, timeout_ns));
     return err ? err : zipc__ring_rx_take(rx, msg);
 }
 

@@ -85,6 +85,7 @@ struct zipc__ring_rx {
     struct zipc_channel_side *mine;
     struct zipc__waiter *wait;
     uint32_t views;           /* open views */
+    uint32_t last_frame;      /* bytes of the newest frame taken: the next is likely as big */
     uint32_t ledger_used;     /* ledger entries set */
 
     /* ---- views released out of order (release_view) -------------------- */

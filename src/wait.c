@@ -7,6 +7,7 @@
  * position or the waker sees the flag and writes the eventfd, which stays
  * readable until the sleeper drains it. */
 #include <poll.h>
+#include <sched.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -16,6 +17,51 @@
 #include "internal.h"
 
 #define ZIPC__LIVENESS_PERIOD_NS 1000000LL /* non-blocking paths look at the peer at most every 1 ms */
+/* A peer copying `bytes` takes about bytes / 4 ns (>= 4 GB/s, well under a
+ * core's copy rate, so the spin covers a copy even on a slow or busy
+ * machine); the extra spin is capped, so a stalled peer costs at most this. */
+#define ZIPC__SPIN_BYTES_PER_NS 4
+#define ZIPC__SPIN_EXTRA_MAX_NS 2000000LL
+
+#define ZIPC__CPU_CHECK_PERIOD_NS 100000000LL /* affinity may change: looked at every 100 ms */
+#define ZIPC__SPINS_BEFORE_CPU_CHECK 16
+
+/* The one CPU a process may run on, or -1 (several, or unknown). */
+static int only_cpu(pid_t pid)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(pid, sizeof(set), &set) || CPU_COUNT(&set) != 1)
+        return -1;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set))
+            return c;
+    return -1;
+}
+
+/* Do both sides share one CPU (both pinned to it, or a one-CPU machine)?
+ * Then spinning only burns the time slice the peer needs to make the
+ * condition true: the spin yields instead. Cached, looked at again every
+ * 100 ms; a peer we cannot see counts as elsewhere. */
+static bool sharing_one_cpu(struct zipc__waiter *w)
+{
+    int64_t now = zipc__coarse_now_ns();
+    if (now < w->next_cpu_check_ns)
+        return w->one_cpu;
+    w->next_cpu_check_ns = now + ZIPC__CPU_CHECK_PERIOD_NS;
+    int mine = only_cpu(0);
+    w->one_cpu = sysconf(_SC_NPROCESSORS_ONLN) == 1 ||
+                 (mine >= 0 && w->peer_pid > 0 && only_cpu(w->peer_pid) == mine);
+    return w->one_cpu;
+}
+
+/* How long to spin for a peer that has `bytes` to copy. 0: never spin. */
+static int64_t spin_budget(const struct zipc__waiter *w, uint64_t bytes)
+{
+    if (w->spin_ns <= 0)
+        return 0;
+    uint64_t extra = bytes / ZIPC__SPIN_BYTES_PER_NS;
+    return w->spin_ns + (extra < (uint64_t)ZIPC__SPIN_EXTRA_MAX_NS ? (int64_t)extra : ZIPC__SPIN_EXTRA_MAX_NS);
+}
 
 void zipc__waiter_init(struct zipc__waiter *w)
 {
@@ -159,7 +205,7 @@ static int give_up(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int 
     return r > 0 ? 0 : r < 0 ? r : err;
 }
 
-int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t timeout_ns)
+int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t bytes, int64_t timeout_ns)
 {
     int r = ready(ctx);
     if (r != 0)
@@ -170,14 +216,21 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, int64_t 
         return zipc__peer_gone(w, false) ? give_up(w, ready, ctx, -EPIPE) : -EAGAIN;
     }
     int64_t deadline = zipc__deadline(timeout_ns);
-    int64_t spin_end = zipc__now_ns() + w->spin_ns;
+    int64_t spin_ns = spin_budget(w, bytes);
+    int64_t spin_end = zipc__now_ns() + spin_ns;
     if (spin_end > deadline)
         spin_end = deadline;
-    for (unsigned i = 1; w->spin_ns > 0; i++) {
-        zipc__cpu_relax();
+    bool yield = false;
+    for (unsigned i = 1; spin_ns > 0; i++) {
+        if (i == ZIPC__SPINS_BEFORE_CPU_CHECK) /* a wait that short never pays for the check */
+            yield = sharing_one_cpu(w);
+        if (yield)
+            sched_yield(); /* the peer runs now, on our CPU */
+        else
+            zipc__cpu_relax();
         if ((r = ready(ctx)) != 0)
             return r > 0 ? 0 : r;
-        if ((i & 63) == 0) {
+        if (yield || (i & 63) == 0) { /* a yield may take a whole time slice: look at the clock each time */
             if (taken_interrupt(w))
                 return -ECANCELED;
             if (zipc__now_ns() >= spin_end)
