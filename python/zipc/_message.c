@@ -23,7 +23,11 @@ static PyObject *message_make(PyTypeObject *t, uint32_t type, PyObject *data)
     MessageObject *m;
     if (freelist_n > 0) {
         m = freelist[--freelist_n];
-        (void)PyObject_Init((PyObject *)m, t);
+#if defined(Py_REF_DEBUG) || defined(Py_TRACE_REFS)
+        (void)PyObject_Init((PyObject *)m, t); /* the debug builds' reference bookkeeping */
+#else
+        Py_SET_REFCNT(m, 1); /* its type is still set: a static type, never subclassed */
+#endif
     } else if (!(m = PyObject_New(MessageObject, t))) {
         Py_DECREF(data);
         return NULL;
