@@ -152,3 +152,29 @@ def test_send_tensor_takes_buffers_and_array_likes(pair):
         prod.send_tensor(np.array(["text"]))
     with pytest.raises(zipc.Timeout):
         cons.recv(timeout=0)  # nothing was sent
+
+
+def test_reserve_tensor_views_of_the_array_count(pair):
+    """r.array holds no buffer export (NumPy keeps only its base): a slice or
+    a memoryview of it kept past the block still aborts the commit, and an
+    array kept past it keeps the mapping alive after close()."""
+    prod, cons = pair
+    with pytest.raises(BufferError):
+        with prod.reserve_tensor((4, 4), np.float32) as r:
+            row = r.array[1]
+    del row
+    with pytest.raises(BufferError):
+        with prod.reserve_tensor(8, np.uint8) as r:
+            mv = memoryview(r.array)
+    mv.release()
+    with pytest.raises(zipc.Timeout):
+        cons.recv(timeout=0)  # both aborted
+    with prod.reserve_tensor([3], "i4") as r:  # any sequence, any dtype spelling
+        r.array[:] = [1, 2, 3]
+    assert cons.recv_tensor().tolist() == [1, 2, 3]
+    with pytest.raises(BufferError):
+        with prod.reserve_tensor(16, np.float64) as r:
+            kept = r.array
+    prod.close()
+    kept[:] = 1.0  # the mapping outlives close() while the array lives
+    assert kept.sum() == 16.0

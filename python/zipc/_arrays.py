@@ -45,6 +45,13 @@ def tensor_args(obj) -> tuple:
     return arr, code, bits
 
 
+def dtype_args(dtype) -> tuple:
+    """(numpy.ndarray, dtype, code, bits) for reserve_tensor's C path, which caches them."""
+    dt = numpy().dtype(dtype)
+    code, bits, _ = dlpack_dtype(dt)
+    return numpy().ndarray, dt, code, bits
+
+
 def ndarray_of(code: int, bits: int, lanes: int) -> tuple:
     """(numpy.ndarray, dtype) for recv_tensor's C path, which caches both."""
     return numpy().ndarray, numpy_dtype(code, bits, lanes)

@@ -1,10 +1,8 @@
 """zipc.Channel: the C endpoint plus the array, typed and asyncio layers."""
 from __future__ import annotations
 
-import math
-
-from . import _aio, _arrays, _typed
-from ._zipc import TYPE_BYTES, TYPE_TENSOR, Cancelled, PeerGone
+from . import _aio, _typed
+from ._zipc import TYPE_BYTES, Cancelled, PeerGone
 from ._zipc import Channel as _CChannel
 
 
@@ -29,24 +27,8 @@ class Channel(_CChannel):
     """
 
     # ---- tensors ----------------------------------------------------------------
-    # send_tensor, recv_tensor and recv_tensors are C methods (the per-tensor path).
-
-    def reserve_tensor(self, shape, dtype, *, type_id: int = TYPE_TENSOR, timeout: float | None = None):
-        """Reserve a tensor message in the ring and return the Reservation;
-        ``r.array`` is a writable C-contiguous ndarray over the slot. Fill it
-        in place; leaving the ``with`` block commits. Do not keep references
-        to ``r.array`` past the block: a live one aborts the commit with
-        BufferError (nothing is published)."""
-        np = _arrays.numpy()
-        dt = np.dtype(dtype)
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        res = self._reserve_tensor_slot(shape, *_arrays.dlpack_dtype(dt), type_id=type_id, timeout=timeout)
-        try:
-            res.array = np.frombuffer(res, dt, count=math.prod(shape)).reshape(shape)
-        except BaseException:
-            res.abort()
-            raise
-        return res
+    # send_tensor, reserve_tensor, recv_tensor and recv_tensors are C methods
+    # (the per-tensor path).
 
     # ---- typed messages -----------------------------------------------------------
 

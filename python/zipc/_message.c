@@ -11,10 +11,24 @@ typedef struct {
     PyObject *data; /* bytes */
 } MessageObject;
 
+/* Dead Messages kept for reuse: recv_many makes and drops one per message,
+ * and a reused one costs no allocator round trip. Under the GIL; the type
+ * cannot be subclassed, so every Message has the same size. */
+#define FREELIST_MAX 4096
+static MessageObject *freelist[FREELIST_MAX];
+static int freelist_n;
+
 static PyObject *message_make(PyTypeObject *t, uint32_t type, PyObject *data)
 {
-    MessageObject *m = PyObject_New(MessageObject, t);
-    if (!m) {
+    MessageObject *m;
+    if (freelist_n > 0) {
+        m = freelist[--freelist_n];
+#if defined(Py_REF_DEBUG) || defined(Py_TRACE_REFS)
+        (void)PyObject_Init((PyObject *)m, t); /* the debug builds' reference bookkeeping */
+#else
+        Py_SET_REFCNT(m, 1); /* its type is still set: a static type, never subclassed */
+#endif
+    } else if (!(m = PyObject_New(MessageObject, t))) {
         Py_DECREF(data);
         return NULL;
     }
@@ -23,12 +37,19 @@ static PyObject *message_make(PyTypeObject *t, uint32_t type, PyObject *data)
     return (PyObject *)m;
 }
 
+void zp_message_freelist_clear(void)
+{
+    while (freelist_n)
+        PyObject_Free(freelist[--freelist_n]);
+}
+
 PyObject *zp_message_new(uint32_t type, const void *data, size_t size)
 {
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    PyObject *bytes = PyBytes_FromStringAndSize(size < ZP_COPY_NOGIL ? data : NULL, (Py_ssize_t)size);
     if (!bytes)
         return NULL;
-    zp_copy(PyBytes_AS_STRING(bytes), data, size);
+    if (size >= ZP_COPY_NOGIL)
+        zp_copy(PyBytes_AS_STRING(bytes), data, size);
     return message_make(&ZpMessage_Type, type, bytes);
 }
 
@@ -55,7 +76,10 @@ static PyObject *Message_new(PyTypeObject *t, PyObject *args, PyObject *kw)
 static void Message_dealloc(MessageObject *m)
 {
     Py_DECREF(m->data);
-    Py_TYPE(m)->tp_free((PyObject *)m);
+    if (freelist_n < FREELIST_MAX)
+        freelist[freelist_n++] = m;
+    else
+        Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
 /* The message as the tuple (type_id, data). */

@@ -1,6 +1,14 @@
 /* Reservation: a writable slot in the ring, between reserve and commit.
  * Its buffers must not outlive the commit: a commit while any export is
- * alive aborts instead (nothing published) and raises BufferError. */
+ * alive aborts instead (nothing published) and raises BufferError.
+ *
+ * reserve_tensor's array is numpy.ndarray(shape, dtype, reservation): NumPy
+ * holds no buffer export for it, only the reference of its base. The array
+ * counts as one export (a pin) from its making: at commit it is dead when
+ * ours is its only reference (every view, slice, memoryview or DLPack
+ * capsule of it holds one), and one kept past the commit keeps the pin
+ * until the reservation itself dies, which it cannot do before the array
+ * (its base). */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -31,6 +39,7 @@ PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size, P
     r->exports = 0;
     r->open = true;
     r->pinned = false;
+    r->array_export = false;
     r->array = NULL;
     owner->res = r;
     PyObject_GC_Track(r);
@@ -43,6 +52,19 @@ void zp_reservation_detach(ReservationObject *r)
     r->owner->res = NULL;
 }
 
+/* Drop our reference to the array; its export goes with it unless someone
+ * else still holds the array. */
+static void drop_array(ReservationObject *r)
+{
+    bool kept = r->array && Py_REFCNT(r->array) > 1;
+    Py_CLEAR(r->array);
+    if (r->array_export && !kept) {
+        r->array_export = false;
+        r->exports--;
+        res_update_pin(r);
+    }
+}
+
 /* Commit (or abort) the C reservation; BufferError if still exported. */
 static PyObject *finish(ReservationObject *r, bool commit, Py_ssize_t size, uint32_t type)
 {
@@ -50,7 +72,7 @@ static PyObject *finish(ReservationObject *r, bool commit, Py_ssize_t size, uint
         PyErr_SetString(PyExc_ValueError, "the reservation was already committed or aborted");
         return NULL;
     }
-    Py_CLEAR(r->array); /* our own ndarray goes first: only foreign holders remain */
+    drop_array(r); /* our own ndarray goes first: only foreign holders remain */
     ChannelObject *o = r->owner;
     if (zp_enter(o))
         return NULL;
@@ -69,15 +91,31 @@ static PyObject *finish(ReservationObject *r, bool commit, Py_ssize_t size, uint
     return rc ? zp_raise(rc) : Py_NewRef(Py_None);
 }
 
-static PyObject *Res_commit(ReservationObject *r, PyObject *args, PyObject *kw)
+int zp_reservation_array(ReservationObject *r, PyObject *shape, PyObject *dtype)
 {
-    static char *kwlist[] = {"size", "type_id", NULL};
-    PyObject *size_obj = Py_None, *type_obj = Py_None;
+    PyObject *a = zp_ndarray(shape, dtype, (PyObject *)r, NULL);
+    if (!a) {
+        PyObject *rc = finish(r, false, 0, 0);
+        Py_XDECREF(rc);
+        return -1;
+    }
+    r->array = a;
+    r->array_export = true;
+    r->exports++;
+    res_update_pin(r);
+    return 0;
+}
+
+static PyObject *Res_commit(ReservationObject *r, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"size", "type_id", NULL};
+    PyObject *a[2];
     uint32_t type = r->type;
     Py_ssize_t size = r->size;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:commit", kwlist, &size_obj, &type_obj) ||
-        (type_obj != Py_None && !zp_type_id(type_obj, &type)))
+    if (zp_args("commit", args, nargs, kwnames, names, 2, 0, a) ||
+        (a[1] && a[1] != Py_None && !zp_type_id(a[1], &type)))
         return NULL;
+    PyObject *size_obj = a[0] ? a[0] : Py_None;
     if (size_obj != Py_None) {
         size = PyNumber_AsSsize_t(size_obj, PyExc_OverflowError);
         if (size == -1 && PyErr_Occurred())
@@ -99,11 +137,11 @@ static PyObject *Res_abort(ReservationObject *r, PyObject *Py_UNUSED(ignored))
 static PyObject *Res_enter(PyObject *r, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(r); }
 
 /* Leaving the block commits the whole reservation; an exception aborts. */
-static PyObject *Res_exit(ReservationObject *r, PyObject *args)
+static PyObject *Res_exit(ReservationObject *r, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *exc_type = PyTuple_GET_SIZE(args) ? PyTuple_GET_ITEM(args, 0) : Py_None;
+    PyObject *exc_type = nargs ? args[0] : Py_None;
     if (!r->open) {
-        Py_CLEAR(r->array);
+        drop_array(r);
         Py_RETURN_FALSE;
     }
     PyObject *res = finish(r, exc_type == Py_None, r->size, r->type);
@@ -168,6 +206,11 @@ static void Res_dealloc(ReservationObject *r)
 {
     PyObject_GC_UnTrack(r);
     Py_CLEAR(r->array);
+    if (r->array_export) { /* the array, our base's last holder, is gone */
+        r->array_export = false;
+        r->exports--;
+        res_update_pin(r);
+    }
     ChannelObject *o = r->owner;
     if (r->open) { /* dropped without commit: abort, now or at the owner's next call */
         if (zp_try_busy(o)) {
@@ -209,12 +252,12 @@ static PyMemberDef Res_members[] = {
 };
 
 static PyMethodDef Res_methods[] = {
-    {"commit", (PyCFunction)(void (*)(void))Res_commit, METH_VARARGS | METH_KEYWORDS,
+    {"commit", (PyCFunction)(void (*)(void))Res_commit, METH_FASTCALL | METH_KEYWORDS,
      "commit(size=None, type_id=None)\n--\n\nPublish the first `size` bytes (default: all). "
      "BufferError (and an abort) if a memoryview/array of it is still alive."},
     {"abort", (PyCFunction)Res_abort, METH_NOARGS, "Drop the reservation: nothing is published."},
     {"__enter__", (PyCFunction)Res_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Res_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Res_exit, METH_FASTCALL, NULL},
     {NULL},
 };
 

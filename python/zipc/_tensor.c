@@ -104,6 +104,61 @@ int zp_parse_shape(PyObject *obj, int64_t *shape, Py_ssize_t *ndim)
     return rc;
 }
 
+PyObject *zp_shape_arg(PyObject *obj, int64_t *shape, Py_ssize_t *ndim)
+{
+    if (PyLong_Check(obj)) {
+        obj = PyTuple_Pack(1, obj);
+        if (!obj)
+            return NULL;
+    } else if (PyTuple_CheckExact(obj)) {
+        Py_INCREF(obj); /* given as numpy takes it */
+    } else {
+        if (zp_parse_shape(obj, shape, ndim))
+            return NULL;
+        return int64_tuple(shape, (int)*ndim);
+    }
+    if (zp_parse_shape(obj, shape, ndim))
+        Py_CLEAR(obj);
+    return obj;
+}
+
+PyObject *zp_dtype_arg(PyObject *obj, int *code, int *bits)
+{
+    zp_state *st = zp_get_state();
+    if (!st)
+        return NULL;
+    PyObject *t = PyDict_GetItemWithError(st->dtype_args, obj); /* borrowed */
+    if (t)
+        Py_INCREF(t);
+    else if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_TypeError))
+        return NULL;
+    else { /* not seen yet (or unhashable): ask zipc._arrays, remember hashable ones */
+        PyErr_Clear();
+        PyObject *f = zp_arrays_attr("dtype_args"), *nd, *dt;
+        PyObject *r = f ? PyObject_CallOneArg(f, obj) : NULL; /* (ndarray, dtype, code, bits) */
+        Py_XDECREF(f);
+        if (!r || !PyArg_ParseTuple(r, "OOii", &nd, &dt, code, bits)) {
+            Py_XDECREF(r);
+            return NULL;
+        }
+        if (!st->np_ndarray)
+            st->np_ndarray = Py_NewRef(nd);
+        t = Py_BuildValue("(Oii)", dt, *code, *bits);
+        Py_DECREF(r);
+        if (!t)
+            return NULL;
+        if (PyDict_GET_SIZE(st->dtype_args) >= 64)
+            PyDict_Clear(st->dtype_args); /* bounded: dtypes are few, arguments may not be */
+        if (PyDict_SetItem(st->dtype_args, obj, t))
+            PyErr_Clear(); /* unhashable: used uncached */
+    }
+    PyObject *dt = Py_NewRef(PyTuple_GET_ITEM(t, 0));
+    *code = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 1));
+    *bits = (int)PyLong_AsLong(PyTuple_GET_ITEM(t, 2));
+    Py_DECREF(t);
+    return dt;
+}
+
 /* The DLPack (code, bits) of a native-order struct-module buffer format
  * (what NumPy exports), or false: the caller asks NumPy instead. */
 static bool format_dtype(const char *f, Py_ssize_t itemsize, int *code, int *bits)
@@ -214,19 +269,60 @@ static int tensor_of(const struct zipc_msg *m, struct zipc_tensor_header *h)
     return zp_tensor_parse(m->data, m->size, h) ? -1 : 1;
 }
 
-/* numpy.ndarray(shape, dtype, base, offset, strides) over a validated header. */
+PyObject *zp_ndarray(PyObject *shape, PyObject *dtype, PyObject *base, PyObject *offset)
+{
+    zp_state *st = zp_get_state(); /* np_ndarray is set: the caller has a dtype */
+    PyObject *args[4] = {shape, dtype, base, offset};
+    return st ? PyObject_Vectorcall(st->np_ndarray, args, offset ? 4 : 3, NULL) : NULL;
+}
+
+/* The shape of h as a tuple: the last one made while the shapes are equal
+ * (a stream of tensors usually keeps its shape). */
+static PyObject *shape_tuple(zp_state *st, const struct zipc_tensor_header *h)
+{
+    PyObject *last = st->last_shape;
+    bool same = last && PyTuple_GET_SIZE(last) == (Py_ssize_t)h->ndim;
+    for (unsigned i = 0; same && i < h->ndim; i++)
+        same = PyLong_AsLongLong(PyTuple_GET_ITEM(last, i)) == h->shape[i];
+    if (same)
+        return Py_NewRef(last);
+    PyObject *t = int64_tuple(h->shape, h->ndim);
+    if (t)
+        Py_XSETREF(st->last_shape, Py_NewRef(t));
+    return t;
+}
+
+static bool c_contiguous(const struct zipc_tensor_header *h)
+{
+    int64_t expect = 1;
+    for (unsigned i = h->ndim; i-- > 0;) {
+        if (h->shape[i] != 1 && h->strides[i] != expect)
+            return false;
+        expect *= h->shape[i];
+    }
+    return true;
+}
+
+/* numpy.ndarray(shape, dtype, base, offset[, strides]) over a validated
+ * header; strides only when the tensor is not C-contiguous. */
 static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, PyObject *base)
 {
-    int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
-    for (unsigned i = 0; i < h->ndim; i++)
-        strides[i] = h->strides[i] * item; /* validated: within the payload */
-    PyObject *args[5] = {int64_tuple(h->shape, h->ndim), dt, base,
-                         PyLong_FromUnsignedLongLong(h->data_offset), int64_tuple(strides, h->ndim)};
-    zp_state *st = zp_get_state(); /* np_ndarray is set: dtype_of gave dt */
-    PyObject *a = st && args[0] && args[3] && args[4] ? PyObject_Vectorcall(st->np_ndarray, args, 5, NULL) : NULL;
-    Py_XDECREF(args[0]);
-    Py_XDECREF(args[3]);
-    Py_XDECREF(args[4]);
+    zp_state *st = zp_get_state();
+    if (!st)
+        return NULL;
+    PyObject *shape = shape_tuple(st, h), *offset = PyLong_FromUnsignedLongLong(h->data_offset), *a = NULL;
+    if (shape && offset && c_contiguous(h)) {
+        a = zp_ndarray(shape, dt, base, offset);
+    } else if (shape && offset) {
+        int64_t strides[ZIPC_TENSOR_MAX_NDIM], item = (int64_t)zipc_tensor_itemsize(h->dtype_bits, h->dtype_lanes);
+        for (unsigned i = 0; i < h->ndim; i++)
+            strides[i] = h->strides[i] * item; /* validated: within the payload */
+        PyObject *args[5] = {shape, dt, base, offset, int64_tuple(strides, h->ndim)};
+        a = args[4] ? PyObject_Vectorcall(st->np_ndarray, args, 5, NULL) : NULL;
+        Py_XDECREF(args[4]);
+    }
+    Py_XDECREF(shape);
+    Py_XDECREF(offset);
     return a;
 }
 

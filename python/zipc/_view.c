@@ -111,7 +111,7 @@ static PyObject *View_release(ViewObject *v, PyObject *Py_UNUSED(ignored))
 
 static PyObject *View_enter(PyObject *v, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(v); }
 
-static PyObject *View_exit(ViewObject *v, PyObject *Py_UNUSED(args))
+static PyObject *View_exit(ViewObject *v, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(nargs))
 {
     View_release(v, NULL);
     Py_RETURN_FALSE;
@@ -125,6 +125,12 @@ static int View_getbuffer(ViewObject *v, Py_buffer *view, int flags)
 {
     if (view_check(v))
         return -1;
+    if (flags & PyBUF_WRITABLE) { /* NumPy asks this first for every array: no new text each time */
+        zp_state *st = zp_get_state();
+        PyErr_SetObject(PyExc_BufferError, st ? st->str_read_only : NULL);
+        view->obj = NULL;
+        return -1;
+    }
     if (PyBuffer_FillInfo(view, (PyObject *)v, (void *)v->msg.data, v->msg.size, 1, flags))
         return -1;
     v->exports++;
@@ -344,7 +350,7 @@ static PyMethodDef View_methods[] = {
      "End this view's own claim. Buffers and DLPack tensors taken from it stay valid: the slot "
      "goes back to the producer when the last of them is gone."},
     {"__enter__", (PyCFunction)View_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)View_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, NULL},
     {"tobytes", (PyCFunction)View_tobytes, METH_NOARGS, "Copy the payload into a bytes object."},
     {"__dlpack__", (PyCFunction)(void (*)(void))View_dlpack, METH_VARARGS | METH_KEYWORDS,
      "DLPack export without copying: a tensor message's dtype/shape/strides, else uint8[size]. "
@@ -408,7 +414,7 @@ static PyObject *Batch_release(BatchObject *b, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-static PyObject *Batch_exit(BatchObject *b, PyObject *Py_UNUSED(args))
+static PyObject *Batch_exit(BatchObject *b, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(nargs))
 {
     Batch_release(b, NULL);
     Py_RETURN_FALSE;
@@ -421,7 +427,7 @@ static PyObject *Batch_iter(BatchObject *b) { return PyObject_GetIter(b->views);
 static PyMethodDef Batch_methods[] = {
     {"release", (PyCFunction)Batch_release, METH_NOARGS, "Release every view's claim."},
     {"__enter__", (PyCFunction)View_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Batch_exit, METH_VARARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Batch_exit, METH_FASTCALL, NULL},
     {NULL},
 };
 

@@ -128,6 +128,63 @@ int zp_type_id(PyObject *obj, void *out)
     return 1;
 }
 
+/* Positional arguments are taken as they come (no tuple, no dict); keywords
+ * are matched by name only when there are any. */
+int zp_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+            const char *const *names, int npos, int required, PyObject **out)
+{
+    int n = 0;
+    while (names[n])
+        n++;
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d positional argument%s (%zd given)", fname, npos,
+                     npos == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    for (Py_ssize_t k = 0, nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i]) != 0)
+            i++;
+        if (i == n) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", fname, key);
+            return -1;
+        }
+        if (out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        out[i] = args[nargs + k];
+    }
+    for (int i = 0; i < required; i++)
+        if (!out[i]) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %d)", fname, names[i], i + 1);
+            return -1;
+        }
+    return 0;
+}
+
+int zp_opt_timeout(PyObject *obj, int64_t *ns)
+{
+    if (!obj || obj == Py_None) {
+        *ns = ZIPC_FOREVER;
+        return 1;
+    }
+    return zp_timeout(obj, ns);
+}
+
+int zp_opt_type_id(PyObject *obj, uint32_t *type) { return !obj || zp_type_id(obj, type); }
+
+int zp_opt_ssize(PyObject *obj, Py_ssize_t *v)
+{
+    if (!obj)
+        return 1;
+    *v = PyNumber_AsSsize_t(obj, PyExc_OverflowError);
+    return !(*v == -1 && PyErr_Occurred());
+}
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -271,7 +328,7 @@ PyObject *zp_arrays_attr(const char *name)
 
 void zp_copy(void *dst, const void *src, size_t n)
 {
-    if (n < (1u << 18)) {
+    if (n < ZP_COPY_NOGIL) {
         memcpy(dst, src, n);
         return;
     }
@@ -590,20 +647,15 @@ static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_
     return r.buf;
 }
 
-/* Copy one buffer in as a message; flags: 0 or ZIPC_COMMIT_MORE. */
-static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned flags,
-                    int64_t timeout_ns)
+/* Copy n bytes in as one message; flags: 0 or ZIPC_COMMIT_MORE. */
+static int send_bytes(ChannelObject *self, const void *src, size_t n, uint32_t type, unsigned flags,
+                      int64_t timeout_ns)
 {
-    Py_buffer b;
-    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE))
-        return -1;
-    void *dst = reserve_blocking(self, (size_t)b.len, timeout_ns);
-    if (dst)
-        zp_copy(dst, b.buf, (size_t)b.len);
-    PyBuffer_Release(&b);
+    void *dst = reserve_blocking(self, n, timeout_ns);
     if (!dst)
         return -1;
-    int rc = zipc_channel_commit(self->ch, (size_t)b.len, type, flags);
+    zp_copy(dst, src, n);
+    int rc = zipc_channel_commit(self->ch, n, type, flags);
     if (rc) {
         zp_raise(rc);
         return -1;
@@ -611,15 +663,30 @@ static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned
     return 0;
 }
 
-static PyObject *Channel_send(ChannelObject *self, PyObject *args, PyObject *kw)
+/* Copy one bytes-like object in as a message (bytes: no buffer export). */
+static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned flags,
+                    int64_t timeout_ns)
 {
-    static char *kwlist[] = {"data", "type_id", "timeout", NULL};
-    PyObject *data, *timeout = Py_None;
+    if (PyBytes_CheckExact(data))
+        return send_bytes(self, PyBytes_AS_STRING(data), (size_t)PyBytes_GET_SIZE(data), type, flags, timeout_ns);
+    Py_buffer b;
+    if (PyObject_GetBuffer(data, &b, PyBUF_SIMPLE))
+        return -1;
+    int rc = send_bytes(self, b.buf, (size_t)b.len, type, flags, timeout_ns);
+    PyBuffer_Release(&b);
+    return rc;
+}
+
+static PyObject *Channel_send(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"data", "type_id", "timeout", NULL};
+    PyObject *a[3];
     uint32_t type = 0;
     int64_t tmo;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&O:send", kwlist, &data, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || producer_enter(self))
+    if (zp_args("send", args, nargs, kwnames, names, 3, 1, a) || !zp_opt_type_id(a[1], &type) ||
+        !zp_opt_timeout(a[2], &tmo) || producer_enter(self))
         return NULL;
+    PyObject *data = a[0];
     int rc = send_one(self, data, type, 0, tmo);
     zp_leave(self);
     return rc ? NULL : Py_NewRef(Py_None);
@@ -646,17 +713,17 @@ static int send_item(ChannelObject *self, PyObject *item, uint32_t type, unsigne
     return send_one(self, item, type, flags, tmo);
 }
 
-static PyObject *Channel_send_many(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_send_many(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames)
 {
-    static char *kwlist[] = {"messages", "type_id", "timeout", NULL};
-    PyObject *items, *timeout = Py_None;
+    static const char *const names[] = {"messages", "type_id", "timeout", NULL};
+    PyObject *a[3];
     uint32_t type = 0;
     int64_t tmo;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O&O:send_many", kwlist, &items, zp_type_id, &type,
-                                     &timeout) ||
-        !zp_timeout(timeout, &tmo))
+    if (zp_args("send_many", args, nargs, kwnames, names, 3, 1, a) || !zp_opt_type_id(a[1], &type) ||
+        !zp_opt_timeout(a[2], &tmo))
         return NULL;
-    PyObject *seq = PySequence_Fast(items, "send_many() needs an iterable of messages");
+    PyObject *seq = PySequence_Fast(a[0], "send_many() needs an iterable of messages");
     if (!seq)
         return NULL;
     if (producer_enter(self)) {
@@ -704,15 +771,16 @@ static PyObject *reserve_object(ChannelObject *self, size_t header, size_t size,
     return r;
 }
 
-static PyObject *Channel_reserve(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_reserve(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames)
 {
-    static char *kwlist[] = {"size", "type_id", "timeout", NULL};
-    Py_ssize_t size;
-    PyObject *timeout = Py_None;
+    static const char *const names[] = {"size", "type_id", "timeout", NULL};
+    PyObject *a[3];
+    Py_ssize_t size = 0;
     uint32_t type = 0;
     int64_t tmo;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "n|O&O:reserve", kwlist, &size, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo))
+    if (zp_args("reserve", args, nargs, kwnames, names, 3, 1, a) || !zp_opt_ssize(a[0], &size) ||
+        !zp_opt_type_id(a[1], &type) || !zp_opt_timeout(a[2], &tmo))
         return NULL;
     if (size < 0) {
         PyErr_SetString(PyExc_ValueError, "size must be >= 0");
@@ -725,22 +793,29 @@ static PyObject *Channel_reserve(ChannelObject *self, PyObject *args, PyObject *
     return r;
 }
 
-static PyObject *Channel_reserve_tensor_slot(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                        PyObject *kwnames)
 {
-    static char *kwlist[] = {"shape", "code", "bits", "lanes", "type_id", "timeout", NULL};
-    PyObject *shape_obj, *timeout = Py_None;
-    int code, bits, lanes;
+    static const char *const names[] = {"shape", "dtype", "type_id", "timeout", NULL};
+    PyObject *a[4];
     uint32_t type = ZIPC_TYPE_TENSOR;
     int64_t tmo, shape[ZIPC_TENSOR_MAX_NDIM];
     Py_ssize_t ndim;
+    int code, bits;
     struct zipc_tensor_header h;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oiii|O&O:_reserve_tensor_slot", kwlist, &shape_obj, &code,
-                                     &bits, &lanes, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || zp_parse_shape(shape_obj, shape, &ndim) ||
-        zp_tensor_init(&h, code, bits, lanes, ndim, shape) || producer_enter(self))
+    if (zp_args("reserve_tensor", args, nargs, kwnames, names, 2, 2, a) || !zp_opt_type_id(a[2], &type) ||
+        !zp_opt_timeout(a[3], &tmo))
         return NULL;
-    PyObject *r = reserve_object(self, sizeof h, (size_t)h.nbytes, type, tmo, &h);
-    zp_leave(self);
+    PyObject *shape_t = zp_shape_arg(a[0], shape, &ndim), *r = NULL;
+    PyObject *dt = shape_t ? zp_dtype_arg(a[1], &code, &bits) : NULL;
+    if (dt && zp_tensor_init(&h, code, bits, 1, ndim, shape) == 0 && producer_enter(self) == 0) {
+        r = reserve_object(self, sizeof h, (size_t)h.nbytes, type, tmo, &h);
+        zp_leave(self);
+        if (r && zp_reservation_array((ReservationObject *)r, shape_t, dt))
+            Py_CLEAR(r);
+    }
+    Py_XDECREF(shape_t);
+    Py_XDECREF(dt);
     return r;
 }
 
@@ -776,16 +851,17 @@ static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int b
     return rc ? -1 : 0;
 }
 
-static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                     PyObject *kwnames)
 {
-    static char *kwlist[] = {"tensor", "type_id", "timeout", NULL};
-    PyObject *obj, *timeout = Py_None;
+    static const char *const names[] = {"tensor", "type_id", "timeout", NULL};
+    PyObject *a[3];
     uint32_t type = ZIPC_TYPE_TENSOR;
     int64_t tmo;
     Py_buffer b;
     int code, bits;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|$O&O:send_tensor", kwlist, &obj, zp_type_id, &type, &timeout) ||
-        !zp_timeout(timeout, &tmo) || zp_tensor_buffer(obj, &b, &code, &bits))
+    if (zp_args("send_tensor", args, nargs, kwnames, names, 1, 1, a) || !zp_opt_type_id(a[1], &type) ||
+        !zp_opt_timeout(a[2], &tmo) || zp_tensor_buffer(a[0], &b, &code, &bits))
         return NULL;
     int rc = send_tensor_buffer(self, &b, code, bits, type, tmo);
     PyBuffer_Release(&b);
@@ -964,24 +1040,31 @@ static PyObject *take_many(ChannelObject *self, Py_ssize_t max, int64_t tmo, wra
     return list;
 }
 
-static int parse_timeout_only(PyObject *args, PyObject *kw, const char *fmt, int64_t *tmo)
+/* The arguments of a method taking (timeout=None) / (max_messages=..., timeout=None). */
+#define FASTCALL_ARGS PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+#define ARGS_OF(fname) fname, args, nargs, kwnames
+
+static int parse_timeout_only(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                              int64_t *tmo)
 {
-    static char *kwlist[] = {"timeout", NULL};
-    PyObject *timeout = Py_None;
-    return PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &timeout) && zp_timeout(timeout, tmo);
+    static const char *const names[] = {"timeout", NULL};
+    PyObject *a[1];
+    return zp_args(fname, args, nargs, kwnames, names, 1, 0, a) == 0 && zp_opt_timeout(a[0], tmo);
 }
 
-static int parse_max_timeout(PyObject *args, PyObject *kw, const char *fmt, Py_ssize_t *max, int64_t *tmo)
+static int parse_max_timeout(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                             Py_ssize_t *max, int64_t *tmo)
 {
-    static char *kwlist[] = {"max_messages", "timeout", NULL};
-    PyObject *timeout = Py_None;
-    return PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, max, &timeout) && zp_timeout(timeout, tmo);
+    static const char *const names[] = {"max_messages", "timeout", NULL};
+    PyObject *a[2];
+    return zp_args(fname, args, nargs, kwnames, names, 2, 0, a) == 0 && zp_opt_ssize(a[0], max) &&
+           zp_opt_timeout(a[1], tmo);
 }
 
-static PyObject *Channel_recv(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv(ChannelObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
-    return parse_timeout_only(args, kw, "|O:recv", &tmo) ? take_one(self, tmo, message_new, true, false) : NULL;
+    return parse_timeout_only(ARGS_OF("recv"), &tmo) ? take_one(self, tmo, message_new, true, false) : NULL;
 }
 
 /* Iteration ends when the producer is gone (and everything was received),
@@ -991,41 +1074,40 @@ static PyObject *Channel_iternext(ChannelObject *self)
     return closed_for_calls(self) ? NULL : take_one(self, ZIPC_FOREVER, message_new, true, true);
 }
 
-static PyObject *Channel_view(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_view(ChannelObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
-    return parse_timeout_only(args, kw, "|O:view", &tmo) ? take_one(self, tmo, view_of, false, false) : NULL;
+    return parse_timeout_only(ARGS_OF("view"), &tmo) ? take_one(self, tmo, view_of, false, false) : NULL;
 }
 
-static PyObject *Channel_recv_tensor(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv_tensor(ChannelObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
-    return parse_timeout_only(args, kw, "|O:recv_tensor", &tmo) ? take_one(self, tmo, zp_tensor_array, false, false)
-                                                               : NULL;
+    return parse_timeout_only(ARGS_OF("recv_tensor"), &tmo) ? take_one(self, tmo, zp_tensor_array, false, false)
+                                                           : NULL;
 }
 
 /* The fast path: one C loop, one Message copy each. */
-static PyObject *Channel_recv_many(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv_many(ChannelObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 1024;
     int64_t tmo;
-    return parse_max_timeout(args, kw, "|nO:recv_many", &max, &tmo) ? take_many(self, max, tmo, message_new, true)
-                                                                    : NULL;
+    return parse_max_timeout(ARGS_OF("recv_many"), &max, &tmo) ? take_many(self, max, tmo, message_new, true) : NULL;
 }
 
-static PyObject *Channel_recv_tensors(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_recv_tensors(ChannelObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 64;
     int64_t tmo;
-    return parse_max_timeout(args, kw, "|nO:recv_tensors", &max, &tmo) ? take_many(self, max, tmo, zp_tensor_array, false)
-                                                                      : NULL;
+    return parse_max_timeout(ARGS_OF("recv_tensors"), &max, &tmo) ? take_many(self, max, tmo, zp_tensor_array, false)
+                                                                  : NULL;
 }
 
-static PyObject *Channel_drain(ChannelObject *self, PyObject *args, PyObject *kw)
+static PyObject *Channel_drain(ChannelObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 64;
     int64_t tmo;
-    if (!parse_max_timeout(args, kw, "|nO:drain", &max, &tmo))
+    if (!parse_max_timeout(ARGS_OF("drain"), &max, &tmo))
         return NULL;
     PyObject *views = take_many(self, max, tmo, view_of, false);
     if (!views)
@@ -1063,8 +1145,9 @@ static PyGetSetDef Channel_getset[] = {
     {NULL},
 };
 
-/* A METH_VARARGS | METH_KEYWORDS function in a PyMethodDef slot. */
+/* A METH_VARARGS | METH_KEYWORDS or METH_FASTCALL | METH_KEYWORDS function in a PyMethodDef slot. */
 #define WITH_KEYWORDS(f) (PyCFunction)(void (*)(void))(f)
+#define FASTCALL_KW METH_FASTCALL | METH_KEYWORDS
 static PyMethodDef Channel_methods[] = {
     {"listen", WITH_KEYWORDS(Channel_listen), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "listen(name, capacity=1<<20, *, role=None, timeout=10.0, any_uid=False, peer_uid=None, "
@@ -1093,43 +1176,48 @@ static PyMethodDef Channel_methods[] = {
      "A pollable fd: readable when the awaited condition may hold. Once created, every call that "
      "would block with timeout=0 arms it: try, on Timeout wait for readability, try again."},
     {"stats", (PyCFunction)Channel_stats, METH_NOARGS, "This endpoint's counters as a dict."},
-    {"send", WITH_KEYWORDS(Channel_send), METH_VARARGS | METH_KEYWORDS,
+    {"send", WITH_KEYWORDS(Channel_send), FASTCALL_KW,
      "send(data, type_id=0, timeout=None)\n--\n\nCopy a bytes-like object in as one message."},
-    {"send_many", WITH_KEYWORDS(Channel_send_many), METH_VARARGS | METH_KEYWORDS,
+    {"send_many", WITH_KEYWORDS(Channel_send_many), FASTCALL_KW,
      "send_many(messages, type_id=0, timeout=None)\n--\n\n"
      "Send each message of an iterable, published in batches of 64: a bytes-like object (sent "
      "with type_id) or a (type_id, payload) pair such as a received Message. Returns the count."},
     {"flush", (PyCFunction)Channel_flush, METH_NOARGS, "Publish staged messages (never blocks)."},
-    {"reserve", WITH_KEYWORDS(Channel_reserve), METH_VARARGS | METH_KEYWORDS,
+    {"reserve", WITH_KEYWORDS(Channel_reserve), FASTCALL_KW,
      "reserve(size, type_id=0, timeout=None)\n--\n\n"
      "Reserve `size` writable bytes in the ring: a Reservation (buffer protocol). Leaving its "
      "`with` block commits, an exception aborts."},
-    {"_reserve_tensor_slot", WITH_KEYWORDS(Channel_reserve_tensor_slot), METH_VARARGS | METH_KEYWORDS, NULL},
-    {"send_tensor", WITH_KEYWORDS(Channel_send_tensor), METH_VARARGS | METH_KEYWORDS,
+    {"reserve_tensor", WITH_KEYWORDS(Channel_reserve_tensor), FASTCALL_KW,
+     "reserve_tensor(shape, dtype, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
+     "Reserve a tensor message in the ring and return the Reservation; r.array is a writable "
+     "C-contiguous ndarray over the slot. Fill it in place; leaving the `with` block commits. "
+     "Do not keep references to r.array (or views of it) past the block: a live one aborts the "
+     "commit with BufferError (nothing is published)."},
+    {"send_tensor", WITH_KEYWORDS(Channel_send_tensor), FASTCALL_KW,
      "send_tensor(tensor, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
      "Send an array-like (NumPy array, any buffer of a numeric format, or anything "
      "numpy.asarray takes) as a tensor message: one copy into the ring. A non-contiguous array "
      "is gathered into C order on the way; the receiver always gets a C-contiguous tensor."},
-    {"recv", WITH_KEYWORDS(Channel_recv), METH_VARARGS | METH_KEYWORDS,
+    {"recv", WITH_KEYWORDS(Channel_recv), FASTCALL_KW,
      "recv(timeout=None)\n--\n\nReceive one message as a copy: Message(type_id, data)."},
-    {"recv_many", WITH_KEYWORDS(Channel_recv_many), METH_VARARGS | METH_KEYWORDS,
+    {"recv_many", WITH_KEYWORDS(Channel_recv_many), FASTCALL_KW,
      "recv_many(max_messages=1024, timeout=None)\n--\n\n"
      "Wait for at least one message, then take every message already there (up to "
      "max_messages): a list of Message(type_id, data) copies. The fast path."},
-    {"recv_tensor", WITH_KEYWORDS(Channel_recv_tensor), METH_VARARGS | METH_KEYWORDS,
+    {"recv_tensor", WITH_KEYWORDS(Channel_recv_tensor), FASTCALL_KW,
      "recv_tensor(timeout=None)\n--\n\n"
      "Receive a tensor message as a read-only NumPy array over the ring, without copying. "
      "The array keeps its slot until it is garbage-collected; slots go back in order, so "
      "holding one array only holds back the slots after it until it goes. A message that is "
      "not a tensor raises TypeError and stays in place (recv() or view() takes it)."},
-    {"recv_tensors", WITH_KEYWORDS(Channel_recv_tensors), METH_VARARGS | METH_KEYWORDS,
+    {"recv_tensors", WITH_KEYWORDS(Channel_recv_tensors), FASTCALL_KW,
      "recv_tensors(max_messages=64, timeout=None)\n--\n\n"
      "Wait for one tensor message, then take every one already there (up to max_messages): "
      "a list of read-only zero-copy arrays. It stops before the first message that is not a "
      "tensor, which stays in place (TypeError if it comes first)."},
-    {"view", WITH_KEYWORDS(Channel_view), METH_VARARGS | METH_KEYWORDS,
+    {"view", WITH_KEYWORDS(Channel_view), FASTCALL_KW,
      "view(timeout=None)\n--\n\nThe next message in place, as a read-only View."},
-    {"drain", WITH_KEYWORDS(Channel_drain), METH_VARARGS | METH_KEYWORDS,
+    {"drain", WITH_KEYWORDS(Channel_drain), FASTCALL_KW,
      "drain(max_messages=64, timeout=None)\n--\n\n"
      "Wait for one message, then view every one already there: a Batch of Views."},
     {NULL},
@@ -1234,15 +1322,16 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
-#define ZP_STATE_NREFS (10 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+#define ZP_STATE_NREFS (13 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
 
 /* Every reference the state holds, for traverse and clear. */
 static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
 {
     PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
                           &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                          &st->tensor_args, &st->np_ndarray};
-    _Static_assert(sizeof fixed / sizeof fixed[0] == 10, "ZP_STATE_NREFS counts these");
+                          &st->tensor_args, &st->np_ndarray, &st->dtype_args, &st->last_shape,
+                          &st->str_read_only};
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 13, "ZP_STATE_NREFS counts these");
     size_t n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         refs[n++] = fixed[i];
@@ -1267,7 +1356,11 @@ static int module_clear(PyObject *m)
     return 0;
 }
 
-static void module_free(void *m) { module_clear(m); }
+static void module_free(void *m)
+{
+    module_clear(m);
+    zp_message_freelist_clear();
+}
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT, "zipc._zipc", "zipc C extension (see the zipc package).", sizeof(zp_state),
@@ -1348,7 +1441,8 @@ PyMODINIT_FUNC PyInit__zipc(void)
     if (!m)
         return NULL;
     zp_state *st = PyModule_GetState(m);
-    if (add_errors(m, st) || add_type(m, &ZpMessage_Type, "Message") ||
+    if (!(st->str_read_only = PyUnicode_InternFromString("the view is read-only")) ||
+        !(st->dtype_args = PyDict_New()) || add_errors(m, st) || add_type(m, &ZpMessage_Type, "Message") ||
         add_match_args(&ZpMessage_Type, "type_id", "data") || add_constants(m) || add_errno_map(m) ||
         add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||

@@ -91,6 +91,15 @@ PyObject *zp_raise(int err);
 /* Convert a Python timeout (None, or seconds >= 0) to nanoseconds. */
 int zp_timeout(PyObject *obj, int64_t *ns);
 int zp_type_id(PyObject *obj, void *out);
+/* METH_FASTCALL | METH_KEYWORDS arguments: out[i] is the parameter names[i]
+ * (borrowed), or NULL when not given. names ends with NULL; the first npos
+ * may come by position, the first `required` must come. Raises TypeError. */
+int zp_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+            const char *const *names, int npos, int required, PyObject **out);
+/* Optional arguments, NULL when not given: 1 on success, 0 raised. */
+int zp_opt_timeout(PyObject *obj, int64_t *ns);
+int zp_opt_type_id(PyObject *obj, uint32_t *type);
+int zp_opt_ssize(PyObject *obj, Py_ssize_t *v);
 
 /* One blocking operation: called with timeout ZIPC_TRY under the GIL, then
  * in slices of at most 200 ms without the GIL. */
@@ -99,7 +108,8 @@ typedef int (*zp_op)(ChannelObject *self, void *arg, int64_t timeout_ns);
 int zp_block(ChannelObject *self, zp_op op, void *arg, int64_t timeout_ns);
 /* A new reference to an attribute of zipc._arrays (the NumPy glue). */
 PyObject *zp_arrays_attr(const char *name);
-/* memcpy that drops the GIL for large copies. */
+/* memcpy that drops the GIL for copies of ZP_COPY_NOGIL bytes or more. */
+#define ZP_COPY_NOGIL (1u << 18)
 void zp_copy(void *dst, const void *src, size_t n);
 
 /* ---- Message (_message.c) ---------------------------------------------- */
@@ -108,6 +118,8 @@ extern PyTypeObject ZpMessage_Type;
 PyObject *zp_message_new(uint32_t type, const void *data, size_t size);
 /* obj's type id and payload (borrowed) if it is a Message. */
 bool zp_message_parts(PyObject *obj, uint32_t *type, PyObject **data);
+/* Free the Message objects kept for reuse (module teardown). */
+void zp_message_freelist_clear(void);
 
 /* ---- View and Batch --------------------------------------------------- */
 typedef struct {
@@ -142,6 +154,7 @@ typedef struct ReservationObject {
     Py_ssize_t exports;
     bool open;
     bool pinned;
+    bool array_export;      /* r->array counts as one export until it is known dead */
     PyObject *array;        /* reserve_tensor's ndarray, dropped before commit */
 } ReservationObject;
 
@@ -150,6 +163,9 @@ PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size,
                              Py_ssize_t data_offset, uint32_t type);
 /* close(): the C close drops the reservation; the object learns it here. */
 void zp_reservation_detach(ReservationObject *res);
+/* reserve_tensor: r->array = a writable ndarray over the slot. On failure
+ * the reservation is aborted and -1 returned with the exception set. */
+int zp_reservation_array(ReservationObject *r, PyObject *shape, PyObject *dtype);
 
 /* ---- tensors (_tensor.c) ----------------------------------------------- */
 /* Parse and validate a tensor header at the start of a payload of `size`
@@ -162,6 +178,13 @@ int zp_tensor_init(struct zipc_tensor_header *h, int code, int bits, int lanes, 
                    const int64_t *shape);
 /* A sequence of at most ZIPC_TENSOR_MAX_NDIM dimensions >= 0; raises. */
 int zp_parse_shape(PyObject *obj, int64_t *shape, Py_ssize_t *ndim);
+/* An int or a sequence of dimensions: parsed, and as a tuple (new reference). */
+PyObject *zp_shape_arg(PyObject *obj, int64_t *shape, Py_ssize_t *ndim);
+/* A NumPy dtype argument (np.float32, "f4", a dtype): the dtype (new
+ * reference) and its DLPack (code, bits); cached. Raises ValueError. */
+PyObject *zp_dtype_arg(PyObject *obj, int *code, int *bits);
+/* numpy.ndarray(shape, dtype, base[, offset]) (borrowed offset: NULL for 0). */
+PyObject *zp_ndarray(PyObject *shape, PyObject *dtype, PyObject *base, PyObject *offset);
 /* obj's buffer and DLPack (code, bits): its own buffer when it exports a
  * plain numeric format, else through numpy.asarray. Raises. */
 int zp_tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits);
@@ -174,6 +197,9 @@ typedef struct {
         *err_invalid, *err_permission;
     PyObject *tensor_args;          /* zipc._arrays.tensor_args, once needed */
     PyObject *np_ndarray;           /* numpy.ndarray, once NumPy is imported */
+    PyObject *dtype_args;           /* reserve_tensor: {dtype argument: (dtype, code, bits)} */
+    PyObject *last_shape;           /* the shape tuple of the last array made (reused while equal) */
+    PyObject *str_read_only;        /* the text of a refused writable export */
     struct {
         uint32_t key;               /* code << 24 | bits << 16 | lanes */
         PyObject *dtype;
