@@ -298,20 +298,6 @@ int zipc__ring_rx_recv(struct zipc__ring_rx *rx, void *buf, size_t cap, size_t *
     return zipc__ring_rx_release(rx);
 }
 
-/* Hand [head, end) back to the producer: `count` messages. */
-static void release_to(struct zipc__ring_rx *rx, uint64_t end, uint32_t count)
-{
-    struct zipc_channel_side *me = rx->mine;
-    /* relaxed: single writer, informative (§2.5 #11) */
-    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + count, ZIPC__RELAXED);
-    /* seq_cst exchange: a release of our reads of the frames, and the store
-     * half of the Dekker pair with the producer's sleep flag (§2.5 #12). */
-    zipc__xchg(&me->position, end, ZIPC__SEQ_CST);
-    rx->head = end;
-    rx->views -= count;
-    zipc__wake_peer(rx->wait);
-}
-
 static struct zipc__ledger_entry *ledger_slot(const struct zipc__ring_rx *rx, uint64_t seq)
 {
     return &rx->ledger[seq & (rx->ledger_cap - 1)];
@@ -349,7 +335,7 @@ void zipc__ring_rx_release_in_order(struct zipc__ring_rx *rx, uint64_t end, uint
         rx->ledger_used--;
         count++;
     }
-    release_to(rx, end, (uint32_t)count);
+    zipc__ring_rx_release_to(rx, end, (uint32_t)count);
 }
 
 /* Room in the ledger for every open view: a power of two > views. */

@@ -325,6 +325,20 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
     return zipc__ring_rx_wait_take(rx, msg, timeout_ns);
 }
 
+/* Hand [head, end) back to the producer: `count` messages. */
+static inline void zipc__ring_rx_release_to(struct zipc__ring_rx *rx, uint64_t end, uint32_t count)
+{
+    struct zipc_channel_side *me = rx->mine;
+    /* relaxed: single writer, informative (§2.5 #11) */
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + count, ZIPC__RELAXED);
+    /* seq_cst exchange: a release of our reads of the frames, and the store
+     * half of the Dekker pair with the producer's sleep flag (§2.5 #12). */
+    zipc__xchg(&me->position, end, ZIPC__SEQ_CST);
+    rx->head = end;
+    rx->views -= count;
+    zipc__wake_peer(rx->wait);
+}
+
 /* Releasing writes head: refused on a corrupt ring and by an unbound half,
  * still allowed after the producer is gone (-EPIPE). */
 static inline int zipc__ring_rx_release_check(const struct zipc__ring_rx *rx)
@@ -374,6 +388,13 @@ static inline int zipc__ring_rx_release_upto(struct zipc__ring_rx *rx, const str
  * is released at once, without ledger work. */
 ZIPC__RING_INLINE int zipc__ring_rx_release_view(struct zipc__ring_rx *rx, const struct zipc_msg *msg)
 {
+    /* The only open view, given back (the common case of view + release):
+     * nothing older to wait for and nothing in the ledger. */
+    if (ZIPC__LIKELY(msg && rx->views == 1 && msg->seq + 1 == rx->taken && msg->end_ == rx->rpos &&
+                     !rx->ledger_used && zipc__ring_rx_release_check(rx) == 0)) {
+        zipc__ring_rx_release_to(rx, rx->rpos, 1);
+        return 0;
+    }
     int err = zipc__ring_rx_releasable(rx, msg);
     if (err)
         return err;
