@@ -16,15 +16,6 @@ pub static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 
 pub type Res<T> = Result<T, String>;
 
-pub fn pin(cpu: usize) -> bool {
-    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    }
-}
-
 /// The sequence number in a message's first and last 8 bytes, as the C
 /// rows stamp theirs (bench/transport.h msg_stamp).
 pub fn stamp(msg: &mut [u8], seq: u64) {

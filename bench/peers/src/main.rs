@@ -16,6 +16,8 @@
 // A build with a peer left out (make bench-peers) leaves some shared parts unused.
 #![cfg_attr(not(all(feature = "tachyon", feature = "iceoryx2")), allow(dead_code))]
 
+#[path = "../../external_source.rs"]
+mod external_source;
 mod harness;
 #[cfg(feature = "iceoryx2")]
 mod iox;
@@ -23,6 +25,7 @@ mod iox;
 mod tachyon;
 mod zipc;
 
+use external_source::{json_str, pin, SourceArgs};
 use harness::*;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -180,19 +183,6 @@ fn kind_name(k: Kind) -> &'static str {
     if k == Kind::Rtt { "rtt" } else { "stream" }
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
 
 /// What the peer got where the C rows have their ring.
 fn setup_json(r: &Row) -> String {
@@ -259,16 +249,7 @@ fn row_json(r: &mut Row) -> String {
     format!("{head}, \"ok\": true{body}, \"seconds\": {:.4}{}}}", r.seconds, setup_json(r))
 }
 
-fn usage(why: &str) -> ! {
-    eprintln!("usage: zipc-peers [--quick] [--json] [--cpus A,B]   ({why})");
-    std::process::exit(2);
-}
 
-fn parse_cpus(s: &str) -> Option<[usize; 2]> {
-    let (a, b) = s.split_once(',')?;
-    let c = [a.trim().parse().ok()?, b.trim().parse().ok()?];
-    (c[0] != c[1]).then_some(c)
-}
 
 fn child_main(spec: &str) -> ! {
     let Some((spec, cpu)) = ChildSpec::parse(spec) else {
@@ -301,23 +282,9 @@ fn main() {
     if let Ok(spec) = std::env::var(CHILD_ENV) {
         child_main(&spec);
     }
-    let (mut quick, mut json, mut cpus, mut given) = (false, false, [0, 1], false);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--json" => json = true,
-            "--cpus" => match args.next().as_deref().and_then(parse_cpus) {
-                Some(c) => (cpus, given) = (c, true),
-                None => usage("--cpus wants two different CPU numbers A,B"),
-            },
-            _ => usage(&format!("unknown argument {a}")),
-        }
-    }
-    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // --cpus: pin even when this process inherited a one-CPU affinity (as
-    // the child of `zipc bench`, itself pinned to A).
-    let pinned = (given || allowed >= 2) && pin(cpus[0]);
+    let args = SourceArgs::parse("zipc-peers");
+    let (quick, json, cpus) = (args.quick, args.json, args.cpus);
+    let pinned = args.pin_self();
     // The C rows' settings (bench/bench.c): 200000 round trips (one CPU:
     // 20000, each is a context switch), 1 s per stream row, 4 rounds each
     // after 0.05 s of warm-up; --quick: 20000, 0.1 s, 1 round, 0.02 s.

@@ -15,6 +15,10 @@ use std::ptr;
 use std::time::{Duration, Instant};
 use zipc::{sys, Consumer, Error, Options, Producer};
 
+#[path = "../../../bench/external_source.rs"]
+mod external_source;
+use external_source::{json_str, pin, SourceArgs};
+
 const SIZE: usize = 32;
 const RTT_RING: usize = 64 * 1024;
 const STREAM_RING: usize = 256 * 1024;
@@ -42,14 +46,6 @@ impl Api {
     }
 }
 
-fn pin(cpu: usize) -> bool {
-    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-    }
-}
 
 fn ok(rc: i32, what: &str) {
     if rc < 0 {
@@ -353,55 +349,19 @@ fn read_trim(path: &str) -> String {
     std::fs::read_to_string(path).map(|s| s.trim().to_string()).unwrap_or_default()
 }
 
-fn json_str(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
-}
 
-fn usage(why: &str) -> ! {
-    eprintln!("usage: bench [--quick] [--json] [--cpus A,B]   ({why})");
-    std::process::exit(2);
-}
 
-/// "A,B" -> [A, B].
-fn parse_cpus(s: &str) -> Option<[usize; 2]> {
-    let (a, b) = s.split_once(',')?;
-    Some([a.trim().parse().ok()?, b.trim().parse().ok()?])
-}
 
 fn main() {
     if let Ok(spec) = std::env::var(CHILD_ENV) {
         child_main(&spec);
         return;
     }
-    let (mut quick, mut json, mut cpu, mut given) = (false, false, [0, 1], false);
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--quick" => quick = true,
-            "--json" => json = true,
-            "--cpus" => match args.next().as_deref().and_then(parse_cpus) {
-                Some(c) => (cpu, given) = (c, true),
-                None => usage("--cpus wants two CPU numbers A,B"),
-            },
-            _ => usage(&format!("unknown argument {a}")),
-        }
-    }
-    let allowed = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let args = SourceArgs::parse("bench");
+    let (quick, json, cpu) = (args.quick, args.json, args.cpus);
     // SAFETY: sysconf has no preconditions.
     let cpus = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) }.max(1) as usize;
-    // --cpus: pin even when this process inherited a one-CPU affinity (as
-    // the child of `zipc bench`, itself pinned to A).
-    let pinned = (given || allowed >= 2) && pin(cpu[0]);
+    let pinned = args.pin_self();
     let cfg = Cfg {
         pinned,
         cpus: cpu,
