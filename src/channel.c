@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ring.h"
@@ -149,12 +148,8 @@ static int open_pidfd(int sock, int pid)
     socklen_t len = sizeof(fd);
     if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
         return fd;
-#ifdef SYS_pidfd_open
-    if (pid > 0 && (fd = (int)syscall(SYS_pidfd_open, pid, 0)) >= 0)
-        return fd;
-#endif
-    (void)pid;
-    return -1;
+    fd = pid > 0 ? zipc__pidfd_open((uint32_t)pid) : -1;
+    return fd >= 0 ? fd : -1;
 }
 
 /* ---- the channel as a kind of the endpoint layer ------------------------ */

@@ -134,6 +134,9 @@ int zipc__member_alive(const struct zipc__members *m, uint32_t slot, uint64_t *l
 /* Free a dead holder's slot if it still holds `lease`: 0, or -EBUSY. */
 int zipc__member_reap(const struct zipc__members *m, uint32_t slot, uint64_t lease);
 
+/* A pidfd for `pid` (readable once it exits), or -errno (-ENOSYS without pidfd_open). */
+int zipc__pidfd_open(uint32_t pid);
+
 /* A waiter that watches every member of a table at once: one pidfd per
  * holder, polled with the waiter's own eventfd. */
 struct zipc__watched {

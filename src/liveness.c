@@ -78,7 +78,7 @@ static int lock_held(int fd, uint64_t off)
 
 /* ---- pids --------------------------------------------------------------- */
 
-static int pidfd_of(uint32_t pid)
+int zipc__pidfd_open(uint32_t pid)
 {
 #ifdef SYS_pidfd_open
     if (pid > 0 && pid <= INT32_MAX) {
@@ -105,7 +105,7 @@ static int pid_alive(uint32_t pid, uint64_t pidns)
 {
     if (!pidns || pidns != own_pidns())
         return 1;
-    int fd = pidfd_of(pid);
+    int fd = zipc__pidfd_open(pid);
     if (fd == -ESRCH)
         return 0;
     if (fd < 0)
@@ -315,7 +315,7 @@ static void watch_slot(struct zipc__watch *w, uint32_t i)
     if (!(lease & ZIPC_LEASE_BUSY))
         return;
     uint64_t pidns = zipc__load(&s->pidns, ZIPC__RELAXED); /* relaxed: after the acquire above */
-    int fd = ZIPC_LEASE_PID(lease) && pidns && pidns == own_pidns() ? pidfd_of(ZIPC_LEASE_PID(lease)) : -ENOSYS;
+    int fd = ZIPC_LEASE_PID(lease) && pidns && pidns == own_pidns() ? zipc__pidfd_open(ZIPC_LEASE_PID(lease)) : -ENOSYS;
     /* acquire: the pid we opened is the one of this lease */
     if (zipc__load(&s->lease, ZIPC__ACQUIRE) != lease) {
         if (fd >= 0)
