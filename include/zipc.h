@@ -5,6 +5,7 @@
  * blocks, what allocates).
  *   zipc/channel.h   SPSC: one producer, one consumer
  *   zipc/inspect.h   a read-only look at any segment, for tools
+ *   zipc/topic.h     one publisher, many subscribers
  *   zipc/tensor.h, zipc/types.h   payload conventions (header-only)
  */
 #ifndef ZIPC_H
@@ -14,5 +15,6 @@
 #include "zipc/common.h"
 #include "zipc/channel.h"
 #include "zipc/inspect.h"
+#include "zipc/topic.h"
 
 #endif /* ZIPC_H */

@@ -37,6 +37,8 @@ enum zipc_segment_kind {
     ZIPC_KIND_QUEUE = 2,
     ZIPC_KIND_TOPIC = 3,
     ZIPC_KIND_TENSOR_STORE = 4,
+    ZIPC_KIND_TOPIC_BOARD = 5,   /* a topic's shared wake-up board */
+    ZIPC_KIND_TOPIC_CURSOR = 6,  /* one topic subscriber's cursor */
 };
 
 /* ---- generic segment header, offset 0 of every segment --------------- */
@@ -171,6 +173,127 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, size) == 0, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, type) == 4, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_frame, mark) == 8, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_frame) == ZIPC_FRAME_HEADER, "abi");
+
+/* ---- topic (kinds 3, 5, 6) ---------------------------------------------
+ * A topic is three kinds of segment:
+ *   data (kind 3): [segment header | topic control @ 256 | subscriber table |
+ *     ring @ ring_offset]. Written by the publisher only: sealed
+ *     F_SEAL_FUTURE_WRITE, every subscriber maps it read-only. The ring holds
+ *     frames exactly as a channel's.
+ *   board (kind 5, one page): the publisher's sleep flag and the subscribers'
+ *     sleep hints; written by everyone.
+ *   cursor (kind 6, one page per subscriber): that subscriber's head and
+ *     sleep flag (written by it) and its start (written by the publisher).
+ *     Only the publisher and that subscriber map it.
+ */
+#define ZIPC_TOPIC_BODY_OFFSET 256
+#define ZIPC_TOPIC_PAGE_SEGMENT ZIPC_PAGE /* board and cursor segments: one page */
+
+/* The oldest message still intact in the ring. Below `position` the
+ * publisher may be writing: it stores a new oldest before it overwrites
+ * anything older. {position, seq} is read under `version` (odd: being
+ * written). */
+struct zipc_topic_oldest {
+    uint64_t version;
+    uint64_t position;   /* a frame boundary */
+    uint64_t seq;        /* the message number at position */
+    uint8_t pad_[ZIPC_SIDE_STRIDE - 24];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_oldest, version) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_oldest, position) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_oldest, seq) == 16, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_oldest) == ZIPC_SIDE_STRIDE, "abi");
+
+struct zipc_topic_ctl {
+    uint64_t ring_offset;      /* from segment start, page-aligned, after the table */
+    uint64_t ring_size;        /* power of two, ZIPC_MIN_CAPACITY..ZIPC_MAX_CAPACITY */
+    uint32_t max_message;      /* ring_size / 2 - ZIPC_FRAME_HEADER */
+    uint32_t frame_align;      /* ZIPC_FRAME_ALIGN */
+    uint32_t max_subscribers;  /* entries in the subscriber table, 1..4096 */
+    uint32_t reserved0;
+    uint8_t pad0_[ZIPC_SIDE_STRIDE - 32];
+    struct zipc_channel_side publisher; /* position: published end; messages: committed */
+    struct zipc_topic_oldest oldest;
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, ring_offset) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, ring_size) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, max_message) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, frame_align) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, max_subscribers) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, publisher) == 128, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_ctl, oldest) == 256, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_ctl) == 384, "abi");
+
+/* The subscriber table (after the control block): the publisher's view of
+ * each slot, for tools. Informative only; nobody acts on it. */
+enum zipc_topic_slot_state {
+    ZIPC_TOPIC_SLOT_FREE = 0,
+    ZIPC_TOPIC_SLOT_ACTIVE = 1,
+};
+struct zipc_topic_slot_info {
+    uint32_t state;          /* enum zipc_topic_slot_state */
+    uint32_t pid;
+    uint32_t policy;         /* enum zipc_sub_policy */
+    uint32_t reserved;
+    uint64_t max_lag;
+    uint64_t head;           /* the subscriber's head as the publisher last read it */
+    uint64_t head_seq;
+    uint64_t joined_ns;      /* CLOCK_REALTIME */
+    uint8_t pad_[ZIPC_CACHE_LINE - 48];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, state) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, pid) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, policy) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, max_lag) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, head) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, head_seq) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_slot_info, joined_ns) == 40, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_slot_info) == 64, "abi");
+#define ZIPC_TOPIC_TABLE_OFFSET (ZIPC_TOPIC_BODY_OFFSET + 384)
+#define ZIPC_TOPIC_RING_OFFSET(max_subscribers) \
+    ((ZIPC_TOPIC_TABLE_OFFSET + (uint64_t)(max_subscribers) * 64 + ZIPC_PAGE - 1) & ~(uint64_t)(ZIPC_PAGE - 1))
+
+/* board (kind 5), at ZIPC_TOPIC_BODY_OFFSET */
+struct zipc_topic_board {
+    struct zipc_wait_flag publisher_wait; /* the publisher sleeps for space */
+    uint64_t sleepers;   /* bit (slot & 63): a subscriber of such a slot may sleep */
+    uint8_t pad_[ZIPC_SIDE_STRIDE - 8];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_board, publisher_wait) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_board, sleepers) == 128, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_board) == 256, "abi");
+
+/* cursor (kind 6), at ZIPC_TOPIC_BODY_OFFSET */
+struct zipc_topic_cursor {
+    struct zipc_channel_side side; /* subscriber: position = head (released end),
+                                      messages = the head's message number */
+    struct zipc_wait_flag wait;    /* subscriber: sleeps for data */
+    /* the request, written by the subscriber before its ack */
+    uint32_t policy;     /* enum zipc_sub_policy */
+    uint32_t flags;      /* enum zipc_sub_flags */
+    uint64_t max_lag;
+    uint64_t history;
+    uint8_t pad1_[ZIPC_SIDE_STRIDE - 24];
+    /* written by the publisher */
+    uint32_t slot;       /* the subscriber's slot */
+    uint32_t evicted;    /* nonzero: evicted (an invalid cursor) */
+    uint64_t start;      /* the position to start from, a frame boundary */
+    uint64_t start_seq;  /* its message number */
+    uint64_t gap;        /* history asked for but gone: messages */
+    uint8_t pad2_[ZIPC_SIDE_STRIDE - 32];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, side) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, wait) == 128, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, policy) == 256, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, flags) == 260, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, max_lag) == 264, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, history) == 272, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, slot) == 384, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, evicted) == 388, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, start) == 392, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, start_seq) == 400, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, gap) == 408, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_cursor) == 512, "abi");
 
 /* ---- member slots: liveness of N members (multi-party kinds) ---------
  * A kind with many members reserves a member table at a 64-byte-aligned

@@ -57,6 +57,9 @@ extern "C" {
     XX(ECONNREFUSED, "connection refused: no listener at this name or path")                 \
     XX(EOPNOTSUPP, "operation not supported by this endpoint's role")                        \
     XX(EFBIG, "the peer's segment is larger than this endpoint accepts (max_segment)")       \
+    XX(EOVERFLOW, "messages were lost: the subscriber fell a whole ring behind (see last_loss)") \
+    XX(ESTALE, "the view was overwritten while it was open: its bytes may be torn")      \
+    XX(ENOSPC, "the topic has as many subscribers as it allows")                          \
     XX(EINVAL, "invalid argument")                                                           \
     XX(ENOMEM, "out of memory")                                                              \
     XX(ENAMETOOLONG, "name or socket path too long")                                         \
