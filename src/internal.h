@@ -381,4 +381,16 @@ enum { ZIPC__FD_CONSUMER_WAKE = ZIPC__FD_SEGMENT + 1, ZIPC__FD_PRODUCER_WAKE, ZI
 int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int role, struct zipc__peer *peer,
                         const struct zipc__opts *o, uint64_t announced_size);
 
+/* ---- topic.c ---------------------------------------------------------- */
+/* A topic's welcome fds, in wire order (docs/ABI.md §11). */
+enum { ZIPC__FD_BOARD = ZIPC__FD_SEGMENT + 1, ZIPC__FD_CURSOR, ZIPC__FD_SUB_WAKE, ZIPC__FD_PUB_WAKE,
+       ZIPC__TOPIC_NFDS };
+
+/* zipc__endpoint_adopt with the topic's descriptor, into a new subscriber
+ * (request `req`, NULL: defaults), then its start from the cursor page as
+ * the publisher wrote it: the subscriber's trust boundary, and the fuzzers'
+ * entry point. Ownership of fds and peer->sock as zipc__channel_adopt. */
+int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
+                           const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req);
+
 #endif /* ZIPC_INTERNAL_H */

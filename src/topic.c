@@ -20,8 +20,8 @@
 
 #include "ring.h"
 
-/* A topic's welcome fds, in wire order (docs/ABI.md §11). */
-enum { FD_BOARD = ZIPC__FD_SEGMENT + 1, FD_CURSOR, FD_SUB_WAKE, FD_PUB_WAKE, TOPIC_NFDS };
+enum { FD_BOARD = ZIPC__FD_BOARD, FD_CURSOR = ZIPC__FD_CURSOR, FD_SUB_WAKE = ZIPC__FD_SUB_WAKE,
+       FD_PUB_WAKE = ZIPC__FD_PUB_WAKE, TOPIC_NFDS = ZIPC__TOPIC_NFDS };
 _Static_assert(TOPIC_NFDS <= ZIPC__HANDSHAKE_MAX_FDS, "welcome fds");
 
 /* A silent connector holds the door (admissions, and noticing deaths) at most this long. */
@@ -1109,12 +1109,9 @@ static const struct zipc__kind_desc topic_kind = {
     .bind = subscriber_bind,
 };
 
-/* The publisher's "go": our start, written into our cursor page. */
-static int await_start(zipc_subscriber *sub, int64_t deadline)
+/* Start where the publisher said in our cursor page (after its "go"). */
+static int start_from_cursor(zipc_subscriber *sub)
 {
-    int err = zipc__receive_ack(sub->wait.sock, deadline);
-    if (err)
-        return err;
     const struct zipc_topic_cursor *c = sub->cursor;
     uint64_t start = c->start, seq = c->start_seq;
     if (start & (ZIPC_FRAME_ALIGN - 1))
@@ -1134,16 +1131,11 @@ static int check_request(const struct zipc_subscription *r)
     return 0;
 }
 
-int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct zipc_subscription *req,
-                         const struct zipc_options *opts)
+static int subscriber_alloc(zipc_subscriber **out, const struct zipc_subscription *req)
 {
-    if (!out || !name)
-        return -EINVAL;
-    *out = NULL;
     struct zipc_subscription none = {0};
-    struct zipc__opts o;
-    int err = zipc__opts_resolve(opts, &o);
-    if (err || (err = check_request(req ? req : &none)))
+    int err = check_request(req ? req : &none);
+    if (err)
         return err;
     zipc_subscriber *sub = aligned_alloc(ZIPC_CACHE_LINE, zipc__align_up(sizeof(*sub), ZIPC_CACHE_LINE));
     if (!sub)
@@ -1153,16 +1145,48 @@ int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct z
     sub->data.fd = sub->board_seg.fd = sub->cursor_seg.fd = -1;
     sub->rx.sticky_err = ZIPC__RING_UNBOUND;
     sub->req = req ? *req : none;
-    int64_t deadline = zipc__deadline(o.timeout_ns);
-    err = zipc__endpoint_connect(&topic_kind, sub, name, &o);
-    if (!err)
-        err = await_start(sub, deadline);
+    *out = sub;
+    return 0;
+}
+
+/* The end of every setup: the subscriber, or the error and nothing left. */
+static int subscriber_done(zipc_subscriber **out, zipc_subscriber *sub, int err)
+{
     if (err) {
         zipc_subscriber_close(sub);
         return err;
     }
     *out = sub;
     return 0;
+}
+
+int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct zipc_subscription *req,
+                         const struct zipc_options *opts)
+{
+    if (!out || !name)
+        return -EINVAL;
+    *out = NULL;
+    struct zipc__opts o;
+    zipc_subscriber *sub;
+    int err = zipc__opts_resolve(opts, &o);
+    if (err || (err = subscriber_alloc(&sub, req)))
+        return err;
+    int64_t deadline = zipc__deadline(o.timeout_ns);
+    err = zipc__endpoint_connect(&topic_kind, sub, name, &o);
+    if (!err && !(err = zipc__receive_ack(sub->wait.sock, deadline))) /* the publisher's "go" */
+        err = start_from_cursor(sub);
+    return subscriber_done(out, sub, err);
+}
+
+int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
+                           const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req)
+{
+    zipc_subscriber *sub;
+    int err = subscriber_alloc(&sub, req);
+    if (err)
+        return err;
+    err = zipc__endpoint_adopt(&topic_kind, sub, fds, ZIPC_ROLE_CONSUMER, peer, o, announced_size);
+    return subscriber_done(out, sub, err ? err : start_from_cursor(sub));
 }
 
 int zipc_subscriber_close(zipc_subscriber *sub)
