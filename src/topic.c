@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +27,9 @@ _Static_assert(TOPIC_NFDS <= ZIPC__HANDSHAKE_MAX_FDS, "welcome fds");
 
 /* A silent connector holds the door (admissions, and noticing deaths) at most this long. */
 #define DOOR_HANDSHAKE_NS 1000000000LL
-/* Looks at the oldest pair while the publisher rewrites it, before giving up. */
-#define OLDEST_TRIES 10000
+/* How long the oldest pair may stay half-written (the publisher preempted,
+ * or dead, between its two version stores) before we give up on it. */
+#define OLDEST_PATIENCE_NS 1000000000LL
 /* Reclaim a slice of the ring at once: the cursors are read once a slice. */
 #define RECLAIM_SLICE_SHIFT 4
 
@@ -174,13 +176,13 @@ static void publish_oldest(zipc_publisher *pub, struct spot s)
     /* relaxed odd version, release fence, relaxed pair, release even version:
      * a seqlock; readers retry while the version is odd or changed (§2.5 #19) */
     zipc__store(&o->version, v + 1, ZIPC__RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    zipc__fence(ZIPC__RELEASE);
     zipc__store(&o->position, s.pos, ZIPC__RELAXED);
     zipc__store(&o->seq, s.seq, ZIPC__RELAXED);
     zipc__store(&o->version, v + 2, ZIPC__RELEASE);
     /* seq_cst fence: the new oldest is visible before any byte it frees is
      * overwritten; a reader of such a byte then sees it (§2.5 #19) */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    zipc__fence(ZIPC__SEQ_CST);
     pub->oldest = s;
 }
 
@@ -781,23 +783,30 @@ static int report_loss(zipc_subscriber *sub, uint64_t messages, uint64_t bytes)
 }
 
 /* The oldest pair, read consistently; validated against our read position. */
-static int read_oldest(const zipc_subscriber *sub, struct spot *s)
+static int read_oldest(zipc_subscriber *sub, struct spot *s)
 {
     const struct zipc_topic_oldest *o = &sub->ctl->oldest;
-    for (int i = 0; i < OLDEST_TRIES; i++) {
+    int64_t give_up = 0;
+    for (unsigned i = 0;; i++) {
         /* acquire version, relaxed pair, acquire fence, relaxed version: the
          * seqlock's reader (§2.5 #19) */
         uint64_t v = zipc__load(&o->version, ZIPC__ACQUIRE);
         s->pos = zipc__load(&o->position, ZIPC__RELAXED);
         s->seq = zipc__load(&o->seq, ZIPC__RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        zipc__fence(ZIPC__ACQUIRE);
         if (!(v & 1) && zipc__load(&o->version, ZIPC__RELAXED) == v)
-            goto read;
-        zipc__cpu_relax();
+            return s->pos & (ZIPC_FRAME_ALIGN - 1) ? -EBADMSG : 0;
+        if (i < 64) {
+            zipc__cpu_relax();
+            continue;
+        }
+        sched_yield(); /* the writer may be preempted mid-update: let it run */
+        int64_t now = zipc__now_ns();
+        if (!give_up)
+            give_up = now + OLDEST_PATIENCE_NS;
+        else if (now > give_up)
+            return zipc__peer_gone(&sub->wait, true) ? -EPIPE : -EBADMSG;
     }
-    return -EAGAIN;
-read:
-    return s->pos & (ZIPC_FRAME_ALIGN - 1) ? -EBADMSG : 0;
 }
 
 /* The ring overtook us: resume at the oldest frame (or the newest) and
@@ -870,28 +879,26 @@ int zipc_subscriber_recv(zipc_subscriber *sub, void *buf, size_t cap, size_t *si
     return err ? sub_error(sub, err) : 0;
 }
 
-/* After a release of views starting at `from`: were they overwritten? */
-static int released(const zipc_subscriber *sub, int err, uint64_t from)
+/* Views starting at `from` are being released: were they overwritten while
+ * open? Looked at before the release (after it the space is the
+ * publisher's again), after the caller's reads: a seqlock's re-check. */
+static bool stale(const zipc_subscriber *sub, uint64_t from) { return zipc__ring_rx_overwritten(&sub->rx, from); }
+
+/* A release's result: its error, a view dropped by an overtake (-ESTALE
+ * rather than "not a view"), or the views it gave back were stale. */
+static int released(const zipc_subscriber *sub, int err, bool was_stale, const struct zipc_msg *m)
 {
-    if (err)
-        return err;
-    return zipc__ring_rx_overwritten(&sub->rx, from) ? -ESTALE : 0;
+    if (err == -EINVAL && m && m->seq < sub->dropped_below)
+        return -ESTALE;
+    return err ? err : was_stale ? -ESTALE : 0;
 }
 
 int zipc_subscriber_release(zipc_subscriber *sub)
 {
     if (ZIPC__UNLIKELY(!sub))
         return -EINVAL;
-    uint64_t from = sub->rx.head;
-    bool any = sub->rx.views != 0;
-    int err = zipc__ring_rx_release(&sub->rx);
-    return any ? released(sub, err, from) : err;
-}
-
-/* A view dropped by an overtake: -ESTALE rather than "not a view". */
-static int dropped(const zipc_subscriber *sub, const struct zipc_msg *m, int err)
-{
-    return err == -EINVAL && m && m->seq < sub->dropped_below ? -ESTALE : err;
+    bool was_stale = sub->rx.views && stale(sub, sub->rx.head);
+    return released(sub, zipc__ring_rx_release(&sub->rx), was_stale, NULL);
 }
 
 static uint64_t view_start(const struct zipc_msg *m) { return m->end_ - zipc__frame_bytes(m->size); }
@@ -900,22 +907,24 @@ int zipc_subscriber_release_upto(zipc_subscriber *sub, const struct zipc_msg *la
 {
     if (!sub)
         return -EINVAL;
-    uint64_t from = sub->rx.head;
-    return dropped(sub, last, released(sub, zipc__ring_rx_release_upto(&sub->rx, last), from));
+    bool was_stale = stale(sub, sub->rx.head);
+    return released(sub, zipc__ring_rx_release_upto(&sub->rx, last), was_stale, last);
 }
 
 int zipc_subscriber_release_view(zipc_subscriber *sub, const struct zipc_msg *msg)
 {
     if (ZIPC__UNLIKELY(!sub || !msg))
         return -EINVAL;
-    return dropped(sub, msg, released(sub, zipc__ring_rx_release_view(&sub->rx, msg), view_start(msg)));
+    bool was_stale = stale(sub, view_start(msg));
+    return released(sub, zipc__ring_rx_release_view(&sub->rx, msg), was_stale, msg);
 }
 
 int zipc_subscriber_release_views(zipc_subscriber *sub, const struct zipc_msg *msgs, unsigned n)
 {
     if (!sub || !msgs || n == 0)
         return -EINVAL;
-    return dropped(sub, msgs, released(sub, zipc__ring_rx_release_views(&sub->rx, msgs, n), view_start(msgs)));
+    bool was_stale = stale(sub, view_start(msgs));
+    return released(sub, zipc__ring_rx_release_views(&sub->rx, msgs, n), was_stale, msgs);
 }
 
 /* One try at the newest message of `type` still in the ring: 1 found and
