@@ -174,14 +174,14 @@ static void publish_oldest(zipc_publisher *pub, struct spot s)
     struct zipc_topic_oldest *o = &pub->ctl->oldest;
     uint64_t v = o->version;
     /* relaxed odd version, release fence, relaxed pair, release even version:
-     * a seqlock; readers retry while the version is odd or changed (§2.5 #19) */
+     * a seqlock; readers retry while the version is odd or changed (§2.5 #22) */
     zipc__store(&o->version, v + 1, ZIPC__RELAXED);
     zipc__fence(ZIPC__RELEASE);
     zipc__store(&o->position, s.pos, ZIPC__RELAXED);
     zipc__store(&o->seq, s.seq, ZIPC__RELAXED);
     zipc__store(&o->version, v + 2, ZIPC__RELEASE);
     /* seq_cst fence: the new oldest is visible before any byte it frees is
-     * overwritten; a reader of such a byte then sees it (§2.5 #19) */
+     * overwritten; a reader of such a byte then sees it (§2.5 #22) */
     zipc__fence(ZIPC__SEQ_CST);
     pub->oldest = s;
 }
@@ -278,7 +278,7 @@ static void wake_subscribers(struct zipc__waiter *w)
 {
     zipc_publisher *pub = publisher_of_waiter(w);
     /* seq_cst exchange: taken after our publish; a bit set later is seen by
-     * the next publish, and its setter's re-check sees this one (§2.5 #20) */
+     * the next publish, and its setter's re-check sees this one (§2.5 #25) */
     uint32_t bits = zipc__xchg(&pub->board->sleepers, 0, ZIPC__SEQ_CST);
     if (!bits)
         return;
@@ -287,7 +287,7 @@ static void wake_subscribers(struct zipc__waiter *w)
         struct subscriber_entry *e = &pub->subs[i];
         if (!(bits >> (i & 31) & 1) || !e->active)
             continue;
-        /* seq_cst exchange: one wake-up per sleep (§2.5 #20) */
+        /* seq_cst exchange: one wake-up per sleep (§2.5 #25) */
         if (zipc__xchg(&e->cursor->wait.sleeping, 0, ZIPC__SEQ_CST)) {
             wake_fd(e->wake_fd);
             zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
@@ -789,7 +789,7 @@ static int read_oldest(zipc_subscriber *sub, struct spot *s)
     int64_t give_up = 0;
     for (unsigned i = 0;; i++) {
         /* acquire version, relaxed pair, acquire fence, relaxed version: the
-         * seqlock's reader (§2.5 #19) */
+         * seqlock's reader (§2.5 #23) */
         uint64_t v = zipc__load(&o->version, ZIPC__ACQUIRE);
         s->pos = zipc__load(&o->position, ZIPC__RELAXED);
         s->seq = zipc__load(&o->seq, ZIPC__RELAXED);
