@@ -75,6 +75,7 @@ from ._zipc import (
 )
 from ._channel import Channel
 from ._typed import RawMessage, register_type, unregister_type
+from ._stream import StreamReader, StreamWriter
 
 __version__ = C_VERSION  # the C library's zipc_version(); setup.py reads the same macros
 
@@ -104,6 +105,8 @@ __all__ = [
     "PermissionDenied",
     "RawMessage",
     "Reservation",
+    "StreamReader",
+    "StreamWriter",
     "Timeout",
     "View",
     "listen",
