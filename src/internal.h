@@ -23,6 +23,21 @@
 #define ZIPC__RELEASE __ATOMIC_RELEASE
 #define ZIPC__SEQ_CST __ATOMIC_SEQ_CST
 
+/* A fence. GCC's ThreadSanitizer refuses fences (-Wtsan): under it a
+ * seq_cst read-modify-write of a local stands in. TSan cannot see the other
+ * process anyway, and the fences here order a process's accesses to memory
+ * another process writes. */
+#if defined(__SANITIZE_THREAD__)
+#define zipc__fence(mo)                                      \
+    do {                                                     \
+        int zipc__f_ = 0;                                    \
+        __atomic_fetch_add(&zipc__f_, 0, __ATOMIC_SEQ_CST); \
+        (void)(mo);                                          \
+    } while (0)
+#else
+#define zipc__fence(mo) __atomic_thread_fence(mo)
+#endif
+
 #include "cpu.h" /* zipc__cpu_relax */
 
 static inline uint64_t zipc__align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
@@ -380,5 +395,17 @@ enum { ZIPC__FD_CONSUMER_WAKE = ZIPC__FD_SEGMENT + 1, ZIPC__FD_PRODUCER_WAKE, ZI
  * they stay the caller's, but for a mapped segment's fd. */
 int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int role, struct zipc__peer *peer,
                         const struct zipc__opts *o, uint64_t announced_size);
+
+/* ---- topic.c ---------------------------------------------------------- */
+/* A topic's welcome fds, in wire order (docs/ABI.md §11). */
+enum { ZIPC__FD_BOARD = ZIPC__FD_SEGMENT + 1, ZIPC__FD_CURSOR, ZIPC__FD_SUB_WAKE, ZIPC__FD_PUB_WAKE,
+       ZIPC__TOPIC_NFDS };
+
+/* zipc__endpoint_adopt with the topic's descriptor, into a new subscriber
+ * (request `req`, NULL: defaults), then its start from the cursor page as
+ * the publisher wrote it: the subscriber's trust boundary, and the fuzzers'
+ * entry point. Ownership of fds and peer->sock as zipc__channel_adopt. */
+int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
+                           const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req);
 
 #endif /* ZIPC_INTERNAL_H */

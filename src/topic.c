@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,14 +21,15 @@
 
 #include "ring.h"
 
-/* A topic's welcome fds, in wire order (docs/ABI.md §11). */
-enum { FD_BOARD = ZIPC__FD_SEGMENT + 1, FD_CURSOR, FD_SUB_WAKE, FD_PUB_WAKE, TOPIC_NFDS };
+enum { FD_BOARD = ZIPC__FD_BOARD, FD_CURSOR = ZIPC__FD_CURSOR, FD_SUB_WAKE = ZIPC__FD_SUB_WAKE,
+       FD_PUB_WAKE = ZIPC__FD_PUB_WAKE, TOPIC_NFDS = ZIPC__TOPIC_NFDS };
 _Static_assert(TOPIC_NFDS <= ZIPC__HANDSHAKE_MAX_FDS, "welcome fds");
 
 /* A silent connector holds the door (admissions, and noticing deaths) at most this long. */
 #define DOOR_HANDSHAKE_NS 1000000000LL
-/* Looks at the oldest pair while the publisher rewrites it, before giving up. */
-#define OLDEST_TRIES 10000
+/* How long the oldest pair may stay half-written (the publisher preempted,
+ * or dead, between its two version stores) before we give up on it. */
+#define OLDEST_PATIENCE_NS 1000000000LL
 /* Reclaim a slice of the ring at once: the cursors are read once a slice. */
 #define RECLAIM_SLICE_SHIFT 4
 
@@ -172,15 +174,15 @@ static void publish_oldest(zipc_publisher *pub, struct spot s)
     struct zipc_topic_oldest *o = &pub->ctl->oldest;
     uint64_t v = o->version;
     /* relaxed odd version, release fence, relaxed pair, release even version:
-     * a seqlock; readers retry while the version is odd or changed (§2.5 #19) */
+     * a seqlock; readers retry while the version is odd or changed (§2.5 #22) */
     zipc__store(&o->version, v + 1, ZIPC__RELAXED);
-    __atomic_thread_fence(__ATOMIC_RELEASE);
+    zipc__fence(ZIPC__RELEASE);
     zipc__store(&o->position, s.pos, ZIPC__RELAXED);
     zipc__store(&o->seq, s.seq, ZIPC__RELAXED);
     zipc__store(&o->version, v + 2, ZIPC__RELEASE);
     /* seq_cst fence: the new oldest is visible before any byte it frees is
-     * overwritten; a reader of such a byte then sees it (§2.5 #19) */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+     * overwritten; a reader of such a byte then sees it (§2.5 #22) */
+    zipc__fence(ZIPC__SEQ_CST);
     pub->oldest = s;
 }
 
@@ -276,7 +278,7 @@ static void wake_subscribers(struct zipc__waiter *w)
 {
     zipc_publisher *pub = publisher_of_waiter(w);
     /* seq_cst exchange: taken after our publish; a bit set later is seen by
-     * the next publish, and its setter's re-check sees this one (§2.5 #20) */
+     * the next publish, and its setter's re-check sees this one (§2.5 #25) */
     uint32_t bits = zipc__xchg(&pub->board->sleepers, 0, ZIPC__SEQ_CST);
     if (!bits)
         return;
@@ -285,7 +287,7 @@ static void wake_subscribers(struct zipc__waiter *w)
         struct subscriber_entry *e = &pub->subs[i];
         if (!(bits >> (i & 31) & 1) || !e->active)
             continue;
-        /* seq_cst exchange: one wake-up per sleep (§2.5 #20) */
+        /* seq_cst exchange: one wake-up per sleep (§2.5 #25) */
         if (zipc__xchg(&e->cursor->wait.sleeping, 0, ZIPC__SEQ_CST)) {
             wake_fd(e->wake_fd);
             zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
@@ -781,23 +783,30 @@ static int report_loss(zipc_subscriber *sub, uint64_t messages, uint64_t bytes)
 }
 
 /* The oldest pair, read consistently; validated against our read position. */
-static int read_oldest(const zipc_subscriber *sub, struct spot *s)
+static int read_oldest(zipc_subscriber *sub, struct spot *s)
 {
     const struct zipc_topic_oldest *o = &sub->ctl->oldest;
-    for (int i = 0; i < OLDEST_TRIES; i++) {
+    int64_t give_up = 0;
+    for (unsigned i = 0;; i++) {
         /* acquire version, relaxed pair, acquire fence, relaxed version: the
-         * seqlock's reader (§2.5 #19) */
+         * seqlock's reader (§2.5 #23) */
         uint64_t v = zipc__load(&o->version, ZIPC__ACQUIRE);
         s->pos = zipc__load(&o->position, ZIPC__RELAXED);
         s->seq = zipc__load(&o->seq, ZIPC__RELAXED);
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        zipc__fence(ZIPC__ACQUIRE);
         if (!(v & 1) && zipc__load(&o->version, ZIPC__RELAXED) == v)
-            goto read;
-        zipc__cpu_relax();
+            return s->pos & (ZIPC_FRAME_ALIGN - 1) ? -EBADMSG : 0;
+        if (i < 64) {
+            zipc__cpu_relax();
+            continue;
+        }
+        sched_yield(); /* the writer may be preempted mid-update: let it run */
+        int64_t now = zipc__now_ns();
+        if (!give_up)
+            give_up = now + OLDEST_PATIENCE_NS;
+        else if (now > give_up)
+            return zipc__peer_gone(&sub->wait, true) ? -EPIPE : -EBADMSG;
     }
-    return -EAGAIN;
-read:
-    return s->pos & (ZIPC_FRAME_ALIGN - 1) ? -EBADMSG : 0;
 }
 
 /* The ring overtook us: resume at the oldest frame (or the newest) and
@@ -870,28 +879,26 @@ int zipc_subscriber_recv(zipc_subscriber *sub, void *buf, size_t cap, size_t *si
     return err ? sub_error(sub, err) : 0;
 }
 
-/* After a release of views starting at `from`: were they overwritten? */
-static int released(const zipc_subscriber *sub, int err, uint64_t from)
+/* Views starting at `from` are being released: were they overwritten while
+ * open? Looked at before the release (after it the space is the
+ * publisher's again), after the caller's reads: a seqlock's re-check. */
+static bool stale(const zipc_subscriber *sub, uint64_t from) { return zipc__ring_rx_overwritten(&sub->rx, from); }
+
+/* A release's result: its error, a view dropped by an overtake (-ESTALE
+ * rather than "not a view"), or the views it gave back were stale. */
+static int released(const zipc_subscriber *sub, int err, bool was_stale, const struct zipc_msg *m)
 {
-    if (err)
-        return err;
-    return zipc__ring_rx_overwritten(&sub->rx, from) ? -ESTALE : 0;
+    if (err == -EINVAL && m && m->seq < sub->dropped_below)
+        return -ESTALE;
+    return err ? err : was_stale ? -ESTALE : 0;
 }
 
 int zipc_subscriber_release(zipc_subscriber *sub)
 {
     if (ZIPC__UNLIKELY(!sub))
         return -EINVAL;
-    uint64_t from = sub->rx.head;
-    bool any = sub->rx.views != 0;
-    int err = zipc__ring_rx_release(&sub->rx);
-    return any ? released(sub, err, from) : err;
-}
-
-/* A view dropped by an overtake: -ESTALE rather than "not a view". */
-static int dropped(const zipc_subscriber *sub, const struct zipc_msg *m, int err)
-{
-    return err == -EINVAL && m && m->seq < sub->dropped_below ? -ESTALE : err;
+    bool was_stale = sub->rx.views && stale(sub, sub->rx.head);
+    return released(sub, zipc__ring_rx_release(&sub->rx), was_stale, NULL);
 }
 
 static uint64_t view_start(const struct zipc_msg *m) { return m->end_ - zipc__frame_bytes(m->size); }
@@ -900,22 +907,24 @@ int zipc_subscriber_release_upto(zipc_subscriber *sub, const struct zipc_msg *la
 {
     if (!sub)
         return -EINVAL;
-    uint64_t from = sub->rx.head;
-    return dropped(sub, last, released(sub, zipc__ring_rx_release_upto(&sub->rx, last), from));
+    bool was_stale = stale(sub, sub->rx.head);
+    return released(sub, zipc__ring_rx_release_upto(&sub->rx, last), was_stale, last);
 }
 
 int zipc_subscriber_release_view(zipc_subscriber *sub, const struct zipc_msg *msg)
 {
     if (ZIPC__UNLIKELY(!sub || !msg))
         return -EINVAL;
-    return dropped(sub, msg, released(sub, zipc__ring_rx_release_view(&sub->rx, msg), view_start(msg)));
+    bool was_stale = stale(sub, view_start(msg));
+    return released(sub, zipc__ring_rx_release_view(&sub->rx, msg), was_stale, msg);
 }
 
 int zipc_subscriber_release_views(zipc_subscriber *sub, const struct zipc_msg *msgs, unsigned n)
 {
     if (!sub || !msgs || n == 0)
         return -EINVAL;
-    return dropped(sub, msgs, released(sub, zipc__ring_rx_release_views(&sub->rx, msgs, n), view_start(msgs)));
+    bool was_stale = stale(sub, view_start(msgs));
+    return released(sub, zipc__ring_rx_release_views(&sub->rx, msgs, n), was_stale, msgs);
 }
 
 /* One try at the newest message of `type` still in the ring: 1 found and
@@ -1109,12 +1118,9 @@ static const struct zipc__kind_desc topic_kind = {
     .bind = subscriber_bind,
 };
 
-/* The publisher's "go": our start, written into our cursor page. */
-static int await_start(zipc_subscriber *sub, int64_t deadline)
+/* Start where the publisher said in our cursor page (after its "go"). */
+static int start_from_cursor(zipc_subscriber *sub)
 {
-    int err = zipc__receive_ack(sub->wait.sock, deadline);
-    if (err)
-        return err;
     const struct zipc_topic_cursor *c = sub->cursor;
     uint64_t start = c->start, seq = c->start_seq;
     if (start & (ZIPC_FRAME_ALIGN - 1))
@@ -1134,16 +1140,11 @@ static int check_request(const struct zipc_subscription *r)
     return 0;
 }
 
-int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct zipc_subscription *req,
-                         const struct zipc_options *opts)
+static int subscriber_alloc(zipc_subscriber **out, const struct zipc_subscription *req)
 {
-    if (!out || !name)
-        return -EINVAL;
-    *out = NULL;
     struct zipc_subscription none = {0};
-    struct zipc__opts o;
-    int err = zipc__opts_resolve(opts, &o);
-    if (err || (err = check_request(req ? req : &none)))
+    int err = check_request(req ? req : &none);
+    if (err)
         return err;
     zipc_subscriber *sub = aligned_alloc(ZIPC_CACHE_LINE, zipc__align_up(sizeof(*sub), ZIPC_CACHE_LINE));
     if (!sub)
@@ -1153,16 +1154,48 @@ int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct z
     sub->data.fd = sub->board_seg.fd = sub->cursor_seg.fd = -1;
     sub->rx.sticky_err = ZIPC__RING_UNBOUND;
     sub->req = req ? *req : none;
-    int64_t deadline = zipc__deadline(o.timeout_ns);
-    err = zipc__endpoint_connect(&topic_kind, sub, name, &o);
-    if (!err)
-        err = await_start(sub, deadline);
+    *out = sub;
+    return 0;
+}
+
+/* The end of every setup: the subscriber, or the error and nothing left. */
+static int subscriber_done(zipc_subscriber **out, zipc_subscriber *sub, int err)
+{
     if (err) {
         zipc_subscriber_close(sub);
         return err;
     }
     *out = sub;
     return 0;
+}
+
+int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct zipc_subscription *req,
+                         const struct zipc_options *opts)
+{
+    if (!out || !name)
+        return -EINVAL;
+    *out = NULL;
+    struct zipc__opts o;
+    zipc_subscriber *sub;
+    int err = zipc__opts_resolve(opts, &o);
+    if (err || (err = subscriber_alloc(&sub, req)))
+        return err;
+    int64_t deadline = zipc__deadline(o.timeout_ns);
+    err = zipc__endpoint_connect(&topic_kind, sub, name, &o);
+    if (!err && !(err = zipc__receive_ack(sub->wait.sock, deadline))) /* the publisher's "go" */
+        err = start_from_cursor(sub);
+    return subscriber_done(out, sub, err);
+}
+
+int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
+                           const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req)
+{
+    zipc_subscriber *sub;
+    int err = subscriber_alloc(&sub, req);
+    if (err)
+        return err;
+    err = zipc__endpoint_adopt(&topic_kind, sub, fds, ZIPC_ROLE_CONSUMER, peer, o, announced_size);
+    return subscriber_done(out, sub, err ? err : start_from_cursor(sub));
 }
 
 int zipc_subscriber_close(zipc_subscriber *sub)
