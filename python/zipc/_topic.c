@@ -96,7 +96,9 @@ static int sub_last_loss(const void *ep, uint64_t *messages, uint64_t *bytes)
     return zipc_subscriber_last_loss(ep, messages, bytes);
 }
 
-/* The C counters, plus the views found overwritten with nobody to tell. */
+/* The C counters, plus the copies the binding dropped as torn (a loss the
+ * C library did not see: the views were taken) and the views found
+ * overwritten with nobody to tell. */
 static PyObject *sub_stats(EndpointObject *self)
 {
     static const char *const names[] = {"messages", "bytes", "lost_messages", "lost_bytes", "overflows",
@@ -105,8 +107,10 @@ static PyObject *sub_stats(EndpointObject *self)
     int rc = zipc_subscriber_get_stats(self->ep, &st);
     if (rc)
         return zp_raise(rc);
-    const uint64_t v[] = {st.messages, st.bytes, st.lost_messages, st.lost_bytes, st.overflows,
-                          st.lag, st.wakeups, st.sleeps, self->stale_unreported};
+    const struct zp_loss *t = &self->torn;
+    const uint64_t v[] = {st.messages - t->messages, st.bytes - t->bytes, st.lost_messages + t->messages,
+                          st.lost_bytes + t->bytes, st.overflows + t->events, st.lag, st.wakeups, st.sleeps,
+                          self->stale_unreported};
     return zp_counters(names, v, sizeof v / sizeof v[0]);
 }
 
@@ -246,15 +250,11 @@ static PyObject *Subscriber_latest(EndpointObject *self, FASTCALL_ARGS)
     return r;
 }
 
+/* What the last Overflow raised said (the C library's loss, or torn copies). */
 static PyObject *Subscriber_get_last_loss(EndpointObject *self, void *Py_UNUSED(c))
 {
-    uint64_t messages = 0, bytes = 0;
-    if (self->ep) {
-        int rc = zipc_subscriber_last_loss(self->ep, &messages, &bytes);
-        if (rc)
-            return zp_raise(rc);
-    }
-    return Py_BuildValue("(KK)", (unsigned long long)messages, (unsigned long long)bytes);
+    return Py_BuildValue("(KK)", (unsigned long long)self->last_loss.messages,
+                         (unsigned long long)self->last_loss.bytes);
 }
 
 /* ------------------------------------------------------------------------

@@ -91,29 +91,30 @@ PyObject *zp_raise(int err)
     return zp_raise_path(err, NULL);
 }
 
-/* The loss goes on the exception as .messages and .bytes. */
-static void add_loss(EndpointObject *self)
+/* Raise Overflow for a loss: .messages and .bytes on the exception, and in
+ * self->last_loss; `text`: the binding's own (NULL: the C library's). */
+static PyObject *raise_loss(EndpointObject *self, uint64_t messages, uint64_t bytes, const char *text)
 {
-    uint64_t messages = 0, bytes = 0;
-    PyObject *type, *value, *tb;
-    if (!self->ep || !self->ops->last_loss || self->ops->last_loss(self->ep, &messages, &bytes))
-        return;
-    PyErr_Fetch(&type, &value, &tb);
-    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *cls = error_class(EOVERFLOW);
+    PyObject *exc = PyObject_CallFunction(cls, "is", EOVERFLOW, text ? text : zipc_strerror(EOVERFLOW));
     PyObject *m = PyLong_FromUnsignedLongLong(messages), *b = PyLong_FromUnsignedLongLong(bytes);
-    if (!m || !b || PyObject_SetAttrString(value, "messages", m) || PyObject_SetAttrString(value, "bytes", b))
-        PyErr_Clear();
+    if (exc && m && b && PyObject_SetAttrString(exc, "messages", m) == 0 &&
+        PyObject_SetAttrString(exc, "bytes", b) == 0)
+        PyErr_SetObject(cls, exc);
+    self->last_loss = (struct zp_loss){messages, bytes, 0};
+    Py_XDECREF(exc);
     Py_XDECREF(m);
     Py_XDECREF(b);
-    PyErr_Restore(type, value, tb);
+    return NULL;
 }
 
 PyObject *zp_raise_ep(EndpointObject *self, int err)
 {
-    zp_raise(err);
-    if (err == -EOVERFLOW)
-        add_loss(self);
-    return NULL;
+    uint64_t messages = 0, bytes = 0;
+    if (err == -EOVERFLOW && self->ep && self->ops->last_loss &&
+        self->ops->last_loss(self->ep, &messages, &bytes) == 0)
+        return raise_loss(self, messages, bytes, NULL);
+    return zp_raise(err);
 }
 
 /* ------------------------------------------------------------------------
@@ -1086,23 +1087,37 @@ static PyObject *message_new(EndpointObject *Py_UNUSED(self), const struct zipc_
     return zp_message_new(m->type, m->data, m->size);
 }
 
+/* Copies the publisher overwrote while they were made (a topic subscriber
+ * that does not pin its views was lapped) may be torn: they are dropped
+ * (items cleared) and reported as a loss of their own, exactly what the
+ * caller will not see: Overflow, counted in self->torn. */
+static int drop_torn(EndpointObject *self, PyObject **items, int n)
+{
+    uint64_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        Py_CLEAR(items[k]);
+        bytes += (ZIPC_FRAME_HEADER + (uint64_t)self->scratch[k].size + ZIPC_FRAME_ALIGN - 1) &
+                 ~(uint64_t)(ZIPC_FRAME_ALIGN - 1); /* the frame's ring bytes (abi.h) */
+    }
+    self->torn.messages += (uint64_t)n;
+    self->torn.bytes += bytes;
+    self->torn.events++;
+    raise_loss(self, (uint64_t)n, bytes, "the publisher overwrote these messages while they were copied");
+    return -1;
+}
+
 /* Wrap scratch[0..n) into items (copy: copies, given back at once). The
  * first message that cannot be wrapped stays in place with the ones after
  * it (stashed). Returns how many were wrapped; if fewer than n, an
- * exception is set. -1: the copies were overwritten while being made (a
- * topic's DROP_OLDEST subscriber lapped): dropped (items cleared), no
- * exception; the caller takes again, which reports the loss. */
+ * exception is set (-1: torn copies, dropped). */
 static int wrap_taken(EndpointObject *self, int n, wrap_fn wrap, bool copy, PyObject **items)
 {
     int i = 0;
     while (i < n && (items[i] = wrap(self, &self->scratch[i])) != NULL)
         i++;
     stash(self, self->scratch + i, n - i);
-    if (copy && give_back(self, self->scratch, i) == -ESTALE) {
-        for (int k = 0; k < i; k++)
-            Py_CLEAR(items[k]);
-        return -1;
-    }
+    if (copy && give_back(self, self->scratch, i) == -ESTALE)
+        return drop_torn(self, items, i);
     return i;
 }
 
@@ -1120,9 +1135,9 @@ static PyObject *take_one(EndpointObject *self, int64_t tmo, wrap_fn wrap, bool 
     if (consumer_enter(self))
         return NULL;
     PyObject *r = NULL;
-    int n;
-    while ((n = take(self, 1, tmo)) > 0 && wrap_taken(self, n, wrap, copy, &r) < 0)
-        ; /* a torn copy: take again */
+    int n = take(self, 1, tmo);
+    if (n > 0)
+        wrap_taken(self, n, wrap, copy, &r);
     zp_leave(self);
     return n > 0 ? r : take_failed(self, n, at_end);
 }
@@ -1133,20 +1148,19 @@ static PyObject *take_many(EndpointObject *self, Py_ssize_t max, int64_t tmo, wr
 {
     if (parse_max(max, MAX_DRAIN) || consumer_enter(self))
         return NULL;
-    int n, i = 0;
-    PyObject *list = NULL;
-    while ((n = take(self, (unsigned)max, tmo)) > 0) {
-        if (!(list = PyList_New(n))) {
-            stash(self, self->scratch, n);
-            break;
-        }
-        if ((i = wrap_taken(self, n, wrap, copy, PySequence_Fast_ITEMS(list))) >= 0)
-            break;
-        Py_CLEAR(list); /* torn copies: take again */
-    }
+    int n = take(self, (unsigned)max, tmo), i = 0;
+    PyObject *list = n > 0 ? PyList_New(n) : NULL;
+    if (list)
+        i = wrap_taken(self, n, wrap, copy, PySequence_Fast_ITEMS(list));
+    else if (n > 0)
+        stash(self, self->scratch, n);
     zp_leave(self);
     if (n <= 0)
         return take_failed(self, n, false);
+    if (i < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
     if (list && i < n) {
         if (i > 0)
             PyErr_Clear(); /* the next call meets that message first */

@@ -95,6 +95,9 @@ typedef struct EndpointObject {
     struct zipc_msg *deferred;      /* views that died while busy, to give back */
     Py_ssize_t deferred_n, deferred_cap;
     uint64_t stale_unreported;      /* views given back overwritten with nobody to tell (-ESTALE) */
+    /* topic subscribers: the loss of the last Overflow raised, and what the
+     * binding itself dropped (copies found overwritten, see wrap_taken) */
+    struct zp_loss { uint64_t messages, bytes, events; } last_loss, torn;
     PyObject *weakreflist;
 } EndpointObject;
 
@@ -124,7 +127,8 @@ int zp_unpin(EndpointObject *self, const struct zipc_msg *msg);
 PyObject *zp_raise(int err);
 /* zp_raise, the text naming the endpoint `fspath` (bytes, or NULL). */
 PyObject *zp_raise_path(int err, PyObject *fspath);
-/* zp_raise for a call on `self`: an Overflow carries the loss (.messages, .bytes). */
+/* zp_raise for a call on `self`: an Overflow carries the loss (.messages,
+ * .bytes), which becomes self->last_loss. */
 PyObject *zp_raise_ep(EndpointObject *self, int err);
 /* Convert a Python timeout (None, or seconds >= 0) to nanoseconds. */
 int zp_timeout(PyObject *obj, int64_t *ns);
