@@ -390,3 +390,28 @@ def test_limits_and_errors(name):
         zipc.Topic()
     with pytest.raises(TypeError):
         zipc.Subscriber()
+
+
+# ---- the example --------------------------------------------------------------------------
+
+def test_example_topic_to_python():
+    """examples/topic_to_python: a block NumPy subscriber sees every frame in
+    place, a slow drop_oldest logger loses messages and counts them exactly."""
+    import re
+    import sys
+
+    import cbuild
+
+    root = cbuild.repo_root()
+    if root is None:
+        pytest.skip("zipc source tree not found (set ZIPC_SOURCE_DIR)")
+    env = dict(os.environ, PYTHON=sys.executable)
+    proc = subprocess.run([str(root / "examples" / "topic_to_python" / "run.sh"), "20000"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert "publisher (Python): 20000 ticks and 400 frames of uint8[120, 160]" in out, out
+    assert "frames (Python, block): 400 frames checked in place, 20000 ticks, nothing lost" in out, out
+    m = re.search(r"logger \(Python, drop_oldest\): received (\d+) of 20401 messages, lost (\d+) in (\d+) overflows",
+                  out)
+    assert m and int(m.group(1)) + int(m.group(2)) == 20401, out
