@@ -315,8 +315,12 @@ def test_publisher_killed_subscribers_drain_then_peer_gone(name):
 
 BLOCKED_SUBSCRIBER = """
 import sys, zipc
-sub = zipc.Topic.subscribe(sys.argv[1], timeout=10)
-print("ready", flush=True)
+name, where = sys.argv[1], sys.argv[2]
+if where == "subscribe":  # nobody publishes that name: subscribe waits
+    print("ready", flush=True)
+sub = zipc.Topic.subscribe(name, timeout=None)
+if where == "recv":
+    print("ready", flush=True)
 try:
     sub.recv()
 except KeyboardInterrupt:
@@ -325,17 +329,22 @@ except KeyboardInterrupt:
 """
 
 
-def test_ctrl_c_interrupts_a_blocked_recv(name):
+@pytest.mark.parametrize("where", ["recv", "subscribe"])
+def test_ctrl_c_interrupts_a_blocked_call(name, where):
     with zipc.Topic.create(name, 1 << 16) as pub:
-        kid = python_child(BLOCKED_SUBSCRIBER, name, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        target = name if where == "recv" else name + "-nobody"
+        kid = python_child(BLOCKED_SUBSCRIBER, target, where, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
         assert kid.stdout.readline() == "ready\n"
-        wait_subscribers(pub, 1)
-        time.sleep(0.2)  # inside recv() now
+        if where == "recv":
+            wait_subscribers(pub, 1)
+        time.sleep(0.2)  # inside recv() / subscribe() now
         t0 = time.monotonic()
         kid.send_signal(signal.SIGINT)
         out, err = kid.communicate(timeout=5)
         assert time.monotonic() - t0 < 1.0
-        assert "interrupted" in out and "KeyboardInterrupt" in err
+        assert "KeyboardInterrupt" in err and kid.returncode in (-signal.SIGINT, 1, 130)
+        assert ("interrupted" in out) == (where == "recv")
         deadline = time.monotonic() + 5
         while pub.subscribers() > 0:  # its death is seen by the publisher
             assert time.monotonic() < deadline
@@ -393,6 +402,10 @@ def test_limits_and_errors(name):
     with pytest.raises(zipc.Error) as e:  # no publisher came
         zipc.Topic.subscribe(name + "-nobody", timeout=0.3)
     assert e.value.errno in (errno.ENOENT, errno.ETIMEDOUT) and time.monotonic() - t0 >= 0.25
+    t0 = time.monotonic()
+    with pytest.raises(zipc.Error) as e:  # timeout=0: one try
+        zipc.Topic.subscribe(name + "-nobody", timeout=0)
+    assert e.value.errno in (errno.ENOENT, errno.ETIMEDOUT, errno.EAGAIN) and time.monotonic() - t0 < 0.2
     for bad in ({"policy": "fast"}, {"policy": "max_lag"}, {"max_lag": 3}, {"history": -1},
                 {"resume": "middle"}):
         with pytest.raises(ValueError):

@@ -304,7 +304,7 @@ static PyMethodDef Subscriber_methods[] = {
      "up to n messages behind, then as drop_oldest). history: start with the last `history` "
      "messages still in the ring. resume: after a loss, go on from the 'oldest' message still "
      "there or the 'newest'. zipc.Error (ENOSPC) when the topic is full."},
-    ZP_M_ENDPOINT("the publisher stops counting it at once."),
+    ZP_M_ENDPOINT("the publisher stops counting it (at once, or when its last view goes)."),
     ZP_M_CONSUMER,
     {"latest", WITH_KEYWORDS(Subscriber_latest), FASTCALL_KW,
      "latest(type_id=None)\n--\n\n"

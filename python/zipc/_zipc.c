@@ -512,14 +512,15 @@ int zp_open_sliced(int (*open)(void *arg, int64_t timeout_ns), void *arg, int64_
 {
     int64_t deadline = timeout_ns == ZIPC_FOREVER ? INT64_MAX : now_ns() + timeout_ns;
     for (;;) {
-        int64_t left = deadline == INT64_MAX ? SLICE_NS : deadline - now_ns();
-        int64_t slice = left < SLICE_NS ? (left > 0 ? left : 0) : SLICE_NS;
+        int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - now_ns();
+        bool last = left <= SLICE_NS;
+        int64_t slice = last ? (left > 0 ? left : 1) : SLICE_NS; /* 1: the options' 0 means "the default" */
         int rc;
         Py_BEGIN_ALLOW_THREADS
         rc = open(arg, slice);
         Py_END_ALLOW_THREADS
-        if ((rc != -ETIMEDOUT && rc != -ENOENT && rc != -EINTR) || slice == left)
-            return rc == -EINTR ? -ETIMEDOUT : rc;
+        if ((rc != -ETIMEDOUT && rc != -ENOENT && rc != -EINTR) || last)
+            return rc == -EINTR ? -ETIMEDOUT : rc; /* the last slice: its answer */
         if (PyErr_CheckSignals() < 0)
             return ZP_PYERR;
     }
