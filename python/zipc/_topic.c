@@ -13,8 +13,11 @@
  * Publisher
  * ------------------------------------------------------------------------ */
 
-static int pub_reserve(void *ep, size_t size, void **buf, int64_t t) { return zipc_publisher_reserve(ep, size, buf, t); }
-static int pub_commit(void *ep, size_t size, uint32_t type, unsigned flags) { return zipc_publisher_commit(ep, size, type, flags); }
+static int pub_reserve(void *ep, size_t n, void **buf, int64_t t) { return zipc_publisher_reserve(ep, n, buf, t); }
+static int pub_commit(void *ep, size_t n, uint32_t type, unsigned flags)
+{
+    return zipc_publisher_commit(ep, n, type, flags);
+}
 static int pub_abort(void *ep) { return zipc_publisher_abort(ep); }
 static int pub_flush(void *ep) { return zipc_publisher_flush(ep); }
 static int pub_interrupt(void *ep) { return zipc_publisher_interrupt(ep); }
@@ -85,9 +88,15 @@ static PyObject *Publisher_subscribers(EndpointObject *self, PyObject *Py_UNUSED
  * Subscriber
  * ------------------------------------------------------------------------ */
 
-static int sub_drain(void *ep, struct zipc_msg *m, unsigned max, int64_t t) { return zipc_subscriber_drain(ep, m, max, t); }
+static int sub_drain(void *ep, struct zipc_msg *m, unsigned max, int64_t t)
+{
+    return zipc_subscriber_drain(ep, m, max, t);
+}
 static int sub_release_view(void *ep, const struct zipc_msg *m) { return zipc_subscriber_release_view(ep, m); }
-static int sub_release_views(void *ep, const struct zipc_msg *m, unsigned n) { return zipc_subscriber_release_views(ep, m, n); }
+static int sub_release_views(void *ep, const struct zipc_msg *m, unsigned n)
+{
+    return zipc_subscriber_release_views(ep, m, n);
+}
 static int sub_interrupt(void *ep) { return zipc_subscriber_interrupt(ep); }
 static int sub_fd(void *ep) { return zipc_subscriber_fd(ep); }
 static int sub_close(void *ep) { return zipc_subscriber_close(ep); }
@@ -233,7 +242,7 @@ static PyObject *Subscriber_latest(EndpointObject *self, FASTCALL_ARGS)
     if (zp_enter(self))
         return NULL;
     while (rc == -EMSGSIZE) { /* a newer, larger message may come between two tries */
-        cap = size > cap ? size : cap;
+        cap = size > cap ? size : 2 * cap;
         void *nbuf = PyMem_Realloc(buf, cap);
         if (!nbuf) {
             rc = ZP_PYERR;

@@ -1,8 +1,9 @@
 /* zipc._zipc: the endpoint methods every kind shares, the Channel type,
  * error mapping, the blocking-call helper and the module. The topic's
- * Publisher and Subscriber types live in _topic.c. Views, batches and DLPack live in _view.c, reservations in
- * _reserve.c, tensor headers and NumPy arrays in _tensor.c, the built-in C
- * producer in _cproducer.c. See _zipc.h for the lifetime rules. */
+ * Publisher and Subscriber live in _topic.c; views, batches and DLPack in
+ * _view.c, reservations in _reserve.c, tensor headers and NumPy arrays in
+ * _tensor.c, the built-in C producer in _cproducer.c. See _zipc.h for the
+ * lifetime rules. */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -393,13 +394,16 @@ PyObject *zp_endpoint_new(PyTypeObject *type, void *ep, const zp_ops *ops, int r
     return (PyObject *)self;
 }
 
-static int ch_reserve(void *ep, size_t size, void **buf, int64_t t) { return zipc_channel_reserve(ep, size, buf, t); }
-static int ch_commit(void *ep, size_t size, uint32_t type, unsigned flags) { return zipc_channel_commit(ep, size, type, flags); }
+static int ch_reserve(void *ep, size_t n, void **buf, int64_t t) { return zipc_channel_reserve(ep, n, buf, t); }
+static int ch_commit(void *ep, size_t n, uint32_t type, unsigned flags) { return zipc_channel_commit(ep, n, type, flags); }
 static int ch_abort(void *ep) { return zipc_channel_abort(ep); }
 static int ch_flush(void *ep) { return zipc_channel_flush(ep); }
 static int ch_drain(void *ep, struct zipc_msg *m, unsigned max, int64_t t) { return zipc_channel_drain(ep, m, max, t); }
 static int ch_release_view(void *ep, const struct zipc_msg *m) { return zipc_channel_release_view(ep, m); }
-static int ch_release_views(void *ep, const struct zipc_msg *m, unsigned n) { return zipc_channel_release_views(ep, m, n); }
+static int ch_release_views(void *ep, const struct zipc_msg *m, unsigned n)
+{
+    return zipc_channel_release_views(ep, m, n);
+}
 static int ch_interrupt(void *ep) { return zipc_channel_interrupt(ep); }
 static int ch_fd(void *ep) { return zipc_channel_fd(ep); }
 static int ch_shutdown(void *ep) { return zipc_channel_shutdown(ep); }
@@ -589,8 +593,9 @@ static PyObject *Channel_listen(PyTypeObject *type, PyObject *args, PyObject *kw
         return NULL;
     PyObject *res = NULL;
     int64_t tmo;
-    if (zp_check_capacity(capacity) || parse_role(role, &a.opts.role) || zp_parse_peer_uid(peer_uid, any_uid, &a.opts) ||
-        zp_parse_spin(spin, &a.opts) || !zp_open_timeout(timeout, &tmo))
+    if (zp_check_capacity(capacity) || parse_role(role, &a.opts.role) ||
+        zp_parse_peer_uid(peer_uid, any_uid, &a.opts) || zp_parse_spin(spin, &a.opts) ||
+        !zp_open_timeout(timeout, &tmo))
         goto out;
     a.capacity = (size_t)capacity;
     a.opts.socket_mode = mode;
