@@ -313,6 +313,36 @@ def test_publisher_killed_subscribers_drain_then_peer_gone(name):
         pass
 
 
+HOLDING_SUBSCRIBER = """
+import sys, time, zipc
+sub = zipc.Topic.subscribe(sys.argv[1], timeout=10)
+v = sub.view(timeout=10)  # held: a lossless subscriber's view pins its message
+print("holding", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_subscriber_stops_holding_the_publisher(name):
+    with zipc.Topic.create(name, 4096) as pub:
+        kid = python_child(HOLDING_SUBSCRIBER, name, stdout=subprocess.PIPE, text=True)
+        wait_subscribers(pub, 1)
+        pub.send(b"first")
+        assert kid.stdout.readline() == "holding\n"
+        with pytest.raises(zipc.Timeout):  # the ring fills up behind the held view
+            for _ in range(100):
+                pub.send(bytes(512), timeout=0.05)
+        kid.kill()
+        t0 = time.monotonic()
+        pub.send(bytes(512), timeout=5)  # free again once the kernel has torn it down
+        assert time.monotonic() - t0 < 1.0
+        assert kid.wait(5) == -signal.SIGKILL
+        deadline = time.monotonic() + 5
+        while pub.stats()["died"] < 1:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert pub.subscribers() == 0
+
+
 BLOCKED_SUBSCRIBER = """
 import sys, zipc
 name, where = sys.argv[1], sys.argv[2]
