@@ -76,8 +76,8 @@ def test_three_policies_every_message_or_exact_loss(name):
     with zipc.Topic.create(name, 1 << 14) as pub:  # a 16 KiB ring: about 200 messages of 64 B
         kids = {
             "block": python_child(SUBSCRIBER, name, "block", 0, stdout=subprocess.PIPE, text=True),
-            "drop_oldest": python_child(SUBSCRIBER, name, "drop_oldest", 50, stdout=subprocess.PIPE, text=True),
-            "max_lag": python_child(SUBSCRIBER, name, "max_lag", 50, stdout=subprocess.PIPE, text=True),
+            "drop_oldest": python_child(SUBSCRIBER, name, "drop_oldest", 10, stdout=subprocess.PIPE, text=True),
+            "max_lag": python_child(SUBSCRIBER, name, "max_lag", 10, stdout=subprocess.PIPE, text=True),
         }
         for kid in kids.values():
             assert kid.stdout.readline() == "ready\n"
