@@ -5,6 +5,7 @@ import errno
 import hashlib
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -125,6 +126,7 @@ PRODUCER = textwrap.dedent("""
         w.write(f"text {i} ✓")
         w.write(rng.integers(0, 255, size=(i % 7 + 1, 1000), dtype=np.uint8))
         w.write([i, np.full(3, i, np.float32), "in a list"])
+        w.write(rng.standard_normal((i % 5 + 1, 3)).astype(np.float32))
     w.write(np.arange(1 << 20, dtype=np.float64))  # 8 MiB
 """)
 
@@ -182,32 +184,59 @@ def test_producer_pipe_consumer_processes():
     assert run_pipeline([sys.executable, "-c", PRODUCER], [sys.executable, "-c", CONSUMER]) == expected_digest()
 
 
+def build_peer(name: str, main: Path, cxx: bool = False) -> Path:
+    """main linked with the C library's sources, cached by the sources' hash
+    (a C file alone, or a C++ file with the C sources compiled apart)."""
+    root, cc = repo_root(), compiler()
+    cxx_tool = os.environ.get("CXX", "c++")
+    if root is None or cc is None or (cxx and not shutil.which(cxx_tool)):
+        pytest.skip("needs the zipc source tree and a C" + ("++" if cxx else "") + " compiler")
+    c_sources = sorted((root / "src").glob("*.c"))
+    inputs = [main, *c_sources, *sorted((root / "include").rglob("*.h")), *sorted((root / "src").glob("*.h")),
+              root / "tests" / "testutil.h", root / "cpp" / "include" / "zipc.hpp"]
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()[:16]
+    out = Path(tempfile.gettempdir()) / f"zipc-{name}-{os.getuid()}-{digest}"
+    if out.is_file():
+        return out
+    work = Path(tempfile.mkdtemp(prefix=f"zipc-{name}-"))
+    flags = ["-O2", "-D_GNU_SOURCE", f"-I{root / 'include'}", f"-I{root / 'src'}", f"-I{root / 'tests'}"]
+    if cxx:
+        objs = [str(work / f"{c.stem}.o") for c in c_sources]
+        steps = [[cc, "-std=c11", *flags, "-c", str(c), "-o", o] for c, o in zip(c_sources, objs)]
+        steps.append([cxx_tool, "-std=c++17", *flags, f"-I{root / 'cpp' / 'include'}", str(main), *objs,
+                      "-o", str(work / name), "-lpthread"])
+    else:
+        steps = [[cc, "-std=c11", *flags, str(main), *map(str, c_sources), "-o", str(work / name), "-lpthread"]]
+    for cmd in steps:
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.fail(f"building {main} failed: {proc.stderr[:2000]}")
+    os.replace(work / name, out)  # atomic: a concurrent run never sees half a binary
+    shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
 @pytest.fixture(scope="module")
 def c_stream_tool():
     """tests/stream/test_vectors.c built as a program (its --echo and --write modes)."""
-    root, cc = repo_root(), compiler()
-    if root is None or cc is None:
-        pytest.skip("needs the zipc source tree and a C compiler")
-    src = root / "tests" / "stream" / "test_vectors.c"
-    sources = [src, *sorted((root / "src").glob("*.c"))]
-    inputs = sources + sorted((root / "include").rglob("*.h")) + sorted((root / "src").glob("*.h")) + [root / "tests" / "testutil.h"]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / f"zipc-stream-vectors-{os.getuid()}-{digest}"
-    if out.is_file():
-        return out
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [cc, "-std=c11", "-O2", "-D_GNU_SOURCE", f"-I{root / 'include'}", f"-I{root / 'src'}",
-           f"-I{root / 'tests'}", *map(str, sources), "-o", str(tmp), "-lpthread"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.fail(f"building {src} failed: {proc.stderr[:2000]}")
-    os.replace(tmp, out)  # atomic: a concurrent run never sees half a binary
-    return out
+    return build_peer("stream-vectors", repo_root() / "tests" / "stream" / "test_vectors.c")
+
+
+@pytest.fixture(scope="module")
+def cpp_stream_echo():
+    """cpp/tests/stream_echo.cpp: frames through zipc::stream_reader / stream_writer."""
+    return build_peer("stream-echo-cpp", repo_root() / "cpp" / "tests" / "stream_echo.cpp", cxx=True)
 
 
 def test_python_to_c_to_python(c_stream_tool):
     """Python producer | C reader re-writing every frame | Python consumer."""
     out = run_pipeline([sys.executable, "-c", PRODUCER], [str(c_stream_tool), "--echo"], [sys.executable, "-c", CONSUMER])
+    assert out == expected_digest()
+
+
+def test_python_to_cpp_to_python(cpp_stream_echo):
+    """Python producer | C++ reader re-encoding text and float32 arrays | Python consumer."""
+    out = run_pipeline([sys.executable, "-c", PRODUCER], [str(cpp_stream_echo)], [sys.executable, "-c", CONSUMER])
     assert out == expected_digest()
 
 
