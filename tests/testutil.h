@@ -827,7 +827,8 @@ static inline void tu_reader_released_(struct tu_reader *r, int rel, int why, ui
     } else if (rel == -ESTALE && !r->lossless) {
         r->stale++;
     } else {
-        CHECK_MSG(false, "release of message %" PRIu64 ": %s", seq, tu_errname(rel));
+        CHECK_MSG(false, "release of message %" PRIu64 " (%s subscriber): %s; its bytes were %s when read", seq,
+                  r->lossless ? "BLOCK" : "lossy", tu_errname(rel), why == TU_MSG_OK ? "intact" : tu_msg_why(why));
     }
 }
 

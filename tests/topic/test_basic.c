@@ -255,8 +255,8 @@ static void misuse(void)
     CHECK_ERR(zipc_subscriber_get_stats(s, NULL), -EINVAL);
     CHECK_ERR(zipc_subscriber_latest(NULL, ZIPC_TYPE_ANY, &m, sizeof(m), &size, &type), -EINVAL);
     CHECK_ERR(zipc_subscriber_view(s, &m, ZIPC_TRY), -EAGAIN); /* the abort left nothing */
-    CHECK_ERR(zipc_publisher_close(NULL), -EINVAL);
-    CHECK_ERR(zipc_subscriber_close(NULL), -EINVAL);
+    CHECK_OK(zipc_publisher_close(NULL)); /* as free(NULL), and the channel's close */
+    CHECK_OK(zipc_subscriber_close(NULL));
     CHECK_OK(zipc_subscriber_close(s));
     CHECK_OK(zipc_publisher_close(p));
     /* the name is free at once */
@@ -321,11 +321,12 @@ static void producer_and_consumer_calls(void)
     uint64_t seed = tu_seed ^ 77;
     size_t max = zipc_publisher_max_message(p);
     struct zipc_msg m[8], v;
-    /* staged: invisible until flush */
+    /* staged: invisible until flush; the fd (armed by the -EAGAIN) turns readable then */
+    struct pollfd pf = {.fd = zipc_subscriber_fd(s), .events = POLLIN};
     CHECK_OK(tu_publish_k(p, seed, 0, 40, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_OK(tu_publish_k(p, seed, 1, 41, ZIPC_COMMIT_MORE, ZIPC_TRY));
     CHECK_ERR(zipc_subscriber_view(s, &v, ZIPC_TRY), -EAGAIN);
-    struct pollfd pf = {.fd = zipc_subscriber_fd(s), .events = POLLIN};
+    CHECK_EQ(poll(&pf, 1, 0), 0);
     CHECK_OK(zipc_publisher_flush(p));
     CHECK_EQ(poll(&pf, 1, 2000), 1); /* readable once something is there */
     CHECK_EQ(zipc_subscriber_drain(s, m, 8, ZIPC_TRY), 2);
@@ -349,8 +350,10 @@ static void producer_and_consumer_calls(void)
     }
     CHECK_OK(zipc_subscriber_release_upto(s, &m[1]));
     CHECK_ERR(zipc_subscriber_release_upto(s, &m[0]), -EINVAL);
-    CHECK_ERR(zipc_subscriber_release_views(s, &m[3], 2), -EINVAL); /* not the oldest open run */
-    CHECK_OK(zipc_subscriber_release_views(s, &m[2], 3));
+    CHECK_ERR(zipc_subscriber_release_views(s, &m[1], 2), -EINVAL); /* m[1] released already */
+    CHECK_OK(zipc_subscriber_release_views(s, &m[3], 2)); /* a run, not the oldest */
+    CHECK_OK(zipc_subscriber_release_views(s, &m[2], 1));
+    CHECK_ERR(zipc_subscriber_release_views(s, &m[2], 3), -EINVAL);
     /* recv: too small a buffer keeps the message */
     uint8_t buf[CAP];
     size_t size = 0;
@@ -421,7 +424,7 @@ static void drop_subscribers(void)
     CHECK_ERR(zipc_subscriber_view(d, &m, ZIPC_TRY), -EOVERFLOW);
     CHECK_OK(zipc_subscriber_last_loss(d, &lost, &bytes));
     CHECK_EQ(bytes, lost * 64);
-    CHECK_RANGE(lost, total - CAP / 64, total - CAP / 64 + 2); /* what the ring could not keep */
+    CHECK_RANGE(lost, total - CAP / 64, total - 1); /* at most a ring's worth kept */
     if (CHECK_OK(zipc_subscriber_view(d, &m, ZIPC_TRY))) {
         CHECK_EQ(m.seq, lost); /* exactly after the loss */
         CHECK_MSG_K(&m, seed, m.seq, 48);
