@@ -756,6 +756,7 @@ struct tu_reader {
     unsigned hold_every; /* hold one view in hold_every (0: never) */
     long hold_us;        /* for up to hold_us */
     uint32_t *holding;   /* optional (shared): 1 while a view is held */
+    const uint64_t *full_from; /* optional (shared): from this message on, every one has the size max */
     uint8_t *buf;        /* recv's buffer, max bytes */
 };
 
@@ -811,9 +812,16 @@ static inline void tu_reader_seq_(struct tu_reader *r, uint64_t seq)
     r->next = seq + 1;
 }
 
+static inline size_t tu_reader_size_(const struct tu_reader *r, uint64_t k)
+{
+    if (r->full_from && k >= __atomic_load_n(r->full_from, __ATOMIC_ACQUIRE))
+        return r->max;
+    return tu_msg_size(r->seed, k, r->max);
+}
+
 static inline int tu_reader_verify_(const struct tu_reader *r, const struct zipc_msg *m)
 {
-    return tu_msg_verify(m->data, m->size, m->type, r->seed, m->seq, tu_msg_size(r->seed, m->seq, r->max));
+    return tu_msg_verify(m->data, m->size, m->type, r->seed, m->seq, tu_reader_size_(r, m->seq));
 }
 
 /* A view's release: 0 and the bytes were intact, or (lossy only) -ESTALE. */
@@ -895,7 +903,7 @@ static inline int tu_reader_recv_(struct tu_reader *r, int64_t timeout_ns)
     if (e)
         return e;
     uint64_t k = r->next++;
-    int why = tu_msg_verify(r->buf, size, type, r->seed, k, tu_msg_size(r->seed, k, r->max));
+    int why = tu_msg_verify(r->buf, size, type, r->seed, k, tu_reader_size_(r, k));
     if (why != TU_MSG_OK)
         CHECK_MSG(false, "recv: message %" PRIu64 " due, bad %s (size %zu)", k, tu_msg_why(why), size);
     r->delivered++;

@@ -47,8 +47,10 @@ struct totals {
 struct shared {
     uint64_t committed; /* by the publisher, after each commit */
     uint64_t total;     /* the stream's length, set before the publisher closes */
+    uint64_t full_from; /* the final burst of max-size messages starts here */
     uint32_t stop;      /* the trials are over: final burst, then close */
     uint32_t kills;
+    uint32_t failures; /* failed checks in subscriber processes, killed ones included */
     uint32_t joined[NSUB];
     uint32_t holding[NSUB];
     struct totals by_policy[3];
@@ -77,7 +79,14 @@ static void subscriber(int i, bool from_start)
     r.hold_every = 16;
     r.hold_us = 300;
     r.holding = &sh->holding[i];
-    CHECK_ERR(tu_reader_run(&r, WAIT), -EPIPE);
+    r.full_from = &sh->full_from;
+    int e, seen = 0;
+    while ((e = tu_reader_step(&r, WAIT)) == 0)
+        if (tu_failed_ != seen) { /* a victim's exit status is lost: count here */
+            __atomic_fetch_add(&sh->failures, (uint32_t)(tu_failed_ - seen), __ATOMIC_RELAXED);
+            seen = tu_failed_;
+        }
+    CHECK_ERR(e, -EPIPE);
     uint64_t total = __atomic_load_n(&sh->total, __ATOMIC_ACQUIRE);
     CHECK_MSG(r.next == total, "%s subscriber %d ended at %" PRIu64 ", the stream at %" PRIu64,
               tu_policy_name(subs[i].policy), i, r.next, total);
@@ -138,6 +147,7 @@ static void publisher(void)
     while (ok && !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
         ok = publish_upto(p, &k, max, false);
     /* the ring fully reusable: max-size messages, many laps */
+    __atomic_store_n(&sh->full_from, k, __ATOMIC_RELEASE); /* before they are published */
     for (int i = 0; ok && i < 16 * CAP / (int)max; i++)
         ok = publish_upto(p, &k, max, true);
     /* every death seen, without anyone's help */
@@ -215,6 +225,8 @@ int main(void)
     tu_init("test_kill_subs", (unsigned)(120 + trials / 2));
     printf("  %ld trials (ZIPC_TOPIC_TRIALS)\n", trials);
     sh = tu_shared(sizeof(*sh));
+    if (sh)
+        sh->full_from = UINT64_MAX;
     double *stall = calloc((size_t)trials, sizeof(double));
     if (!sh || !stall)
         return tu_finish();
@@ -260,6 +272,8 @@ int main(void)
                tu_policy_name((uint32_t)p), t->survivors, t->delivered, t->stale, t->lost, t->overflows);
     }
     CHECK_EQ(sh->by_policy[ZIPC_SUB_BLOCK].survivors, 3);
+    CHECK_MSG(sh->failures == 0, "%u checks failed in subscriber processes while they read (killed ones included)",
+              sh->failures);
     CHECK_EQ(sh->by_policy[ZIPC_SUB_BLOCK].lost + sh->by_policy[ZIPC_SUB_BLOCK].stale, 0);
     free(stall);
     return tu_finish();
