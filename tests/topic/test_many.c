@@ -105,6 +105,7 @@ static void subscriber(int i, int wave, enum leave how)
     struct tu_reader rd;
     if (!tu_reader_init(&rd, sub, s.policy, seed))
         tu_child_exit();
+    rd.max = zipc_subscriber_max_message(sub) / 8; /* the publisher's sizes */
     rd.hold_every = 32;
     rd.hold_us = 200;
     uint64_t rng = seed ^ (uint64_t)i << 8 ^ (uint64_t)wave;
