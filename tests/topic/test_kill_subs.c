@@ -3,8 +3,8 @@
  * One publisher process, eight subscriber processes with mixed policies
  * (3 BLOCK, 2 DROP_OLDEST, one of them RESUME_NEWEST, 3 MAX_LAG with bounds
  * 4, 16 and 64), each reading by view, drain or recv and now and then
- * holding a view open. Trials (ZIPC_TOPIC_TRIALS, default 200: well under a
- * minute on 2 vCPUs; the issue's figure is 1000) each SIGKILL one random
+ * holding a view open. Trials (ZIPC_TOPIC_TRIALS, default 1000, the issue's
+ * figure: about 10 s on 2 idle vCPUs; scaled by ZIPC_TEST_SCALE) each SIGKILL one random
  * subscriber: after a random delay, while it holds a view (between view
  * and release), or at once; then a new subscriber of the same policy takes
  * its place. Checked:
@@ -180,7 +180,7 @@ static int cmp_double(const void *a, const void *b)
 static long trials_wanted(void)
 {
     const char *s = getenv("ZIPC_TOPIC_TRIALS");
-    long n = s && *s ? strtol(s, NULL, 10) : tu_scaled(200, 20);
+    long n = s && *s ? strtol(s, NULL, 10) : tu_scaled(1000, 20);
     return n < 1 ? 1 : n > MAX_TRIALS ? MAX_TRIALS : n;
 }
 
@@ -243,7 +243,7 @@ int main(void)
     uint64_t rng = tu_seed;
     unsigned held = 0, kills_by_policy[3] = {0};
     long done = 0;
-    for (; done < trials && tu_failed_ == 0; done++) {
+    for (; done < trials; done++) {
         int v = (int)tu_below(&rng, NSUB);
         stall[done] = kill_one(kids[v], v, (int)tu_below(&rng, N_MODES), &rng, &held);
         kills_by_policy[subs[v].policy]++;
