@@ -201,7 +201,7 @@ int main(void)
         int64_t t0 = tu_now_ns();
         bool evicted = false;
         while (scribbled && !(evicted = __atomic_load_n(&sh->evicted, __ATOMIC_ACQUIRE) > before) &&
-               tu_ms_since(t0) < 5000 && !__atomic_load_n(&sh->reserve_failed, __ATOMIC_ACQUIRE))
+               tu_ms_since(t0) < 15000 && !__atomic_load_n(&sh->reserve_failed, __ATOMIC_ACQUIRE))
             tu_sleep_us(200);
         CHECK_MSG(evicted, "%s (%s): not evicted within %.0f ms (evicted %" PRIu64 ")", garbage_name[cases[c].what],
                   tu_policy_name(cases[c].policy), tu_ms_since(t0), __atomic_load_n(&sh->evicted, __ATOMIC_ACQUIRE));

@@ -3,11 +3,11 @@
  * One publisher process, eight subscriber processes with mixed policies
  * (3 BLOCK, 2 DROP_OLDEST, one of them RESUME_NEWEST, 3 MAX_LAG with bounds
  * 4, 16 and 64), each reading by view, drain or recv and now and then
- * holding a view open. Trials (ZIPC_TOPIC_TRIALS, default 1000, the issue's
- * figure: about 10 s on 2 idle vCPUs; scaled by ZIPC_TEST_SCALE) each SIGKILL one random
- * subscriber: after a random delay, while it holds a view (between view
- * and release), or at once; then a new subscriber of the same policy takes
- * its place. Checked:
+ * holding a view open. Trials (ZIPC_TOPIC_TRIALS; default 1000, the issue's
+ * figure, about 10 s on 2 idle vCPUs, scaled by ZIPC_TEST_SCALE) each
+ * SIGKILL one random subscriber: after a random delay, while it holds a view
+ * (between view and release), or at once; then a new subscriber of the same
+ * policy takes its place. Checked:
  *   - after each death the publisher goes on: it publishes more than a
  *     ring's worth of messages (so past anything the dead one held) within
  *     KILL_BOUND_MS of the kill (the distribution is printed);
