@@ -33,6 +33,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -673,6 +674,310 @@ static inline int tu_fd_count(void)
 {
     unsigned char set[TU_FDSET_MAX];
     return tu_fd_snapshot(set);
+}
+
+/* ---- topics ------------------------------------------------------------------
+ * Names, shared counters, the publisher's stream (message k of a stream is the
+ * topic's message number k: tu_msg_fill content) and a subscriber-side reader
+ * that checks the stream message by message: order, exact losses (DROP and
+ * MAX_LAG), payload checksums, -ESTALE only for unpinned views. */
+
+#define TU_NAME_MAX 64
+/* A name (no '/') no other test run uses: "zt<pid>-<tag>-<n>". */
+static inline const char *tu_topic_name(char buf[TU_NAME_MAX], const char *tag)
+{
+    static unsigned n;
+    snprintf(buf, TU_NAME_MAX, "zt%d-%s-%u", (int)getpid(), tag, n++);
+    return buf;
+}
+
+static inline struct zipc_subscription tu_subscription(uint32_t policy, uint32_t flags, uint64_t max_lag,
+                                                       uint64_t history)
+{
+    struct zipc_subscription s = {.policy = policy, .flags = flags, .max_lag = max_lag, .history = history};
+    return s;
+}
+
+static inline const char *tu_policy_name(uint32_t policy)
+{
+    return policy == ZIPC_SUB_BLOCK ? "BLOCK" : policy == ZIPC_SUB_DROP_OLDEST ? "DROP_OLDEST"
+           : policy == ZIPC_SUB_MAX_LAG ? "MAX_LAG" : "?";
+}
+
+/* Zeroed memory shared with the children forked after this call. */
+static inline void *tu_shared(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK_MSG(p != MAP_FAILED, "mmap shared: %s", strerror(errno));
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Reserve, fill and commit message k (tu_msg_fill content, size given). */
+static inline int tu_publish_k(zipc_publisher *p, uint64_t seed, uint64_t k, size_t size, unsigned flags,
+                               int64_t timeout_ns)
+{
+    void *buf;
+    int r = zipc_publisher_reserve(p, size, &buf, timeout_ns);
+    if (r)
+        return r;
+    tu_msg_fill(buf, size, seed, k);
+    return zipc_publisher_commit(p, size, tu_msg_type(seed, k), flags);
+}
+
+/* Message k of the stream at its own random size (up to max). */
+static inline int tu_publish_stream(zipc_publisher *p, uint64_t seed, uint64_t k, size_t max, int64_t timeout_ns)
+{
+    return tu_publish_k(p, seed, k, tu_msg_size(seed, k, max), 0, timeout_ns);
+}
+
+/* Wait until the publisher counts `n` subscribers (the door admits them
+ * asynchronously). */
+static inline bool tu_await_subscribers(zipc_publisher *p, int n, int timeout_ms)
+{
+    int64_t end = tu_now_ns() + timeout_ms * TU_MS;
+    while (zipc_publisher_subscribers(p) != n) {
+        if (tu_now_ns() > end)
+            return false;
+        tu_sleep_us(200);
+    }
+    return true;
+}
+
+/* One subscriber reading a stream of tu_msg_fill messages. */
+struct tu_reader {
+    zipc_subscriber *sub;
+    uint64_t seed;
+    size_t max;          /* the stream's max_message */
+    bool lossless;       /* BLOCK: no loss, no -ESTALE, ever */
+    bool started;        /* a first message was seen: `next` is known */
+    uint64_t first, next;
+    uint64_t delivered, stale, lost, lost_bytes, overflows;
+    uint64_t rng;
+    unsigned hold_every; /* hold one view in hold_every (0: never) */
+    long hold_us;        /* for up to hold_us */
+    uint32_t *holding;   /* optional (shared): 1 while a view is held */
+    const uint64_t *full_from; /* optional (shared): from this message on, every one has the size max */
+    uint8_t *buf;        /* recv's buffer, max bytes */
+};
+
+static inline bool tu_reader_init(struct tu_reader *r, zipc_subscriber *sub, uint32_t policy, uint64_t seed)
+{
+    memset(r, 0, sizeof(*r));
+    r->sub = sub;
+    r->seed = seed;
+    r->max = zipc_subscriber_max_message(sub);
+    r->lossless = policy == ZIPC_SUB_BLOCK;
+    r->rng = seed ^ (uint64_t)getpid() << 20;
+    r->buf = aligned_alloc(64, (r->max + 63) & ~(size_t)63);
+    return CHECK(r->buf != NULL);
+}
+
+/* The subscriber starts at message `first` (it joined before that one was
+ * published): a loss before its first message is then checked too. */
+static inline void tu_reader_expect(struct tu_reader *r, uint64_t first)
+{
+    r->started = true;
+    r->first = r->next = first;
+}
+
+static inline void tu_reader_free(struct tu_reader *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+/* -EOVERFLOW: the next message comes exactly `messages` later. */
+static inline void tu_reader_overflow_(struct tu_reader *r)
+{
+    uint64_t msgs = 0, bytes = 0;
+    CHECK_HOT_OK(zipc_subscriber_last_loss(r->sub, &msgs, &bytes));
+    CHECK_MSG(!r->lossless, "a BLOCK subscriber got -EOVERFLOW (loss %" PRIu64 " messages)", msgs);
+    CHECK_MSG(msgs > 0 && bytes >= msgs * ZIPC_FRAME_ALIGN, "loss of %" PRIu64 " messages, %" PRIu64 " bytes",
+              msgs, bytes);
+    r->next += msgs;
+    r->lost += msgs;
+    r->lost_bytes += bytes;
+    r->overflows++;
+}
+
+/* A viewed message's number must be the next one. */
+static inline void tu_reader_seq_(struct tu_reader *r, uint64_t seq)
+{
+    if (!r->started)
+        tu_reader_expect(r, seq);
+    if (seq != r->next)
+        CHECK_MSG(false, "message %" PRIu64 " where %" PRIu64 " was due (%s; lost %" PRIu64 " in %" PRIu64
+                  " overflows, %" PRIu64 " stale so far)", seq, r->next, r->lossless ? "BLOCK" : "lossy",
+                  r->lost, r->overflows, r->stale);
+    r->next = seq + 1;
+}
+
+static inline size_t tu_reader_size_(const struct tu_reader *r, uint64_t k)
+{
+    if (r->full_from && k >= __atomic_load_n(r->full_from, __ATOMIC_ACQUIRE))
+        return r->max;
+    return tu_msg_size(r->seed, k, r->max);
+}
+
+static inline int tu_reader_verify_(const struct tu_reader *r, const struct zipc_msg *m)
+{
+    return tu_msg_verify(m->data, m->size, m->type, r->seed, m->seq, tu_reader_size_(r, m->seq));
+}
+
+/* A view's release: 0 and the bytes were intact, or (lossy only) -ESTALE. */
+static inline void tu_reader_released_(struct tu_reader *r, int rel, int why, uint64_t seq)
+{
+    if (rel == 0) {
+        r->delivered++;
+        if (why != TU_MSG_OK)
+            CHECK_MSG(false, "message %" PRIu64 ": bad %s, yet its release said it was intact", seq,
+                      tu_msg_why(why));
+    } else if (rel == -ESTALE && !r->lossless) {
+        r->stale++;
+    } else {
+        CHECK_MSG(false, "release of message %" PRIu64 " (%s subscriber): %s; its bytes were %s when read", seq,
+                  r->lossless ? "BLOCK" : "lossy", tu_errname(rel), why == TU_MSG_OK ? "intact" : tu_msg_why(why));
+    }
+}
+
+static inline void tu_reader_hold_(struct tu_reader *r)
+{
+    if (!r->hold_every || tu_below(&r->rng, r->hold_every))
+        return;
+    if (r->holding)
+        __atomic_store_n(r->holding, 1, __ATOMIC_SEQ_CST);
+    tu_sleep_us((long)tu_below(&r->rng, (uint64_t)r->hold_us + 1));
+    if (r->holding)
+        __atomic_store_n(r->holding, 0, __ATOMIC_SEQ_CST);
+}
+
+static inline int tu_reader_view_(struct tu_reader *r, int64_t timeout_ns)
+{
+    struct zipc_msg m;
+    int e = zipc_subscriber_view(r->sub, &m, timeout_ns);
+    if (e)
+        return e;
+    tu_reader_seq_(r, m.seq);
+    int why = tu_reader_verify_(r, &m);
+    tu_reader_hold_(r);
+    tu_reader_released_(r, zipc_subscriber_release(r->sub), why, m.seq);
+    return 0;
+}
+
+/* A drain, released in one of three ways (all, as a run, one by one
+ * newest first). */
+static inline int tu_reader_drain_(struct tu_reader *r, int64_t timeout_ns)
+{
+    struct zipc_msg m[8];
+    int why[8];
+    int n = zipc_subscriber_drain(r->sub, m, 8, timeout_ns);
+    if (n == 0) {
+        CHECK_MSG(false, "drain returned 0 messages");
+        return -EPROTO;
+    }
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        tu_reader_seq_(r, m[i].seq);
+        why[i] = tu_reader_verify_(r, &m[i]);
+    }
+    tu_reader_hold_(r);
+    unsigned how = (unsigned)tu_below(&r->rng, 3);
+    if (how == 2) {
+        for (int i = n - 1; i >= 0; i--)
+            tu_reader_released_(r, zipc_subscriber_release_view(r->sub, &m[i]), why[i], m[i].seq);
+        return 0;
+    }
+    int rel = how ? zipc_subscriber_release_views(r->sub, m, (unsigned)n) : zipc_subscriber_release(r->sub);
+    for (int i = 0; i < n; i++) /* -ESTALE for the batch: some view was overwritten, which one is unknown */
+        tu_reader_released_(r, rel == -ESTALE && why[i] == TU_MSG_OK ? 0 : rel, why[i], m[i].seq);
+    return 0;
+}
+
+/* recv copies and checks: never torn. Its number is the one due. */
+static inline int tu_reader_recv_(struct tu_reader *r, int64_t timeout_ns)
+{
+    size_t size = 0;
+    uint32_t type = 0;
+    int e = zipc_subscriber_recv(r->sub, r->buf, r->max, &size, &type, timeout_ns);
+    if (e)
+        return e;
+    uint64_t k = r->next++;
+    int why = tu_msg_verify(r->buf, size, type, r->seed, k, tu_reader_size_(r, k));
+    if (why != TU_MSG_OK)
+        CHECK_MSG(false, "recv: message %" PRIu64 " due, bad %s (size %zu)", k, tu_msg_why(why), size);
+    r->delivered++;
+    return 0;
+}
+
+/* One random read (view, drain or recv; a loss is accounted and is no
+ * error). Returns 0 or the call's error (-EPIPE, -EAGAIN, -ETIMEDOUT, ...). */
+static inline int tu_reader_step(struct tu_reader *r, int64_t timeout_ns)
+{
+    unsigned op = (unsigned)tu_below(&r->rng, 8);
+    int e = op < 4 || !r->started ? tu_reader_view_(r, timeout_ns)
+            : op < 7              ? tu_reader_drain_(r, timeout_ns)
+                                  : tu_reader_recv_(r, timeout_ns);
+    if (e == -EOVERFLOW) {
+        if (r->started)
+            tu_reader_overflow_(r);
+        else
+            r->overflows++; /* before the first message: where it would have started is unknown */
+        return 0;
+    }
+    return e;
+}
+
+/* Read until an error other than a loss; returns it. */
+static inline int tu_reader_run(struct tu_reader *r, int64_t timeout_ns)
+{
+    int e;
+    while ((e = tu_reader_step(r, timeout_ns)) == 0) {
+    }
+    return e;
+}
+
+/* A zipc segment this process has mapped whole (from offset 0) with
+ * permissions `perms` ("rw-s", "r--s"), its header saying `kind`; NULL if
+ * none. *len: the mapping's length. `skip`: how many such to pass over. */
+static inline uint8_t *tu_find_segment_map(uint32_t kind, const char *perms, unsigned skip, size_t *len)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    uint8_t *found = NULL;
+    while (f && !found && fgets(line, sizeof(line), f)) {
+        unsigned long lo, hi, off;
+        char prot[8];
+        if (sscanf(line, "%lx-%lx %7s %lx", &lo, &hi, prot, &off) != 4 || off != 0 || strcmp(prot, perms) != 0 ||
+            !strstr(line, "memfd:zipc") || hi - lo < sizeof(struct zipc_segment_header))
+            continue;
+        const struct zipc_segment_header *h = (const void *)lo;
+        if (h->magic == ZIPC_SEGMENT_MAGIC && h->kind == kind && skip-- == 0) {
+            found = (uint8_t *)lo;
+            *len = hi - lo;
+        }
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* The fd of this process's memfd holding a zipc segment of `kind`, -1 if
+ * none (`skip`: how many such to pass over). */
+static inline int tu_find_segment_fd(uint32_t kind, unsigned skip)
+{
+    unsigned char set[TU_FDSET_MAX];
+    tu_fd_snapshot(set);
+    for (int fd = 0; fd < TU_FDSET_MAX; fd++) {
+        char link[256];
+        struct zipc_segment_header h;
+        if (!set[fd] || !tu_fd_link(fd, link, sizeof(link)) || !strstr(link, "memfd:zipc") ||
+            pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+            continue;
+        if (h.magic == ZIPC_SEGMENT_MAGIC && h.kind == kind && skip-- == 0)
+            return fd;
+    }
+    return -1;
 }
 
 #endif /* ZIPC_TESTUTIL_H */
