@@ -345,6 +345,7 @@ struct zipc__waiter {
     uint64_t *my_wakeups;    /* shared counters (written by this side only) */
     uint64_t *my_sleeps;
     int64_t spin_ns;
+    int64_t max_sleep_ns;    /* > 0: a sleep lasts at most this, then the condition is looked at again */
     int64_t next_liveness_ns;
     int peer_pid;        /* SO_PEERCRED, in our pid namespace (0: not visible) */
     int64_t next_cpu_check_ns; /* when to look at both sides' CPU affinity again */

@@ -282,6 +282,10 @@ int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
     /* relaxed: after the mark's acquire; read once, then checked (§2.5 #10) */
     uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
     uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
+    /* A topic reader: the frame may have been reclaimed and partly rewritten
+     * after its mark was read (the mark intact, the size torn). */
+    if (rx->oldest && zipc__ring_rx_lapped(rx))
+        return -EOVERFLOW;
     uint64_t frame = zipc__frame_bytes(size);
     if (size > rx->ring.max_message || off + frame > rx->ring.size)
         return corrupt_or_lapped(rx);
@@ -410,6 +414,28 @@ static int ledger_fit(struct zipc__ring_rx *rx)
     rx->ledger = l;
     rx->ledger_cap = cap;
     return 0;
+}
+
+int zipc__ring_rx_release_views(struct zipc__ring_rx *rx, const struct zipc_msg *msgs, unsigned n)
+{
+    if (!msgs || n == 0)
+        return -EINVAL;
+    /* Every one checked before any goes back: open, consecutive, not given back already. */
+    for (unsigned i = 0; i < n; i++) {
+        int err = zipc__ring_rx_releasable(rx, &msgs[i]);
+        if (err)
+            return err;
+        if (msgs[i].seq != msgs[0].seq + i || (rx->ledger_used && ledger_find(rx, msgs[i].seq)))
+            return -EINVAL;
+    }
+    if (msgs[0].seq == rx->taken - rx->views) {
+        zipc__ring_rx_release_in_order(rx, msgs[n - 1].end_, n);
+        return 0;
+    }
+    int err = ledger_fit(rx); /* the one step that can fail, before the first entry */
+    for (unsigned i = 0; i < n && !err; i++)
+        err = zipc__ring_rx_release_late(rx, &msgs[i]);
+    return err;
 }
 
 int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *msg)

@@ -423,24 +423,9 @@ ZIPC__RING_INLINE int zipc__ring_rx_release_view(struct zipc__ring_rx *rx, const
 }
 
 /* A run of views taken together (drain's array: consecutive seqs), in any
- * order relative to other views: one release when the run is the oldest. */
-static inline int zipc__ring_rx_release_views(struct zipc__ring_rx *rx, const struct zipc_msg *msgs, unsigned n)
-{
-    if (!msgs || n == 0)
-        return -EINVAL;
-    const struct zipc_msg *first = &msgs[0], *last = &msgs[n - 1];
-    int err = zipc__ring_rx_releasable(rx, first);
-    if (err || (err = zipc__ring_rx_releasable(rx, last)))
-        return err;
-    if (last->seq - first->seq != n - 1)
-        return -EINVAL; /* not one run: open views are consecutive, so neither are these */
-    if (first->seq == rx->taken - rx->views) {
-        zipc__ring_rx_release_in_order(rx, last->end_, n);
-        return 0;
-    }
-    for (unsigned i = 0; i < n && !err; i++)
-        err = zipc__ring_rx_release_late(rx, &msgs[i]);
-    return err;
-}
+ * order relative to other views: one release when the run is the oldest.
+ * Every view of the run is checked before any goes back (-EINVAL: not open,
+ * not consecutive, or given back already). */
+int zipc__ring_rx_release_views(struct zipc__ring_rx *rx, const struct zipc_msg *msgs, unsigned n);
 
 #endif /* ZIPC_RING_H */

@@ -53,6 +53,27 @@ uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t 
     return n;
 }
 
+bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32_t type)
+{
+    struct spot cur = *at, newest = *at;
+    bool found = false;
+    uint64_t next;
+    const struct zipc_frame *f;
+    for (uint64_t steps = 0; steps <= 2 * (uint64_t)r->lap_frames; steps++) {
+        if (zipc__topic_frame_step(r, cur.pos, cur.seq, &next, &f) <= 0)
+            break;
+        /* relaxed: after the mark's acquire, as a take (§2.5 #10) */
+        if (f && (type == ZIPC_TYPE_ANY || zipc__load(&f->type, ZIPC__RELAXED) == type)) {
+            newest = cur;
+            found = true;
+        }
+        cur.seq += f != NULL;
+        cur.pos = next;
+    }
+    *at = newest;
+    return found;
+}
+
 int zipc__subscription_check(const struct zipc_subscription *r)
 {
     if (r->policy > ZIPC_SUB_MAX_LAG || (r->policy == ZIPC_SUB_MAX_LAG && r->max_lag == 0) ||

@@ -12,7 +12,7 @@
 #include "topic.h"
 
 /* A silent connector holds the door (admissions, and noticing deaths) at most this long. */
-#define DOOR_HANDSHAKE_NS 1000000000LL
+#define DOOR_HANDSHAKE_NS 2000000000LL
 
 /* Where a joiner starts (under lock: the oldest cannot move): after the
  * newest message, or `history` messages before it; *gap: asked for, gone. */

@@ -11,6 +11,8 @@
 
 /* Reclaim a slice of the ring at once: the cursors are read once a slice. */
 #define RECLAIM_SLICE_SHIFT 4
+/* A publisher waiting for space looks at the cursors at least this often. */
+#define RECHECK_NS 10000000LL
 
 /* ---- the oldest frame ------------------------------------------------------ */
 
@@ -72,7 +74,8 @@ static bool read_head(const zipc_publisher *pub, const struct subscriber_entry *
     if (head->pos & (ZIPC_FRAME_ALIGN - 1))
         return false;
     if ((int64_t)(pub->oldest.pos - head->pos) > 0)
-        return true; /* overtaken already (not lossless then): it resyncs by itself */
+        return e->policy != ZIPC_SUB_BLOCK; /* MAX_LAG past its bound: it resyncs by itself;
+                                               a BLOCK head is never passed */
     return head->pos - pub->oldest.pos <= published - pub->oldest.pos &&
            head->seq - pub->oldest.seq <= zipc__load(&pub->ctl->publisher.messages, ZIPC__RELAXED) - pub->oldest.seq;
 }
@@ -188,6 +191,9 @@ static void bind_waiter(zipc_publisher *pub)
     w->my_wakeups = &pub->ctl->publisher.wakeups;
     w->my_sleeps = &pub->ctl->publisher.sleeps;
     w->spin_ns = pub->opts.spin_ns;
+    /* Blocked by a lossless subscriber, look at the cursors now and then even
+     * unwoken: a cursor made invalid while we sleep is evicted in that time. */
+    w->max_sleep_ns = RECHECK_NS;
 }
 
 static int publisher_alloc(zipc_publisher **out, uint32_t max_subs)

@@ -71,9 +71,13 @@ static int read_oldest(zipc_subscriber *sub, struct spot *s)
     }
 }
 
-/* The ring overtook us: resume at the oldest frame (or the newest) and
+/* What sub_error says of an overtake that lost nothing (only a pad was
+ * reclaimed): resumed, try the call again. */
+#define RESUMED 1
+
+/* The ring overtook us: resume at the oldest message (or the newest) and
  * report what was skipped, once. Open views are dropped (their release
- * says -ESTALE). */
+ * says -ESTALE). -EOVERFLOW, or RESUMED when no message was lost. */
 static int overtaken(zipc_subscriber *sub)
 {
     if (evicted(sub))
@@ -87,14 +91,14 @@ static int overtaken(zipc_subscriber *sub)
     if (err)
         return err == -EBADMSG ? zipc__ring_fail(&sub->rx.sticky_err, err) : err;
     if (sub->req.flags & ZIPC_SUB_RESUME_NEWEST)
-        zipc__topic_walk(&sub->rx.ring, &s, UINT64_MAX);
+        zipc__topic_find_newest(&sub->rx.ring, &s, ZIPC_TYPE_ANY);
     uint64_t messages = s.seq - sub->rx.taken, bytes = s.pos - sub->rx.rpos;
     sub->dropped_below = sub->rx.taken;
     zipc__ring_rx_seek(&sub->rx, s.pos, s.seq);
-    return report_loss(sub, messages, bytes);
+    return messages ? report_loss(sub, messages, bytes) : RESUMED;
 }
 
-/* Map a ring error to the subscriber's: overtaken, evicted, or as is. */
+/* Map a ring error to the subscriber's: overtaken (or RESUMED), evicted, or as is. */
 static int sub_error(zipc_subscriber *sub, int err)
 {
     if (err == -EOVERFLOW)
@@ -116,8 +120,11 @@ int zipc_subscriber_view(zipc_subscriber *sub, struct zipc_msg *msg, int64_t tim
         return -EINVAL;
     if (ZIPC__UNLIKELY(sub->gap_pending))
         return pending_gap(sub);
-    int err = zipc__ring_rx_view(&sub->rx, msg, timeout_ns);
-    return ZIPC__LIKELY(err == 0) ? 0 : sub_error(sub, err);
+    int err;
+    while (ZIPC__UNLIKELY(err = zipc__ring_rx_view(&sub->rx, msg, timeout_ns)) &&
+           (err = sub_error(sub, err)) == RESUMED) {
+    }
+    return err;
 }
 
 int zipc_subscriber_drain(zipc_subscriber *sub, struct zipc_msg *msgs, unsigned max, int64_t timeout_ns)
@@ -126,8 +133,10 @@ int zipc_subscriber_drain(zipc_subscriber *sub, struct zipc_msg *msgs, unsigned 
         return -EINVAL;
     if (sub->gap_pending)
         return pending_gap(sub);
-    int n = zipc__ring_rx_drain(&sub->rx, msgs, max, timeout_ns);
-    return n > 0 ? n : sub_error(sub, n);
+    int n;
+    while ((n = zipc__ring_rx_drain(&sub->rx, msgs, max, timeout_ns)) <= 0 && (n = sub_error(sub, n)) == RESUMED) {
+    }
+    return n;
 }
 
 int zipc_subscriber_recv(zipc_subscriber *sub, void *buf, size_t cap, size_t *size, uint32_t *type,
@@ -137,8 +146,11 @@ int zipc_subscriber_recv(zipc_subscriber *sub, void *buf, size_t cap, size_t *si
         return -EINVAL;
     if (sub->gap_pending)
         return pending_gap(sub);
-    int err = zipc__ring_rx_recv(&sub->rx, buf, cap, size, type, timeout_ns);
-    return err ? sub_error(sub, err) : 0;
+    int err;
+    while ((err = zipc__ring_rx_recv(&sub->rx, buf, cap, size, type, timeout_ns)) &&
+           (err = sub_error(sub, err)) == RESUMED) {
+    }
+    return err;
 }
 
 /* Views starting at `from` are being released: were they overwritten while
@@ -190,7 +202,7 @@ int zipc_subscriber_release_views(zipc_subscriber *sub, const struct zipc_msg *m
 }
 
 /* One try at the newest message of `type` still in the ring: 1 found and
- * copied intact, 0 none, -EAGAIN overwritten while copying, -EMSGSIZE. */
+ * copied intact, 0 none, -EAGAIN overwritten while we looked, -EMSGSIZE. */
 static int latest_once(zipc_subscriber *sub, uint32_t type, void *buf, size_t cap, size_t *size, uint32_t *type_out)
 {
     struct spot s;
@@ -198,30 +210,22 @@ static int latest_once(zipc_subscriber *sub, uint32_t type, void *buf, size_t ca
     if (err)
         return err == -EBADMSG ? zipc__ring_fail(&sub->rx.sticky_err, err) : err;
     const struct zipc__ring *r = &sub->rx.ring;
-    const struct zipc_frame *found = NULL, *f;
-    uint64_t found_pos = 0, next;
-    for (uint64_t steps = 0; steps <= 2 * (uint64_t)r->lap_frames && zipc__topic_frame_step(r, s.pos, s.seq, &next, &f) == 1;
-         steps++) {
-        if (f && (type == ZIPC_TYPE_ANY || f->type == type)) {
-            found = f;
-            found_pos = s.pos;
-        }
-        s.seq += f != NULL;
-        s.pos = next;
-    }
-    if (!found)
-        return 0;
-    uint32_t n = zipc__load(&found->size, ZIPC__RELAXED), t = zipc__load(&found->type, ZIPC__RELAXED);
-    if (n > r->max_message || (found_pos & r->mask) + zipc__frame_bytes(n) > r->size)
+    uint64_t from = s.pos;
+    if (!zipc__topic_find_newest(r, &s, type)) /* none, or the walk was cut by an overwrite */
+        return zipc__ring_rx_overwritten(&sub->rx, from) ? -EAGAIN : 0;
+    const struct zipc_frame *f = zipc__ring_frame(r, s.pos);
+    /* relaxed: read once, then checked; the overwrite check below judges them (§2.5 #10) */
+    uint32_t n = zipc__load(&f->size, ZIPC__RELAXED), t = zipc__load(&f->type, ZIPC__RELAXED);
+    bool fits = n <= r->max_message && (s.pos & r->mask) + zipc__frame_bytes(n) <= r->size;
+    if (fits && n <= cap)
+        memcpy(buf, (const uint8_t *)f + ZIPC_FRAME_HEADER, n);
+    if (!fits || zipc__ring_rx_overwritten(&sub->rx, s.pos))
         return -EAGAIN;
     if (size)
         *size = n;
     if (type_out)
         *type_out = t;
-    if (n > cap)
-        return -EMSGSIZE;
-    memcpy(buf, (const uint8_t *)found + ZIPC_FRAME_HEADER, n);
-    return zipc__ring_rx_overwritten(&sub->rx, found_pos) ? -EAGAIN : 1;
+    return n > cap ? -EMSGSIZE : 1;
 }
 
 int zipc_subscriber_latest(zipc_subscriber *sub, uint32_t type, void *buf, size_t cap, size_t *size,

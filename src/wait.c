@@ -191,10 +191,15 @@ static int sleep_once(struct zipc__waiter *w, int64_t deadline)
     struct pollfd p[3] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP},
                           {.fd = w->pidfd, .events = POLLIN},
                           {.fd = w->wake_fd, .events = POLLIN}};
-    if (deadline != INT64_MAX && deadline <= zipc__now_ns())
+    int64_t now = zipc__now_ns(), until = deadline;
+    if (deadline != INT64_MAX && deadline <= now)
         return -ETIMEDOUT;
+    if (w->max_sleep_ns > 0 && now + w->max_sleep_ns < until)
+        until = now + w->max_sleep_ns;
     zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
-    int n = zipc__ppoll(p, 3, deadline);
+    int n = zipc__ppoll(p, 3, until);
+    if (n == -ETIMEDOUT && until != deadline)
+        return 0; /* a bounded sleep is over: look again */
     if (n < 0)
         return n;
     if (link_dead(w, p)) {

@@ -42,9 +42,12 @@
  *                       the ring holds makes it BLOCK.
  * A dead subscriber (exited, killed, SIGKILL at any instruction) stops
  * counting as soon as the kernel has torn it down: no timeout, no cleanup
- * by anyone else. A subscriber whose cursor is invalid (hostile or buggy
- * memory writes) is evicted: its calls return -EBADMSG; nobody else is
- * affected. When the publisher closes or dies, subscribers receive every
+ * by anyone else. A lossless subscriber (BLOCK, MAX_LAG) whose head is
+ * invalid (hostile or buggy memory writes: off the frame grid, ahead of
+ * what was published, a BLOCK head behind the oldest frame) is evicted: its
+ * calls return -EBADMSG; nobody else is affected. A DROP_OLDEST
+ * subscriber's cursor is never read by the publisher: garbage there can
+ * only mislead that subscriber. When the publisher closes or dies, subscribers receive every
  * committed message, then -EPIPE.
  */
 #ifndef ZIPC_TOPIC_H
