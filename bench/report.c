@@ -5,7 +5,10 @@
 
 #include "bench.h"
 
-static const char *kind_name(enum row_kind k) { return k == KIND_RTT ? "rtt" : "stream"; }
+static const char *kind_name(enum row_kind k)
+{
+    return k == KIND_RTT ? "rtt" : k == KIND_TOPIC ? "pubsub" : "stream";
+}
 
 static void fmt_size(char *out, size_t len, size_t bytes)
 {
@@ -81,7 +84,7 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "zipc rows ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (!r->ok || !r->ring)
+        if (!r->ok || !r->ring || r->subs)
             continue;
         char item[160], size[32], ring[32], batch[32] = "";
         fmt_size(size, sizeof(size), r->size);
@@ -383,6 +386,129 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
     peers_targets(f, x);
 }
 
+/* ---- topic ----------------------------------------------------------------- */
+
+static const struct row *topic_find(const struct row *rows, size_t n, enum row_kind k, size_t size,
+                                    unsigned subs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].subs == subs && rows[i].kind == k && rows[i].size == size)
+            return &rows[i];
+    return NULL;
+}
+
+/* The peers' row of one topic figure: name, kind "pubsub" or "rtt", size, subscribers. */
+static const char *peer_topic(const struct ext_rows *x, const char *name, const char *kind,
+                              size_t bytes, unsigned subs)
+{
+    char n[64], k[32];
+    for (size_t i = 0; x && i < x->n; i++) {
+        ext_field(x->rows[i], "name", n, sizeof(n));
+        ext_field(x->rows[i], "kind", k, sizeof(k));
+        if (!strcmp(n, name) && !strcmp(k, kind) &&
+            (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0) == bytes &&
+            ext_field(x->rows[i], "subscribers", NULL, 0) == subs)
+            return x->rows[i];
+    }
+    return NULL;
+}
+
+#define TOPIC_FMT "%-9s %-6s %-7s %4s %9s %9s %8s %9s %7s %8s %8s %9s\n"
+
+/* The topic rows: one publisher, N subscriber processes; rates, the
+ * publisher's cost per message against 1 subscriber's, the round trip. */
+static void topic_human(FILE *f, const struct bench_opts *o, const struct row *rows, size_t n,
+                        const struct ext_rows *peers)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += rows[i].subs > 0;
+    if (!k)
+        return;
+    fprintf(f, "\ntopic    one publisher (the measuring process, CPU %d) and N BLOCK subscriber "
+               "processes, ALL on CPU %d:\n"
+               "         this machine has %d CPU%s for the test, so the subscribers share one; each "
+               "verifies every message\n"
+               "         in place (both sequence stamps, checksum of every 8-byte word); %llu "
+               "(32 B) / %llu (1 MiB)\n"
+               "         messages per row after 10%% warm-up, %u interleaved round%s\n\n",
+            o->cpu[0], o->cpu[1], o->allowed, o->allowed == 1 ? "" : "s",
+            (unsigned long long)o->topic_msgs[0], (unsigned long long)o->topic_msgs[1], o->rounds,
+            o->rounds == 1 ? "" : "s");
+    fprintf(f, TOPIC_FMT, "row", "kind", "size", "subs", "pub msg/s", "sub msg/s", "sub GB/s",
+            "pub ns/msg", "vs 1 sub", "p50 ns", "p99 ns", "vs iox2");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        char size[32], subs[16], pub[32] = "", sub[32] = "", gb[32] = "", cost[32] = "", v1[32] = "",
+             p50[32] = "", p99[32] = "", vi[32] = "-";
+        if (!r->subs)
+            continue;
+        fmt_size(size, sizeof(size), r->size);
+        snprintf(subs, sizeof(subs), "%u", r->subs);
+        if (!r->ok) {
+            fprintf(f, "%-9s %-6s %-7s %4s  ERROR: %s\n", r->name, kind_name(r->kind), size, subs, r->error);
+            continue;
+        }
+        const char *peer = peer_topic(peers, "iceoryx2", kind_name(r->kind), r->size, r->subs);
+        char why[8];
+        ext_why(peer, why, sizeof(why));
+        double pv = peer && !why[0] ? ext_field(peer, r->kind == KIND_RTT ? "p50_ns" : "msgs_per_s", NULL, 0) : NAN;
+        if (r->kind == KIND_RTT) {
+            snprintf(p50, sizeof(p50), "%lld", (long long)r->rtt.p50);
+            snprintf(p99, sizeof(p99), "%lld", (long long)r->rtt.p99);
+            fmt_ratio(vi, sizeof(vi), pv / (double)r->rtt.p50);
+        } else {
+            const struct row *one = topic_find(rows, n, KIND_TOPIC, r->size, 1);
+            fmt_rate(pub, sizeof(pub), r->msgs_per_s);
+            fmt_rate(sub, sizeof(sub), r->sub_min_per_s);
+            snprintf(gb, sizeof(gb), "%.2f", r->sub_min_per_s * (double)r->size / 1e9);
+            snprintf(cost, sizeof(cost), "%.1f", r->cost_ns);
+            fmt_ratio(v1, sizeof(v1), one ? r->cost_ns / one->cost_ns : NAN);
+            fmt_ratio(vi, sizeof(vi), r->msgs_per_s / pv);
+        }
+        fprintf(f, TOPIC_FMT, r->name, kind_name(r->kind), size, subs, pub, sub, gb, cost, v1, p50,
+                p99, vi);
+    }
+    fprintf(f, "\npub msg/s  messages the publisher committed per second (BLOCK: as fast as the "
+               "slowest subscriber)\n"
+               "sub msg/s  the slowest subscriber's rate over its own window (each one verified "
+               "every message)\n"
+               "pub ns/msg the publisher's cost per message: bursts of half a ring published "
+               "while every subscriber\n"
+               "           is caught up (so it never waits for space), time of the bursts / "
+               "their messages;\n"
+               "           it includes waking subscribers that went to sleep meanwhile (notes: "
+               "wake-ups per burst)\n"
+               "vs 1 sub   pub ns/msg / the same with 1 subscriber (target <= 1.2x with 8)\n"
+               "rtt        publisher -> subscriber -> publisher: the echo goes back on a second "
+               "topic the subscriber\n"
+               "           publishes (the publisher subscribes to it)\n"
+               "vs iox2   how many times faster than the iceoryx2 row of the same kind, size and "
+               "subscribers\n"
+               "           (peers section below, measured after the C rows): pubsub = rate / its "
+               "rate, rtt = its p50 / p50\n");
+    int col = fprintf(f, "notes    ");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (!r->ok || !r->subs)
+            continue;
+        char item[200], size[32], ring[32];
+        fmt_size(size, sizeof(size), r->size);
+        fmt_size(ring, sizeof(ring), r->ring);
+        int len = r->kind == KIND_RTT
+                      ? snprintf(item, sizeof(item), " rtt %u sub: ring %s, %lld kernel sleeps;", r->subs,
+                                 ring, r->sleeps)
+                      : snprintf(item, sizeof(item),
+                                 " %s %u sub%s: ring %s, burst %u, %lld sleeps, %.2g wake-ups/burst;",
+                                 size, r->subs, r->subs == 1 ? "" : "s", ring, r->burst, r->sleeps,
+                                 (double)r->wakeups * r->burst / (double)r->cost_msgs);
+        if (col + len > 100)
+            col = fprintf(f, "\n         ");
+        col += fprintf(f, "%s", item);
+    }
+    fputc('\n', f);
+}
+
 /* The sections of the other languages' rows, in the order of the sources. */
 static void (*const EXT_HUMAN[EXT_SOURCES])(FILE *, const struct ext_rows *, const struct row *,
                                             size_t) = {[EXT_PYTHON] = python_human,
@@ -423,7 +549,7 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
             (unsigned long long)o->fd_iters, o->stream_s, o->warm_s, o->memcpy_s);
     fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
             "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !rows[i].subs; i++) {
         if (i > 0 && rows[i].kind != rows[i - 1].kind)
             fputc('\n', f);
         human_row(f, &rows[i]);
@@ -437,6 +563,7 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                "buffer pair)\n");
     zipc_notes(f, rows, n);
     floor_notes(f, rows, n);
+    topic_human(f, o, rows, n, &ext[EXT_PEERS]);
     fprintf(f, "\ntargets\n");
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
@@ -503,6 +630,14 @@ static void json_row(FILE *f, const struct row *r)
         fprintf(f, ", \"ring_bytes\": %zu, \"batch\": %u", r->ring, r->batch);
     if (r->sleeps >= 0)
         fprintf(f, ", \"zipc_sleeps\": %lld", r->sleeps);
+    if (r->subs)
+        fprintf(f, ", \"subscribers\": %u, \"subscribers_cpu\": \"shared\"", r->subs);
+    if (r->kind == KIND_TOPIC) {
+        json_num(f, "subscriber_min_msgs_per_s", r->sub_min_per_s, "%.1f");
+        json_num(f, "publisher_ns_per_msg", r->cost_ns, "%.2f");
+        fprintf(f, ", \"cost_messages\": %llu, \"cost_burst\": %u, \"publisher_wakeups\": %lld",
+                (unsigned long long)r->cost_msgs, r->burst, r->wakeups);
+    }
     fputc('}', f);
 }
 
