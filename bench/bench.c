@@ -102,8 +102,8 @@ static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
 {
     *o = (struct bench_opts){.shm_iters = 200000, .fd_iters = 20000, .stream_s = 1.0,
                              .warm_s = 0.05, .memcpy_s = 0.5, .rounds = 4, .cpu = {-1, -1},
-                             .allowed = CPU_COUNT(allowed), .topic_msgs = {2000000, 2000},
-                             .topic_bursts = 400};
+                             .allowed = CPU_COUNT(allowed), .topic_msgs = {400000, 400},
+                             .topic_bursts = 100};
     for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
         if (CPU_ISSET(c, allowed))
             o->cpu[k++] = c;
@@ -166,7 +166,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     if (o->quick) { /* ~2 s in all */
         o->shm_iters = 20000, o->fd_iters = 2000, o->rounds = 1;
         o->stream_s = 0.1, o->warm_s = 0.02, o->memcpy_s = 0.05;
-        o->topic_msgs[0] = 200000, o->topic_msgs[1] = 200, o->topic_bursts = 40;
+        o->topic_msgs[0] = 40000, o->topic_msgs[1] = 40, o->topic_bursts = 20;
     }
     if (!o->pinned) /* one CPU: every round trip is a context switch, ~pipe speed */
         o->shm_iters = o->fd_iters;

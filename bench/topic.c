@@ -424,8 +424,6 @@ int run_topic(unsigned subs, size_t size, const struct bench_opts *o, struct par
                            .warm = stream / 10 ? stream / 10 : 1};
     p.burst = p.burst ? p.burst : 1;
     p.bursts = o->topic_bursts / o->rounds;
-    if (!small) /* a 1 MiB burst is 1 message: as many bursts, 1/64 of the time each */
-        p.bursts = p.bursts < 16 ? p.bursts : p.bursts / 4;
     *out = (struct part){0};
     out->burst = p.burst;
     if (subs < 1 || subs > TOPIC_MAX_SUBS)
