@@ -94,7 +94,8 @@ struct row {
     double sub_min_per_s;      /* messages / sub_slowest_s: every subscriber got at least this */
     double cost_s;             /* time of the publisher's cost bursts */
     uint64_t cost_msgs;        /* messages in them */
-    double cost_ns;            /* publisher ns per message: cost_s / cost_msgs */
+    uint64_t cost_n;           /* bursts measured (one sample each) */
+    double cost_ns;            /* publisher ns per message: the median burst's */
     unsigned burst;            /* messages per cost burst */
     long long wakeups;         /* publisher's wake-ups of sleeping subscribers during the
                                   cost bursts, -1: n/a */
@@ -164,6 +165,7 @@ struct part {
     double sub_slowest_s;      /* the slowest subscriber's measured window */
     double cost_s;             /* publisher: time of the cost bursts */
     uint64_t cost_msgs;
+    uint64_t cost_n;           /* bursts, one sample each */
     unsigned burst;
     long long wakeups;
 };
@@ -181,10 +183,12 @@ int run_memcpy(size_t size, double seconds, struct part *out);
 
 /* Topic (topic.c), `subs` subscriber processes on o->cpu[1]: `iters` round
  * trips publisher -> subscriber 0 -> back (as run_rtt), or a KIND_TOPIC part:
- * the publisher's cost bursts, then its stream of `size`-byte messages. */
+ * the publisher's cost bursts (o->topic_bursts / o->rounds), then its stream
+ * of `size`-byte messages. */
 int run_topic_rtt(unsigned subs, const struct bench_opts *o, uint64_t iters, int64_t *samples,
                   struct part *out);
-int run_topic(unsigned subs, size_t size, const struct bench_opts *o, struct part *out);
+int run_topic(unsigned subs, size_t size, const struct bench_opts *o, int64_t *cost_ps,
+              struct part *out); /* cost_ps: each burst's ps per message */
 
 /* Pin the calling thread to one CPU. */
 int bench_pin(int cpu);

@@ -7,7 +7,8 @@
  *          subscriber has verified all before it: the publisher never waits
  *          for space, so a burst's time / its messages is what publishing
  *          costs the publisher (reserve + copy + commit, any cursor scan and
- *          wake-up included) with `subs` subscribers attached and reading;
+ *          wake-up included) with `subs` subscribers attached and reading
+ *          (bench.c reports the median burst's);
  *   stream a fixed count of messages, as fast as the slowest subscriber lets
  *          the publisher go (BLOCK): the publisher's rate and every
  *          subscriber's, each over its own window after 10% warm-up.
@@ -306,7 +307,7 @@ static int subs_finish(struct subs *s, int err)
 
 /* The publisher's two phases; figures into out. */
 static int publish_phases(zipc_publisher *pub, struct topic_plan *p, const struct subs *s,
-                          struct part *out)
+                          int64_t *cost_ps, struct part *out)
 {
     uint64_t seq = 0;
     struct zipc_publisher_stats before, after;
@@ -317,8 +318,10 @@ static int publish_phases(zipc_publisher *pub, struct topic_plan *p, const struc
         int64_t t0 = bench_now_ns();
         for (unsigned i = 0; i < p->burst && !err; i++)
             err = publish_seq(pub, p, seq++);
-        out->cost_s += (double)(bench_now_ns() - t0) / 1e9;
+        int64_t ns = bench_now_ns() - t0;
+        out->cost_s += (double)ns / 1e9;
         out->cost_msgs += p->burst;
+        cost_ps[out->cost_n++] = ns * 1000 / p->burst;
     }
     if (!err && !(err = zipc_publisher_get_stats(pub, &after))) /* the bursts' wake-ups */
         out->wakeups = (long long)(after.wakeups - before.wakeups);
@@ -373,7 +376,7 @@ static int ping_pong(zipc_publisher *pub, struct topic_plan *p, const struct sub
 
 /* One part: topic, subscribers, the work, the reports. */
 static int topic_part(struct topic_plan *p, const struct bench_opts *o, int64_t *samples,
-                      struct part *out)
+                      struct part *out) /* samples: rtt's, or the cost bursts' */
 {
     static unsigned runs;
     snprintf(p->name, sizeof(p->name), "zipc-bench-%d-topic%u", (int)getpid(), runs++);
@@ -384,13 +387,15 @@ static int topic_part(struct topic_plan *p, const struct bench_opts *o, int64_t 
     bench_error_clear();
     link_signals_setup();
     alarm(budget);
+    /* The subscribers first: they inherit none of the publisher's state and
+     * wait (up to 10 s) for the topic to appear. */
     int err = source_make(p);
+    if (!err)
+        err = subs_start(&s, o, p, budget);
     if (!err && (err = zipc_topic_create(&pub, p->name, p->capacity, p->subs, NULL)))
         bench_fail(err, "zipc_topic_create(%s)", p->name);
     if (!err)
-        err = subs_start(&s, o, p, budget);
-    if (!err)
-        err = p->rtt ? ping_pong(pub, p, &s, samples) : publish_phases(pub, p, &s, out);
+        err = p->rtt ? ping_pong(pub, p, &s, samples) : publish_phases(pub, p, &s, samples, out);
     struct zipc_publisher_stats st;
     if (pub && zipc_publisher_get_stats(pub, &st) == 0)
         out->sleeps = (long long)st.sleeps;
@@ -412,7 +417,8 @@ static int topic_part(struct topic_plan *p, const struct bench_opts *o, int64_t 
     return err;
 }
 
-int run_topic(unsigned subs, size_t size, const struct bench_opts *o, struct part *out)
+int run_topic(unsigned subs, size_t size, const struct bench_opts *o, int64_t *cost_ps,
+              struct part *out)
 {
     bool small = size <= 4096;
     uint64_t stream = o->topic_msgs[small ? 0 : 1] / o->rounds;
@@ -428,7 +434,7 @@ int run_topic(unsigned subs, size_t size, const struct bench_opts *o, struct par
     out->burst = p.burst;
     if (subs < 1 || subs > TOPIC_MAX_SUBS)
         return bench_fail_plain(-EINVAL, "topic: %u subscribers (1..%d)", subs, TOPIC_MAX_SUBS);
-    return topic_part(&p, o, NULL, out);
+    return topic_part(&p, o, cost_ps, out);
 }
 
 int run_topic_rtt(unsigned subs, const struct bench_opts *o, uint64_t iters, int64_t *samples,

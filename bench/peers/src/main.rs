@@ -6,9 +6,13 @@
 //! round trips/s) and one-way streams of 32 B, 64 KiB and 1 MiB, the same
 //! counts, durations, warm-up and interleaved rounds, every message stamped
 //! with its sequence number and checked on arrival, the count checked at the
-//! end.
+//! end. Then the topic rows (pubsub.rs): zipc's topic against iceoryx2
+//! publish-subscribe, one publisher and 1, 2, 4 or 8 subscriber processes.
 //!
 //!     zipc-peers [--quick] [--json] [--cpus A,B]
+//!
+//! $ZIPC_BENCH_ROWS (set by `zipc bench --rows`): only the rows whose name
+//! contains one of its comma-separated words.
 //!
 //! `--json` prints one "config" object and each row on a line of its own:
 //! `zipc bench` runs this program (bench/external.c, source "peers") and
@@ -63,6 +67,7 @@ struct Row {
     sub_slowest_s: f64, // pubsub: the slowest subscriber's windows, summed
     cost_s: f64,        // pubsub: the publisher's cost bursts
     cost_msgs: u64,
+    cost_ns: Vec<f64>,  // pubsub: each burst's ns per message
 }
 
 const SIZES: [usize; 3] = [32, 64 * 1024, 1024 * 1024];
@@ -95,6 +100,7 @@ fn plan() -> Vec<Row> {
         sub_slowest_s: 0.0,
         cost_s: 0.0,
         cost_msgs: 0,
+        cost_ns: Vec::new(),
     };
     let mut rows: Vec<Row> =
         ["zipc", "tachyon", "iceoryx2"].into_iter().map(|p| row(p, Kind::Rtt, RTT_SIZE)).collect();
@@ -171,6 +177,7 @@ fn run_pubsub(r: &mut Row, cfg: &Cfg, quick: bool) -> Res<Part> {
     r.sub_slowest_s += p.sub_slowest_s;
     r.cost_s += p.cost_s;
     r.cost_msgs += p.cost_msgs;
+    r.cost_ns.extend(p.cost_ns);
     Ok(Part { messages: p.messages, seconds: p.seconds })
 }
 
@@ -305,8 +312,12 @@ fn row_json(r: &mut Row) -> String {
         )
     };
     let body = if r.kind == Kind::Pubsub {
+        // The median burst (as bench.c: robust to a preempted one), and the mean.
+        r.cost_ns.sort_unstable_by(|a, b| a.total_cmp(b));
+        let median = r.cost_ns[((r.cost_ns.len() as f64 * 0.5).ceil() as usize).max(1) - 1];
         format!(
-            "{body}, \"subscriber_min_msgs_per_s\": {:.1}, \"publisher_ns_per_msg\": {:.2}, \"cost_messages\": {}",
+            "{body}, \"subscriber_min_msgs_per_s\": {:.1}, \"publisher_ns_per_msg\": {median:.2}, \
+             \"publisher_ns_per_msg_mean\": {:.2}, \"cost_messages\": {}",
             r.messages as f64 / r.sub_slowest_s,
             r.cost_s * 1e9 / r.cost_msgs as f64,
             r.cost_msgs

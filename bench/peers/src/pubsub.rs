@@ -212,6 +212,7 @@ pub struct PubsubPart {
     pub sub_slowest_s: f64,
     pub cost_s: f64,
     pub cost_msgs: u64,
+    pub cost_ns: Vec<f64>, // each burst's ns per message
 }
 
 fn phases(p: &mut dyn Pub, plan: &Plan, board: &Board) -> Res<PubsubPart> {
@@ -234,8 +235,10 @@ fn phases(p: &mut dyn Pub, plan: &Plan, board: &Board) -> Res<PubsubPart> {
             p.send(&src)?;
             seq += 1;
         }
-        out.cost_s += (now_ns() - t0) as f64 / 1e9;
+        let ns = (now_ns() - t0) as f64;
+        out.cost_s += ns / 1e9;
         out.cost_msgs += plan.burst;
+        out.cost_ns.push(ns / plan.burst as f64);
     }
     await_subs(board, READY, seq)?; // the stream starts from caught-up subscribers
     let (start, mut t0) = (seq, 0);
