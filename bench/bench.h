@@ -116,7 +116,7 @@ void machine_describe(struct machine *m);
 
 /* ---- rows of other languages (external.c) ------------------------------ */
 enum ext_id { EXT_PYTHON, EXT_RUST, EXT_PEERS, EXT_SOURCES }; /* the table of sources */
-#define EXT_MAX_ROWS 32
+#define EXT_MAX_ROWS 64 /* the peers: 34 */
 struct ext_rows {
     const char *label;              /* "python", "rust", "peers" */
     const char *meta_key;           /* the child's object kept with its rows: "runtime", "config" */
