@@ -29,8 +29,12 @@ static const char USAGE[] =
     "  --seconds S      measured seconds per streaming row (default 1)\n"
     "  --help           this text\n"
     "\n"
+    "The topic rows: one publisher and 1, 2, 4, 8 subscriber processes (all on\n"
+    "the peer's CPU), 32 B and 1 MiB, rates and the publisher's cost per message;\n"
+    "bench/peers measures iceoryx2 publish-subscribe the same way.\n"
+    "\n"
     "Every row runs in 4 rounds (--quick: 1), round-robin over the table, so a\n"
-    "noisy spell of a shared machine hits all rows alike. The C rows take ~20 s.\n"
+    "noisy spell of a shared machine hits all rows alike. The C rows take ~30 s.\n"
     "\n"
     "Exit status: 0 all rows measured, 1 a row failed, 2 bad usage; a missed\n"
     "target is reported, not an error.\n";
@@ -102,7 +106,8 @@ static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
 {
     *o = (struct bench_opts){.shm_iters = 200000, .fd_iters = 20000, .stream_s = 1.0,
                              .warm_s = 0.05, .memcpy_s = 0.5, .rounds = 4, .cpu = {-1, -1},
-                             .allowed = CPU_COUNT(allowed)};
+                             .allowed = CPU_COUNT(allowed), .topic_msgs = {400000, 400},
+                             .topic_bursts = 100};
     for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
         if (CPU_ISSET(c, allowed))
             o->cpu[k++] = c;
@@ -149,7 +154,12 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         } else if ((v = opt_value(argc, argv, &i, "--seconds"))) {
             if (!parse_double(v, 0.1, 60, &seconds))
                 err = usage_error("--seconds wants a number from 0.1 to 60 (got '%s')", v);
-        } else if (!strcmp(a, "--cpus") || !strcmp(a, "--iterations") || !strcmp(a, "--seconds")) {
+        } else if ((v = opt_value(argc, argv, &i, "--rows"))) {
+            if (!v[0] || strspn(v, ",") == strlen(v))
+                err = usage_error("--rows wants comma-separated words (got '%s')", v);
+            o->rows = v;
+        } else if (!strcmp(a, "--cpus") || !strcmp(a, "--iterations") || !strcmp(a, "--seconds") ||
+                   !strcmp(a, "--rows")) {
             err = usage_error("option '%s' needs a value", a);
         } else {
             err = usage_error("unknown option '%s'", a);
@@ -160,6 +170,7 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
     if (o->quick) { /* ~2 s in all */
         o->shm_iters = 20000, o->fd_iters = 2000, o->rounds = 1;
         o->stream_s = 0.1, o->warm_s = 0.02, o->memcpy_s = 0.05;
+        o->topic_msgs[0] = 40000, o->topic_msgs[1] = 40, o->topic_bursts = 20;
     }
     if (!o->pinned) /* one CPU: every round trip is a context switch, ~pipe speed */
         o->shm_iters = o->fd_iters;
@@ -177,26 +188,59 @@ struct plan_row {
     const struct transport *t;
     enum row_kind kind;
     size_t size;
-    uint64_t iters;             /* rtt: round trips in all */
+    uint64_t iters;             /* rtt: round trips in all; topic: cost bursts */
+    unsigned subs;              /* topic rows: subscriber processes */
 };
 
 static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
 
 /* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp and
- * the floor at 32 B). */
-#define MAX_ROWS 32
+ * the floor at 32 B); topic: rtt with 1 subscriber, then 2 sizes x 4 subscriber counts. */
+#define MAX_ROWS 48
+
+static const unsigned TOPIC_SUBS[] = {1, 2, 4, 8};
+static const size_t TOPIC_SIZES[] = {32, 1024 * 1024};
+
+/* --rows: the row's name contains one of the comma-separated words. */
+static bool row_wanted(const struct bench_opts *o, const char *name)
+{
+    for (const char *w = o->rows; w && *w;) {
+        size_t n = strcspn(w, ",");
+        for (const char *p = name; n && *p; p++)
+            if (!strncmp(p, w, n))
+                return true;
+        w += n + (w[n] == ',');
+    }
+    return !o->rows;
+}
+
+static const char *plan_name(const struct plan_row *p)
+{
+    return p->subs ? "topic" : p->t ? p->t->name : "memcpy";
+}
+
+/* The topic rows: after the channel rows, in the same rounds. */
+static size_t plan_topic(const struct bench_opts *o, struct plan_row *p)
+{
+    size_t n = 0;
+    p[n++] = (struct plan_row){NULL, KIND_RTT, BENCH_RTT_SIZE, o->shm_iters, 1};
+    for (size_t s = 0; s < sizeof(TOPIC_SIZES) / sizeof(TOPIC_SIZES[0]); s++)
+        for (size_t i = 0; i < sizeof(TOPIC_SUBS) / sizeof(TOPIC_SUBS[0]); i++)
+            p[n++] = (struct plan_row){NULL, KIND_TOPIC, TOPIC_SIZES[s], o->topic_bursts, TOPIC_SUBS[i]};
+    return n;
+}
 
 static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
 {
     /* Shared-memory round trips take ~0.2 us, pipe and Unix ~50 us: each
      * gets as many as fit its share of the time budget. */
-    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters},
+    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters, 0},
 #ifdef ZIPC_BENCH_CPP
-                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters},
+                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters, 0},
 #endif
-                                   {&transport_floor, KIND_RTT, 32, o->shm_iters},
-                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters},
-                                   {&transport_unix, KIND_RTT, 32, o->fd_iters}};
+                                   {&transport_floor, KIND_RTT, 32, o->shm_iters, 0},
+                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters, 0},
+                                   {&transport_unix, KIND_RTT, 32, o->fd_iters, 0}};
     const struct transport *stream[] = {&transport_zipc, &transport_zipc_batch, &transport_pipe,
                                         &transport_unix};
     size_t n = 0;
@@ -204,24 +248,34 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
         p[n++] = rtt[i];
     for (size_t s = 0; s < sizeof(STREAM_SIZES) / sizeof(STREAM_SIZES[0]); s++) {
         for (size_t i = 0; i < 4; i++) {
-            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0};
+            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0, 0};
 #ifdef ZIPC_BENCH_CPP /* the C++ binding's cost: next to the zipc row it is judged against */
             if (stream[i] == &transport_zipc && STREAM_SIZES[s] == 32)
-                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0};
+                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0, 0};
 #endif
         }
         if (STREAM_SIZES[s] == 32) /* the streaming floor: records of one cache line */
-            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0};
+            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0, 0};
         if (STREAM_SIZES[s] >= 64 * 1024)
-            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0};
+            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0, 0};
     }
-    return n;
+    n += plan_topic(o, p + n);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (row_wanted(o, plan_name(&p[i])))
+            p[kept++] = p[i];
+    return kept;
 }
 
-/* One round's part of a row. RTT samples are appended to the row's. */
+/* One round's part of a row. RTT samples (topic: cost bursts) are appended
+ * to the row's, after the `done` it has. */
 static int run_part(const struct plan_row *p, const struct bench_opts *o, int64_t *samples,
                     uint64_t done, struct part *out)
 {
+    if (p->subs && p->kind == KIND_RTT)
+        return run_topic_rtt(p->subs, o, p->iters / o->rounds, samples + done, out);
+    if (p->subs)
+        return run_topic(p->subs, p->size, o, samples + done, out);
     if (p->kind == KIND_RTT)
         return run_rtt(p->t, o, p->iters / o->rounds, samples + done, out);
     if (!p->t)
@@ -237,6 +291,13 @@ static void add_part(struct row *r, const struct part *p)
         r->sleeps = (r->sleeps < 0 ? 0 : r->sleeps) + p->sleeps;
     r->ring = p->ring;
     r->batch = p->batch;
+    r->sub_slowest_s += p->sub_slowest_s;
+    r->cost_s += p->cost_s;
+    r->cost_msgs += p->cost_msgs;
+    r->cost_n += p->cost_n;
+    r->burst = p->burst;
+    if (r->subs)
+        r->wakeups = (r->wakeups < 0 ? 0 : r->wakeups) + p->wakeups;
 }
 
 static void row_fail(struct row *r, const char *text)
@@ -247,8 +308,11 @@ static void row_fail(struct row *r, const char *text)
 
 static void progress(unsigned round, const struct bench_opts *o, const struct row *r)
 {
-    fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B ", round + 1, o->rounds, r->name,
-            r->kind == KIND_RTT ? "rtt" : "stream", r->size);
+    char subs[16] = "";
+    if (r->subs)
+        snprintf(subs, sizeof(subs), "%u sub%s", r->subs, r->subs == 1 ? "" : "s");
+    fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B %-7s ", round + 1, o->rounds, r->name,
+            r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : "stream", r->size, subs);
 }
 
 /* Every row runs in o->rounds parts, round-robin over the table: a noisy
@@ -260,9 +324,10 @@ static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
     int64_t *samples[MAX_ROWS] = {0};
     size_t n = make_plan(o, plan);
     for (size_t i = 0; i < n; i++) {
-        rows[i] = (struct row){.name = plan[i].t ? plan[i].t->name : "memcpy", .kind = plan[i].kind,
-                               .size = plan[i].size, .ok = true, .sleeps = -1,
-                               .zipc_speedup = NAN, .memcpy_ratio = NAN};
+        rows[i] = (struct row){.name = plan_name(&plan[i]), .kind = plan[i].kind,
+                               .size = plan[i].size, .ok = true, .sleeps = -1, .wakeups = -1,
+                               .subs = plan[i].subs, .zipc_speedup = NAN, .memcpy_ratio = NAN,
+                               .cost_ns = NAN, .sub_min_per_s = NAN};
         size_t bytes = plan[i].iters * sizeof(int64_t);
         if (plan[i].iters && !(samples[i] = malloc(bytes)))
             row_fail(&rows[i], "out of memory for samples");
@@ -276,7 +341,8 @@ static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
                 continue;
             if (show)
                 progress(round, o, &rows[i]);
-            if (run_part(&plan[i], o, samples[i], rows[i].messages, &p))
+            uint64_t done = rows[i].kind == KIND_TOPIC ? rows[i].cost_n : rows[i].messages;
+            if (run_part(&plan[i], o, samples[i], done, &p))
                 row_fail(&rows[i], bench_error());
             else
                 add_part(&rows[i], &p);
@@ -292,6 +358,12 @@ static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
             r->msgs_per_s = (double)r->messages / r->seconds;
             r->gb_per_s = r->msgs_per_s * (double)r->size / 1e9;
         }
+        if (r->ok && r->kind == KIND_TOPIC) { /* the median burst: robust to a preempted one */
+            struct rtt_stats cost;
+            stats_rtt(samples[i], r->cost_n, &cost);
+            r->sub_min_per_s = (double)r->messages / r->sub_slowest_s;
+            r->cost_ns = (double)cost.p50 / 1000;
+        }
         free(samples[i]);
     }
     return n;
@@ -302,6 +374,14 @@ static const struct row *find_row(const struct row *rows, size_t n, const char *
 {
     for (size_t i = 0; i < n; i++)
         if (rows[i].ok && rows[i].kind == kind && rows[i].size == size && !strcmp(rows[i].name, name))
+            return &rows[i];
+    return NULL;
+}
+
+static const struct row *find_topic(const struct row *rows, size_t n, size_t size, unsigned subs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].kind == KIND_TOPIC && rows[i].size == size && rows[i].subs == subs)
             return &rows[i];
     return NULL;
 }
@@ -389,6 +469,17 @@ static size_t judge(const struct row *rows, size_t n, struct target *t)
                  cs->msgs_per_s / 1e6, zs->msgs_per_s / 1e6);
     p++;
 #endif
+    /* The topic: publishing costs the same with 8 subscribers as with 1. */
+    static const char *const COST[] = {"32 B publish cost 8 subs <= 1.2x 1", "1 MiB publish cost 8 subs <= 1.2x 1"};
+    for (size_t i = 0; i < sizeof(TOPIC_SIZES) / sizeof(TOPIC_SIZES[0]); i++, p++) {
+        const struct row *one = find_topic(rows, n, TOPIC_SIZES[i], 1);
+        const struct row *eight = find_topic(rows, n, TOPIC_SIZES[i], 8);
+        judge_one(p, COST[i], "topic", "x 1 sub", 1.2, AT_MOST, one && eight,
+                  one && eight ? eight->cost_ns / one->cost_ns : NAN);
+        if (p->known)
+            snprintf(p->detail, sizeof(p->detail), "%.2fx (%.1f ns per message with 8, %.1f with 1)",
+                     p->value, eight->cost_ns, one->cost_ns);
+    }
     return (size_t)(p - t);
 }
 
@@ -407,7 +498,7 @@ int zipc_bench_main(int argc, char **argv)
     struct row rows[MAX_ROWS];
     size_t n = run_all(&o, rows, !o.json && isatty(STDERR_FILENO));
     add_ratios(rows, n);
-    struct target t[10];
+    struct target t[16];
     size_t nt = judge(rows, n, t);
     struct ext_rows ext[EXT_SOURCES];
     external_rows(&o, !o.json && isatty(STDERR_FILENO), ext);
@@ -419,8 +510,9 @@ int zipc_bench_main(int argc, char **argv)
     status = 0;
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {
-            fprintf(stderr, "zipc bench: %s %s %zu B failed: %s\n", rows[i].name,
-                    rows[i].kind == KIND_RTT ? "rtt" : "stream", rows[i].size, rows[i].error);
+            fprintf(stderr, "zipc bench: %s %s %zu B (%u subscribers) failed: %s\n", rows[i].name,
+                    rows[i].kind == KIND_RTT ? "rtt" : rows[i].kind == KIND_TOPIC ? "pubsub" : "stream",
+                    rows[i].size, rows[i].subs, rows[i].error);
             status = 1;
         }
     }

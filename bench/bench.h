@@ -10,6 +10,7 @@
  *   stats.c        timer, percentiles, error text
  *   machine.c      the machine description printed with the results
  *   report.c       the human table and the JSON object
+ *   topic.c        the topic rows: one publisher, N subscriber processes
  *   external.c     rows of other languages' benchmarks, run as children:
  *                  python3 -m zipc.bench, the Rust crate's example bench,
  *                  bench/peers (zipc-peers: Tachyon and iceoryx2, same harness) */
@@ -40,6 +41,10 @@ struct bench_opts {
     double warm_s;          /* streaming warm-up, excluded from the figures */
     double memcpy_s;        /* seconds per memcpy row */
     unsigned rounds;        /* each row runs in this many interleaved parts */
+    const char *rows;       /* --rows: comma-separated words; a row runs if its name
+                               contains one (NULL: every row) */
+    uint64_t topic_msgs[2]; /* topic stream messages per row, all rounds: 32 B, 1 MiB */
+    uint64_t topic_bursts;  /* topic cost bursts per row, all rounds */
 };
 
 /* ---- timer, stats, errors (stats.c) ------------------------------------ */
@@ -64,7 +69,7 @@ void bench_error_set(const char *text);
 void bench_error_clear(void);
 
 /* ---- results ------------------------------------------------------------ */
-enum row_kind { KIND_RTT, KIND_STREAM };
+enum row_kind { KIND_RTT, KIND_STREAM, KIND_TOPIC }; /* topic: rate and cost, see topic.c */
 
 struct row {
     const char *name;          /* "zipc", "zipc-batch", "pipe", "unix", "floor", "memcpy" */
@@ -82,6 +87,18 @@ struct row {
     unsigned batch;            /* zipc: messages per publish / drain, 0: n/a */
     double zipc_speedup;       /* how many times faster the zipc row is; NAN: n/a */
     double memcpy_ratio;       /* row GB/s / memcpy GB/s of that size; NAN: n/a */
+    /* topic rows (subs > 0): rtt is publisher -> subscriber 0 -> back;
+     * KIND_TOPIC: messages / seconds are the publisher's, msgs_per_s its rate */
+    unsigned subs;             /* subscriber processes, 0: not a topic row */
+    double sub_slowest_s;      /* the slowest subscriber's window, summed over rounds */
+    double sub_min_per_s;      /* messages / sub_slowest_s: every subscriber got at least this */
+    double cost_s;             /* time of the publisher's cost bursts */
+    uint64_t cost_msgs;        /* messages in them */
+    uint64_t cost_n;           /* bursts measured (one sample each) */
+    double cost_ns;            /* publisher ns per message: the median burst's */
+    unsigned burst;            /* messages per cost burst */
+    long long wakeups;         /* publisher's wake-ups of sleeping subscribers during the
+                                  cost bursts, -1: n/a */
 };
 
 /* ---- machine (machine.c) ------------------------------------------------ */
@@ -99,7 +116,7 @@ void machine_describe(struct machine *m);
 
 /* ---- rows of other languages (external.c) ------------------------------ */
 enum ext_id { EXT_PYTHON, EXT_RUST, EXT_PEERS, EXT_SOURCES }; /* the table of sources */
-#define EXT_MAX_ROWS 32
+#define EXT_MAX_ROWS 64 /* the peers: 34 */
 struct ext_rows {
     const char *label;              /* "python", "rust", "peers" */
     const char *meta_key;           /* the child's object kept with its rows: "runtime", "config" */
@@ -144,6 +161,13 @@ struct part {
     long long sleeps;          /* zipc: kernel sleeps of both sides, -1: n/a */
     size_t ring;               /* zipc: ring bytes, 0: n/a */
     unsigned batch;            /* zipc: messages per publish / drain, 0: n/a */
+    /* topic rows */
+    double sub_slowest_s;      /* the slowest subscriber's measured window */
+    double cost_s;             /* publisher: time of the cost bursts */
+    uint64_t cost_msgs;
+    uint64_t cost_n;           /* bursts, one sample each */
+    unsigned burst;
+    long long wakeups;
 };
 struct transport;
 /* Each returns 0 or a negative errno with bench_error() saying why. */
@@ -156,6 +180,15 @@ int run_stream(const struct transport *t, size_t size, const struct bench_opts *
                struct part *out);
 /* memcpy of `size` bytes between a cache-hot buffer pair for `seconds`. */
 int run_memcpy(size_t size, double seconds, struct part *out);
+
+/* Topic (topic.c), `subs` subscriber processes on o->cpu[1]: `iters` round
+ * trips publisher -> subscriber 0 -> back (as run_rtt), or a KIND_TOPIC part:
+ * the publisher's cost bursts (o->topic_bursts / o->rounds), then its stream
+ * of `size`-byte messages. */
+int run_topic_rtt(unsigned subs, const struct bench_opts *o, uint64_t iters, int64_t *samples,
+                  struct part *out);
+int run_topic(unsigned subs, size_t size, const struct bench_opts *o, int64_t *cost_ps,
+              struct part *out); /* cost_ps: each burst's ps per message */
 
 /* Pin the calling thread to one CPU. */
 int bench_pin(int cpu);

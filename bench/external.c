@@ -24,6 +24,7 @@ struct ext_source {
     const char *run;         /* shell command (%s: program); we add --json etc. */
     const char *meta;        /* the one-line object kept besides the rows */
     const char *unavailable; /* why, when the probe fails (NULL: its output) */
+    bool filters;            /* honours --rows, passed as $ZIPC_BENCH_ROWS */
 };
 
 static const struct ext_source SOURCES[EXT_SOURCES] = {
@@ -34,7 +35,7 @@ static const struct ext_source SOURCES[EXT_SOURCES] = {
                   "not built (cd rust && cargo build --release -p zipc --example bench)"},
     [EXT_PEERS] = {"peers", "ZIPC_PEERS", ZIPC_SOURCE_DIR "/bench/peers/target/release/zipc-peers",
                    true, "test -x %s", "%s", "config",
-                   "not built: needs cargo and clang-19; make bench builds it"},
+                   "not built: needs cargo and clang-19; make bench builds it", true},
 };
 
 /* Run a shell command; its stdout+stderr into a malloc'd text. Returns the
@@ -128,6 +129,10 @@ static void one_source(const struct ext_source *s, const struct bench_opts *o, s
     char program[256], cmd[640], cpus[64] = "";
     const char *given = getenv(s->env) && getenv(s->env)[0] ? getenv(s->env) : s->program;
     *x = (struct ext_rows){.label = s->label, .meta_key = s->meta};
+    if (o->rows && !s->filters) {
+        snprintf(x->skipped, sizeof(x->skipped), "--rows given, and this source runs all its rows");
+        return;
+    }
     if (s->quote)
         sh_quote(program, sizeof(program), given);
     else
@@ -164,6 +169,10 @@ static void one_source(const struct ext_source *s, const struct bench_opts *o, s
 
 void external_rows(const struct bench_opts *o, bool show, struct ext_rows x[EXT_SOURCES])
 {
+    if (o->rows) /* the sources that filter read it; the rest are not run */
+        setenv("ZIPC_BENCH_ROWS", o->rows, 1);
+    else
+        unsetenv("ZIPC_BENCH_ROWS");
     for (size_t i = 0; i < EXT_SOURCES; i++) {
         if (show)
             fprintf(stderr, "%s rows ...%10s\r", SOURCES[i].label, "");

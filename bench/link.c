@@ -45,7 +45,7 @@ static void on_alarm(int sig)
 
 /* Before fork, so both processes ignore SIGPIPE: a dead reader is an EPIPE
  * error, not a death. The child then puts SIGALRM back to its default. */
-static void signals_setup(void)
+void link_signals_setup(void)
 {
     struct sigaction sa = {.sa_handler = on_alarm}; /* no SA_RESTART: interrupt blocking calls */
     sigemptyset(&sa.sa_mask);
@@ -88,8 +88,10 @@ static _Noreturn void child_main(struct link *l, const struct bench_opts *o, uns
     _exit(err || n != (ssize_t)sizeof(rep) ? 1 : 0);
 }
 
+bool link_watchdog_fired(void) { return g_watchdog != 0; }
+
 /* Reap the child; a child that does not exit by the watchdog is killed. */
-static int reap(pid_t pid)
+int link_reap(pid_t pid)
 {
     int status;
     for (;;) {
@@ -146,7 +148,7 @@ int pair_run(struct link *l, const struct bench_opts *o, unsigned budget_s, side
     *child_rep = (struct pair_report){.sleeps = -1};
     if (pipe2(rp, O_CLOEXEC))
         return bench_fail(-errno, "pipe2");
-    signals_setup();
+    link_signals_setup();
     int err = l->t->setup ? l->t->setup(l) : 0;
     pid_t pid = err ? -1 : (fflush(NULL), fork());
     if (pid == 0) {
@@ -168,7 +170,7 @@ int pair_run(struct link *l, const struct bench_opts *o, unsigned budget_s, side
         await_report(rp[0]);
     if (err || g_watchdog)
         kill(pid, SIGKILL);
-    int status = reap(pid);
+    int status = link_reap(pid);
     alarm(0);
     bool reported = read(rp[0], child_rep, sizeof(*child_rep)) == (ssize_t)sizeof(*child_rep);
     close(rp[0]);

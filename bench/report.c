@@ -5,7 +5,10 @@
 
 #include "bench.h"
 
-static const char *kind_name(enum row_kind k) { return k == KIND_RTT ? "rtt" : "stream"; }
+static const char *kind_name(enum row_kind k)
+{
+    return k == KIND_RTT ? "rtt" : k == KIND_TOPIC ? "pubsub" : "stream";
+}
 
 static void fmt_size(char *out, size_t len, size_t bytes)
 {
@@ -81,7 +84,7 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "zipc rows ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (!r->ok || !r->ring)
+        if (!r->ok || !r->ring || r->subs)
             continue;
         char item[160], size[32], ring[32], batch[32] = "";
         fmt_size(size, sizeof(size), r->size);
@@ -328,6 +331,94 @@ static void peers_targets(FILE *f, const struct ext_rows *x)
     }
 }
 
+/* The peers' topic row (it has "subscribers"): name, kind "pubsub" or "rtt", size, subscribers. */
+static const char *peer_topic(const struct ext_rows *x, const char *name, const char *kind,
+                              size_t bytes, unsigned subs)
+{
+    char n[64], k[32];
+    for (size_t i = 0; x && i < x->n; i++) {
+        ext_field(x->rows[i], "name", n, sizeof(n));
+        ext_field(x->rows[i], "kind", k, sizeof(k));
+        if (!strcmp(n, name) && !strcmp(k, kind) &&
+            (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0) == bytes &&
+            ext_field(x->rows[i], "subscribers", NULL, 0) == subs)
+            return x->rows[i];
+    }
+    return NULL;
+}
+
+static bool is_topic_row(const char *r) { return !isnan(ext_field(r, "subscribers", NULL, 0)); }
+
+/* zipc-topic's speedup over iceoryx2-topic of the same kind, size and
+ * subscribers, same child run: pubsub by the publisher's rate, rtt by p50. */
+static double topic_vs_iox(const struct ext_rows *x, const char *kind, size_t bytes, unsigned subs)
+{
+    bool rtt = !strcmp(kind, "rtt");
+    double z = ext_figure(peer_topic(x, "zipc-topic", kind, bytes, subs), rtt);
+    double i = ext_figure(peer_topic(x, "iceoryx2-topic", kind, bytes, subs), rtt);
+    return !(z > 0) || !(i > 0) ? NAN : rtt ? i / z : z / i;
+}
+
+#define PT_FMT "%-15s %-6s %-7s %4s %9s %9s %10s %8s %8s %8s %8s\n"
+
+/* The peers' topic rows: zipc's topic against iceoryx2 publish-subscribe,
+ * interleaved in the same child, and the target: every row ahead. */
+static void peers_topic_human(FILE *f, const struct ext_rows *x)
+{
+    size_t k = 0, ahead = 0, known = 0;
+    for (size_t i = 0; i < x->n; i++)
+        k += is_topic_row(x->rows[i]);
+    if (!k)
+        return;
+    fprintf(f, "\npeers topic: one publisher (CPU of the measuring process) and N subscriber "
+               "processes all on the\n         other CPU, as the topic rows above (same counts, "
+               "checks and phases); iceoryx2: safe\n         overflow off, publisher retries "
+               "until delivered, subscriber buffer = zipc ring's messages\n\n");
+    fprintf(f, PT_FMT, "row (peers)", "kind", "size", "subs", "pub msg/s", "sub msg/s", "pub ns/msg",
+            "vs 1 sub", "p50 ns", "p99 ns", "zipc is");
+    for (size_t i = 0; i < x->n; i++) {
+        const char *r = x->rows[i];
+        if (!is_topic_row(r))
+            continue;
+        char name[64], kind[32], size[32], subs[16], why[200], pub[32] = "", sub[32] = "", cost[32] = "",
+             v1[32] = "", p50[32] = "", p99[32] = "", vz[32] = "";
+        ext_field(r, "name", name, sizeof(name));
+        ext_field(r, "kind", kind, sizeof(kind));
+        size_t bytes = (size_t)ext_field(r, "size_bytes", NULL, 0);
+        unsigned ns = (unsigned)ext_field(r, "subscribers", NULL, 0);
+        fmt_size(size, sizeof(size), bytes);
+        snprintf(subs, sizeof(subs), "%u", ns);
+        ext_why(r, why, sizeof(why));
+        if (why[0]) {
+            fprintf(f, "%-15s %-6s %-7s %4s  %s\n", name, kind, size, subs, why);
+            continue;
+        }
+        if (!strcmp(kind, "rtt")) {
+            snprintf(p50, sizeof(p50), "%.0f", ext_field(r, "p50_ns", NULL, 0));
+            snprintf(p99, sizeof(p99), "%.0f", ext_field(r, "p99_ns", NULL, 0));
+        } else {
+            const char *one = peer_topic(x, name, kind, bytes, 1);
+            double c = ext_field(r, "publisher_ns_per_msg", NULL, 0);
+            fmt_rate(pub, sizeof(pub), ext_field(r, "msgs_per_s", NULL, 0));
+            fmt_rate(sub, sizeof(sub), ext_field(r, "subscriber_min_msgs_per_s", NULL, 0));
+            snprintf(cost, sizeof(cost), "%.1f", c);
+            fmt_ratio(v1, sizeof(v1), one ? c / ext_field(one, "publisher_ns_per_msg", NULL, 0) : NAN);
+        }
+        if (strcmp(name, "zipc-topic")) {
+            double v = topic_vs_iox(x, kind, bytes, ns);
+            fmt_ratio(vz, sizeof(vz), v);
+            known += !isnan(v);
+            ahead += v > 1;
+        }
+        fprintf(f, PT_FMT, name, kind, size, subs, pub, sub, cost, v1, p50, p99, vz);
+    }
+    fprintf(f, "\nzipc is    on each iceoryx2-topic row: how many times faster the zipc-topic row "
+               "above it is (pubsub:\n           publisher rate / its rate; rtt: its p50 / p50; "
+               "the back path is a second topic / service)\n");
+    fprintf(f, "  %-4s  %-42s %zu of %zu rows\n", !known ? "n/a" : ahead == known ? "PASS" : "MISS",
+            "topic: every row ahead of iceoryx2", ahead, known);
+}
+
 /* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
  * rows' harness on the same CPUs, beside this run's zipc rows. */
 static void peers_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
@@ -340,6 +431,13 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
                "and %g interleaved round%s, every message verified\n\n",
             x->command, tv[0] ? tv : "tachyon-ipc not built", iv[0] ? iv : "iceoryx2 not built",
             ext_field(x->meta, "rounds", NULL, 0), ext_field(x->meta, "rounds", NULL, 0) == 1 ? "" : "s");
+    size_t channel_rows = 0;
+    for (size_t i = 0; i < x->n; i++)
+        channel_rows += !is_topic_row(x->rows[i]);
+    if (!channel_rows) { /* --rows chose only topic rows */
+        peers_topic_human(f, x);
+        return;
+    }
     fprintf(f, PEER_FMT, "row (peers)", "kind", "size", "p50 ns", "p99 ns", "p99.9 ns", "rate/s",
             "GB/s", "zipc is", "batch is");
     bool was_rtt = true;
@@ -347,6 +445,8 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
         const char *r = x->rows[i];
         char name[64], kind[32], size[32], why[200], p[3][32] = {"", "", ""}, rate[32], gb[32] = "",
              vz[32], vb[32] = "-";
+        if (is_topic_row(r))
+            continue; /* peers_topic_human */
         ext_field(r, "name", name, sizeof(name));
         ext_field(r, "kind", kind, sizeof(kind));
         bool rtt = !strcmp(kind, "rtt");
@@ -381,6 +481,119 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
                "same for zipc-batch\n"
                "           rate/s: round trips (rtt) or messages (stream) per second\n");
     peers_targets(f, x);
+    peers_topic_human(f, x);
+}
+
+/* ---- topic ----------------------------------------------------------------- */
+
+static const struct row *topic_find(const struct row *rows, size_t n, enum row_kind k, size_t size,
+                                    unsigned subs)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].subs == subs && rows[i].kind == k && rows[i].size == size)
+            return &rows[i];
+    return NULL;
+}
+
+/* How many times faster a C topic row is than the peers' iceoryx2-topic row
+ * of the same kind, size and subscribers: pubsub by rate, rtt by p50. */
+static double c_topic_vs_iox(const struct row *r, const struct ext_rows *peers)
+{
+    bool rtt = r->kind == KIND_RTT;
+    double pv = ext_figure(peer_topic(peers, "iceoryx2-topic", kind_name(r->kind), r->size, r->subs), rtt);
+    return !(pv > 0) ? NAN : rtt ? pv / (double)r->rtt.p50 : r->msgs_per_s / pv;
+}
+
+#define TOPIC_FMT "%-9s %-6s %-7s %4s %9s %9s %8s %9s %7s %8s %8s %9s\n"
+
+/* The topic rows: one publisher, N subscriber processes; rates, the
+ * publisher's cost per message against 1 subscriber's, the round trip. */
+static void topic_human(FILE *f, const struct bench_opts *o, const struct row *rows, size_t n,
+                        const struct ext_rows *peers)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += rows[i].subs > 0;
+    if (!k)
+        return;
+    fprintf(f, "\ntopic    one publisher (the measuring process, CPU %d) and N BLOCK subscriber "
+               "processes, ALL on CPU %d:\n"
+               "         this machine has %d CPU%s for the test, so the subscribers share one; each "
+               "verifies every message\n"
+               "         in place (both sequence stamps, checksum of every 8-byte word); %llu "
+               "(32 B) / %llu (1 MiB)\n"
+               "         messages per row after 10%% warm-up, %u interleaved round%s\n\n",
+            o->cpu[0], o->cpu[1], o->allowed, o->allowed == 1 ? "" : "s",
+            (unsigned long long)o->topic_msgs[0], (unsigned long long)o->topic_msgs[1], o->rounds,
+            o->rounds == 1 ? "" : "s");
+    fprintf(f, TOPIC_FMT, "row", "kind", "size", "subs", "pub msg/s", "sub msg/s", "sub GB/s",
+            "pub ns/msg", "vs 1 sub", "p50 ns", "p99 ns", "vs iox2");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        char size[32], subs[16], pub[32] = "", sub[32] = "", gb[32] = "", cost[32] = "", v1[32] = "",
+             p50[32] = "", p99[32] = "", vi[32] = "-";
+        if (!r->subs)
+            continue;
+        fmt_size(size, sizeof(size), r->size);
+        snprintf(subs, sizeof(subs), "%u", r->subs);
+        if (!r->ok) {
+            fprintf(f, "%-9s %-6s %-7s %4s  ERROR: %s\n", r->name, kind_name(r->kind), size, subs, r->error);
+            continue;
+        }
+        if (r->kind == KIND_RTT) {
+            snprintf(p50, sizeof(p50), "%lld", (long long)r->rtt.p50);
+            snprintf(p99, sizeof(p99), "%lld", (long long)r->rtt.p99);
+            fmt_ratio(vi, sizeof(vi), c_topic_vs_iox(r, peers));
+        } else {
+            const struct row *one = topic_find(rows, n, KIND_TOPIC, r->size, 1);
+            fmt_rate(pub, sizeof(pub), r->msgs_per_s);
+            fmt_rate(sub, sizeof(sub), r->sub_min_per_s);
+            snprintf(gb, sizeof(gb), "%.2f", r->sub_min_per_s * (double)r->size / 1e9);
+            snprintf(cost, sizeof(cost), "%.1f", r->cost_ns);
+            fmt_ratio(v1, sizeof(v1), one ? r->cost_ns / one->cost_ns : NAN);
+            fmt_ratio(vi, sizeof(vi), c_topic_vs_iox(r, peers));
+        }
+        fprintf(f, TOPIC_FMT, r->name, kind_name(r->kind), size, subs, pub, sub, gb, cost, v1, p50,
+                p99, vi);
+    }
+    fprintf(f, "\npub msg/s  messages the publisher committed per second (BLOCK: as fast as the "
+               "slowest subscriber)\n"
+               "sub msg/s  the slowest subscriber's rate over its own window (each one verified "
+               "every message)\n"
+               "pub ns/msg the publisher's cost per message: bursts of half a ring published "
+               "while every subscriber\n"
+               "           is caught up (so it never waits for space); the median burst's time / "
+               "its messages;\n"
+               "           it includes waking subscribers that went to sleep meanwhile (notes: "
+               "wake-ups per burst)\n"
+               "vs 1 sub   pub ns/msg / the same with 1 subscriber (target <= 1.2x with 8)\n"
+               "rtt        publisher -> subscriber -> publisher: the echo goes back on a second "
+               "topic the subscriber\n"
+               "           publishes (the publisher subscribes to it)\n"
+               "vs iox2    how many times faster than the iceoryx2 row of the same kind, size and "
+               "subscribers\n"
+               "           (peers section below, measured after the C rows): pubsub = rate / its "
+               "rate, rtt = its p50 / p50\n");
+    int col = fprintf(f, "notes    ");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (!r->ok || !r->subs)
+            continue;
+        char item[200], size[32], ring[32];
+        fmt_size(size, sizeof(size), r->size);
+        fmt_size(ring, sizeof(ring), r->ring);
+        int len = r->kind == KIND_RTT
+                      ? snprintf(item, sizeof(item), " rtt %u sub: ring %s, %lld kernel sleeps;", r->subs,
+                                 ring, r->sleeps)
+                      : snprintf(item, sizeof(item),
+                                 " %s %u sub%s: ring %s, burst %u, %lld sleeps, %.2g wake-ups/burst;",
+                                 size, r->subs, r->subs == 1 ? "" : "s", ring, r->burst, r->sleeps,
+                                 (double)r->wakeups * r->burst / (double)r->cost_msgs);
+        if (col + len > 100)
+            col = fprintf(f, "\n         ");
+        col += fprintf(f, "%s", item);
+    }
+    fputc('\n', f);
 }
 
 /* The sections of the other languages' rows, in the order of the sources. */
@@ -398,6 +611,27 @@ static void external_human(FILE *f, const struct ext_rows ext[EXT_SOURCES], cons
         else
             fprintf(f, "\n%s rows skipped: %s\n", ext[i].label, ext[i].skipped);
     }
+}
+
+/* The channel rows: rtt and stream, their ratios and notes. */
+static void channel_table(FILE *f, const struct row *rows, size_t n)
+{
+    fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
+            "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
+    for (size_t i = 0; i < n && !rows[i].subs; i++) {
+        if (i > 0 && rows[i].kind != rows[i - 1].kind)
+            fputc('\n', f);
+        human_row(f, &rows[i]);
+    }
+    fprintf(f, "\nvs zipc    how many times faster the zipc row of the same kind and size is: rtt = "
+               "row p50 / zipc p50,\n"
+               "           stream = zipc rate / row rate (< 1: this row is faster; the floor is "
+               "the fastest possible;\n"
+               "           stream floor: 32 B records in 64-byte slots, one writer, one polling reader)\n"
+               "vs memcpy  row GB/s / memcpy GB/s at the same size (memcpy: one process, cache-hot "
+               "buffer pair)\n");
+    zipc_notes(f, rows, n);
+    floor_notes(f, rows, n);
 }
 
 void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
@@ -421,22 +655,9 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                "         each round after %.3g s warm-up, every message verified; memcpy: %.3g s\n\n",
             o->rounds, o->rounds == 1 ? "" : "s", (unsigned long long)o->shm_iters,
             (unsigned long long)o->fd_iters, o->stream_s, o->warm_s, o->memcpy_s);
-    fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
-            "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && rows[i].kind != rows[i - 1].kind)
-            fputc('\n', f);
-        human_row(f, &rows[i]);
-    }
-    fprintf(f, "\nvs zipc    how many times faster the zipc row of the same kind and size is: rtt = "
-               "row p50 / zipc p50,\n"
-               "           stream = zipc rate / row rate (< 1: this row is faster; the floor is "
-               "the fastest possible;\n"
-               "           stream floor: 32 B records in 64-byte slots, one writer, one polling reader)\n"
-               "vs memcpy  row GB/s / memcpy GB/s at the same size (memcpy: one process, cache-hot "
-               "buffer pair)\n");
-    zipc_notes(f, rows, n);
-    floor_notes(f, rows, n);
+    if (n && !rows[0].subs) /* else --rows chose only topic rows */
+        channel_table(f, rows, n);
+    topic_human(f, o, rows, n, &ext[EXT_PEERS]);
     fprintf(f, "\ntargets\n");
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
@@ -503,6 +724,15 @@ static void json_row(FILE *f, const struct row *r)
         fprintf(f, ", \"ring_bytes\": %zu, \"batch\": %u", r->ring, r->batch);
     if (r->sleeps >= 0)
         fprintf(f, ", \"zipc_sleeps\": %lld", r->sleeps);
+    if (r->subs)
+        fprintf(f, ", \"subscribers\": %u, \"subscribers_cpu\": \"shared\"", r->subs);
+    if (r->kind == KIND_TOPIC) {
+        json_num(f, "subscriber_min_msgs_per_s", r->sub_min_per_s, "%.1f");
+        json_num(f, "publisher_ns_per_msg", r->cost_ns, "%.2f"); /* the median burst's */
+        json_num(f, "publisher_ns_per_msg_mean", r->cost_s * 1e9 / (double)r->cost_msgs, "%.2f");
+        fprintf(f, ", \"cost_messages\": %llu, \"cost_burst\": %u, \"publisher_wakeups\": %lld",
+                (unsigned long long)r->cost_msgs, r->burst, r->wakeups);
+    }
     fputc('}', f);
 }
 
@@ -542,13 +772,31 @@ static void peers_json(FILE *f, const struct ext_rows *x)
         size_t bytes = (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0);
         double z = zipc_vs(x, x->rows[i], "zipc");
         double b = rtt ? NAN : zipc_vs(x, x->rows[i], "zipc-batch");
-        if (!strncmp(name, "zipc", 4) || (isnan(z) && isnan(b)))
+        if (!strncmp(name, "zipc", 4) || is_topic_row(x->rows[i]) || (isnan(z) && isnan(b)))
             continue;
         fprintf(f, "%s{\"peer\": ", k++ ? ",\n  " : "\n  ");
         json_str(f, name);
         fprintf(f, ", \"kind\": \"%s\", \"size_bytes\": %zu", kind, bytes);
         json_num(f, "zipc_speedup", z, "%.4f");
         json_num(f, "zipc_batch_speedup", b, "%.4f");
+        fputc('}', f);
+    }
+    fputs("\n ]", f);
+}
+
+/* The topic rows against iceoryx2: the C row's ratio (this run, C rows
+ * first) and zipc-topic's (the peers child, interleaved). */
+static void topic_json(FILE *f, const struct row *rows, size_t n, const struct ext_rows *x)
+{
+    fprintf(f, ",\n \"topic_vs_iceoryx2\": [");
+    for (size_t i = 0, k = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (!r->subs || !r->ok)
+            continue;
+        fprintf(f, "%s{\"kind\": \"%s\", \"size_bytes\": %zu, \"subscribers\": %u", k++ ? ",\n  " : "\n  ",
+                kind_name(r->kind), r->size, r->subs);
+        json_num(f, "c_topic_speedup", c_topic_vs_iox(r, x), "%.4f");
+        json_num(f, "zipc_topic_speedup", topic_vs_iox(x, kind_name(r->kind), r->size, r->subs), "%.4f");
         fputc('}', f);
     }
     fputs("\n ]", f);
@@ -592,6 +840,7 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
         fputc('}', f);
     }
     peers_json(f, &ext[EXT_PEERS]);
+    topic_json(f, rows, n, &ext[EXT_PEERS]);
     fprintf(f, ",\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);

@@ -5,6 +5,7 @@
 #define ZIPC_BENCH_TRANSPORT_H
 
 #include <string.h>
+#include <sys/types.h>
 
 #include "bench.h"
 #include "../src/cpu.h" /* zipc__cpu_relax: the library's own spin hint */
@@ -121,5 +122,13 @@ typedef int (*side_fn)(struct link *l, const struct bench_opts *o, void *ctx,
  * (both sides' total, -1 if the transport has none) are filled in. */
 int pair_run(struct link *l, const struct bench_opts *o, unsigned budget_s, side_fn parent_fn,
              side_fn child_fn, void *ctx, struct pair_report *child_rep, long long *sleeps);
+
+/* The pieces of pair_run other drivers with more processes use (topic.c):
+ * SIGPIPE ignored and SIGALRM interrupting blocking calls (a child puts it
+ * back to its default); whether that alarm fired; reaping a child, killing
+ * it if the alarm interrupts the wait. Returns the wait status (-1: none). */
+void link_signals_setup(void);
+bool link_watchdog_fired(void);
+int link_reap(pid_t pid);
 
 #endif /* ZIPC_BENCH_TRANSPORT_H */

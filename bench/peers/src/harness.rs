@@ -11,6 +11,8 @@ pub const RTT_SIZE: usize = 32;
 /// The end of a stream: a message of this length carrying the count sent.
 pub const END_LEN: usize = 8;
 pub const CHILD_ENV: &str = "ZIPC_PEERS_CHILD";
+/// A pubsub subscriber's plan (pubsub.rs), beside CHILD_ENV.
+pub const PUBSUB_ENV: &str = "ZIPC_PEERS_PUBSUB";
 /// The running peer process, for the watchdog (0: none).
 pub static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 
@@ -24,7 +26,7 @@ pub fn stamp(msg: &mut [u8], seq: u64) {
     msg[n - 8..].copy_from_slice(&seq.to_le_bytes());
 }
 
-fn stamped(msg: &[u8], seq: u64) -> bool {
+pub fn stamped(msg: &[u8], seq: u64) -> bool {
     let n = msg.len();
     msg[..8] == seq.to_le_bytes() && msg[n - 8..] == seq.to_le_bytes()
 }
@@ -90,9 +92,15 @@ pub struct Peer {
 
 impl Peer {
     pub fn spawn(spec: &str, cfg: &Cfg) -> Res<Peer> {
+        Self::spawn_with(spec, cfg, "")
+    }
+
+    /// As spawn, with `extra` in $PUBSUB_ENV (the pubsub rows' subscriber plan).
+    pub fn spawn_with(spec: &str, cfg: &Cfg, extra: &str) -> Res<Peer> {
         let cpu = if cfg.pinned { cfg.cpus[1].to_string() } else { "-".into() };
         let child = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
             .env(CHILD_ENV, format!("{spec}|{cpu}"))
+            .env(PUBSUB_ENV, extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -6,9 +6,30 @@
 //! subscriber buffer holding as many messages as zipc's ring.
 use crate::harness::*;
 use iceoryx2::port::update_connections::UpdateConnections;
+use crate::pubsub;
+use iceoryx2::port::{publisher::Publisher, subscriber::Subscriber};
 use iceoryx2::prelude::*;
+use iceoryx2::service::port_factory::publish_subscribe::PortFactory as PubSubFactory;
 use std::time::{Duration, Instant};
 
+
+type Service = PubSubFactory<ipc::Service, [u8], ()>;
+type Tx = Publisher<ipc::Service, [u8], ()>;
+
+/// The streams' publisher: lossless, it retries until every subscriber has room.
+fn lossless_publisher(svc: &Service, size: usize) -> Res<Tx> {
+    svc.publisher_builder()
+        .initial_max_slice_len(size)
+        .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
+        .create()
+        .map_err(e("publisher"))
+}
+
+/// Loan a sample, copy the message in, send it.
+fn send_copy(tx: &Tx, m: &[u8]) -> Res<()> {
+    let s = tx.loan_slice_uninit(m.len()).map_err(e("loan"))?;
+    s.write_from_slice(m).send().map(|_| ()).map_err(e("send"))
+}
 
 fn e<E: std::fmt::Debug>(what: &'static str) -> impl Fn(E) -> String {
     move |x| format!("iceoryx2 {what}: {x:?}")
@@ -136,25 +157,82 @@ fn stream_child(spec: &ChildSpec) -> Res<()> {
         .publish_subscribe::<[u8]>()
         .open()
         .map_err(e("open service"))?;
-    let tx = svc
-        .publisher_builder()
-        .initial_max_slice_len(spec.size)
-        .backpressure_strategy(BackpressureStrategy::RetryUntilDelivered)
-        .create()
-        .map_err(e("publisher"))?;
+    let tx = lossless_publisher(&svc, spec.size)?;
     await_go()?;
-    let mut send = |m: &[u8]| -> Res<()> {
-        let s = tx.loan_slice_uninit(m.len()).map_err(e("loan"))?;
-        s.write_from_slice(m).send().map(|_| ()).map_err(e("send"))
-    };
+    let mut send = |m: &[u8]| send_copy(&tx, m);
     let sent = produce(spec.size, spec.secs, &mut send)?;
     send(&sent.to_le_bytes())
 }
 
+// ---- publish-subscribe with N subscriber processes (pubsub.rs) ----------------
+
+pub struct IoxPub {
+    tx: Tx,
+    svc: Service,
+    _node: Node<ipc::Service>,
+}
+
+/// The service for `subs` subscribers, each with a buffer of a zipc ring's
+/// worth of messages, and its one publisher, retrying until delivered.
+pub fn make_pub(name: &str, plan: &pubsub::Plan) -> Res<Box<dyn pubsub::Pub>> {
+    let node = node()?;
+    let buf = buffer_for(plan.size);
+    let svc = node
+        .service_builder(&service_name(name)?)
+        .publish_subscribe::<[u8]>()
+        .enable_safe_overflow(false)
+        .subscriber_max_buffer_size(buf)
+        .max_publishers(1)
+        .max_subscribers(plan.subs)
+        .create()
+        .map_err(e("create service"))?;
+    let tx = lossless_publisher(&svc, plan.size)?;
+    Ok(Box::new(IoxPub { tx, svc, _node: node }))
+}
+
+impl pubsub::Pub for IoxPub {
+    /// A publisher finding a subscriber it is not yet connected to would
+    /// drop its message: connect to all first.
+    fn ready(&mut self, subs: usize) -> Res<bool> {
+        if self.svc.dynamic_config().number_of_subscribers() < subs {
+            return Ok(false);
+        }
+        self.tx.update_connections().map_err(e("update_connections"))?;
+        Ok(true)
+    }
+    fn send(&mut self, m: &[u8]) -> Res<()> {
+        send_copy(&self.tx, m)
+    }
+}
+
+struct IoxSub {
+    rx: Subscriber<ipc::Service, [u8], ()>,
+    _svc: Service,
+    _node: Node<ipc::Service>,
+}
+
+impl pubsub::Sub for IoxSub {
+    fn take(&mut self, f: &mut dyn FnMut(&[u8]) -> Res<()>) -> Res<()> {
+        let s = poll("iceoryx2 receive", || self.rx.receive().map_err(e("receive")))?;
+        f(s.payload())
+    }
+}
+
+fn make_sub(name: &str, size: usize) -> Res<Box<dyn pubsub::Sub>> {
+    let node = node()?;
+    let svc = node
+        .service_builder(&service_name(name)?)
+        .publish_subscribe::<[u8]>()
+        .open()
+        .map_err(e("open service"))?;
+    let rx = svc.subscriber_builder().buffer_size(buffer_for(size)).create().map_err(e("subscriber"))?;
+    Ok(Box::new(IoxSub { rx, _svc: svc, _node: node }))
+}
+
 pub fn child(spec: &ChildSpec) -> Res<()> {
-    if spec.mode == "rtt" {
-        rtt_child(spec)
-    } else {
-        stream_child(spec)
+    match spec.mode.as_str() {
+        "rtt" => rtt_child(spec),
+        "pubsub" => pubsub::child(spec, &|name| make_sub(name, spec.size)),
+        _ => stream_child(spec),
     }
 }

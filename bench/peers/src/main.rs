@@ -6,9 +6,13 @@
 //! round trips/s) and one-way streams of 32 B, 64 KiB and 1 MiB, the same
 //! counts, durations, warm-up and interleaved rounds, every message stamped
 //! with its sequence number and checked on arrival, the count checked at the
-//! end.
+//! end. Then the topic rows (pubsub.rs): zipc's topic against iceoryx2
+//! publish-subscribe, one publisher and 1, 2, 4 or 8 subscriber processes.
 //!
 //!     zipc-peers [--quick] [--json] [--cpus A,B]
+//!
+//! $ZIPC_BENCH_ROWS (set by `zipc bench --rows`): only the rows whose name
+//! contains one of its comma-separated words.
 //!
 //! `--json` prints one "config" object and each row on a line of its own:
 //! `zipc bench` runs this program (bench/external.c, source "peers") and
@@ -21,6 +25,7 @@ mod external_source;
 mod harness;
 #[cfg(feature = "iceoryx2")]
 mod iox;
+mod pubsub;
 #[cfg(feature = "tachyon")]
 mod tachyon;
 mod zipc;
@@ -46,6 +51,7 @@ pub fn zipc_ring_for(size: usize) -> usize {
 enum Kind {
     Rtt,
     Stream,
+    Pubsub, // one publisher, `subs` subscriber processes (pubsub.rs)
 }
 
 struct Row {
@@ -57,11 +63,29 @@ struct Row {
     samples: Vec<u64>,
     messages: u64,
     seconds: f64,
+    subs: usize,        // pubsub rows (and the topic rtt rows: 1)
+    sub_slowest_s: f64, // pubsub: the slowest subscriber's windows, summed
+    cost_s: f64,        // pubsub: the publisher's cost bursts
+    cost_msgs: u64,
+    cost_ns: Vec<f64>,  // pubsub: each burst's ns per message
 }
 
 const SIZES: [usize; 3] = [32, 64 * 1024, 1024 * 1024];
 
-/// The rows, in the C table's order: round trips, then each size's streams.
+const TOPIC_SIZES: [usize; 2] = [32, 1024 * 1024];
+const TOPIC_SUBS: [usize; 4] = [1, 2, 4, 8];
+
+/// `zipc bench --rows` (passed as $ZIPC_BENCH_ROWS): a row runs if its name
+/// contains one of the comma-separated words.
+fn wanted(name: &str) -> bool {
+    match std::env::var("ZIPC_BENCH_ROWS") {
+        Ok(w) if !w.is_empty() => w.split(',').any(|w| !w.is_empty() && name.contains(w)),
+        _ => true,
+    }
+}
+
+/// The rows, in the C table's order: round trips, then each size's streams,
+/// then the topic rows (zipc's topic and iceoryx2 pub-sub, rtt then pubsub).
 fn plan() -> Vec<Row> {
     let row = |name, kind, size| Row {
         name,
@@ -72,6 +96,11 @@ fn plan() -> Vec<Row> {
         samples: Vec::new(),
         messages: 0,
         seconds: 0.0,
+        subs: if name.ends_with("-topic") { 1 } else { 0 },
+        sub_slowest_s: 0.0,
+        cost_s: 0.0,
+        cost_msgs: 0,
+        cost_ns: Vec::new(),
     };
     let mut rows: Vec<Row> =
         ["zipc", "tachyon", "iceoryx2"].into_iter().map(|p| row(p, Kind::Rtt, RTT_SIZE)).collect();
@@ -82,6 +111,14 @@ fn plan() -> Vec<Row> {
             }
         }
     }
+    const TOPICS: [&str; 2] = ["zipc-topic", "iceoryx2-topic"];
+    rows.extend(TOPICS.map(|p| row(p, Kind::Rtt, RTT_SIZE)));
+    for size in TOPIC_SIZES {
+        for subs in TOPIC_SUBS {
+            rows.extend(TOPICS.map(|p| Row { subs, ..row(p, Kind::Pubsub, size) }));
+        }
+    }
+    rows.retain(|r| wanted(r.name));
     rows
 }
 
@@ -126,10 +163,34 @@ fn peer_version(name: &str) -> String {
     }
 }
 
+/// A pubsub part: its figures into the row.
 #[allow(unused_variables)]
-fn run_part(r: &mut Row, cfg: &Cfg) -> Res<Part> {
+fn run_pubsub(r: &mut Row, cfg: &Cfg, quick: bool) -> Res<Part> {
+    let plan = pubsub::Plan::new(r.size, r.subs, cfg, quick);
+    let p = match family(r.name) {
+        Family::Zipc => pubsub::run(r.name, &plan, cfg, &pubsub::zipc_make_pub)?,
+        #[cfg(feature = "iceoryx2")]
+        Family::Iceoryx2 => pubsub::run(r.name, &plan, cfg, &iox::make_pub)?,
+        #[allow(unreachable_patterns)]
+        _ => return Err("not built in".into()),
+    };
+    r.sub_slowest_s += p.sub_slowest_s;
+    r.cost_s += p.cost_s;
+    r.cost_msgs += p.cost_msgs;
+    r.cost_ns.extend(p.cost_ns);
+    Ok(Part { messages: p.messages, seconds: p.seconds })
+}
+
+#[allow(unused_variables)]
+fn run_part(r: &mut Row, cfg: &Cfg, quick: bool) -> Res<Part> {
     let secs = cfg.stream_s / cfg.rounds as f64;
     let iters = cfg.rtt_iters / cfg.rounds;
+    if r.kind == Kind::Pubsub {
+        return run_pubsub(r, cfg, quick);
+    }
+    if r.name == "zipc-topic" {
+        return pubsub::zipc_rtt(r.name, cfg, iters, &mut r.samples);
+    }
     match (family(r.name), r.kind) {
         (Family::Zipc, Kind::Rtt) => zipc::rtt(r.name, cfg, iters, &mut r.samples),
         (Family::Zipc, Kind::Stream) => zipc::stream(r.name, r.size, cfg, secs),
@@ -180,7 +241,11 @@ fn pct(sorted: &[u64], q: f64) -> u64 {
 }
 
 fn kind_name(k: Kind) -> &'static str {
-    if k == Kind::Rtt { "rtt" } else { "stream" }
+    match k {
+        Kind::Rtt => "rtt",
+        Kind::Stream => "stream",
+        Kind::Pubsub => "pubsub",
+    }
 }
 
 
@@ -200,7 +265,7 @@ fn setup_json(r: &Row) -> String {
         return format!(", \"ring_bytes\": {ring}, \"batch\": {batch}");
     }
     #[cfg(feature = "iceoryx2")]
-    if family(r.name) == Family::Iceoryx2 && r.kind == Kind::Stream {
+    if family(r.name) == Family::Iceoryx2 && r.kind != Kind::Rtt {
         return format!(", \"subscriber_buffer\": {}", iox::buffer_for(r.size));
     }
     let _ = r;
@@ -246,6 +311,25 @@ fn row_json(r: &mut Row) -> String {
             rate * r.size as f64 / 1e9
         )
     };
+    let body = if r.kind == Kind::Pubsub {
+        // The median burst (as bench.c: robust to a preempted one), and the mean.
+        r.cost_ns.sort_unstable_by(|a, b| a.total_cmp(b));
+        let median = r.cost_ns[((r.cost_ns.len() as f64 * 0.5).ceil() as usize).max(1) - 1];
+        format!(
+            "{body}, \"subscriber_min_msgs_per_s\": {:.1}, \"publisher_ns_per_msg\": {median:.2}, \
+             \"publisher_ns_per_msg_mean\": {:.2}, \"cost_messages\": {}",
+            r.messages as f64 / r.sub_slowest_s,
+            r.cost_s * 1e9 / r.cost_msgs as f64,
+            r.cost_msgs
+        )
+    } else {
+        body
+    };
+    let body = if r.subs > 0 {
+        format!("{body}, \"subscribers\": {}, \"subscribers_cpu\": \"shared\"", r.subs)
+    } else {
+        body
+    };
     format!("{head}, \"ok\": true{body}, \"seconds\": {:.4}{}}}", r.seconds, setup_json(r))
 }
 
@@ -260,6 +344,7 @@ fn child_main(spec: &str) -> ! {
         pin(c);
     }
     let r: Res<()> = match family(&spec.peer) {
+        Family::Zipc if spec.peer == "zipc-topic" => pubsub::zipc_child(&spec),
         Family::Zipc => zipc::child(&spec),
         #[cfg(feature = "tachyon")]
         Family::Tachyon => tachyon::child(&spec),
@@ -309,10 +394,10 @@ fn main() {
     }
     for round in 0..cfg.rounds {
         for r in rows.iter_mut().filter(|r| r.skipped.is_none() && r.error.is_none()) {
-            let what = format!("{} {} {} B (round {})", r.name, kind_name(r.kind), r.size, round + 1);
-            let budget = if r.kind == Kind::Rtt { 60.0 } else { 30.0 + 2.0 * (cfg.warm_s + cfg.stream_s) };
+            let what = format!("{} {} {} B {} subs (round {})", r.name, kind_name(r.kind), r.size, r.subs, round + 1);
+            let budget = if r.kind == Kind::Stream { 30.0 + 2.0 * (cfg.warm_s + cfg.stream_s) } else { 60.0 };
             guard(what.clone(), budget);
-            match run_part(r, &cfg) {
+            match run_part(r, &cfg, quick) {
                 Ok(p) => (r.messages, r.seconds) = (r.messages + p.messages, r.seconds + p.seconds),
                 Err(e) => r.error = Some(e),
             }
