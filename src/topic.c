@@ -53,9 +53,10 @@ uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t 
     return n;
 }
 
-bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32_t type)
+bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32_t type, uint64_t *msg_pos)
 {
-    struct spot cur = *at, newest = *at;
+    struct spot cur = *at, newest = *at, frame = *at; /* frame: where the next message's frame
+                                                           begins, the pad before it included */
     bool found = false;
     uint64_t next;
     const struct zipc_frame *f;
@@ -64,11 +65,15 @@ bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32
             break;
         /* relaxed: after the mark's acquire, as a take (§2.5 #10) */
         if (f && (type == ZIPC_TYPE_ANY || zipc__load(&f->type, ZIPC__RELAXED) == type)) {
-            newest = cur;
+            newest = frame;
             found = true;
+            if (msg_pos)
+                *msg_pos = cur.pos;
         }
         cur.seq += f != NULL;
         cur.pos = next;
+        if (f)
+            frame = cur;
     }
     *at = newest;
     return found;

@@ -53,8 +53,10 @@ int zipc__topic_frame_step(const struct zipc__ring *r, uint64_t pos, uint64_t se
 uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t max);
 
 /* Move *at to the newest published message of `type` (ZIPC_TYPE_ANY: any)
- * from *at on: true if there is one (else *at is unchanged). */
-bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32_t type);
+ * from *at on, at the start of its frame (the pad before it, if any), and
+ * *msg_pos (if not NULL) to its header: true if there is one (else *at is
+ * unchanged). */
+bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32_t type, uint64_t *msg_pos);
 
 /* A subscription's policy, flags and max_lag: 0 or -EINVAL (the
  * subscriber's own call, and the publisher reading its request). */

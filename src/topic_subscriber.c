@@ -91,7 +91,7 @@ static int overtaken(zipc_subscriber *sub)
     if (err)
         return err == -EBADMSG ? zipc__ring_fail(&sub->rx.sticky_err, err) : err;
     if (sub->req.flags & ZIPC_SUB_RESUME_NEWEST)
-        zipc__topic_find_newest(&sub->rx.ring, &s, ZIPC_TYPE_ANY);
+        zipc__topic_find_newest(&sub->rx.ring, &s, ZIPC_TYPE_ANY, NULL);
     uint64_t messages = s.seq - sub->rx.taken, bytes = s.pos - sub->rx.rpos;
     sub->dropped_below = sub->rx.taken;
     zipc__ring_rx_seek(&sub->rx, s.pos, s.seq);
@@ -210,16 +210,16 @@ static int latest_once(zipc_subscriber *sub, uint32_t type, void *buf, size_t ca
     if (err)
         return err == -EBADMSG ? zipc__ring_fail(&sub->rx.sticky_err, err) : err;
     const struct zipc__ring *r = &sub->rx.ring;
-    uint64_t from = s.pos;
-    if (!zipc__topic_find_newest(r, &s, type)) /* none, or the walk was cut by an overwrite */
+    uint64_t from = s.pos, at = 0;
+    if (!zipc__topic_find_newest(r, &s, type, &at)) /* none, or the walk was cut by an overwrite */
         return zipc__ring_rx_overwritten(&sub->rx, from) ? -EAGAIN : 0;
-    const struct zipc_frame *f = zipc__ring_frame(r, s.pos);
+    const struct zipc_frame *f = zipc__ring_frame(r, at);
     /* relaxed: read once, then checked; the overwrite check below judges them (§2.5 #10) */
     uint32_t n = zipc__load(&f->size, ZIPC__RELAXED), t = zipc__load(&f->type, ZIPC__RELAXED);
-    bool fits = n <= r->max_message && (s.pos & r->mask) + zipc__frame_bytes(n) <= r->size;
+    bool fits = n <= r->max_message && (at & r->mask) + zipc__frame_bytes(n) <= r->size;
     if (fits && n <= cap)
         memcpy(buf, (const uint8_t *)f + ZIPC_FRAME_HEADER, n);
-    if (!fits || zipc__ring_rx_overwritten(&sub->rx, s.pos))
+    if (!fits || zipc__ring_rx_overwritten(&sub->rx, at))
         return -EAGAIN;
     if (size)
         *size = n;
