@@ -14,7 +14,9 @@
  * flush, views released in any order, release_upto, recv's -EMSGSIZE,
  * BLOCK back-pressure (-EAGAIN, -ETIMEDOUT, then room after release), a
  * publisher with only DROP subscribers never waits, the exact loss, -ESTALE
- * for an overwritten DROP view, RESUME_NEWEST, the fds, capacity rounding. */
+ * for an overwritten DROP view, RESUME_NEWEST, the fds, capacity rounding.
+ * The publisher runs its door thread beside the caller: ThreadSanitizer runs it too.
+ * ctest-labels: threads */
 #include "testutil.h"
 
 #define CAP 4096

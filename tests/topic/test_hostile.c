@@ -15,7 +15,9 @@
  * Checked: the publisher evicts each (its stats count it, and it no longer
  * counts as a subscriber) without stalling; the evicted subscriber's calls
  * then return -EBADMSG, for good; the honest subscribers see every message
- * in order, intact, and the publisher never failed a reserve. */
+ * in order, intact, and the publisher never failed a reserve.
+ * The publisher runs its door thread beside the caller: ThreadSanitizer runs it too.
+ * ctest-labels: threads */
 #include "testutil.h"
 
 #define CAP 4096

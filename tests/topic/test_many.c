@@ -10,7 +10,9 @@
  * in order, intact, with gaps exactly equal to its reported losses (none
  * for BLOCK); once all are gone the publisher counts 0, every departure
  * (clean leave or death) was seen, nobody was evicted; the stream never
- * stalled (each reserve within its 10 s). */
+ * stalled (each reserve within its 10 s).
+ * The publisher runs its door thread beside the caller: ThreadSanitizer runs it too.
+ * ctest-labels: threads */
 #include "testutil.h"
 
 #define CAP 65536
