@@ -135,23 +135,6 @@ static int channel_alloc(zipc_channel **out)
     return 0;
 }
 
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77 /* Linux 6.5 */
-#endif
-
-/* The peer process as a pidfd: from the socket itself where the kernel can
- * (no pid-reuse window), else from the pid. -1 if neither works: the socket
- * alone then tells us about the peer. */
-static int open_pidfd(int sock, int pid)
-{
-    int fd = -1;
-    socklen_t len = sizeof(fd);
-    if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
-        return fd;
-    fd = pid > 0 ? zipc__pidfd_open((uint32_t)pid) : -1;
-    return fd >= 0 ? fd : -1;
-}
-
 /* ---- the channel as a kind of the endpoint layer ------------------------ */
 
 struct channel_params {
@@ -225,7 +208,7 @@ static int channel_bind(void *ep, struct zipc__handover *h, const struct zipc__o
     int my_wake = producer ? ZIPC__FD_PRODUCER_WAKE : ZIPC__FD_CONSUMER_WAKE;
     int peer_wake = producer ? ZIPC__FD_CONSUMER_WAKE : ZIPC__FD_PRODUCER_WAKE;
     w->sock = h->peer.sock;
-    w->pidfd = open_pidfd(h->peer.sock, h->peer.pid);
+    w->pidfd = zipc__peer_pidfd(h->peer.sock, h->peer.pid);
     w->wake_fd = h->fds[my_wake];
     w->peer_wake_fd = h->fds[peer_wake];
     h->peer.sock = h->fds[my_wake] = h->fds[peer_wake] = -1;
@@ -255,16 +238,6 @@ static const struct zipc__kind_desc channel_kind = {
     .bind = channel_bind,
 };
 
-static uint64_t round_capacity(size_t capacity)
-{
-    if (capacity < ZIPC_MIN_CAPACITY || capacity > ZIPC_MAX_CAPACITY)
-        return 0;
-    uint64_t c = ZIPC_MIN_CAPACITY;
-    while (c < capacity)
-        c <<= 1;
-    return c;
-}
-
 /* The end of every setup: the endpoint, or the error and nothing left. */
 static int channel_done(zipc_channel **out, zipc_channel *ch, int err)
 {
@@ -284,7 +257,7 @@ int zipc_channel_listen(zipc_channel **out, const char *name, size_t capacity,
         return -EINVAL;
     *out = NULL;
     int err = zipc__opts_resolve(opts, &o);
-    uint64_t cap = round_capacity(capacity);
+    uint64_t cap = zipc__ring_capacity(capacity);
     if (err || !cap)
         return err ? err : -EINVAL;
     int role = o.role == ZIPC_ROLE_PRODUCER ? ZIPC_ROLE_PRODUCER : ZIPC_ROLE_CONSUMER;

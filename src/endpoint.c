@@ -57,8 +57,7 @@ int zipc__handover_create(const struct zipc__kind_desc *d, struct zipc__handover
     return 0;
 }
 
-/* The welcome and its fds, segment first, as the kind names them. */
-static int offer(const struct zipc__kind_desc *d, const struct zipc__handover *h, int peer_role,
+int zipc__endpoint_offer(const struct zipc__kind_desc *d, const struct zipc__handover *h, int peer_role,
                  struct zipc__peer *peer, int64_t deadline)
 {
     int fds[ZIPC__HANDSHAKE_MAX_FDS];
@@ -97,7 +96,7 @@ int zipc__door_admit(struct zipc__door *door, const struct zipc__kind_desc *d,
                      int64_t deadline, struct zipc__peer *peer)
 {
     int err = zipc__accept_peer(door->lsock, d->kind, o, deadline, peer);
-    if (err == 0 && (err = offer(d, h, member_role, peer, deadline)))
+    if (err == 0 && (err = zipc__endpoint_offer(d, h, member_role, peer, deadline)))
         close_fd(&peer->sock);
     return err;
 }
@@ -124,7 +123,7 @@ int zipc__endpoint_listen(const struct zipc__kind_desc *d, void *ep, const char 
     h.role = role;
     /* Bind before the welcome: once the peer has the segment it may write. */
     if (err == 0 && (err = d->bind(ep, &h, o)) == 0)
-        err = offer(d, &wire, peer_role, &wire.peer, deadline);
+        err = zipc__endpoint_offer(d, &wire, peer_role, &wire.peer, deadline);
     zipc__handover_close(&h);
     return err;
 }
@@ -139,6 +138,8 @@ int zipc__endpoint_adopt(const struct zipc__kind_desc *d, void *ep, int *fds, in
     if (announced_size > o->max_segment && announced_size <= d->max_segment)
         return -EFBIG; /* consistent, but more than we agreed to map and pre-fault */
     for (unsigned i = ZIPC__FD_SEGMENT + 1; i < d->nfds; i++) {
+        if (d->segment_fds & 1u << i)
+            continue; /* a segment of its own: the kind's bind attaches and validates it */
         int err = zipc__check_eventfd(fds[i]);
         if (err)
             return err;

@@ -209,19 +209,27 @@ int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int6
     }
 }
 
-int zipc__welcome_peer(struct zipc__peer *peer, const struct zipc_welcome *w, const int *fds,
-                       int nfds, int64_t deadline)
+int zipc__refuse_peer(struct zipc__peer *peer, uint32_t kind, int status)
 {
-    int err = send_msg(peer->sock, w, sizeof(*w), fds, nfds, deadline);
-    if (err)
-        return err;
+    return send_refusal(peer->sock, kind, status < 0 ? -status : status);
+}
+
+int zipc__receive_ack(int sock, int64_t deadline)
+{
     struct zipc_ack ack;
-    err = recv_exact(peer->sock, &ack, sizeof(ack), NULL, 0, NULL, deadline);
+    int err = recv_exact(sock, &ack, sizeof(ack), NULL, 0, NULL, deadline);
     if (err)
         return err;
     if (ack.magic != ZIPC_ACK_MAGIC)
         return -EPROTO;
     return ack.status ? -(int)(ack.status < 4096 ? ack.status : EPROTO) : 0;
+}
+
+int zipc__welcome_peer(struct zipc__peer *peer, const struct zipc_welcome *w, const int *fds,
+                       int nfds, int64_t deadline)
+{
+    int err = send_msg(peer->sock, w, sizeof(*w), fds, nfds, deadline);
+    return err ? err : zipc__receive_ack(peer->sock, deadline);
 }
 
 /* ---- connector ------------------------------------------------------- */
@@ -256,8 +264,8 @@ int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_we
     int err = recv_exact(peer->sock, w, sizeof(*w), fds, nfds, &got, deadline);
     if (err == 0 && w->magic != ZIPC_WELCOME_MAGIC)
         err = -EPROTO;
-    else if (err == 0 && w->status) /* a listener refuses with EPERM or EPROTO, nothing else */
-        err = w->status == EPERM ? -EPERM : -EPROTO;
+    else if (err == 0 && w->status) /* a listener refuses with EPERM, ENOSPC or EPROTO, nothing else */
+        err = w->status == EPERM || w->status == ENOSPC ? -(int)w->status : -EPROTO;
     else if (err == 0 && (w->abi_major != ZIPC_ABI_MAJOR || w->kind != kind))
         err = -EPROTO;
     else if (err == 0 && got != nfds)
@@ -293,3 +301,17 @@ int zipc__check_eventfd(int fd)
     return 0;
 }
 
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+
+int zipc__peer_pidfd(int sock, int pid)
+{
+    int fd = -1;
+    socklen_t len = sizeof(fd);
+    if (getsockopt(sock, SOL_SOCKET, SO_PEERPIDFD, &fd, &len) == 0 && fd >= 0)
+        return fd;
+    fd = pid > 0 ? zipc__pidfd_open((uint32_t)pid) : -1;
+    return fd >= 0 ? fd : -1;
+}

@@ -190,7 +190,7 @@ void zipc__addr_unbind(const struct zipc__addr *a, int *lsock);
 int zipc__addr_connect(const struct zipc__addr *a, int64_t deadline, int *sock);
 
 /* ---- handshake.c: hello, welcome, ack on a connected socket ----------- */
-#define ZIPC__HANDSHAKE_MAX_FDS 4
+#define ZIPC__HANDSHAKE_MAX_FDS 6
 
 struct zipc__peer {
     int sock;       /* connected stream socket: EOF means the peer is gone */
@@ -215,13 +215,22 @@ int zipc__send_hello(int sock, uint32_t kind, const struct zipc__opts *o, int64_
 int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_welcome *w,
                           int *fds, int nfds, int64_t deadline);
 int zipc__send_ack(struct zipc__peer *peer, int status);
+/* Refuse an accepted peer with `status` (EPERM, ENOSPC, EPROTO): a welcome
+ * without fds. */
+int zipc__refuse_peer(struct zipc__peer *peer, uint32_t kind, int status);
+/* Wait for an ack on sock: 0, or the status it carries as -errno. */
+int zipc__receive_ack(int sock, int64_t deadline);
+/* The peer process as a pidfd: from the socket where the kernel can
+ * (SO_PEERPIDFD, no pid-reuse window), else from the pid; -1 if neither. */
+int zipc__peer_pidfd(int sock, int pid);
 /* The fd must be an eventfd; it is made non-blocking. */
 int zipc__check_eventfd(int fd);
 bool zipc__uid_allowed(const struct zipc__opts *o, uint32_t uid);
 
 /* ---- endpoint.c: one setup sequence for every kind --------------------
  * A welcome carries a kind's fds in a fixed order, named by the kind; the
- * segment's memfd is always first, every other fd is an eventfd. */
+ * segment's memfd is always first; every other fd is an eventfd unless the kind
+ * names it a segment of its own (segment_fds). */
 #define ZIPC__FD_SEGMENT 0
 
 /* What a member holds of an object: its mapped segment, its other fds (by
@@ -239,6 +248,8 @@ struct zipc__kind_desc {
     uint32_t kind;            /* enum zipc_segment_kind */
     unsigned nfds;            /* fds per welcome, ZIPC__FD_SEGMENT included */
     uint32_t roles;           /* 1u << role for each role a member of this kind can have */
+    uint32_t segment_fds;     /* 1u << i for each fd after the segment that is a segment of
+                                 its own (validated by bind), not an eventfd */
     uint64_t body_offset, body_size;
     uint64_t max_segment;     /* the largest segment this kind's ABI allows */
     /* How its segments are mapped and sealed, given the size bound
@@ -269,6 +280,10 @@ int zipc__endpoint_listen(const struct zipc__kind_desc *d, void *ep, const char 
  * receive the welcome and fds, adopt them into `ep`, ack. */
 int zipc__endpoint_connect(const struct zipc__kind_desc *d, void *ep, const char *where,
                            const struct zipc__opts *o);
+/* The welcome to an accepted peer: h's segment and fds, segment first, as
+ * the kind names them, with `peer_role`; then wait for its ack. */
+int zipc__endpoint_offer(const struct zipc__kind_desc *d, const struct zipc__handover *h, int peer_role,
+                         struct zipc__peer *peer, int64_t deadline);
 /* Adopt what a listener handed over: fds in the kind's order, the role it
  * assigned, the size it announced. Everything is validated (the
  * connector's trust boundary, and the fuzzers' entry point): -EFBIG for a
@@ -307,6 +322,10 @@ struct zipc__waiter {
     int epfd;            /* lazily created for zipc_*_fd(), -1 until then */
     uint32_t *my_sleeping;   /* shared flag: this side is (about to be) asleep */
     uint32_t *peer_sleeping; /* shared flag: the peer is (about to be) asleep */
+    uint32_t *sleep_hint;    /* with many wakers' peers (topic): a shared word where arming
+                                also sets sleep_hint_bit, so one load tells a waker "look" */
+    uint32_t sleep_hint_bit;
+    void (*wake_slow)(struct zipc__waiter *w); /* the waker's slow path, if not the one peer's */
     const uint32_t *peer_state; /* shared: ZIPC_STATE_CLOSED after a clean close */
     uint64_t *my_wakeups;    /* shared counters (written by this side only) */
     uint64_t *my_sleeps;
@@ -361,5 +380,17 @@ enum { ZIPC__FD_CONSUMER_WAKE = ZIPC__FD_SEGMENT + 1, ZIPC__FD_PRODUCER_WAKE, ZI
  * they stay the caller's, but for a mapped segment's fd. */
 int zipc__channel_adopt(zipc_channel **out, int fds[ZIPC__CHANNEL_NFDS], int role, struct zipc__peer *peer,
                         const struct zipc__opts *o, uint64_t announced_size);
+
+/* ---- topic.c ---------------------------------------------------------- */
+/* A topic's welcome fds, in wire order (docs/ABI.md §11). */
+enum { ZIPC__FD_BOARD = ZIPC__FD_SEGMENT + 1, ZIPC__FD_CURSOR, ZIPC__FD_SUB_WAKE, ZIPC__FD_PUB_WAKE,
+       ZIPC__TOPIC_NFDS };
+
+/* zipc__endpoint_adopt with the topic's descriptor, into a new subscriber
+ * (request `req`, NULL: defaults), then its start from the cursor page as
+ * the publisher wrote it: the subscriber's trust boundary, and the fuzzers'
+ * entry point. Ownership of fds and peer->sock as zipc__channel_adopt. */
+int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
+                           const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req);
 
 #endif /* ZIPC_INTERNAL_H */

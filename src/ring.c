@@ -7,6 +7,16 @@
 
 #define ZIPC__LIVENESS_COMMITS 1024
 
+uint64_t zipc__ring_capacity(size_t capacity)
+{
+    if (capacity < ZIPC_MIN_CAPACITY || capacity > ZIPC_MAX_CAPACITY)
+        return 0;
+    uint64_t c = ZIPC_MIN_CAPACITY;
+    while (c < capacity)
+        c <<= 1;
+    return c;
+}
+
 void zipc__ring_init(struct zipc__ring *r, uint8_t *base, uint64_t size)
 {
     r->base = base;
@@ -87,6 +97,8 @@ void zipc__ring_tx_check_peer(struct zipc__ring_tx *tx)
 /* Read the consumer's head and validate it against what we published. */
 static int refresh_head(struct zipc__ring_tx *tx)
 {
+    if (tx->refresh)
+        return tx->refresh(tx);
     /* seq_cst (a plain load on x86, ldar on arm64): the consumer finished
      * reading the frames before releasing them; seq_cst also puts this load
      * in the Dekker order after our sleep flag store (§2.5 #3). */
@@ -122,8 +134,9 @@ static void await_slice(struct zipc__ring_tx *tx, uint64_t need, int64_t timeout
     if (timeout_ns == 0)
         return; /* a non-blocking call takes what is free now */
     uint64_t slice = tx->ring.size >> ZIPC__SLICE_SHIFT, want = need + slice;
-    if (need >= slice || tx->wait->spin_ns <= 0)
-        return; /* a frame that large costs far more than a line: take the space at once */
+    if (need >= slice || tx->wait->spin_ns <= 0 || tx->refresh)
+        return; /* a frame that large costs far more than a line: take the space at once;
+                   many cursors (a topic) are read a slice at a time by refresh itself */
     for (unsigned i = 0; i < ZIPC__SLICE_LOOKS; i++) {
         for (unsigned k = 0; k < ZIPC__SLICE_PAUSES; k++)
             zipc__cpu_relax();
@@ -138,8 +151,8 @@ int zipc__ring_tx_wait_space(struct zipc__ring_tx *tx, uint64_t need, int64_t ti
         zipc__ring_tx_publish(tx); /* staged messages must be visible, or the consumer can never free space */
     if (zipc__peer_gone(tx->wait, false))
         return zipc__ring_fail(&tx->sticky_err, -EPIPE);
-    await_slice(tx, need, timeout_ns);
     tx->need = need;
+    await_slice(tx, need, timeout_ns);
     /* the consumer must read about `need` bytes before they come back */
     return waited(&tx->sticky_err, zipc__wait(tx->wait, space_ready, tx, need, timeout_ns));
 }
@@ -187,8 +200,45 @@ void zipc__ring_rx_free(struct zipc__ring_rx *rx)
     rx->ledger_cap = rx->ledger_used = 0;
 }
 
+void zipc__ring_rx_seek(struct zipc__ring_rx *rx, uint64_t pos, uint64_t seq)
+{
+    rx->head = rx->rpos = pos;
+    rx->expect_seq = (uint32_t)seq;
+    rx->taken = seq;
+    rx->views = 0;
+    if (rx->ledger)
+        memset(rx->ledger, 0, rx->ledger_cap * sizeof(*rx->ledger));
+    rx->ledger_used = 0;
+    /* relaxed: informative, read with the head (§2.5 #11) */
+    zipc__store(&rx->mine->messages, seq, ZIPC__RELAXED);
+    /* seq_cst: as a release's exchange of the head (§2.5 #12) */
+    zipc__xchg(&rx->mine->position, pos, ZIPC__SEQ_CST);
+}
+
+bool zipc__ring_rx_overwritten(const struct zipc__ring_rx *rx, uint64_t pos)
+{
+    /* acquire fence, then the oldest: whatever overwritten byte we read was
+     * written after the publisher stored the oldest past it and fenced
+     * (§2.5 #19), so that store is visible here. */
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint64_t oldest = zipc__load(rx->oldest, ZIPC__RELAXED);
+    return (int64_t)(oldest - pos) > 0;
+}
+
+bool zipc__ring_rx_lapped(const struct zipc__ring_rx *rx) { return zipc__ring_rx_overwritten(rx, rx->rpos); }
+
+/* The frame at the read position is not what it should be: overtaken by
+ * the publisher (a topic reader: -EOVERFLOW, not sticky), or corrupt. */
+static int corrupt_or_lapped(struct zipc__ring_rx *rx)
+{
+    if (rx->oldest && zipc__ring_rx_lapped(rx))
+        return -EOVERFLOW;
+    return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+}
+
 /* What a mark at the read position says: 1 the expected frame (message or
- * pad), 0 not yet (zero, or a header at most one lap old), else corrupt. */
+ * pad), 0 not yet (zero, or a header at most one lap old), -EOVERFLOW
+ * overtaken (a topic reader), else corrupt. */
 static int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
 {
     if (mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG) ||
@@ -196,8 +246,8 @@ static int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
         return 1;
     uint32_t kind = (uint32_t)mark, age = rx->expect_seq - (uint32_t)(mark >> 32);
     if (mark == 0 || ((kind == ZIPC_FRAME_MSG || kind == ZIPC_FRAME_PAD) && age - 1 < rx->ring.lap_frames))
-        return 0;
-    return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+        return rx->oldest && zipc__ring_rx_lapped(rx) ? -EOVERFLOW : 0;
+    return corrupt_or_lapped(rx);
 }
 
 static int data_ready(void *ctx)
@@ -228,13 +278,13 @@ int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
         mark = zipc__load(&f->mark, ZIPC__ACQUIRE); /* acquire: as above (§2.5 #9) */
     }
     if (mark != ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG))
-        return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+        return corrupt_or_lapped(rx);
     /* relaxed: after the mark's acquire; read once, then checked (§2.5 #10) */
     uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
     uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
     uint64_t frame = zipc__frame_bytes(size);
     if (size > rx->ring.max_message || off + frame > rx->ring.size)
-        return zipc__ring_fail(&rx->sticky_err, -EBADMSG);
+        return corrupt_or_lapped(rx);
     msg->data = rx->ring.base + off + ZIPC_FRAME_HEADER;
     msg->size = size;
     msg->type = type;
@@ -295,6 +345,10 @@ int zipc__ring_rx_recv(struct zipc__ring_rx *rx, void *buf, size_t cap, size_t *
         return -EMSGSIZE;
     }
     memcpy(buf, m.data, m.size);
+    if (rx->oldest && zipc__ring_rx_overwritten(rx, m.end_ - zipc__frame_bytes(m.size))) {
+        unview_newest(rx, &m); /* the copy may be torn: never returned; overtaken */
+        return -EOVERFLOW;
+    }
     return zipc__ring_rx_release(rx);
 }
 

@@ -70,6 +70,10 @@ struct zipc__ring_tx {
     /* ---- waiting for space --------------------------------------------- */
     _Alignas(ZIPC_CACHE_LINE) const struct zipc_channel_side *peer;
     uint64_t need;            /* bytes the waiting reservation needs */
+    /* Where space comes from when it is not the one peer's head (a topic:
+     * the slowest lossless cursor, and the oldest frame to overwrite): sets
+     * cached_head; 0 or -EBADMSG. NULL: read peer->position. */
+    int (*refresh)(struct zipc__ring_tx *tx);
 };
 _Static_assert(offsetof(struct zipc__ring_tx, peer) <= 3 * ZIPC_CACHE_LINE,
                "tx: the per-message fields fit in three cache lines");
@@ -87,6 +91,9 @@ struct zipc__ring_rx {
     uint32_t views;           /* open views */
     uint32_t last_frame;      /* bytes of the newest frame taken: the next is likely as big */
     uint32_t ledger_used;     /* ledger entries set */
+    /* A topic's oldest intact position (NULL for a channel): the ring may
+     * overtake this reader, which then sees -EOVERFLOW instead of -EBADMSG. */
+    const uint64_t *oldest;
 
     /* ---- views released out of order (release_view) -------------------- */
     /* A view released while an older one is still open, at seq & (ledger_cap - 1).
@@ -104,6 +111,9 @@ _Static_assert(offsetof(struct zipc__ring_rx, ledger) <= 2 * ZIPC_CACHE_LINE,
 /* ---- both halves ---------------------------------------------------------- */
 
 void zipc__ring_init(struct zipc__ring *r, uint8_t *base, uint64_t size);
+/* A ring size for a requested capacity: rounded up to a power of two; 0 if
+ * outside ZIPC_MIN_CAPACITY..ZIPC_MAX_CAPACITY. */
+uint64_t zipc__ring_capacity(size_t capacity);
 
 static inline uint64_t zipc__frame_bytes(uint64_t size)
 {
@@ -297,6 +307,13 @@ static inline int zipc__ring_tx_send(struct zipc__ring_tx *tx, const void *data,
 /* Bind to a fresh ring, from position 0. */
 void zipc__ring_rx_bind(struct zipc__ring_rx *rx, const struct zipc__ring *ring,
                         struct zipc_channel_side *mine, struct zipc__waiter *w);
+/* Move the read position (and the head: open views are dropped) to `pos`,
+ * a frame boundary holding message number `seq`, and publish that head. */
+void zipc__ring_rx_seek(struct zipc__ring_rx *rx, uint64_t pos, uint64_t seq);
+/* Has the ring overtaken the read position (a topic reader)? Has it
+ * overwritten anything from `pos` on (a view starting there)? */
+bool zipc__ring_rx_lapped(const struct zipc__ring_rx *rx);
+bool zipc__ring_rx_overwritten(const struct zipc__ring_rx *rx, uint64_t pos);
 void zipc__ring_rx_free(struct zipc__ring_rx *rx);
 /* Take the frame at rpos without waiting: 0, -EAGAIN (not published yet)
  * or -EBADMSG. */

@@ -80,6 +80,10 @@ void zipc__waiter_close(struct zipc__waiter *w)
 
 void zipc__wake_peer_slow(struct zipc__waiter *w)
 {
+    if (w->wake_slow) {
+        w->wake_slow(w); /* many peers: the kind knows which ones sleep */
+        return;
+    }
     /* Exchange, not store: of several publishers of the same wake-up only
      * one pays the syscall. seq_cst keeps it in the Dekker order. */
     if (zipc__xchg(w->peer_sleeping, 0, ZIPC__SEQ_CST)) {
@@ -145,6 +149,8 @@ bool zipc__peer_gone(struct zipc__waiter *w, bool force)
     /* acquire: a clean close is seen with everything published before it. */
     if (zipc__load(w->peer_state, ZIPC__ACQUIRE) == ZIPC_STATE_CLOSED)
         return w->peer_gone = true;
+    if (w->sock < 0 && w->pidfd < 0)
+        return false; /* no link to one peer (a topic publisher): nothing to poll */
     if (!force) {
         int64_t now = zipc__coarse_now_ns();
         if (now < w->next_liveness_ns)
@@ -170,6 +176,8 @@ static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
 {
     drain_eventfd(w->wake_fd);
     zipc__store(w->my_sleeping, 1, ZIPC__SEQ_CST); /* seq_cst: before the re-check below */
+    if (w->sleep_hint) /* seq_cst: the waker's one load sees it, or our re-check sees its data */
+        __atomic_fetch_or(w->sleep_hint, w->sleep_hint_bit, __ATOMIC_SEQ_CST);
     int r = ready(ctx);
     if (r != 0)
         zipc__store(w->my_sleeping, 0, ZIPC__RELAXED); /* not sleeping after all; saves the peer a syscall */

@@ -256,7 +256,8 @@ ZIPC_STATIC_ASSERT(sizeof(struct zipc_topic_slot_info) == 64, "abi");
 /* board (kind 5), at ZIPC_TOPIC_BODY_OFFSET */
 struct zipc_topic_board {
     struct zipc_wait_flag publisher_wait; /* the publisher sleeps for space */
-    uint64_t sleepers;   /* bit (slot & 63): a subscriber of such a slot may sleep */
+    uint32_t sleepers;   /* bit (slot & 31): a subscriber of such a slot may sleep */
+    uint32_t reserved;
     uint8_t pad_[ZIPC_SIDE_STRIDE - 8];
 };
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_board, publisher_wait) == 0, "abi");
