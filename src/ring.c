@@ -219,8 +219,8 @@ bool zipc__ring_rx_overwritten(const struct zipc__ring_rx *rx, uint64_t pos)
 {
     /* acquire fence, then the oldest: whatever overwritten byte we read was
      * written after the publisher stored the oldest past it and fenced
-     * (§2.5 #19), so that store is visible here. */
-    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+     * (§2.5 #23), so that store is visible here. */
+    zipc__fence(ZIPC__ACQUIRE);
     uint64_t oldest = zipc__load(rx->oldest, ZIPC__RELAXED);
     return (int64_t)(oldest - pos) > 0;
 }

@@ -176,7 +176,7 @@ static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
 {
     drain_eventfd(w->wake_fd);
     zipc__store(w->my_sleeping, 1, ZIPC__SEQ_CST); /* seq_cst: before the re-check below */
-    if (w->sleep_hint) /* seq_cst: the waker's one load sees it, or our re-check sees its data */
+    if (w->sleep_hint) /* seq_cst: the waker's one load sees it, or our re-check sees its data (§2.5 #24) */
         __atomic_fetch_or(w->sleep_hint, w->sleep_hint_bit, __ATOMIC_SEQ_CST);
     int r = ready(ctx);
     if (r != 0)
