@@ -219,25 +219,30 @@ fn block_holds_the_publisher() {
     let mut p = Publisher::create(&name, 4096, 0, Options::new()).unwrap();
     let mut s = subscribe(&name, Subscription::default());
     let mut sent = 0u64;
-    while p.try_send_pod_like(sent).is_ok() {
+    while p.try_send_sample(sent).is_ok() {
         sent += 1;
     }
     assert!(sent >= 4, "ring holds {sent}");
     assert_eq!(p.send_pod(&Sample::new(sent), SAMPLE, Some(Duration::from_millis(2))).unwrap_err(), Error::Timeout);
     assert!(s.recv_pod::<Sample>(SEC).unwrap().0.is(0));
-    p.try_send_pod_like(sent).unwrap();
+    p.try_send_sample(sent).unwrap();
     for i in 1..=sent {
         assert!(s.recv_pod::<Sample>(SEC).unwrap().0.is(i));
     }
     assert_eq!(s.stats().lost_messages, 0);
 }
 
-trait TrySample {
-    fn try_send_pod_like(&mut self, i: u64) -> zipc::Result<()>;
+/// Sending one sample without waiting, or waiting forever.
+trait SendSample {
+    fn try_send_sample(&mut self, i: u64) -> zipc::Result<()>;
+    fn send_sample_forever(&mut self, i: u64) -> zipc::Result<()>;
 }
-impl TrySample for Publisher {
-    fn try_send_pod_like(&mut self, i: u64) -> zipc::Result<()> {
+impl SendSample for Publisher {
+    fn try_send_sample(&mut self, i: u64) -> zipc::Result<()> {
         self.try_send(zipc::pod::bytes_of(&Sample::new(i)), SAMPLE)
+    }
+    fn send_sample_forever(&mut self, i: u64) -> zipc::Result<()> {
+        self.send_pod(&Sample::new(i), SAMPLE, None)
     }
 }
 
@@ -306,9 +311,9 @@ fn interrupter_wakes_blocked_calls() {
     assert_eq!(e, Error::Cancelled);
 
     // a publisher blocked by a full BLOCK subscriber
-    while p.try_send_pod_like(0).is_ok() {}
+    while p.try_send_sample(0).is_ok() {}
     let stop = p.interrupter();
-    let t = std::thread::spawn(move || p.send(b"x", 0, None).unwrap_err());
+    let t = std::thread::spawn(move || p.send_sample_forever(0).unwrap_err());
     std::thread::sleep(Duration::from_millis(20));
     assert!(stop.interrupt());
     assert_eq!(t.join().unwrap(), Error::Cancelled);
