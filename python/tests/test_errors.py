@@ -37,6 +37,9 @@ EXPECTED = {
     "ENAMETOOLONG": zipc.InvalidArgument,
     "EMFILE": zipc.Error,
     "ENOSYS": zipc.Error,
+    "EOVERFLOW": zipc.Overflow,
+    "ESTALE": zipc.Stale,
+    "ENOSPC": zipc.Error,
 }
 
 

@@ -10,6 +10,12 @@ disk) or a socket path (anything with a ``/``). Copying API: ``send`` /
 Typed messages: ``send_object`` / ``recv_object``. asyncio: ``send_async`` /
 ``recv_async``.
 
+A :class:`Topic` has one publisher and any number of subscribers, each with
+its own cursor and overflow policy: ``Topic.create(name)`` returns a
+:class:`Publisher` (the producer's calls), ``Topic.subscribe(name,
+policy=..., history=...)`` a :class:`Subscriber` (the consumer's calls, plus
+``latest()`` and ``last_loss``). Each message is written once for all.
+
 Timeouts are in seconds; ``None`` waits forever, ``0`` never blocks.
 ``listen`` and ``connect`` wait ``DEFAULT_TIMEOUT_NS`` (10 s) unless told.
 
@@ -29,7 +35,7 @@ Exceptions (all carry ``.errno`` and the C library's text; the map is
 checked against the C one, ``_zipc.ERRNO_MAP``, by the tests)::
 
     OSError
-    └── zipc.Error                                      any other code (ENOENT, EFBIG, ...)
+    └── zipc.Error                                      any other code (ENOENT, ENOSPC, EFBIG, ...)
         ├── zipc.Timeout           (also TimeoutError)     ETIMEDOUT, EAGAIN with timeout=0
         ├── zipc.PeerGone          (also BrokenPipeError)  EPIPE: the peer closed or died
         ├── zipc.Cancelled                                 ECANCELED: interrupt()/close() from another thread
@@ -37,7 +43,10 @@ checked against the C one, ``_zipc.ERRNO_MAP``, by the tests)::
         ├── zipc.CorruptedError                            EBADMSG: hostile/corrupt segment or message
         ├── zipc.InvalidArgument   (also ValueError)       EINVAL, EMSGSIZE, ENAMETOOLONG,
         │                                                  EOPNOTSUPP: a call the endpoint's role lacks
-        └── zipc.PermissionDenied  (also PermissionError)  EPERM, EACCES: credentials refused
+        ├── zipc.PermissionDenied  (also PermissionError)  EPERM, EACCES: credentials refused
+        ├── zipc.Overflow                                  EOVERFLOW: a topic subscriber was lapped;
+        │                                                  .messages and .bytes lost
+        └── zipc.Stale                                     ESTALE: a topic view was overwritten while held
 
 Plain ``ValueError`` / ``TypeError`` report bad Python arguments,
 ``RuntimeError`` an endpoint used from two threads at once (or a second
@@ -67,13 +76,16 @@ from ._zipc import (
     Error,
     InvalidArgument,
     Message,
+    Overflow,
     PeerGone,
     PermissionDenied,
     Reservation,
+    Stale,
     Timeout,
     View,
 )
 from ._channel import Channel
+from ._topic import Publisher, Subscriber, Topic
 from ._typed import RawMessage, register_type, unregister_type
 
 __version__ = C_VERSION  # the C library's zipc_version(); setup.py reads the same macros
@@ -100,11 +112,16 @@ __all__ = [
     "Error",
     "InvalidArgument",
     "Message",
+    "Overflow",
     "PeerGone",
     "PermissionDenied",
+    "Publisher",
     "RawMessage",
     "Reservation",
+    "Stale",
+    "Subscriber",
     "Timeout",
+    "Topic",
     "View",
     "listen",
     "connect",

@@ -25,13 +25,13 @@ static void res_update_pin(ReservationObject *r)
         zp_unpin(r->owner, NULL);
 }
 
-PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size, Py_ssize_t data_offset,
+PyObject *zp_reservation_new(EndpointObject *owner, void *buf, Py_ssize_t size, Py_ssize_t data_offset,
                              uint32_t type)
 {
     ReservationObject *r = PyObject_GC_New(ReservationObject, &ZpReservation_Type);
     if (!r)
         return NULL;
-    r->owner = (ChannelObject *)Py_NewRef(owner);
+    r->owner = (EndpointObject *)Py_NewRef(owner);
     r->data = buf;
     r->size = size;
     r->data_offset = data_offset;
@@ -73,12 +73,12 @@ static PyObject *finish(ReservationObject *r, bool commit, Py_ssize_t size, uint
         return NULL;
     }
     drop_array(r); /* our own ndarray goes first: only foreign holders remain */
-    ChannelObject *o = r->owner;
+    EndpointObject *o = r->owner;
     if (zp_enter(o))
         return NULL;
     bool exported = r->exports > 0;
-    int rc = commit && !exported ? zipc_channel_commit(o->ch, (size_t)(r->data_offset + size), type, 0)
-                                 : zipc_channel_abort(o->ch);
+    int rc = commit && !exported ? o->ops->commit(o->ep, (size_t)(r->data_offset + size), type, 0)
+                                 : o->ops->abort(o->ep);
     zp_reservation_detach(r);
     zp_leave(o);
     if (commit && exported) {
@@ -211,10 +211,10 @@ static void Res_dealloc(ReservationObject *r)
         r->exports--;
         res_update_pin(r);
     }
-    ChannelObject *o = r->owner;
+    EndpointObject *o = r->owner;
     if (r->open) { /* dropped without commit: abort, now or at the owner's next call */
         if (zp_try_busy(o)) {
-            zipc_channel_abort(o->ch);
+            o->ops->abort(o->ep);
             zp_leave(o);
         } else {
             o->abort_pending = true;

@@ -326,7 +326,7 @@ static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, 
     return a;
 }
 
-PyObject *zp_tensor_array(ChannelObject *owner, const struct zipc_msg *m)
+PyObject *zp_tensor_array(EndpointObject *owner, const struct zipc_msg *m)
 {
     struct zipc_tensor_header h;
     PyObject *dt = tensor_of(m, &h) == 1 ? dtype_of(&h) : NULL;

@@ -57,17 +57,28 @@ typedef struct DLManagedTensorVersioned {
  * Liveness
  * ------------------------------------------------------------------------ */
 
-static void view_update(ViewObject *v)
+/* Pin or unpin as the view's liveness says. Returns what giving the slot
+ * back returned (-ESTALE: a topic's publisher overwrote it meanwhile), else 0. */
+static int view_update(ViewObject *v)
 {
     bool live = v->claimed || v->exports > 0;
     if (live == v->pinned)
-        return;
+        return 0;
     v->pinned = live;
     if (live) {
         zp_pin(v->owner);
-        return;
+        return 0;
     }
-    zp_unpin(v->owner, v->disowned ? NULL : &v->msg); /* gives the slot back: v->msg.data is dead */
+    return zp_unpin(v->owner, v->disowned ? NULL : &v->msg); /* gives the slot back: v->msg.data is dead */
+}
+
+/* Given back with nobody to tell (garbage collection, an export's end):
+ * counted, for the subscriber's stats. */
+static void view_update_quiet(ViewObject *v)
+{
+    EndpointObject *o = v->owner;
+    if (view_update(v) == -ESTALE)
+        o->stale_unreported++;
 }
 
 static int view_check(ViewObject *v)
@@ -78,12 +89,12 @@ static int view_check(ViewObject *v)
     return -1;
 }
 
-PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg)
+PyObject *zp_view_new(EndpointObject *owner, const struct zipc_msg *msg)
 {
     ViewObject *v = PyObject_New(ViewObject, &ZpView_Type);
     if (!v)
         return NULL;
-    v->owner = (ChannelObject *)Py_NewRef(owner);
+    v->owner = (EndpointObject *)Py_NewRef(owner);
     v->msg = *msg;
     v->exports = 0;
     v->claimed = true;
@@ -97,24 +108,29 @@ PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg)
 static void View_dealloc(ViewObject *v)
 {
     v->claimed = false; /* no export is left: each holds a reference */
-    view_update(v);
+    view_update_quiet(v);
     Py_DECREF(v->owner);
     PyObject_Free(v);
 }
 
+/* Stale (ESTALE) when this gives the slot back and the publisher of a
+ * topic overwrote it meanwhile (DROP_OLDEST views are not pinned). */
 static PyObject *View_release(ViewObject *v, PyObject *Py_UNUSED(ignored))
 {
     v->claimed = false;
-    view_update(v);
-    Py_RETURN_NONE;
+    int rc = view_update(v);
+    return rc == -ESTALE ? zp_raise_text(ESTALE, "the publisher overwrote this view while it was held: "
+                                                 "what was read through it may be torn")
+                         : Py_NewRef(Py_None);
 }
 
 static PyObject *View_enter(PyObject *v, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(v); }
 
 static PyObject *View_exit(ViewObject *v, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(nargs))
 {
-    View_release(v, NULL);
-    Py_RETURN_FALSE;
+    PyObject *r = View_release(v, NULL);
+    Py_XDECREF(r);
+    return r ? Py_NewRef(Py_False) : NULL;
 }
 
 /* ------------------------------------------------------------------------
@@ -140,7 +156,7 @@ static int View_getbuffer(ViewObject *v, Py_buffer *view, int flags)
 static void View_releasebuffer(ViewObject *v, Py_buffer *Py_UNUSED(view))
 {
     v->exports--;
-    view_update(v);
+    view_update_quiet(v);
 }
 
 static PyBufferProcs View_as_buffer = {
@@ -196,7 +212,7 @@ static void export_free(struct dl_export *e)
     PyGILState_STATE g = PyGILState_Ensure();
     ViewObject *v = e->view;
     v->exports--;
-    view_update(v);
+    view_update_quiet(v);
     Py_DECREF(v);
     PyMem_RawFree(e);
     PyGILState_Release(g);
@@ -407,17 +423,31 @@ static void Batch_dealloc(BatchObject *b)
     PyObject_Free(b);
 }
 
+/* Releases every view; Stale (after all) if any was overwritten. */
 static PyObject *Batch_release(BatchObject *b, PyObject *Py_UNUSED(ignored))
 {
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->views); i++)
-        View_release((ViewObject *)PyTuple_GET_ITEM(b->views, i), NULL);
-    Py_RETURN_NONE;
+    Py_ssize_t stale = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(b->views); i++) {
+        PyObject *r = View_release((ViewObject *)PyTuple_GET_ITEM(b->views, i), NULL);
+        if (!r) {
+            stale++;
+            PyErr_Clear();
+        }
+        Py_XDECREF(r);
+    }
+    if (stale == 0)
+        Py_RETURN_NONE;
+    char text[128];
+    snprintf(text, sizeof text, "the publisher overwrote %zd view%s of this batch while it was held", stale,
+             stale == 1 ? "" : "s");
+    return zp_raise_text(ESTALE, text);
 }
 
 static PyObject *Batch_exit(BatchObject *b, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(nargs))
 {
-    Batch_release(b, NULL);
-    Py_RETURN_FALSE;
+    PyObject *r = Batch_release(b, NULL);
+    Py_XDECREF(r);
+    return r ? Py_NewRef(Py_False) : NULL;
 }
 
 static Py_ssize_t Batch_len(BatchObject *b) { return PyTuple_GET_SIZE(b->views); }

@@ -1,7 +1,9 @@
-/* zipc._zipc: the Channel type, error mapping, the blocking-call helper and
- * the module. Views, batches and DLPack live in _view.c, reservations in
- * _reserve.c, tensor headers and NumPy arrays in _tensor.c, the built-in C
- * producer in _cproducer.c. See _zipc.h for the lifetime rules. */
+/* zipc._zipc: the endpoint methods every kind shares, the Channel type,
+ * error mapping, the blocking-call helper and the module. The topic's
+ * Publisher and Subscriber live in _topic.c; views, batches and DLPack in
+ * _view.c, reservations in _reserve.c, tensor headers and NumPy arrays in
+ * _tensor.c, the built-in C producer in _cproducer.c. See _zipc.h for the
+ * lifetime rules. */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -47,13 +49,17 @@ static PyObject *error_class(int e)
     case EPERM:
     case EACCES:
         return st->err_permission;
-    default: /* EADDRINUSE, ENOENT, ECONNREFUSED, ENOTSOCK, EFBIG, ... : zipc.Error with .errno */
+    case EOVERFLOW:
+        return st->err_overflow;
+    case ESTALE:
+        return st->err_stale;
+    default: /* EADDRINUSE, ENOENT, ENOSPC, ECONNREFUSED, ENOTSOCK, EFBIG, ... : zipc.Error with .errno */
         return st->err_base;
     }
 }
 
 /* The one place a zipc errno becomes a Python exception; fspath: bytes or NULL. */
-static PyObject *raise_errno(int err, PyObject *fspath)
+PyObject *zp_raise_path(int err, PyObject *fspath)
 {
     int e = err < 0 ? -err : err;
     PyObject *cls = error_class(e);
@@ -83,7 +89,33 @@ PyObject *zp_raise(int err)
 {
     if (err == ZP_PYERR)
         return NULL; /* already set (a signal handler raised) */
-    return raise_errno(err, NULL);
+    return zp_raise_path(err, NULL);
+}
+
+/* Raise Overflow for a loss: .messages and .bytes on the exception, and in
+ * self->last_loss; `text`: the binding's own (NULL: the C library's). */
+static PyObject *raise_loss(EndpointObject *self, uint64_t messages, uint64_t bytes, const char *text)
+{
+    PyObject *cls = error_class(EOVERFLOW);
+    PyObject *exc = PyObject_CallFunction(cls, "is", EOVERFLOW, text ? text : zipc_strerror(EOVERFLOW));
+    PyObject *m = PyLong_FromUnsignedLongLong(messages), *b = PyLong_FromUnsignedLongLong(bytes);
+    if (exc && m && b && PyObject_SetAttrString(exc, "messages", m) == 0 &&
+        PyObject_SetAttrString(exc, "bytes", b) == 0)
+        PyErr_SetObject(cls, exc);
+    self->last_loss = (struct zp_loss){messages, bytes, 0};
+    Py_XDECREF(exc);
+    Py_XDECREF(m);
+    Py_XDECREF(b);
+    return NULL;
+}
+
+PyObject *zp_raise_ep(EndpointObject *self, int err)
+{
+    uint64_t messages = 0, bytes = 0;
+    if (err == -EOVERFLOW && self->ep && self->ops->last_loss &&
+        self->ops->last_loss(self->ep, &messages, &bytes) == 0)
+        return raise_loss(self, messages, bytes, NULL);
+    return zp_raise(err);
 }
 
 /* ------------------------------------------------------------------------
@@ -197,7 +229,7 @@ static int64_t now_ns(void)
  * C calls it makes run with busy held.
  * ------------------------------------------------------------------------ */
 
-bool zp_try_busy(ChannelObject *self)
+bool zp_try_busy(EndpointObject *self)
 {
     if (__atomic_exchange_n(&self->busy, 1, __ATOMIC_ACQUIRE) != 0)
         return false;
@@ -207,40 +239,41 @@ bool zp_try_busy(ChannelObject *self)
 
 /* Give back views that died while the endpoint was busy, and abort a
  * reservation dropped meanwhile. */
-static void run_deferred(ChannelObject *self)
+static void run_deferred(EndpointObject *self)
 {
     if (self->abort_pending) {
         self->abort_pending = false;
-        zipc_channel_abort(self->ch);
+        self->ops->abort(self->ep);
     }
     for (Py_ssize_t i = 0; i < self->deferred_n; i++)
-        zipc_channel_release_view(self->ch, &self->deferred[i]);
+        if (self->ops->release_view(self->ep, &self->deferred[i]) == -ESTALE)
+            self->stale_unreported++;
     self->held -= self->deferred_n;
     self->deferred_n = 0;
 }
 
-static void really_close(ChannelObject *self)
+static void really_close(EndpointObject *self)
 {
-    zipc_channel_close(self->ch);
-    self->ch = NULL;
+    self->ops->close(self->ep);
+    self->ep = NULL;
     self->fd = -1;
     self->held = self->stash_n = self->deferred_n = 0;
 }
 
 /* Closed for calls: the peer learns at once; the unmapping waits for the
  * last view or export (zp_leave, once pins == 0). */
-static void begin_close(ChannelObject *self)
+static void begin_close(EndpointObject *self)
 {
     if (self->res)
         zp_reservation_detach(self->res); /* the C close aborts it */
     self->closing = true;
-    if (self->pins > 0)
-        zipc_channel_shutdown(self->ch);
+    if (self->pins > 0 && self->ops->shutdown)
+        self->ops->shutdown(self->ep);
 }
 
-void zp_leave(ChannelObject *self)
+void zp_leave(EndpointObject *self)
 {
-    if (self->ch) {
+    if (self->ep) {
         run_deferred(self);
         if (self->close_requested && !self->closing)
             begin_close(self);
@@ -250,51 +283,53 @@ void zp_leave(ChannelObject *self)
     __atomic_store_n(&self->busy, 0, __ATOMIC_RELEASE);
 }
 
-static bool closed_for_calls(ChannelObject *self)
+static bool closed_for_calls(EndpointObject *self)
 {
-    return !self->ch || self->closing || self->close_requested;
+    return !self->ep || self->closing || self->close_requested;
 }
 
-int zp_enter(ChannelObject *self)
+int zp_enter(EndpointObject *self)
 {
     if (closed_for_calls(self)) {
-        PyErr_SetString(PyExc_ValueError, "operation on a closed zipc channel");
+        PyErr_Format(PyExc_ValueError, "operation on a closed %s", Py_TYPE(self)->tp_name);
         return -1;
     }
     if (!zp_try_busy(self)) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "zipc channel is in use by another thread (an endpoint belongs to one "
-                        "thread at a time; only close() and interrupt() may come from another)");
+        PyErr_Format(PyExc_RuntimeError,
+                     "%s is in use by another thread (an endpoint belongs to one thread at a time; "
+                     "only close() and interrupt() may come from another)", Py_TYPE(self)->tp_name);
         return -1;
     }
     run_deferred(self);
     return 0;
 }
 
-void zp_pin(ChannelObject *self) { self->pins++; }
+void zp_pin(EndpointObject *self) { self->pins++; }
 
-void zp_unpin(ChannelObject *self, const struct zipc_msg *msg)
+int zp_unpin(EndpointObject *self, const struct zipc_msg *msg)
 {
     self->pins--;
-    if (!self->ch)
-        return;
+    if (!self->ep)
+        return 0;
     if (!zp_try_busy(self)) { /* the thread inside a call gives it back */
         if (msg)
             self->deferred[self->deferred_n++] = *msg; /* room: deferred_cap >= held */
-        return;
+        return 0;
     }
+    int rc = 0;
     if (msg) {
-        zipc_channel_release_view(self->ch, msg);
+        rc = self->ops->release_view(self->ep, msg);
         self->held--;
     }
     zp_leave(self);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------
  * The blocking-call helper: every blocking method goes through here.
  * ------------------------------------------------------------------------ */
 
-int zp_block(ChannelObject *self, zp_op op, void *arg, int64_t timeout_ns)
+int zp_block(EndpointObject *self, zp_op op, void *arg, int64_t timeout_ns)
 {
     int rc = op(self, arg, ZIPC_TRY); /* fast path: no GIL round trip */
     if (rc != -EAGAIN || timeout_ns == ZIPC_TRY)
@@ -338,6 +373,73 @@ void zp_copy(void *dst, const void *src, size_t n)
 }
 
 /* ------------------------------------------------------------------------
+ * The endpoint object, and the channel's C calls in the zp_ops shape
+ * ------------------------------------------------------------------------ */
+
+PyObject *zp_endpoint_new(PyTypeObject *type, void *ep, const zp_ops *ops, int role, size_t capacity,
+                          size_t max_message, int peer_pid)
+{
+    EndpointObject *self = (EndpointObject *)type->tp_alloc(type, 0);
+    if (!self) {
+        ops->close(ep);
+        return NULL;
+    }
+    self->ep = ep;
+    self->ops = ops;
+    self->role = role;
+    self->capacity = capacity;
+    self->max_message = max_message;
+    self->peer_pid = peer_pid;
+    self->fd = -1;
+    return (PyObject *)self;
+}
+
+static int ch_reserve(void *ep, size_t n, void **buf, int64_t t) { return zipc_channel_reserve(ep, n, buf, t); }
+static int ch_commit(void *ep, size_t n, uint32_t type, unsigned flags) { return zipc_channel_commit(ep, n, type, flags); }
+static int ch_abort(void *ep) { return zipc_channel_abort(ep); }
+static int ch_flush(void *ep) { return zipc_channel_flush(ep); }
+static int ch_drain(void *ep, struct zipc_msg *m, unsigned max, int64_t t) { return zipc_channel_drain(ep, m, max, t); }
+static int ch_release_view(void *ep, const struct zipc_msg *m) { return zipc_channel_release_view(ep, m); }
+static int ch_release_views(void *ep, const struct zipc_msg *m, unsigned n)
+{
+    return zipc_channel_release_views(ep, m, n);
+}
+static int ch_interrupt(void *ep) { return zipc_channel_interrupt(ep); }
+static int ch_fd(void *ep) { return zipc_channel_fd(ep); }
+static int ch_shutdown(void *ep) { return zipc_channel_shutdown(ep); }
+static int ch_close(void *ep) { return zipc_channel_close(ep); }
+
+PyObject *zp_counters(const char *const *names, const uint64_t *values, size_t n)
+{
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < n; i++) {
+        PyObject *v = PyLong_FromUnsignedLongLong(values[i]);
+        if (!v || PyDict_SetItemString(d, names[i], v))
+            Py_CLEAR(d);
+        Py_XDECREF(v);
+    }
+    return d;
+}
+
+static PyObject *ch_stats(EndpointObject *self)
+{
+    static const char *const names[] = {"messages", "bytes", "wakeups", "sleeps"};
+    struct zipc_channel_stats st;
+    int rc = zipc_channel_get_stats(self->ep, &st);
+    if (rc)
+        return zp_raise(rc);
+    const uint64_t v[] = {st.messages, st.bytes, st.wakeups, st.sleeps};
+    return zp_counters(names, v, sizeof v / sizeof v[0]);
+}
+
+static const zp_ops channel_ops = {
+    .reserve = ch_reserve, .commit = ch_commit, .abort = ch_abort, .flush = ch_flush,
+    .drain = ch_drain, .release_view = ch_release_view, .release_views = ch_release_views,
+    .interrupt = ch_interrupt, .fd = ch_fd, .shutdown = ch_shutdown, .close = ch_close,
+    .stats = ch_stats,
+};
+
+/* ------------------------------------------------------------------------
  * Opening
  * ------------------------------------------------------------------------ */
 
@@ -348,7 +450,7 @@ struct open_args {
     struct zipc_options opts;
 };
 
-static int parse_spin(PyObject *spin, struct zipc_options *o)
+int zp_parse_spin(PyObject *spin, struct zipc_options *o)
 {
     if (spin == Py_None)
         return 0;
@@ -364,7 +466,7 @@ static int parse_spin(PyObject *spin, struct zipc_options *o)
     return 0;
 }
 
-static int parse_peer_uid(PyObject *peer_uid, int any_uid, struct zipc_options *o)
+int zp_parse_peer_uid(PyObject *peer_uid, int any_uid, struct zipc_options *o)
 {
     if (any_uid)
         o->flags |= ZIPC_OPT_ANY_UID;
@@ -402,22 +504,30 @@ static PyObject *channel_open(PyTypeObject *type, struct open_args *a, int64_t t
         if (PyErr_CheckSignals() < 0)
             return NULL;
         if (left != ZIPC_FOREVER && left <= 1)
-            return raise_errno(-ETIMEDOUT, a->path);
+            return zp_raise_path(-ETIMEDOUT, a->path);
     }
     if (rc)
-        return raise_errno(rc, a->path);
-    ChannelObject *self = (ChannelObject *)type->tp_alloc(type, 0);
-    if (!self) {
-        zipc_channel_close(ch);
-        return NULL;
+        return zp_raise_path(rc, a->path);
+    return zp_endpoint_new(type, ch, &channel_ops, zipc_channel_role(ch), zipc_channel_capacity(ch),
+                           zipc_channel_max_message(ch), zipc_channel_peer_pid(ch));
+}
+
+int zp_open_sliced(int (*open)(void *arg, int64_t timeout_ns), void *arg, int64_t timeout_ns)
+{
+    int64_t deadline = timeout_ns == ZIPC_FOREVER ? INT64_MAX : now_ns() + timeout_ns;
+    for (;;) {
+        int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - now_ns();
+        bool last = left <= SLICE_NS;
+        int64_t slice = last ? (left > 0 ? left : 1) : SLICE_NS; /* 1: the options' 0 means "the default" */
+        int rc;
+        Py_BEGIN_ALLOW_THREADS
+        rc = open(arg, slice);
+        Py_END_ALLOW_THREADS
+        if ((rc != -ETIMEDOUT && rc != -ENOENT && rc != -EINTR) || last)
+            return rc == -EINTR ? -ETIMEDOUT : rc; /* the last slice: its answer */
+        if (PyErr_CheckSignals() < 0)
+            return ZP_PYERR;
     }
-    self->ch = ch;
-    self->role = zipc_channel_role(ch);
-    self->capacity = zipc_channel_capacity(ch);
-    self->max_message = zipc_channel_max_message(ch);
-    self->peer_pid = zipc_channel_peer_pid(ch);
-    self->fd = -1;
-    return (PyObject *)self;
 }
 
 static int parse_role(PyObject *role, int32_t *out)
@@ -437,14 +547,23 @@ static int parse_role(PyObject *role, int32_t *out)
     return 0;
 }
 
+int zp_check_capacity(Py_ssize_t capacity)
+{
+    if (capacity >= ZIPC_MIN_CAPACITY && (uint64_t)capacity <= ZIPC_MAX_CAPACITY)
+        return 0;
+    PyErr_Format(PyExc_ValueError, "capacity must be in %d..%llu bytes", ZIPC_MIN_CAPACITY,
+                 (unsigned long long)ZIPC_MAX_CAPACITY);
+    return -1;
+}
+
 /* timeout not given (NULL): the C default, ZIPC_DEFAULT_TIMEOUT_NS. */
-static int open_timeout(PyObject *timeout, int64_t *ns)
+int zp_open_timeout(PyObject *timeout, int64_t *ns)
 {
     *ns = ZIPC_DEFAULT_TIMEOUT_NS;
     return !timeout || zp_timeout(timeout, ns);
 }
 
-static int parse_max_segment(PyObject *obj, uint64_t *out)
+int zp_parse_max_segment(PyObject *obj, uint64_t *out)
 {
     if (obj == Py_None)
         return 0;
@@ -474,13 +593,9 @@ static PyObject *Channel_listen(PyTypeObject *type, PyObject *args, PyObject *kw
         return NULL;
     PyObject *res = NULL;
     int64_t tmo;
-    if (capacity < ZIPC_MIN_CAPACITY || (uint64_t)capacity > ZIPC_MAX_CAPACITY) {
-        PyErr_Format(PyExc_ValueError, "capacity must be in %d..%llu bytes", ZIPC_MIN_CAPACITY,
-                     (unsigned long long)ZIPC_MAX_CAPACITY);
-        goto out;
-    }
-    if (parse_role(role, &a.opts.role) || parse_peer_uid(peer_uid, any_uid, &a.opts) ||
-        parse_spin(spin, &a.opts) || !open_timeout(timeout, &tmo))
+    if (zp_check_capacity(capacity) || parse_role(role, &a.opts.role) ||
+        zp_parse_peer_uid(peer_uid, any_uid, &a.opts) || zp_parse_spin(spin, &a.opts) ||
+        !zp_open_timeout(timeout, &tmo))
         goto out;
     a.capacity = (size_t)capacity;
     a.opts.socket_mode = mode;
@@ -502,8 +617,8 @@ static PyObject *Channel_connect(PyTypeObject *type, PyObject *args, PyObject *k
         return NULL;
     PyObject *res = NULL;
     int64_t tmo;
-    if (!open_timeout(timeout, &tmo) || parse_peer_uid(peer_uid, any_uid, &a.opts) ||
-        parse_max_segment(max_segment, &a.opts.max_segment) || parse_spin(spin, &a.opts))
+    if (!zp_open_timeout(timeout, &tmo) || zp_parse_peer_uid(peer_uid, any_uid, &a.opts) ||
+        zp_parse_max_segment(max_segment, &a.opts.max_segment) || zp_parse_spin(spin, &a.opts))
         goto out;
     res = channel_open(type, &a, tmo);
 out:
@@ -517,9 +632,9 @@ out:
 
 /* The thread inside a call leaves it promptly (woken by the interrupt, or at
  * its next slice) and closes as it leaves: wait for that, without the GIL. */
-static PyObject *wait_closed(ChannelObject *self)
+static PyObject *wait_closed(EndpointObject *self)
 {
-    while (self->ch && !self->closing) {
+    while (self->ep && !self->closing) {
         Py_BEGIN_ALLOW_THREADS
         nanosleep(&(struct timespec){.tv_nsec = 200 * 1000}, NULL);
         Py_END_ALLOW_THREADS
@@ -529,33 +644,33 @@ static PyObject *wait_closed(ChannelObject *self)
     Py_RETURN_NONE;
 }
 
-static PyObject *Channel_close(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *zp_ep_close(EndpointObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (!self->ch || self->closing)
+    if (!self->ep || self->closing)
         Py_RETURN_NONE;
     self->close_requested = true;
     if (zp_try_busy(self)) {
         zp_leave(self); /* closes */
         Py_RETURN_NONE;
     }
-    zipc_channel_interrupt(self->ch); /* safe from any thread; ch lives while busy */
+    self->ops->interrupt(self->ep); /* safe from any thread; ep lives while busy */
     if (self->owner == PyThread_get_thread_ident())
         Py_RETURN_NONE; /* re-entered (a signal handler, a __del__): the call closes on leaving */
     return wait_closed(self);
 }
 
-static PyObject *Channel_interrupt(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *zp_ep_interrupt(EndpointObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (self->ch)
-        zipc_channel_interrupt(self->ch);
+    if (self->ep)
+        self->ops->interrupt(self->ep);
     Py_RETURN_NONE;
 }
 
-static void Channel_dealloc(ChannelObject *self)
+void zp_ep_dealloc(EndpointObject *self)
 {
     /* Views and reservations hold references: none is left here. */
-    if (self->ch)
-        zipc_channel_close(self->ch);
+    if (self->ep)
+        self->ops->close(self->ep);
     PyMem_Free(self->scratch);
     PyMem_Free(self->stash);
     PyMem_Free(self->deferred);
@@ -564,21 +679,21 @@ static void Channel_dealloc(ChannelObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Channel_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(self); }
+PyObject *zp_ep_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) { return Py_NewRef(self); }
 
-static PyObject *Channel_exit(ChannelObject *self, PyObject *Py_UNUSED(args))
+PyObject *zp_ep_exit(EndpointObject *self, PyObject *Py_UNUSED(args))
 {
-    PyObject *r = Channel_close(self, NULL);
+    PyObject *r = zp_ep_close(self, NULL);
     Py_XDECREF(r);
     return r ? Py_NewRef(Py_False) : NULL;
 }
 
-static PyObject *Channel_fileno(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *zp_ep_fileno(EndpointObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (self->fd < 0) {
         if (zp_enter(self))
             return NULL;
-        int fd = zipc_channel_fd(self->ch);
+        int fd = self->ops->fd(self->ep);
         if (fd >= 0)
             self->fd = fd;
         zp_leave(self);
@@ -588,25 +703,20 @@ static PyObject *Channel_fileno(ChannelObject *self, PyObject *Py_UNUSED(ignored
     return PyLong_FromLong(self->fd);
 }
 
-static PyObject *Channel_stats(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *zp_ep_stats(EndpointObject *self, PyObject *Py_UNUSED(ignored))
 {
-    struct zipc_channel_stats st;
     if (zp_enter(self))
         return NULL;
-    int rc = zipc_channel_get_stats(self->ch, &st);
+    PyObject *d = self->ops->stats(self);
     zp_leave(self);
-    if (rc)
-        return zp_raise(rc);
-    return Py_BuildValue("{sKsKsKsK}", "messages", (unsigned long long)st.messages, "bytes",
-                         (unsigned long long)st.bytes, "wakeups", (unsigned long long)st.wakeups,
-                         "sleeps", (unsigned long long)st.sleeps);
+    return d;
 }
 
 /* ------------------------------------------------------------------------
  * Producer
  * ------------------------------------------------------------------------ */
 
-static int producer_enter(ChannelObject *self)
+static int producer_enter(EndpointObject *self)
 {
     if (zp_enter(self))
         return -1;
@@ -625,14 +735,14 @@ struct reserve_arg {
     void *buf;
 };
 
-static int op_reserve(ChannelObject *self, void *arg, int64_t timeout_ns)
+static int op_reserve(EndpointObject *self, void *arg, int64_t timeout_ns)
 {
     struct reserve_arg *r = arg;
-    return zipc_channel_reserve(self->ch, r->size, &r->buf, timeout_ns);
+    return self->ops->reserve(self->ep, r->size, &r->buf, timeout_ns);
 }
 
 /* Reserve `size` bytes (blocking per timeout); raises on failure. */
-static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_ns)
+static void *reserve_blocking(EndpointObject *self, size_t size, int64_t timeout_ns)
 {
     if (size > self->max_message) {
         char text[128];
@@ -648,14 +758,14 @@ static void *reserve_blocking(ChannelObject *self, size_t size, int64_t timeout_
 }
 
 /* Copy n bytes in as one message; flags: 0 or ZIPC_COMMIT_MORE. */
-static int send_bytes(ChannelObject *self, const void *src, size_t n, uint32_t type, unsigned flags,
+static int send_bytes(EndpointObject *self, const void *src, size_t n, uint32_t type, unsigned flags,
                       int64_t timeout_ns)
 {
     void *dst = reserve_blocking(self, n, timeout_ns);
     if (!dst)
         return -1;
     zp_copy(dst, src, n);
-    int rc = zipc_channel_commit(self->ch, n, type, flags);
+    int rc = self->ops->commit(self->ep, n, type, flags);
     if (rc) {
         zp_raise(rc);
         return -1;
@@ -664,7 +774,7 @@ static int send_bytes(ChannelObject *self, const void *src, size_t n, uint32_t t
 }
 
 /* Copy one bytes-like object in as a message (bytes: no buffer export). */
-static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned flags,
+static int send_one(EndpointObject *self, PyObject *data, uint32_t type, unsigned flags,
                     int64_t timeout_ns)
 {
     if (PyBytes_CheckExact(data))
@@ -677,7 +787,7 @@ static int send_one(ChannelObject *self, PyObject *data, uint32_t type, unsigned
     return rc;
 }
 
-static PyObject *Channel_send(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+PyObject *zp_ep_send(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"data", "type_id", "timeout", NULL};
     PyObject *a[3];
@@ -696,7 +806,7 @@ static PyObject *Channel_send(ChannelObject *self, PyObject *const *args, Py_ssi
 
 /* One item of send_many: a bytes-like object (sent with `type`), or a
  * (type_id, payload) pair such as a received Message. */
-static int send_item(ChannelObject *self, PyObject *item, uint32_t type, unsigned flags, int64_t tmo)
+static int send_item(EndpointObject *self, PyObject *item, uint32_t type, unsigned flags, int64_t tmo)
 {
     PyObject *payload;
     if (zp_message_parts(item, &type, &payload))
@@ -713,7 +823,7 @@ static int send_item(ChannelObject *self, PyObject *item, uint32_t type, unsigne
     return send_one(self, item, type, flags, tmo);
 }
 
-static PyObject *Channel_send_many(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+PyObject *zp_ep_send_many(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs,
                                    PyObject *kwnames)
 {
     static const char *const names[] = {"messages", "type_id", "timeout", NULL};
@@ -741,23 +851,23 @@ static PyObject *Channel_send_many(ChannelObject *self, PyObject *const *args, P
             rc = send_item(self, PySequence_Fast_GET_ITEM(seq, i), type, flags, tmo);
         }
     }
-    zipc_channel_flush(self->ch); /* an error mid-batch: what was committed goes out */
+    self->ops->flush(self->ep); /* an error mid-batch: what was committed goes out */
     zp_leave(self);
     Py_DECREF(seq);
     return rc ? NULL : PyLong_FromSsize_t(n);
 }
 
-static PyObject *Channel_flush(ChannelObject *self, PyObject *Py_UNUSED(ignored))
+PyObject *zp_ep_flush(EndpointObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (producer_enter(self))
         return NULL;
-    int rc = zipc_channel_flush(self->ch);
+    int rc = self->ops->flush(self->ep);
     zp_leave(self);
     return rc ? zp_raise(rc) : Py_NewRef(Py_None);
 }
 
 /* Reserve and wrap: the Reservation object keeps the endpoint's slot. */
-static PyObject *reserve_object(ChannelObject *self, size_t header, size_t size, uint32_t type,
+static PyObject *reserve_object(EndpointObject *self, size_t header, size_t size, uint32_t type,
                                 int64_t tmo, const void *header_bytes)
 {
     uint8_t *buf = reserve_blocking(self, header + size, tmo);
@@ -767,11 +877,11 @@ static PyObject *reserve_object(ChannelObject *self, size_t header, size_t size,
         memcpy(buf, header_bytes, header);
     PyObject *r = zp_reservation_new(self, buf, (Py_ssize_t)size, (Py_ssize_t)header, type);
     if (!r)
-        zipc_channel_abort(self->ch);
+        self->ops->abort(self->ep);
     return r;
 }
 
-static PyObject *Channel_reserve(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+PyObject *zp_ep_reserve(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames)
 {
     static const char *const names[] = {"size", "type_id", "timeout", NULL};
@@ -793,7 +903,7 @@ static PyObject *Channel_reserve(ChannelObject *self, PyObject *const *args, Py_
     return r;
 }
 
-static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+PyObject *zp_ep_reserve_tensor(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs,
                                         PyObject *kwnames)
 {
     static const char *const names[] = {"shape", "dtype", "type_id", "timeout", NULL};
@@ -820,7 +930,7 @@ static PyObject *Channel_reserve_tensor(ChannelObject *self, PyObject *const *ar
 }
 
 /* One copy of a strided buffer into the ring as a tensor message. */
-static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int bits, uint32_t type, int64_t tmo)
+static int send_tensor_buffer(EndpointObject *self, Py_buffer *b, int code, int bits, uint32_t type, int64_t tmo)
 {
     int64_t shape[ZIPC_TENSOR_MAX_NDIM];
     struct zipc_tensor_header h;
@@ -841,17 +951,17 @@ static int send_tensor_buffer(ChannelObject *self, Py_buffer *b, int code, int b
         if (PyBuffer_IsContiguous(b, 'C'))
             zp_copy(buf + sizeof h, b->buf, (size_t)b->len);
         else if (PyBuffer_ToContiguous(buf + sizeof h, b, b->len, 'C')) { /* strided: gathers */
-            zipc_channel_abort(self->ch);
+            self->ops->abort(self->ep);
             rc = -1;
         }
-        if (rc == 0 && (rc = zipc_channel_commit(self->ch, sizeof h + h.nbytes, type, 0)))
+        if (rc == 0 && (rc = self->ops->commit(self->ep, sizeof h + h.nbytes, type, 0)))
             zp_raise(rc);
     }
     zp_leave(self);
     return rc ? -1 : 0;
 }
 
-static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *const *args, Py_ssize_t nargs,
+PyObject *zp_ep_send_tensor(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs,
                                      PyObject *kwnames)
 {
     static const char *const names[] = {"tensor", "type_id", "timeout", NULL};
@@ -872,7 +982,7 @@ static PyObject *Channel_send_tensor(ChannelObject *self, PyObject *const *args,
  * Consumer
  * ------------------------------------------------------------------------ */
 
-static int consumer_enter(ChannelObject *self)
+static int consumer_enter(EndpointObject *self)
 {
     if (zp_enter(self))
         return -1;
@@ -888,10 +998,10 @@ struct drain_arg {
     unsigned max;
 };
 
-static int op_drain(ChannelObject *self, void *arg, int64_t timeout_ns)
+static int op_drain(EndpointObject *self, void *arg, int64_t timeout_ns)
 {
     struct drain_arg *d = arg;
-    return zipc_channel_drain(self->ch, d->msgs, d->max, timeout_ns);
+    return self->ops->drain(self->ep, d->msgs, d->max, timeout_ns);
 }
 
 static int parse_max(Py_ssize_t max, unsigned limit)
@@ -923,7 +1033,7 @@ static int ensure_room(struct zipc_msg **arr, Py_ssize_t *cap, Py_ssize_t n)
 }
 
 /* Move up to max stashed messages (the oldest held) to scratch. */
-static int unstash(ChannelObject *self, unsigned max)
+static int unstash(EndpointObject *self, unsigned max)
 {
     Py_ssize_t k = self->stash_n < (Py_ssize_t)max ? self->stash_n : (Py_ssize_t)max;
     memcpy(self->scratch, self->stash, (size_t)k * sizeof *self->stash);
@@ -933,7 +1043,7 @@ static int unstash(ChannelObject *self, unsigned max)
 }
 
 /* Put m[0..n) back in front of the stash: the next receive starts with them. */
-static void stash(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t n)
+static void stash(EndpointObject *self, const struct zipc_msg *m, Py_ssize_t n)
 {
     memmove(self->stash + n, self->stash, (size_t)self->stash_n * sizeof *self->stash);
     memcpy(self->stash, m, (size_t)n * sizeof *m);
@@ -944,7 +1054,7 @@ static void stash(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t n)
  * for one. Returns the count (> 0) or a negative errno (ZP_PYERR: a Python
  * exception is set). Each taken message ends in a View, in give_back or in
  * the stash. */
-static int take(ChannelObject *self, unsigned max, int64_t tmo)
+static int take(EndpointObject *self, unsigned max, int64_t tmo)
 {
     Py_ssize_t room = self->held + max; /* every held message may come back to these */
     if (ensure_room(&self->scratch, &self->scratch_cap, max) ||
@@ -953,7 +1063,7 @@ static int take(ChannelObject *self, unsigned max, int64_t tmo)
         return ZP_PYERR;
     int n = unstash(self, max), more;
     if (n > 0) /* and what is already there, without waiting */
-        more = (unsigned)n < max ? zipc_channel_drain(self->ch, self->scratch + n, max - n, ZIPC_TRY) : 0;
+        more = (unsigned)n < max ? self->ops->drain(self->ep, self->scratch + n, max - n, ZIPC_TRY) : 0;
     else
         more = zp_block(self, op_drain, &(struct drain_arg){self->scratch, max}, tmo);
     if (more > 0)
@@ -961,51 +1071,72 @@ static int take(ChannelObject *self, unsigned max, int64_t tmo)
     return n > 0 ? n + (more > 0 ? more : 0) : more;
 }
 
-/* Give back m[0..n) (in view order), which nothing holds any more. */
-static void give_back(ChannelObject *self, const struct zipc_msg *m, Py_ssize_t n)
+/* Give back m[0..n) (in view order), which nothing holds any more:
+ * -ESTALE if the publisher of a topic overwrote one meanwhile. */
+static int give_back(EndpointObject *self, const struct zipc_msg *m, Py_ssize_t n)
 {
     if (n <= 0)
-        return;
-    zipc_channel_release_views(self->ch, m, (unsigned)n); /* one step when they are the oldest */
+        return 0;
+    int rc = self->ops->release_views(self->ep, m, (unsigned)n); /* one step when they are the oldest */
     self->held -= n;
+    return rc;
 }
 
 /* A View of a taken message. */
-static PyObject *view_of(ChannelObject *self, const struct zipc_msg *m) { return zp_view_new(self, m); }
+static PyObject *view_of(EndpointObject *self, const struct zipc_msg *m) { return zp_view_new(self, m); }
 
-typedef PyObject *(*wrap_fn)(ChannelObject *self, const struct zipc_msg *m);
+typedef PyObject *(*wrap_fn)(EndpointObject *self, const struct zipc_msg *m);
 
 /* A copy of a taken message. */
-static PyObject *message_new(ChannelObject *Py_UNUSED(self), const struct zipc_msg *m)
+static PyObject *message_new(EndpointObject *Py_UNUSED(self), const struct zipc_msg *m)
 {
     return zp_message_new(m->type, m->data, m->size);
+}
+
+/* Copies the publisher overwrote while they were made (a topic subscriber
+ * that does not pin its views was lapped) may be torn: they are dropped
+ * (items cleared) and reported as a loss of their own, exactly what the
+ * caller will not see: Overflow, counted in self->torn. */
+static int drop_torn(EndpointObject *self, PyObject **items, int n)
+{
+    uint64_t bytes = 0;
+    for (int k = 0; k < n; k++) {
+        Py_CLEAR(items[k]);
+        bytes += (ZIPC_FRAME_HEADER + (uint64_t)self->scratch[k].size + ZIPC_FRAME_ALIGN - 1) &
+                 ~(uint64_t)(ZIPC_FRAME_ALIGN - 1); /* the frame's ring bytes (abi.h) */
+    }
+    self->torn.messages += (uint64_t)n;
+    self->torn.bytes += bytes;
+    self->torn.events++;
+    raise_loss(self, (uint64_t)n, bytes, "the publisher overwrote these messages while they were copied");
+    return -1;
 }
 
 /* Wrap scratch[0..n) into items (copy: copies, given back at once). The
  * first message that cannot be wrapped stays in place with the ones after
  * it (stashed). Returns how many were wrapped; if fewer than n, an
- * exception is set. */
-static int wrap_taken(ChannelObject *self, int n, wrap_fn wrap, bool copy, PyObject **items)
+ * exception is set (-1: torn copies, dropped). */
+static int wrap_taken(EndpointObject *self, int n, wrap_fn wrap, bool copy, PyObject **items)
 {
     int i = 0;
     while (i < n && (items[i] = wrap(self, &self->scratch[i])) != NULL)
         i++;
     stash(self, self->scratch + i, n - i);
-    if (copy)
-        give_back(self, self->scratch, i);
+    if (copy && give_back(self, self->scratch, i) == -ESTALE)
+        return drop_torn(self, items, i);
     return i;
 }
 
 /* The errno of a take that returned nothing; at_end: the peer's end or an
  * interrupt end an iteration (NULL without an exception). */
-static PyObject *take_failed(int n, bool at_end)
+static PyObject *take_failed(EndpointObject *self, int n, bool at_end)
 {
     if (at_end && (n == -EPIPE || n == -ECANCELED))
         return NULL;
-    return zp_raise(n);
+    return zp_raise_ep(self, n);
 }
 
-static PyObject *take_one(ChannelObject *self, int64_t tmo, wrap_fn wrap, bool copy, bool at_end)
+static PyObject *take_one(EndpointObject *self, int64_t tmo, wrap_fn wrap, bool copy, bool at_end)
 {
     if (consumer_enter(self))
         return NULL;
@@ -1014,12 +1145,12 @@ static PyObject *take_one(ChannelObject *self, int64_t tmo, wrap_fn wrap, bool c
     if (n > 0)
         wrap_taken(self, n, wrap, copy, &r);
     zp_leave(self);
-    return n > 0 ? r : take_failed(n, at_end);
+    return n > 0 ? r : take_failed(self, n, at_end);
 }
 
 /* Up to max messages as a list: the ones before the first that cannot be
  * wrapped (that one raises only when it is the first). */
-static PyObject *take_many(ChannelObject *self, Py_ssize_t max, int64_t tmo, wrap_fn wrap, bool copy)
+static PyObject *take_many(EndpointObject *self, Py_ssize_t max, int64_t tmo, wrap_fn wrap, bool copy)
 {
     if (parse_max(max, MAX_DRAIN) || consumer_enter(self))
         return NULL;
@@ -1031,7 +1162,11 @@ static PyObject *take_many(ChannelObject *self, Py_ssize_t max, int64_t tmo, wra
         stash(self, self->scratch, n);
     zp_leave(self);
     if (n <= 0)
-        return take_failed(n, false);
+        return take_failed(self, n, false);
+    if (i < 0) {
+        Py_DECREF(list);
+        return NULL;
+    }
     if (list && i < n) {
         if (i > 0)
             PyErr_Clear(); /* the next call meets that message first */
@@ -1061,7 +1196,7 @@ static int parse_max_timeout(const char *fname, PyObject *const *args, Py_ssize_
            zp_opt_timeout(a[1], tmo);
 }
 
-static PyObject *Channel_recv(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_recv(EndpointObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
     return parse_timeout_only(ARGS_OF("recv"), &tmo) ? take_one(self, tmo, message_new, true, false) : NULL;
@@ -1069,18 +1204,18 @@ static PyObject *Channel_recv(ChannelObject *self, FASTCALL_ARGS)
 
 /* Iteration ends when the producer is gone (and everything was received),
  * on an interrupt, or once the channel is closed. */
-static PyObject *Channel_iternext(ChannelObject *self)
+PyObject *zp_ep_iternext(EndpointObject *self)
 {
     return closed_for_calls(self) ? NULL : take_one(self, ZIPC_FOREVER, message_new, true, true);
 }
 
-static PyObject *Channel_view(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_view(EndpointObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
     return parse_timeout_only(ARGS_OF("view"), &tmo) ? take_one(self, tmo, view_of, false, false) : NULL;
 }
 
-static PyObject *Channel_recv_tensor(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_recv_tensor(EndpointObject *self, FASTCALL_ARGS)
 {
     int64_t tmo;
     return parse_timeout_only(ARGS_OF("recv_tensor"), &tmo) ? take_one(self, tmo, zp_tensor_array, false, false)
@@ -1088,14 +1223,14 @@ static PyObject *Channel_recv_tensor(ChannelObject *self, FASTCALL_ARGS)
 }
 
 /* The fast path: one C loop, one Message copy each. */
-static PyObject *Channel_recv_many(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_recv_many(EndpointObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 1024;
     int64_t tmo;
     return parse_max_timeout(ARGS_OF("recv_many"), &max, &tmo) ? take_many(self, max, tmo, message_new, true) : NULL;
 }
 
-static PyObject *Channel_recv_tensors(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_recv_tensors(EndpointObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 64;
     int64_t tmo;
@@ -1103,7 +1238,7 @@ static PyObject *Channel_recv_tensors(ChannelObject *self, FASTCALL_ARGS)
                                                                   : NULL;
 }
 
-static PyObject *Channel_drain(ChannelObject *self, FASTCALL_ARGS)
+PyObject *zp_ep_drain(EndpointObject *self, FASTCALL_ARGS)
 {
     Py_ssize_t max = 64;
     int64_t tmo;
@@ -1123,31 +1258,25 @@ static PyObject *Channel_drain(ChannelObject *self, FASTCALL_ARGS)
  * Properties and the type
  * ------------------------------------------------------------------------ */
 
-static PyObject *Channel_get_role(ChannelObject *self, void *Py_UNUSED(c))
+static PyObject *Channel_get_role(EndpointObject *self, void *Py_UNUSED(c))
 {
     return PyUnicode_FromString(self->role == ZIPC_ROLE_PRODUCER ? "producer" : "consumer");
 }
-static PyObject *Channel_get_capacity(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->capacity); }
-static PyObject *Channel_get_max(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->max_message); }
-static PyObject *Channel_get_pid(ChannelObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(self->peer_pid); }
-static PyObject *Channel_get_closed(ChannelObject *self, void *Py_UNUSED(c))
+PyObject *zp_ep_get_capacity(EndpointObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->capacity); }
+PyObject *zp_ep_get_max(EndpointObject *self, void *Py_UNUSED(c)) { return PyLong_FromSize_t(self->max_message); }
+PyObject *zp_ep_get_peer_pid(EndpointObject *self, void *Py_UNUSED(c)) { return PyLong_FromLong(self->peer_pid); }
+PyObject *zp_ep_get_closed(EndpointObject *self, void *Py_UNUSED(c))
 {
     return PyBool_FromLong(closed_for_calls(self));
 }
 
 static PyGetSetDef Channel_getset[] = {
     {"role", (getter)Channel_get_role, NULL, "'producer' or 'consumer'.", NULL},
-    {"capacity", (getter)Channel_get_capacity, NULL, "Ring size in bytes (a power of two).", NULL},
-    {"max_message", (getter)Channel_get_max, NULL,
-     "Largest message always accepted: capacity // 2 - 16.", NULL},
-    {"peer_pid", (getter)Channel_get_pid, NULL, "Peer process id from the handshake (0 if unknown).", NULL},
-    {"closed", (getter)Channel_get_closed, NULL, "True after close().", NULL},
+    {"peer_pid", (getter)zp_ep_get_peer_pid, NULL, "Peer process id from the handshake (0 if unknown).", NULL},
+    ZP_GET_ENDPOINT,
     {NULL},
 };
 
-/* A METH_VARARGS | METH_KEYWORDS or METH_FASTCALL | METH_KEYWORDS function in a PyMethodDef slot. */
-#define WITH_KEYWORDS(f) (PyCFunction)(void (*)(void))(f)
-#define FASTCALL_KW METH_FASTCALL | METH_KEYWORDS
 static PyMethodDef Channel_methods[] = {
     {"listen", WITH_KEYWORDS(Channel_listen), METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      "listen(name, capacity=1<<20, *, role=None, timeout=10.0, any_uid=False, peer_uid=None, "
@@ -1161,65 +1290,9 @@ static PyMethodDef Channel_methods[] = {
      "Connect to the listener under `name` (a name or a socket path), retrying until it appears "
      "or the timeout elapses (default 10 s; None: forever). max_segment: the largest shared "
      "segment accepted (default DEFAULT_MAX_SEGMENT); a larger one raises zipc.Error (EFBIG)."},
-    {"close", (PyCFunction)Channel_close, METH_NOARGS,
-     "Close the endpoint; the peer sees PeerGone after draining. With views or exports still "
-     "alive, the unmapping waits for the last of them. From another thread while a call is "
-     "blocked (recv, send, ...): wakes it (it raises Cancelled; iteration just ends), waits "
-     "for it to leave, then closes."},
-    {"interrupt", (PyCFunction)Channel_interrupt, METH_NOARGS,
-     "Wake the call blocked on this endpoint, from any thread: it raises Cancelled (iteration "
-     "ends). If none is blocked, the next call that has to wait does (the interrupt is kept "
-     "until one call takes it). A message already there is still received first."},
-    {"__enter__", (PyCFunction)Channel_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Channel_exit, METH_VARARGS, NULL},
-    {"fileno", (PyCFunction)Channel_fileno, METH_NOARGS,
-     "A pollable fd: readable when the awaited condition may hold. Once created, every call that "
-     "would block with timeout=0 arms it: try, on Timeout wait for readability, try again."},
-    {"stats", (PyCFunction)Channel_stats, METH_NOARGS, "This endpoint's counters as a dict."},
-    {"send", WITH_KEYWORDS(Channel_send), FASTCALL_KW,
-     "send(data, type_id=0, timeout=None)\n--\n\nCopy a bytes-like object in as one message."},
-    {"send_many", WITH_KEYWORDS(Channel_send_many), FASTCALL_KW,
-     "send_many(messages, type_id=0, timeout=None)\n--\n\n"
-     "Send each message of an iterable, published in batches of 64: a bytes-like object (sent "
-     "with type_id) or a (type_id, payload) pair such as a received Message. Returns the count."},
-    {"flush", (PyCFunction)Channel_flush, METH_NOARGS, "Publish staged messages (never blocks)."},
-    {"reserve", WITH_KEYWORDS(Channel_reserve), FASTCALL_KW,
-     "reserve(size, type_id=0, timeout=None)\n--\n\n"
-     "Reserve `size` writable bytes in the ring: a Reservation (buffer protocol). Leaving its "
-     "`with` block commits, an exception aborts."},
-    {"reserve_tensor", WITH_KEYWORDS(Channel_reserve_tensor), FASTCALL_KW,
-     "reserve_tensor(shape, dtype, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
-     "Reserve a tensor message in the ring and return the Reservation; r.array is a writable "
-     "C-contiguous ndarray over the slot. Fill it in place; leaving the `with` block commits. "
-     "Do not keep references to r.array (or views of it) past the block: a live one aborts the "
-     "commit with BufferError (nothing is published)."},
-    {"send_tensor", WITH_KEYWORDS(Channel_send_tensor), FASTCALL_KW,
-     "send_tensor(tensor, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"
-     "Send an array-like (NumPy array, any buffer of a numeric format, or anything "
-     "numpy.asarray takes) as a tensor message: one copy into the ring. A non-contiguous array "
-     "is gathered into C order on the way; the receiver always gets a C-contiguous tensor."},
-    {"recv", WITH_KEYWORDS(Channel_recv), FASTCALL_KW,
-     "recv(timeout=None)\n--\n\nReceive one message as a copy: Message(type_id, data)."},
-    {"recv_many", WITH_KEYWORDS(Channel_recv_many), FASTCALL_KW,
-     "recv_many(max_messages=1024, timeout=None)\n--\n\n"
-     "Wait for at least one message, then take every message already there (up to "
-     "max_messages): a list of Message(type_id, data) copies. The fast path."},
-    {"recv_tensor", WITH_KEYWORDS(Channel_recv_tensor), FASTCALL_KW,
-     "recv_tensor(timeout=None)\n--\n\n"
-     "Receive a tensor message as a read-only NumPy array over the ring, without copying. "
-     "The array keeps its slot until it is garbage-collected; slots go back in order, so "
-     "holding one array only holds back the slots after it until it goes. A message that is "
-     "not a tensor raises TypeError and stays in place (recv() or view() takes it)."},
-    {"recv_tensors", WITH_KEYWORDS(Channel_recv_tensors), FASTCALL_KW,
-     "recv_tensors(max_messages=64, timeout=None)\n--\n\n"
-     "Wait for one tensor message, then take every one already there (up to max_messages): "
-     "a list of read-only zero-copy arrays. It stops before the first message that is not a "
-     "tensor, which stays in place (TypeError if it comes first)."},
-    {"view", WITH_KEYWORDS(Channel_view), FASTCALL_KW,
-     "view(timeout=None)\n--\n\nThe next message in place, as a read-only View."},
-    {"drain", WITH_KEYWORDS(Channel_drain), FASTCALL_KW,
-     "drain(max_messages=64, timeout=None)\n--\n\n"
-     "Wait for one message, then view every one already there: a Batch of Views."},
+    ZP_M_ENDPOINT("the peer sees PeerGone after draining."),
+    ZP_M_PRODUCER,
+    ZP_M_CONSUMER,
     {NULL},
 };
 
@@ -1230,18 +1303,12 @@ static PyObject *Channel_new_refused(PyTypeObject *type, PyObject *args, PyObjec
     return NULL;
 }
 
-static PyObject *Channel_iter(PyObject *self) { return Py_NewRef(self); }
+PyObject *zp_ep_iter(PyObject *self) { return Py_NewRef(self); }
 
 PyTypeObject ZpChannel_Type = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "zipc._zipc.Channel",
-    .tp_basicsize = sizeof(ChannelObject),
-    .tp_dealloc = (destructor)Channel_dealloc,
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "One endpoint of a zipc channel (producer or consumer).",
-    .tp_weaklistoffset = offsetof(ChannelObject, weakreflist),
-    .tp_iter = Channel_iter,
-    .tp_iternext = (iternextfunc)Channel_iternext,
+    ZP_ENDPOINT_TYPE("zipc._zipc.Channel", "One endpoint of a zipc channel (producer or consumer)."),
+    .tp_iter = zp_ep_iter,
+    .tp_iternext = (iternextfunc)zp_ep_iternext,
     .tp_methods = Channel_methods,
     .tp_getset = Channel_getset,
     .tp_new = Channel_new_refused,
@@ -1322,16 +1389,16 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
-#define ZP_STATE_NREFS (13 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+#define ZP_STATE_NREFS (15 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
 
 /* Every reference the state holds, for traverse and clear. */
 static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
 {
     PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
                           &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                          &st->tensor_args, &st->np_ndarray, &st->dtype_args, &st->last_shape,
+                          &st->err_overflow, &st->err_stale, &st->tensor_args, &st->np_ndarray, &st->dtype_args, &st->last_shape,
                           &st->str_read_only};
-    _Static_assert(sizeof fixed / sizeof fixed[0] == 13, "ZP_STATE_NREFS counts these");
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 15, "ZP_STATE_NREFS counts these");
     size_t n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         refs[n++] = fixed[i];
@@ -1393,6 +1460,10 @@ static int add_errors(PyObject *m, zp_state *st)
     SUB(err_invalid, "InvalidArgument", PyExc_ValueError, "Invalid argument (EINVAL, ENAMETOOLONG), message too large (EMSGSIZE), or a call the endpoint's role does not have (EOPNOTSUPP).");
     SUB(err_cancelled, "Cancelled", NULL, "The blocked call was woken by interrupt() or close() from another thread (ECANCELED).");
     SUB(err_permission, "PermissionDenied", PyExc_PermissionError, "Peer credentials refused (EPERM, EACCES).");
+    SUB(err_overflow, "Overflow", NULL, "A topic subscriber was lapped (EOVERFLOW): .messages and .bytes say exactly "
+        "what it lost; the next call goes on after the gap.");
+    SUB(err_stale, "Stale", NULL, "A topic view was overwritten by the publisher while it was held (ESTALE): what "
+        "was read through it may be torn; discard it.");
 #undef SUB
     return 0;
 }
@@ -1446,7 +1517,8 @@ PyMODINIT_FUNC PyInit__zipc(void)
         add_match_args(&ZpMessage_Type, "type_id", "data") || add_constants(m) || add_errno_map(m) ||
         add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
-        add_type(m, &ZpReservation_Type, "Reservation")) {
+        add_type(m, &ZpReservation_Type, "Reservation") || add_type(m, &ZpPublisher_Type, "Publisher") ||
+        add_type(m, &ZpSubscriber_Type, "Subscriber")) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,7 +1,11 @@
 /* Internal interfaces of the zipc CPython extension (zp_ prefix).
  *
  * Objects:
- *   Channel      one endpoint; every method takes the endpoint's busy flag
+ *   Endpoint     the object of one C endpoint: a Channel (either role), a
+ *                topic's Publisher (producer) or Subscriber (consumer). One
+ *                struct and one set of methods (zp_ep_*) for the three: the
+ *                kind's C calls come through its zp_ops. Every method takes
+ *                the endpoint's busy flag.
  *   View         a message viewed in place (consumer); buffer + DLPack exporter
  *   Batch        the views of one drain
  *   Reservation  a writable slot in the ring (producer); buffer exporter
@@ -42,12 +46,34 @@
 #include "zipc/tensor.h"
 #include "zipc/types.h"
 
-/* ---- Channel ------------------------------------------------------------ */
+/* ---- Endpoint ----------------------------------------------------------- */
 struct ReservationObject;
+struct EndpointObject;
 
-typedef struct {
+/* The C calls of one kind of endpoint, on its handle (`ep`). A producer
+ * kind has reserve..flush, a consumer kind drain..release_views; shutdown
+ * is NULL when the kind has none (close then waits for the last pin). */
+typedef struct zp_ops {
+    int (*reserve)(void *ep, size_t size, void **buf, int64_t timeout_ns);
+    int (*commit)(void *ep, size_t size, uint32_t type, unsigned flags);
+    int (*abort)(void *ep);
+    int (*flush)(void *ep);
+    int (*drain)(void *ep, struct zipc_msg *msgs, unsigned max, int64_t timeout_ns);
+    int (*release_view)(void *ep, const struct zipc_msg *msg);
+    int (*release_views)(void *ep, const struct zipc_msg *msgs, unsigned n);
+    int (*interrupt)(void *ep);
+    int (*fd)(void *ep);
+    int (*shutdown)(void *ep);
+    int (*close)(void *ep);
+    PyObject *(*stats)(struct EndpointObject *self); /* a new dict, or NULL with an exception */
+    /* the loss of the last -EOVERFLOW (NULL: the kind never overflows) */
+    int (*last_loss)(const void *ep, uint64_t *messages, uint64_t *bytes);
+} zp_ops;
+
+typedef struct EndpointObject {
     PyObject_HEAD
-    zipc_channel *ch;               /* NULL once really closed */
+    void *ep;                       /* the C endpoint; NULL once really closed */
+    const zp_ops *ops;
     int busy;                       /* atomic: a call runs on this endpoint */
     unsigned long owner;            /* the thread holding busy (valid while busy) */
     int role;                       /* ZIPC_ROLE_PRODUCER / ZIPC_ROLE_CONSUMER */
@@ -68,26 +94,42 @@ typedef struct {
     Py_ssize_t stash_n, stash_cap;
     struct zipc_msg *deferred;      /* views that died while busy, to give back */
     Py_ssize_t deferred_n, deferred_cap;
+    uint64_t stale_unreported;      /* views given back overwritten with nobody to tell (-ESTALE) */
+    /* topic subscribers: the loss of the last Overflow raised, and what the
+     * binding itself dropped (copies found overwritten, see wrap_taken) */
+    struct zp_loss { uint64_t messages, bytes, events; } last_loss, torn;
     PyObject *weakreflist;
-} ChannelObject;
+} EndpointObject;
 
 extern PyTypeObject ZpChannel_Type;
+
+/* A new endpoint object of `type` over the C endpoint `ep` (closed with
+ * ops->close if this fails). */
+PyObject *zp_endpoint_new(PyTypeObject *type, void *ep, const zp_ops *ops, int role, size_t capacity,
+                          size_t max_message, int peer_pid);
 
 /* Take / drop the busy flag: every method that touches the endpoint runs
  * between them. zp_enter raises ValueError (closed) or RuntimeError (used
  * from another thread at the same time). zp_leave first runs the deferred
  * work (releases, an abort, a requested close). */
-int zp_enter(ChannelObject *self);
+int zp_enter(EndpointObject *self);
 /* Take the flag without raising (deallocators); false if busy. */
-bool zp_try_busy(ChannelObject *self);
-void zp_leave(ChannelObject *self);
-void zp_pin(ChannelObject *self);
+bool zp_try_busy(EndpointObject *self);
+void zp_leave(EndpointObject *self);
+void zp_pin(EndpointObject *self);
 /* Drop a pin; `msg`: the message a dying View gives back (NULL for a
- * reservation's pin). Runs now, or in the thread inside a call. */
-void zp_unpin(ChannelObject *self, const struct zipc_msg *msg);
+ * reservation's pin). Runs now (returns what giving it back returned:
+ * -ESTALE for an overwritten topic view), or in the thread inside a call
+ * (returns 0; a stale one is counted in stale_unreported). */
+int zp_unpin(EndpointObject *self, const struct zipc_msg *msg);
 
 /* Raise the exception for a negative errno; returns NULL. */
 PyObject *zp_raise(int err);
+/* zp_raise, the text naming the endpoint `fspath` (bytes, or NULL). */
+PyObject *zp_raise_path(int err, PyObject *fspath);
+/* zp_raise for a call on `self`: an Overflow carries the loss (.messages,
+ * .bytes), which becomes self->last_loss. */
+PyObject *zp_raise_ep(EndpointObject *self, int err);
 /* Convert a Python timeout (None, or seconds >= 0) to nanoseconds. */
 int zp_timeout(PyObject *obj, int64_t *ns);
 int zp_type_id(PyObject *obj, void *out);
@@ -103,9 +145,9 @@ int zp_opt_ssize(PyObject *obj, Py_ssize_t *v);
 
 /* One blocking operation: called with timeout ZIPC_TRY under the GIL, then
  * in slices of at most 200 ms without the GIL. */
-typedef int (*zp_op)(ChannelObject *self, void *arg, int64_t timeout_ns);
+typedef int (*zp_op)(EndpointObject *self, void *arg, int64_t timeout_ns);
 #define ZP_PYERR INT_MIN /* a Python exception (signal handler) is set */
-int zp_block(ChannelObject *self, zp_op op, void *arg, int64_t timeout_ns);
+int zp_block(EndpointObject *self, zp_op op, void *arg, int64_t timeout_ns);
 /* A new reference to an attribute of zipc._arrays (the NumPy glue). */
 PyObject *zp_arrays_attr(const char *name);
 /* memcpy that drops the GIL for copies of ZP_COPY_NOGIL bytes or more. */
@@ -124,7 +166,7 @@ void zp_message_freelist_clear(void);
 /* ---- View and Batch --------------------------------------------------- */
 typedef struct {
     PyObject_HEAD
-    ChannelObject *owner;
+    EndpointObject *owner;
     struct zipc_msg msg;    /* as the core gave it: release_view takes it back */
     Py_ssize_t exports;     /* buffer exports + DLPack capsules alive */
     bool claimed;           /* until release() / __exit__ */
@@ -136,17 +178,17 @@ typedef struct {
 
 extern PyTypeObject ZpView_Type;
 extern PyTypeObject ZpBatch_Type;
-PyObject *zp_view_new(ChannelObject *owner, const struct zipc_msg *msg);
+PyObject *zp_view_new(EndpointObject *owner, const struct zipc_msg *msg);
 PyObject *zp_batch_new(PyObject *views_tuple);
 /* A read-only ndarray over a taken tensor message, without copying; its base
  * is a View, claimed as long as the array lives. NULL with an exception
  * (TypeError: not a tensor) and nothing consumed: the caller stashes it. */
-PyObject *zp_tensor_array(ChannelObject *owner, const struct zipc_msg *msg);
+PyObject *zp_tensor_array(EndpointObject *owner, const struct zipc_msg *msg);
 
 /* ---- Reservation -------------------------------------------------------- */
 typedef struct ReservationObject {
     PyObject_HEAD
-    ChannelObject *owner;
+    EndpointObject *owner;
     uint8_t *data;          /* the whole reserved payload */
     Py_ssize_t size;        /* bytes the caller may write (after data_offset) */
     Py_ssize_t data_offset; /* tensor reservations: header bytes before the data */
@@ -159,7 +201,7 @@ typedef struct ReservationObject {
 } ReservationObject;
 
 extern PyTypeObject ZpReservation_Type;
-PyObject *zp_reservation_new(ChannelObject *owner, void *buf, Py_ssize_t size,
+PyObject *zp_reservation_new(EndpointObject *owner, void *buf, Py_ssize_t size,
                              Py_ssize_t data_offset, uint32_t type);
 /* close(): the C close drops the reservation; the object learns it here. */
 void zp_reservation_detach(ReservationObject *res);
@@ -191,10 +233,139 @@ int zp_tensor_buffer(PyObject *obj, Py_buffer *b, int *code, int *bits);
 PyObject *zp_tensor_info(PyObject *module, PyObject *buffer);
 PyObject *zp_tensor_header(PyObject *module, PyObject *args);
 
+/* ---- The methods every kind shares (_zipc.c) -------------------------------
+ * Each type's method table lists the entries it has (ZP_M_*, ZP_GET_*). */
+#define FASTCALL_ARGS PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
+PyObject *zp_ep_close(EndpointObject *self, PyObject *ignored);
+PyObject *zp_ep_interrupt(EndpointObject *self, PyObject *ignored);
+void zp_ep_dealloc(EndpointObject *self);
+PyObject *zp_ep_enter(PyObject *self, PyObject *ignored);
+PyObject *zp_ep_exit(EndpointObject *self, PyObject *args);
+PyObject *zp_ep_fileno(EndpointObject *self, PyObject *ignored);
+PyObject *zp_ep_stats(EndpointObject *self, PyObject *ignored);
+PyObject *zp_ep_send(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_send_many(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_flush(EndpointObject *self, PyObject *ignored);
+PyObject *zp_ep_reserve(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_reserve_tensor(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_send_tensor(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_recv(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_recv_many(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_recv_tensor(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_recv_tensors(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_view(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_drain(EndpointObject *self, FASTCALL_ARGS);
+PyObject *zp_ep_iter(PyObject *self);
+PyObject *zp_ep_iternext(EndpointObject *self);
+PyObject *zp_ep_get_capacity(EndpointObject *self, void *c);
+PyObject *zp_ep_get_peer_pid(EndpointObject *self, void *c);
+PyObject *zp_ep_get_max(EndpointObject *self, void *c);
+PyObject *zp_ep_get_closed(EndpointObject *self, void *c);
+/* A blocking open that may be retried (subscribe): runs open(arg, slice)
+ * without the GIL in slices of at most 200 ms, checking signals between
+ * them, until it returns something other than -ETIMEDOUT/-ENOENT/-EINTR or
+ * the deadline passes. ZP_PYERR: a signal handler raised. */
+int zp_open_sliced(int (*open)(void *arg, int64_t timeout_ns), void *arg, int64_t timeout_ns);
+/* The keyword options every open shares (spin, any_uid, peer_uid), into *o. */
+int zp_parse_spin(PyObject *spin, struct zipc_options *o);
+int zp_parse_peer_uid(PyObject *peer_uid, int any_uid, struct zipc_options *o);
+int zp_parse_max_segment(PyObject *obj, uint64_t *out);
+/* timeout not given (NULL): the C default, ZIPC_DEFAULT_TIMEOUT_NS. */
+int zp_open_timeout(PyObject *timeout, int64_t *ns);
+/* ZIPC_MIN_CAPACITY..ZIPC_MAX_CAPACITY, else ValueError. */
+int zp_check_capacity(Py_ssize_t capacity);
+
+/* METH_VARARGS | METH_KEYWORDS or METH_FASTCALL | METH_KEYWORDS functions in a PyMethodDef slot. */
+#define WITH_KEYWORDS(f) (PyCFunction)(void (*)(void))(f)
+#define FASTCALL_KW METH_FASTCALL | METH_KEYWORDS
+
+#define ZP_M_ENDPOINT(closes)                                                                          \
+    {"close", (PyCFunction)zp_ep_close, METH_NOARGS,                                               \
+     "Close the endpoint; " closes " With views or exports still alive, the unmapping waits for "  \
+     "the last of them. From another thread while a call is blocked (recv, send, ...): wakes it " \
+     "(it raises Cancelled; iteration just ends), waits for it to leave, then closes."},          \
+    {"interrupt", (PyCFunction)zp_ep_interrupt, METH_NOARGS,                                       \
+     "Wake the call blocked on this endpoint, from any thread: it raises Cancelled (iteration "   \
+     "ends). If none is blocked, the next call that has to wait does (the interrupt is kept "     \
+     "until one call takes it). A message already there is still received first."},              \
+    {"__enter__", (PyCFunction)zp_ep_enter, METH_NOARGS, NULL},                                    \
+    {"__exit__", (PyCFunction)zp_ep_exit, METH_VARARGS, NULL},                                     \
+    {"fileno", (PyCFunction)zp_ep_fileno, METH_NOARGS,                                             \
+     "A pollable fd: readable when the awaited condition may hold. Once created, every call that " \
+     "would block with timeout=0 arms it: try, on Timeout wait for readability, try again."},     \
+    {"stats", (PyCFunction)zp_ep_stats, METH_NOARGS, "This endpoint's counters as a dict."}
+
+#define ZP_M_PRODUCER                                                                                  \
+    {"send", WITH_KEYWORDS(zp_ep_send), FASTCALL_KW,                                               \
+     "send(data, type_id=0, timeout=None)\n--\n\nCopy a bytes-like object in as one message."},     \
+    {"send_many", WITH_KEYWORDS(zp_ep_send_many), FASTCALL_KW,                                     \
+     "send_many(messages, type_id=0, timeout=None)\n--\n\n"                                         \
+     "Send each message of an iterable, published in batches of 64: a bytes-like object (sent "   \
+     "with type_id) or a (type_id, payload) pair such as a received Message. Returns the count."}, \
+    {"flush", (PyCFunction)zp_ep_flush, METH_NOARGS, "Publish staged messages (never blocks)."},   \
+    {"reserve", WITH_KEYWORDS(zp_ep_reserve), FASTCALL_KW,                                         \
+     "reserve(size, type_id=0, timeout=None)\n--\n\n"                                               \
+     "Reserve `size` writable bytes in the ring: a Reservation (buffer protocol). Leaving its "   \
+     "`with` block commits, an exception aborts."},                                               \
+    {"reserve_tensor", WITH_KEYWORDS(zp_ep_reserve_tensor), FASTCALL_KW,                           \
+     "reserve_tensor(shape, dtype, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"                   \
+     "Reserve a tensor message in the ring and return the Reservation; r.array is a writable "    \
+     "C-contiguous ndarray over the slot. Fill it in place; leaving the `with` block commits. "   \
+     "Do not keep references to r.array (or views of it) past the block: a live one aborts the "  \
+     "commit with BufferError (nothing is published)."},                                          \
+    {"send_tensor", WITH_KEYWORDS(zp_ep_send_tensor), FASTCALL_KW,                                 \
+     "send_tensor(tensor, *, type_id=TYPE_TENSOR, timeout=None)\n--\n\n"                            \
+     "Send an array-like (NumPy array, any buffer of a numeric format, or anything "              \
+     "numpy.asarray takes) as a tensor message: one copy into the ring. A non-contiguous array "  \
+     "is gathered into C order on the way; the receiver always gets a C-contiguous tensor."}
+
+#define ZP_M_CONSUMER                                                                                  \
+    {"recv", WITH_KEYWORDS(zp_ep_recv), FASTCALL_KW,                                               \
+     "recv(timeout=None)\n--\n\nReceive one message as a copy: Message(type_id, data)."},            \
+    {"recv_many", WITH_KEYWORDS(zp_ep_recv_many), FASTCALL_KW,                                     \
+     "recv_many(max_messages=1024, timeout=None)\n--\n\n"                                           \
+     "Wait for at least one message, then take every message already there (up to "               \
+     "max_messages): a list of Message(type_id, data) copies. The fast path."},                   \
+    {"recv_tensor", WITH_KEYWORDS(zp_ep_recv_tensor), FASTCALL_KW,                                 \
+     "recv_tensor(timeout=None)\n--\n\n"                                                           \
+     "Receive a tensor message as a read-only NumPy array over the ring, without copying. "       \
+     "The array keeps its slot until it is garbage-collected; slots go back in order, so "        \
+     "holding one array only holds back the slots after it until it goes. A message that is "     \
+     "not a tensor raises TypeError and stays in place (recv() or view() takes it)."},            \
+    {"recv_tensors", WITH_KEYWORDS(zp_ep_recv_tensors), FASTCALL_KW,                               \
+     "recv_tensors(max_messages=64, timeout=None)\n--\n\n"                                          \
+     "Wait for one tensor message, then take every one already there (up to max_messages): "     \
+     "a list of read-only zero-copy arrays. It stops before the first message that is not a "     \
+     "tensor, which stays in place (TypeError if it comes first)."},                              \
+    {"view", WITH_KEYWORDS(zp_ep_view), FASTCALL_KW,                                               \
+     "view(timeout=None)\n--\n\nThe next message in place, as a read-only View."},                  \
+    {"drain", WITH_KEYWORDS(zp_ep_drain), FASTCALL_KW,                                             \
+     "drain(max_messages=64, timeout=None)\n--\n\n"                                                 \
+     "Wait for one message, then view every one already there: a Batch of Views."}
+
+#define ZP_GET_ENDPOINT                                                                               \
+    {"capacity", (getter)zp_ep_get_capacity, NULL, "Ring size in bytes (a power of two).", NULL},  \
+    {"max_message", (getter)zp_ep_get_max, NULL,                                                   \
+     "Largest message always accepted: capacity // 2 - 16.", NULL},                               \
+    {"closed", (getter)zp_ep_get_closed, NULL, "True after close().", NULL}
+
+/* A stats() dict: {names[i]: values[i]}. */
+PyObject *zp_counters(const char *const *names, const uint64_t *values, size_t n);
+
+/* The fields every endpoint type shares, first in its PyTypeObject. */
+#define ZP_ENDPOINT_TYPE(name, doc)                                                                    \
+    PyVarObject_HEAD_INIT(NULL, 0)                                                                 \
+    .tp_name = name, .tp_doc = doc, .tp_basicsize = sizeof(EndpointObject),                        \
+    .tp_dealloc = (destructor)zp_ep_dealloc, .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,  \
+    .tp_weaklistoffset = offsetof(EndpointObject, weakreflist)
+
+/* ---- topic (_topic.c) --------------------------------------------------- */
+extern PyTypeObject ZpPublisher_Type, ZpSubscriber_Type;
+
 /* ---- module state (zipc._zipc) ------------------------------------------- */
 typedef struct {
     PyObject *err_base, *err_timeout, *err_peer_gone, *err_cancelled, *err_abi, *err_corrupted,
-        *err_invalid, *err_permission;
+        *err_invalid, *err_permission, *err_overflow, *err_stale;
     PyObject *tensor_args;          /* zipc._arrays.tensor_args, once needed */
     PyObject *np_ndarray;           /* numpy.ndarray, once NumPy is imported */
     PyObject *dtype_args;           /* reserve_tensor: {dtype argument: (dtype, code, bits)} */
