@@ -3,6 +3,9 @@
  * plus the RAII and type checks around it.
  *
  *   zipc::channel      move-only endpoint; closes in its destructor
+ *   zipc::publisher    a topic's one writer (zipc/topic.h); move-only
+ *   zipc::subscriber   one of a topic's readers, with its zipc::subscription
+ *                      (a zipc::policy, history, resume_newest); move-only
  *   zipc::reservation  a slot being written; aborted unless committed
  *   zipc::view         one message read in place; released when it dies
  *   zipc::batch        the views of one drain; released together
@@ -30,16 +33,22 @@
  * zipc::default_spin), then sleep in the kernel until the peer acts, dies,
  * channel::interrupt() is called, or the timeout passes.
  *
- * Threads. A channel and everything it hands out (reservations, views,
- * batches) belong to one thread at a time; calls on them must not run
- * concurrently, except channel::interrupt(), which any thread may call. The
- * producer and the consumer (other endpoints, usually other processes) run
- * fully in parallel. Views, batches and reservations must not outlive the
- * channel that made them (like iterators and their container).
+ * Threads. An endpoint (channel, publisher, subscriber) and everything it
+ * hands out (reservations, views, batches) belong to one thread at a time;
+ * calls on them must not run concurrently, except interrupt(), which any
+ * thread may call. The endpoints (usually in other processes) run fully in
+ * parallel. Views, batches and reservations must not outlive the endpoint
+ * that made them (like iterators and their container).
  *
  * Release order. Views and batches may die in any order: each is given back
- * with zipc_channel_release_view, and the C core's ledger returns the ring
- * to the producer oldest first (as soon as every older view is gone too).
+ * with zipc_channel_release_view (zipc_subscriber_release_view), and the C
+ * core's ledger returns the ring to the writer oldest first (as soon as
+ * every older view is gone too).
+ *
+ * One class per concept for both kinds: a channel and a publisher write
+ * through the same calls (detail::writer), a channel and a subscriber read
+ * through the same calls (detail::reader), and they hand out the same
+ * zipc::reservation, zipc::view and zipc::batch.
  */
 #ifndef ZIPC_HPP
 #define ZIPC_HPP
