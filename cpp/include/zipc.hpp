@@ -875,6 +875,58 @@ struct message {
 
 namespace detail {
 
+inline int c_close(zipc_channel *e) noexcept { return zipc_channel_close(e); }
+inline int c_close(zipc_publisher *e) noexcept { return zipc_publisher_close(e); }
+inline int c_close(zipc_subscriber *e) noexcept { return zipc_subscriber_close(e); }
+inline int c_interrupt(zipc_channel *e) noexcept { return zipc_channel_interrupt(e); }
+inline int c_interrupt(zipc_publisher *e) noexcept { return zipc_publisher_interrupt(e); }
+inline int c_interrupt(zipc_subscriber *e) noexcept { return zipc_subscriber_interrupt(e); }
+
+/* An owned C endpoint E: move-only, closed when it dies. Empty (default or
+ * moved from): every call fails with EINVAL. */
+template <class E> class owner {
+public:
+    owner() noexcept = default;
+    /* Take ownership of a C endpoint. */
+    explicit owner(E *adopt) noexcept : e_(adopt) {}
+    owner(owner &&o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+    owner &operator=(owner &&o) noexcept
+    {
+        if (this != &o) {
+            close();
+            e_ = std::exchange(o.e_, nullptr);
+        }
+        return *this;
+    }
+    owner(const owner &) = delete;
+    owner &operator=(const owner &) = delete;
+    ~owner() { close(); }
+
+    /* Close now (what the destructor does). Never blocks. */
+    void close() noexcept
+    {
+        if (e_)
+            c_close(std::exchange(e_, nullptr));
+    }
+    /* Wake the call blocked on this endpoint: safe from any thread (the one
+     * exception to "one thread at a time"). The blocked call then throws
+     * (or returns) std::errc::operation_canceled; if no call is blocked,
+     * the next blocking call does (the interrupt is latched until one call
+     * consumes it). The endpoint must stay open (not closed, moved or
+     * destroyed) while this runs. For a clean shutdown of a reading
+     * thread: interrupt, join, then close. Never blocks. */
+    void interrupt() const noexcept
+    {
+        if (e_)
+            c_interrupt(e_);
+    }
+    explicit operator bool() const noexcept { return e_ != nullptr; }
+    E *native_handle() const noexcept { return e_; }
+
+protected:
+    E *e_ = nullptr; /* null: empty (every C call then returns -EINVAL) */
+};
+
 /* Writing: a channel's producer, a topic's publisher. Each blocking call X
  * comes as X(args, timeout = forever), which throws zipc::error;
  * X(args, timeout, std::nothrow), which returns the error; and try_X(args),
@@ -1060,23 +1112,11 @@ private:
  * producer's calls (reserve, send, ...) and the consumer's (view, drain,
  * recv, ...) are those of detail::writer and detail::reader above; calls
  * of the other role fail with EOPNOTSUPP. */
-class channel : public detail::writer<channel>, public detail::reader<channel> {
+class channel : public detail::owner<zipc_channel>,
+                public detail::writer<channel>,
+                public detail::reader<channel> {
 public:
-    channel() noexcept = default;
-    /* Take ownership of a C endpoint. */
-    explicit channel(zipc_channel *adopt) noexcept : ch_(adopt) {}
-    channel(channel &&o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
-    channel &operator=(channel &&o) noexcept
-    {
-        if (this != &o) {
-            close();
-            ch_ = std::exchange(o.ch_, nullptr);
-        }
-        return *this;
-    }
-    channel(const channel &) = delete;
-    channel &operator=(const channel &) = delete;
-    ~channel() { close(); }
+    using owner::owner;
 
     /* Create the channel under `name` (a name, or a socket path if it holds a
      * '/': see zipc/common.h) and wait for one peer
@@ -1098,40 +1138,21 @@ public:
         return open("zipc_channel_connect", [&](zipc_channel **ch) { return zipc_channel_connect(ch, name.c_str(), &o); });
     }
 
-    /* Close now (what the destructor does). Never blocks. */
-    void close() noexcept
-    {
-        if (ch_)
-            zipc_channel_close(std::exchange(ch_, nullptr));
-    }
     /* Tell the peer we are done without unmapping: open views stay
      * readable until close. Later calls fail with EPIPE. */
-    void shutdown() { detail::check(zipc_channel_shutdown(ch_), "zipc_channel_shutdown"); }
-    /* Wake the call blocked on this channel: safe from any thread (the one
-     * exception to "one thread at a time"). The blocked call then throws
-     * (or returns) std::errc::operation_canceled; if no call is blocked,
-     * the next blocking call does (the interrupt is latched until one call
-     * consumes it). The channel must stay open (not closed, moved or
-     * destroyed) while this runs. For a clean shutdown of a consumer
-     * thread: interrupt, join, then close. Never blocks. */
-    void interrupt() const noexcept
-    {
-        if (ch_)
-            zipc_channel_interrupt(ch_);
-    }
+    void shutdown() { detail::check(zipc_channel_shutdown(e_), "zipc_channel_shutdown"); }
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
 
-    explicit operator bool() const noexcept { return ch_ != nullptr; }
-    zipc_channel *native_handle() const noexcept { return ch_; }
-    zipc::role role() const noexcept { return ch_ ? static_cast<zipc::role>(zipc_channel_role(ch_)) : zipc::role::default_; }
-    std::size_t capacity() const noexcept { return ch_ ? zipc_channel_capacity(ch_) : 0; }
-    std::size_t max_message() const noexcept { return ch_ ? zipc_channel_max_message(ch_) : 0; }
-    int peer_pid() const noexcept { return ch_ ? zipc_channel_peer_pid(ch_) : 0; }
+    zipc::role role() const noexcept { return e_ ? static_cast<zipc::role>(zipc_channel_role(e_)) : zipc::role::default_; }
+    std::size_t capacity() const noexcept { return e_ ? zipc_channel_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_channel_max_message(e_) : 0; }
+    int peer_pid() const noexcept { return e_ ? zipc_channel_peer_pid(e_) : 0; }
     /* For poll/epoll: readable when a call that returned EAGAIN may now succeed. */
-    int fd() const { return detail::check(zipc_channel_fd(ch_), "zipc_channel_fd"); }
+    int fd() const { return detail::check(zipc_channel_fd(e_), "zipc_channel_fd"); }
     zipc_channel_stats stats() const
     {
         zipc_channel_stats st{};
-        detail::check(zipc_channel_get_stats(ch_, &st), "zipc_channel_get_stats");
+        detail::check(zipc_channel_get_stats(e_, &st), "zipc_channel_get_stats");
         return st;
     }
 
@@ -1142,7 +1163,6 @@ private:
         detail::check(make(&ch), what);
         return channel(ch);
     }
-    zipc_channel *ch_ = nullptr; /* null: empty (every C call then returns -EINVAL) */
 };
 
 /* ======================================================================
@@ -1194,23 +1214,9 @@ inline bool is_stale(std::error_code ec) noexcept { return ec.category() == cate
  * reserve_tensor, flush and their nothrow and try_ forms): they wait only
  * for lossless subscribers (block, max_lag below its bound), and without
  * any they never wait (the oldest messages are overwritten). */
-class publisher : public detail::writer<publisher> {
+class publisher : public detail::owner<zipc_publisher>, public detail::writer<publisher> {
 public:
-    publisher() noexcept = default;
-    /* Take ownership of a C endpoint. */
-    explicit publisher(zipc_publisher *adopt) noexcept : pub_(adopt) {}
-    publisher(publisher &&o) noexcept : pub_(std::exchange(o.pub_, nullptr)) {}
-    publisher &operator=(publisher &&o) noexcept
-    {
-        if (this != &o) {
-            close();
-            pub_ = std::exchange(o.pub_, nullptr);
-        }
-        return *this;
-    }
-    publisher(const publisher &) = delete;
-    publisher &operator=(const publisher &) = delete;
-    ~publisher() { close(); }
+    using owner::owner;
 
     /* Create the topic `name` (a name or a socket path) with a ring of
      * `capacity` bytes (rounded up to a power of two) and room for
@@ -1226,37 +1232,19 @@ public:
         return publisher(p);
     }
 
-    /* Close now (what the destructor does). Never blocks. */
-    void close() noexcept
-    {
-        if (pub_)
-            zipc_publisher_close(std::exchange(pub_, nullptr));
-    }
-    /* Wake the call blocked on this publisher, from any thread (as
-     * channel::interrupt): it fails with std::errc::operation_canceled. */
-    void interrupt() const noexcept
-    {
-        if (pub_)
-            zipc_publisher_interrupt(pub_);
-    }
-
-    explicit operator bool() const noexcept { return pub_ != nullptr; }
-    zipc_publisher *native_handle() const noexcept { return pub_; }
-    std::size_t capacity() const noexcept { return pub_ ? zipc_publisher_capacity(pub_) : 0; }
-    std::size_t max_message() const noexcept { return pub_ ? zipc_publisher_max_message(pub_) : 0; }
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    std::size_t capacity() const noexcept { return e_ ? zipc_publisher_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_publisher_max_message(e_) : 0; }
     /* Subscribers attached now (live, not evicted). */
-    int subscribers() const { return detail::check(zipc_publisher_subscribers(pub_), "zipc_publisher_subscribers"); }
+    int subscribers() const { return detail::check(zipc_publisher_subscribers(e_), "zipc_publisher_subscribers"); }
     /* For poll/epoll: readable when a waiting reserve may find space. */
-    int fd() const { return detail::check(zipc_publisher_fd(pub_), "zipc_publisher_fd"); }
+    int fd() const { return detail::check(zipc_publisher_fd(e_), "zipc_publisher_fd"); }
     zipc_publisher_stats stats() const
     {
         zipc_publisher_stats st{};
-        detail::check(zipc_publisher_get_stats(pub_, &st), "zipc_publisher_get_stats");
+        detail::check(zipc_publisher_get_stats(e_, &st), "zipc_publisher_get_stats");
         return st;
     }
-
-private:
-    zipc_publisher *pub_ = nullptr; /* null: empty */
 };
 
 /* One reader of a topic, with its own cursor and policy; the ring is mapped
@@ -1270,23 +1258,9 @@ private:
  *     drop_oldest view was overwritten while open (block views are pinned);
  *   EBADMSG: evicted (its cursor was invalid) or the ring is corrupt;
  *   EPIPE: the publisher is gone and every committed message was read. */
-class subscriber : public detail::reader<subscriber> {
+class subscriber : public detail::owner<zipc_subscriber>, public detail::reader<subscriber> {
 public:
-    subscriber() noexcept = default;
-    /* Take ownership of a C endpoint. */
-    explicit subscriber(zipc_subscriber *adopt) noexcept : sub_(adopt) {}
-    subscriber(subscriber &&o) noexcept : sub_(std::exchange(o.sub_, nullptr)) {}
-    subscriber &operator=(subscriber &&o) noexcept
-    {
-        if (this != &o) {
-            close();
-            sub_ = std::exchange(o.sub_, nullptr);
-        }
-        return *this;
-    }
-    subscriber(const subscriber &) = delete;
-    subscriber &operator=(const subscriber &) = delete;
-    ~subscriber() { close(); }
+    using owner::owner;
 
     /* Attach to the topic `name`, waiting up to options::handshake_timeout
      * for its publisher to exist. Throws ETIMEDOUT / ENOENT, ENOSPC (the
@@ -1300,39 +1274,24 @@ public:
         return subscriber(p);
     }
 
-    /* Close now (what the destructor does). Never blocks. */
-    void close() noexcept
-    {
-        if (sub_)
-            zipc_subscriber_close(std::exchange(sub_, nullptr));
-    }
-    /* Wake the call blocked on this subscriber, from any thread (as
-     * channel::interrupt): it fails with std::errc::operation_canceled. */
-    void interrupt() const noexcept
-    {
-        if (sub_)
-            zipc_subscriber_interrupt(sub_);
-    }
-
-    explicit operator bool() const noexcept { return sub_ != nullptr; }
-    zipc_subscriber *native_handle() const noexcept { return sub_; }
-    std::size_t capacity() const noexcept { return sub_ ? zipc_subscriber_capacity(sub_) : 0; }
-    std::size_t max_message() const noexcept { return sub_ ? zipc_subscriber_max_message(sub_) : 0; }
-    int publisher_pid() const noexcept { return sub_ ? zipc_subscriber_publisher_pid(sub_) : 0; }
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    std::size_t capacity() const noexcept { return e_ ? zipc_subscriber_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_subscriber_max_message(e_) : 0; }
+    int publisher_pid() const noexcept { return e_ ? zipc_subscriber_publisher_pid(e_) : 0; }
     /* For poll/epoll: readable when a message may be there, or the publisher is gone. */
-    int fd() const { return detail::check(zipc_subscriber_fd(sub_), "zipc_subscriber_fd"); }
+    int fd() const { return detail::check(zipc_subscriber_fd(e_), "zipc_subscriber_fd"); }
     zipc_subscriber_stats stats() const
     {
         zipc_subscriber_stats st{};
-        detail::check(zipc_subscriber_get_stats(sub_, &st), "zipc_subscriber_get_stats");
+        detail::check(zipc_subscriber_get_stats(e_, &st), "zipc_subscriber_get_stats");
         return st;
     }
     /* The loss the last EOVERFLOW reported. */
     zipc::loss last_loss() const noexcept
     {
         zipc::loss l{0, 0};
-        if (sub_)
-            zipc_subscriber_last_loss(sub_, &l.messages, &l.bytes);
+        if (e_)
+            zipc_subscriber_last_loss(e_, &l.messages, &l.bytes);
         return l;
     }
 
@@ -1347,7 +1306,7 @@ public:
     result<zipc::message> latest(bytes buf, std::uint32_t type, std::nothrow_t) noexcept
     {
         zipc::message m{};
-        if (int rc = zipc_subscriber_latest(sub_, type, buf.data(), buf.size(), &m.size, &m.type))
+        if (int rc = zipc_subscriber_latest(e_, type, buf.data(), buf.size(), &m.size, &m.type))
             return make_error_code(rc);
         return m;
     }
@@ -1365,9 +1324,6 @@ public:
             throw error(m ? make_error_code(-EBADMSG) : m.error(), "zipc_subscriber_latest");
         return v;
     }
-
-private:
-    zipc_subscriber *sub_ = nullptr; /* null: empty */
 };
 
 /* Library version ("MAJOR.MINOR.PATCH", from zipc/common.h) and the

@@ -100,6 +100,13 @@ template <class F> pid_t spawn(F &&child)
 
 // ---- values, errors -----------------------------------------------------
 
+/* An endpoint is its C pointer; the shared view and reservation add one more. */
+static_assert(sizeof(zipc::channel) == sizeof(void *) && sizeof(zipc::publisher) == sizeof(void *) &&
+                  sizeof(zipc::subscriber) == sizeof(void *),
+              "an endpoint is one pointer");
+static_assert(std::is_nothrow_move_constructible_v<zipc::subscriber> && !std::is_copy_constructible_v<zipc::publisher>,
+              "move-only");
+
 TEST(Topic, SubscriptionIsTheCStruct)
 {
     zipc::subscription s{zipc::policy::max_lag, 100};
