@@ -6,6 +6,7 @@
  *   zipc/channel.h   SPSC: one producer, one consumer
  *   zipc/inspect.h   a read-only look at any segment, for tools
  *   zipc/topic.h     one publisher, many subscribers
+ *   zipc/stream.h    the same typed messages framed over any byte stream
  *   zipc/tensor.h, zipc/types.h   payload conventions (header-only)
  */
 #ifndef ZIPC_H
@@ -16,5 +17,6 @@
 #include "zipc/channel.h"
 #include "zipc/inspect.h"
 #include "zipc/topic.h"
+#include "zipc/stream.h"
 
 #endif /* ZIPC_H */

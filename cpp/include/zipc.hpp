@@ -1331,6 +1331,101 @@ public:
 inline const char *version() noexcept { return zipc_version(); }
 inline std::uint32_t abi_version() noexcept { return zipc_abi_version(); }
 
+/* ======================================================================
+ * Streams: the same typed messages over any byte stream (zipc/stream.h)
+ *
+ *   zipc::stream_writer  frames to an fd (a pipe, stdout, a socket, a file)
+ *   zipc::stream_reader  frames from an fd; owns its C reader, not the fd
+ *
+ * A frame read is a zipc::view_ref (payload(), text(), as<T>(), tensor()),
+ * valid until the next read on its reader. Neither closes the fd. The clean
+ * end of the stream is std::nullopt (or std::errc::broken_pipe with
+ * std::nothrow); a broken stream throws zipc::error (EBADMSG; EMSGSIZE for
+ * a frame over max_frame, EPROTO for another format version).
+ * ====================================================================== */
+
+class stream_writer {
+public:
+    explicit stream_writer(int fd) noexcept : fd_(fd) {}
+
+    void write(std::uint32_t type, const_bytes payload)
+    {
+        detail::check(write(type, payload, std::nothrow), "zipc_stream_write");
+    }
+    std::error_code write(std::uint32_t type, const_bytes payload, std::nothrow_t) noexcept
+    {
+        return make_error_code(zipc_stream_write(fd_, type, payload.data(), payload.size()));
+    }
+    void write_text(std::string_view text, std::uint32_t type = type_id::str)
+    {
+        write(type, as_bytes(text.data(), text.size()));
+    }
+    template <class T> void write_pod(const T &value, std::uint32_t type = 0)
+    {
+        static_assert(std::is_trivially_copyable_v<T>, "zipc: write_pod needs a trivially copyable type");
+        write(type, as_bytes(&value, sizeof value));
+    }
+    /* A C-contiguous tensor of T (ZIPC_TYPE_TENSOR): its header and the
+     * elements at data, written from where they are (no copy). */
+    template <class T> void write_tensor(const T *data, shape_t shape)
+    {
+        zipc_tensor_header h = tensor_header<T>(shape); /* data_offset == sizeof h */
+        struct iovec iov[2] = {{&h, sizeof h}, {const_cast<T *>(data), static_cast<std::size_t>(h.nbytes)}};
+        detail::check(zipc_stream_writev(fd_, type_id::tensor, iov, h.nbytes ? 2 : 1), "zipc_stream_writev");
+    }
+    int fd() const noexcept { return fd_; }
+
+private:
+    int fd_;
+};
+
+class stream_reader {
+public:
+    /* max_frame: the largest payload accepted (0: ZIPC_STREAM_DEFAULT_MAX_FRAME);
+     * at most 4 GiB - 1 here, a view_ref's size. */
+    explicit stream_reader(int fd, std::uint64_t max_frame = 0)
+    {
+        if (max_frame > UINT32_MAX)
+            throw error(-EINVAL, "zipc::stream_reader: max_frame above 4 GiB - 1");
+        detail::check(zipc_stream_reader_open(&r_, fd, max_frame), "zipc_stream_reader_open");
+    }
+    stream_reader(stream_reader &&o) noexcept : r_(std::exchange(o.r_, nullptr)), frames_(o.frames_) {}
+    stream_reader &operator=(stream_reader &&o) noexcept
+    {
+        std::swap(r_, o.r_);
+        std::swap(frames_, o.frames_);
+        return *this;
+    }
+    stream_reader(const stream_reader &) = delete;
+    stream_reader &operator=(const stream_reader &) = delete;
+    ~stream_reader() { zipc_stream_reader_close(r_); }
+
+    /* The next frame, or std::nullopt at the clean end of the stream. */
+    std::optional<view_ref> read()
+    {
+        result<view_ref> f = read(std::nothrow);
+        if (!f && f.error() == std::errc::broken_pipe)
+            return std::nullopt;
+        return std::move(f).value();
+    }
+    result<view_ref> read(std::nothrow_t) noexcept
+    {
+        zipc_stream_frame f;
+        if (int rc = zipc_stream_read(r_, &f))
+            return make_error_code(rc);
+        zipc_msg m{};
+        m.data = f.data;
+        m.size = static_cast<std::uint32_t>(f.size); /* <= max_frame <= UINT32_MAX */
+        m.type = f.type;
+        m.seq = frames_++;
+        return view_ref(m);
+    }
+
+private:
+    zipc_stream_reader *r_ = nullptr;
+    std::uint64_t frames_ = 0;
+};
+
 } // namespace zipc
 
 #undef ZIPC__HPP_LIKELY

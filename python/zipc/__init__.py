@@ -87,6 +87,7 @@ from ._zipc import (
 from ._channel import Channel
 from ._topic import Publisher, Subscriber, Topic
 from ._typed import RawMessage, register_type, unregister_type
+from ._stream import StreamReader, StreamWriter
 
 __version__ = C_VERSION  # the C library's zipc_version(); setup.py reads the same macros
 
@@ -119,6 +120,8 @@ __all__ = [
     "RawMessage",
     "Reservation",
     "Stale",
+    "StreamReader",
+    "StreamWriter",
     "Subscriber",
     "Timeout",
     "Topic",
