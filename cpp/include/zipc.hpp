@@ -3,6 +3,9 @@
  * plus the RAII and type checks around it.
  *
  *   zipc::channel      move-only endpoint; closes in its destructor
+ *   zipc::publisher    a topic's one writer (zipc/topic.h); move-only
+ *   zipc::subscriber   one of a topic's readers, with its zipc::subscription
+ *                      (a zipc::policy, history, resume_newest); move-only
  *   zipc::reservation  a slot being written; aborted unless committed
  *   zipc::view         one message read in place; released when it dies
  *   zipc::batch        the views of one drain; released together
@@ -30,16 +33,22 @@
  * zipc::default_spin), then sleep in the kernel until the peer acts, dies,
  * channel::interrupt() is called, or the timeout passes.
  *
- * Threads. A channel and everything it hands out (reservations, views,
- * batches) belong to one thread at a time; calls on them must not run
- * concurrently, except channel::interrupt(), which any thread may call. The
- * producer and the consumer (other endpoints, usually other processes) run
- * fully in parallel. Views, batches and reservations must not outlive the
- * channel that made them (like iterators and their container).
+ * Threads. An endpoint (channel, publisher, subscriber) and everything it
+ * hands out (reservations, views, batches) belong to one thread at a time;
+ * calls on them must not run concurrently, except interrupt(), which any
+ * thread may call. The endpoints (usually in other processes) run fully in
+ * parallel. Views, batches and reservations must not outlive the endpoint
+ * that made them (like iterators and their container).
  *
  * Release order. Views and batches may die in any order: each is given back
- * with zipc_channel_release_view, and the C core's ledger returns the ring
- * to the producer oldest first (as soon as every older view is gone too).
+ * with zipc_channel_release_view (zipc_subscriber_release_view), and the C
+ * core's ledger returns the ring to the writer oldest first (as soon as
+ * every older view is gone too).
+ *
+ * One class per concept for both kinds: a channel and a publisher write
+ * through the same calls (detail::writer), a channel and a subscriber read
+ * through the same calls (detail::reader), and they hand out the same
+ * zipc::reservation, zipc::view and zipc::batch.
  */
 #ifndef ZIPC_HPP
 #define ZIPC_HPP
@@ -314,6 +323,7 @@ inline constexpr std::uint32_t str = ZIPC_TYPE_STR;
 inline constexpr std::uint32_t json = ZIPC_TYPE_JSON;
 inline constexpr std::uint32_t tensor = ZIPC_TYPE_TENSOR;
 inline constexpr std::uint32_t list = ZIPC_TYPE_LIST;
+inline constexpr std::uint32_t any = ZIPC_TYPE_ANY; /* subscriber::latest: a message of any type */
 inline constexpr bool is_reserved(std::uint32_t t) noexcept { return t >= ZIPC_TYPE_RESERVED_MIN; }
 } // namespace type_id
 
@@ -378,21 +388,105 @@ inline constexpr more_t more{};
  * Producer: reservation
  * ====================================================================== */
 
-/* A writable slot in the ring (16-byte aligned), from channel::reserve.
- * Commit publishes it; otherwise it is aborted when it dies (no trace in the
- * ring). At most one is open per channel (a second reserve: EALREADY). */
+namespace detail {
+/* The C calls of each endpoint type, overloaded on it, so that one C++ class
+ * serves a channel and a topic alike: the writers (zipc_channel,
+ * zipc_publisher) and the readers (zipc_channel, zipc_subscriber). */
+inline int c_reserve(zipc_channel *e, std::size_t n, void **p, std::int64_t t) noexcept { return zipc_channel_reserve(e, n, p, t); }
+inline int c_reserve(zipc_publisher *e, std::size_t n, void **p, std::int64_t t) noexcept { return zipc_publisher_reserve(e, n, p, t); }
+inline int c_commit(zipc_channel *e, std::size_t n, std::uint32_t type, unsigned f) noexcept { return zipc_channel_commit(e, n, type, f); }
+inline int c_commit(zipc_publisher *e, std::size_t n, std::uint32_t type, unsigned f) noexcept { return zipc_publisher_commit(e, n, type, f); }
+inline int c_abort(zipc_channel *e) noexcept { return zipc_channel_abort(e); }
+inline int c_abort(zipc_publisher *e) noexcept { return zipc_publisher_abort(e); }
+inline int c_flush(zipc_channel *e) noexcept { return zipc_channel_flush(e); }
+inline int c_flush(zipc_publisher *e) noexcept { return zipc_publisher_flush(e); }
+inline int c_send(zipc_channel *e, const void *d, std::size_t n, std::uint32_t type, std::int64_t t) noexcept
+{
+    return zipc_channel_send(e, d, n, type, t);
+}
+inline int c_send(zipc_publisher *e, const void *d, std::size_t n, std::uint32_t type, std::int64_t t) noexcept
+{
+    return zipc_publisher_send(e, d, n, type, t);
+}
+inline int c_view(zipc_channel *e, zipc_msg *m, std::int64_t t) noexcept { return zipc_channel_view(e, m, t); }
+inline int c_view(zipc_subscriber *e, zipc_msg *m, std::int64_t t) noexcept { return zipc_subscriber_view(e, m, t); }
+inline int c_drain(zipc_channel *e, zipc_msg *m, unsigned n, std::int64_t t) noexcept { return zipc_channel_drain(e, m, n, t); }
+inline int c_drain(zipc_subscriber *e, zipc_msg *m, unsigned n, std::int64_t t) noexcept { return zipc_subscriber_drain(e, m, n, t); }
+inline int c_recv(zipc_channel *e, void *b, std::size_t cap, std::size_t *n, std::uint32_t *type, std::int64_t t) noexcept
+{
+    return zipc_channel_recv(e, b, cap, n, type, t);
+}
+inline int c_recv(zipc_subscriber *e, void *b, std::size_t cap, std::size_t *n, std::uint32_t *type, std::int64_t t) noexcept
+{
+    return zipc_subscriber_recv(e, b, cap, n, type, t);
+}
+inline int c_release_view(zipc_channel *e, const zipc_msg *m) noexcept { return zipc_channel_release_view(e, m); }
+inline int c_release_view(zipc_subscriber *e, const zipc_msg *m) noexcept { return zipc_subscriber_release_view(e, m); }
+inline int c_release_views(zipc_channel *e, const zipc_msg *m, unsigned n) noexcept { return zipc_channel_release_views(e, m, n); }
+inline int c_release_views(zipc_subscriber *e, const zipc_msg *m, unsigned n) noexcept
+{
+    return zipc_subscriber_release_views(e, m, n);
+}
+
+/* The C calls' names, for zipc::error's what(). */
+struct call_names {
+    const char *reserve, *commit, *send, *flush, *view, *drain, *recv;
+};
+inline constexpr call_names c_names(const zipc_channel *) noexcept
+{
+    return {"zipc_channel_reserve", "zipc_channel_commit", "zipc_channel_send", "zipc_channel_flush",
+            "zipc_channel_view", "zipc_channel_drain", "zipc_channel_recv"};
+}
+inline constexpr call_names c_names(const zipc_publisher *) noexcept
+{
+    return {"zipc_publisher_reserve", "zipc_publisher_commit", "zipc_publisher_send", "zipc_publisher_flush",
+            nullptr, nullptr, nullptr};
+}
+inline constexpr call_names c_names(const zipc_subscriber *) noexcept
+{
+    return {nullptr, nullptr, nullptr, nullptr, "zipc_subscriber_view", "zipc_subscriber_drain", "zipc_subscriber_recv"};
+}
+
+/* The endpoint a reservation commits to, or a view or batch gives back to:
+ * one of two C types, or none (closed). Two pointers and a branch the CPU
+ * predicts, rather than a call through a pointer. */
+template <class A, class B> class either {
+public:
+    constexpr either() noexcept = default;
+    constexpr either(A *a) noexcept : a_(a) {}
+    constexpr either(B *b) noexcept : b_(b) {}
+    explicit operator bool() const noexcept { return a_ != nullptr || b_ != nullptr; }
+    /* f(endpoint) with its own C type (a null B * when there is none: the
+     * C calls then return -EINVAL). */
+    template <class F> decltype(auto) visit(F &&f) const { return a_ ? f(a_) : f(b_); }
+
+private:
+    A *a_ = nullptr;
+    B *b_ = nullptr;
+};
+using writer_end = either<zipc_channel, zipc_publisher>;
+using reader_end = either<zipc_channel, zipc_subscriber>;
+
+template <class D> class writer;
+template <class D> class reader;
+} // namespace detail
+
+/* A writable slot in the ring (16-byte aligned), from reserve (a channel's
+ * or a publisher's). Commit publishes it; otherwise it is aborted when it
+ * dies (no trace in the ring). At most one is open per endpoint (a second
+ * reserve: EALREADY). */
 class reservation {
 public:
     reservation() noexcept = default;
     reservation(reservation &&o) noexcept
-        : ch_(std::exchange(o.ch_, nullptr)), data_(o.data_), size_(o.size_)
+        : end_(std::exchange(o.end_, {})), data_(o.data_), size_(o.size_)
     {
     }
     reservation &operator=(reservation &&o) noexcept
     {
         if (this != &o) {
             abort();
-            ch_ = std::exchange(o.ch_, nullptr), data_ = o.data_, size_ = o.size_;
+            end_ = std::exchange(o.end_, {}), data_ = o.data_, size_ = o.size_;
         }
         return *this;
     }
@@ -400,7 +494,7 @@ public:
     reservation &operator=(const reservation &) = delete;
     ~reservation() { abort(); }
 
-    explicit operator bool() const noexcept { return ch_ != nullptr; }
+    explicit operator bool() const noexcept { return static_cast<bool>(end_); }
     std::byte *data() const noexcept { return data_; }
     std::size_t size() const noexcept { return size_; }
     bytes span() const noexcept { return bytes(data_, size_); }
@@ -423,25 +517,29 @@ public:
     /* Drop it: nothing reaches the ring. */
     void abort() noexcept
     {
-        if (ch_)
-            zipc_channel_abort(std::exchange(ch_, nullptr));
+        if (end_)
+            std::exchange(end_, {}).visit([](auto *e) { return detail::c_abort(e); });
     }
 
 private:
-    friend class channel;
-    reservation(zipc_channel *ch, void *data, std::size_t size) noexcept
-        : ch_(ch), data_(static_cast<std::byte *>(data)), size_(size)
+    template <class> friend class detail::writer;
+    reservation(detail::writer_end end, void *data, std::size_t size) noexcept
+        : end_(end), data_(static_cast<std::byte *>(data)), size_(size)
     {
     }
     int publish(std::size_t size, std::uint32_t type, unsigned flags) noexcept
     {
-        int rc = zipc_channel_commit(ch_, size, type, flags);
+        int rc = end_.visit([&](auto *e) { return detail::c_commit(e, size, type, flags); });
         if (rc == 0)
-            ch_ = nullptr;
+            end_ = {};
         return rc;
     }
-    static void check_commit(int rc) { detail::check(rc, "zipc_channel_commit"); }
-    zipc_channel *ch_ = nullptr;
+    void check_commit(int rc) const
+    {
+        if (rc < 0)
+            throw error(rc, end_.visit([](auto *e) { return detail::c_names(e).commit; }));
+    }
+    detail::writer_end end_; /* the endpoint while the slot is open */
     std::byte *data_ = nullptr;
     std::size_t size_ = 0;
 };
@@ -572,7 +670,7 @@ private:
     const std::byte *data_ = nullptr;
 };
 
-/* A tensor being written in place, from channel::reserve_tensor: fill
+/* A tensor being written in place, from reserve_tensor: fill
  * data()[0 .. size()), then commit(). Aborted unless committed. */
 template <class T> class tensor_reservation {
 public:
@@ -584,7 +682,7 @@ public:
     void abort() noexcept { r_.abort(); }
 
 private:
-    friend class channel;
+    template <class> friend class detail::writer;
     tensor_reservation(reservation r, const zipc_tensor_header &h) noexcept
         : r_(std::move(r)), n_(static_cast<std::size_t>(h.nbytes / sizeof(T)))
     {
@@ -643,37 +741,43 @@ protected:
 /* One message viewed in place, owned: released when it dies, is assigned
  * to or viewed into again, or on release(). Views may die in any order (see
  * "Release order" above). Move-only. Keep one in a hot loop and view into
- * it (channel::view(zipc::view &, ...)): nothing is moved. */
+ * it (view(zipc::view &, ...)): nothing is moved. A channel's and a
+ * subscriber's views are the same type. */
 class view : public view_ref {
 public:
     view() noexcept = default;
-    view(view &&o) noexcept : view_ref(o), ch_(std::exchange(o.ch_, nullptr)) {}
+    view(view &&o) noexcept : view_ref(o), end_(std::exchange(o.end_, {})) {}
     view &operator=(view &&o) noexcept
     {
         if (this != &o) {
             release();
             m_ = o.m_;
-            ch_ = std::exchange(o.ch_, nullptr);
+            end_ = std::exchange(o.end_, {});
         }
         return *this;
     }
     view(const view &) = delete;
     view &operator=(const view &) = delete;
     ~view() { release(); }
-    explicit operator bool() const noexcept { return ch_ != nullptr; }
-    /* Give the slot back now (the ring returns to the producer oldest first).
+    explicit operator bool() const noexcept { return static_cast<bool>(end_); }
+    /* Give the slot back now (the ring returns to the writer oldest first).
      * Never fails for the oldest open view; out of order, the C core may
-     * fail to grow its ledger (ENOMEM): the space then returns at close. */
-    void release() noexcept
+     * fail to grow its ledger (ENOMEM): the space then returns at close.
+     * A topic's drop_oldest view is not pinned: if the publisher overwrote
+     * it while it was open, release says so (zipc::is_stale(ec): ESTALE),
+     * and what was computed from its bytes must be discarded. Dropping or
+     * re-viewing releases without telling. */
+    std::error_code release() noexcept
     {
-        if (ch_)
-            zipc_channel_release_view(std::exchange(ch_, nullptr), &m_);
+        if (!end_)
+            return {};
+        return make_error_code(std::exchange(end_, {}).visit([this](auto *e) { return detail::c_release_view(e, &m_); }));
     }
 
 private:
-    friend class channel;
-    view(zipc_channel *ch, const zipc_msg &m) noexcept : view_ref(m), ch_(ch) {}
-    zipc_channel *ch_ = nullptr; /* the channel while this view is open */
+    template <class> friend class detail::reader;
+    view(detail::reader_end end, const zipc_msg &m) noexcept : view_ref(m), end_(end) {}
+    detail::reader_end end_; /* the endpoint while this view is open */
 };
 
 /* The views of one drain, released together when the batch dies, on
@@ -717,14 +821,14 @@ public:
 
     /* Room for up to max_messages per drain (>= 1). */
     explicit batch(std::size_t max_messages = 64) : msgs_(max_messages ? max_messages : 1) {}
-    batch(batch &&o) noexcept : msgs_(std::move(o.msgs_)), n_(o.n_), ch_(std::exchange(o.ch_, nullptr)) {}
+    batch(batch &&o) noexcept : msgs_(std::move(o.msgs_)), n_(o.n_), end_(std::exchange(o.end_, {})) {}
     batch &operator=(batch &&o) noexcept
     {
         if (this != &o) {
             release();
             msgs_ = std::move(o.msgs_);
             n_ = o.n_;
-            ch_ = std::exchange(o.ch_, nullptr);
+            end_ = std::exchange(o.end_, {});
         }
         return *this;
     }
@@ -732,27 +836,29 @@ public:
     batch &operator=(const batch &) = delete;
     ~batch() { release(); }
 
-    std::size_t size() const noexcept { return ch_ ? n_ : 0; }
+    std::size_t size() const noexcept { return end_ ? n_ : 0; }
     bool empty() const noexcept { return size() == 0; }
     std::size_t capacity() const noexcept { return msgs_.size(); }
     view_ref operator[](std::size_t i) const noexcept { return view_ref(msgs_[i]); }
     iterator begin() const noexcept { return iterator(msgs_.data()); }
     iterator end() const noexcept { return iterator(msgs_.data() + size()); }
-    /* Give every view back now (as view::release does for one). */
-    void release() noexcept
+    /* Give every view back now (as view::release does for one; ESTALE if
+     * any of a topic's drop_oldest views was overwritten meanwhile). */
+    std::error_code release() noexcept
     {
-        zipc_channel *ch = std::exchange(ch_, nullptr);
-        if (!ch)
-            return;
-        if (n_) /* one step when the run is the oldest; else the core's ledger keeps it */
-            zipc_channel_release_views(ch, msgs_.data(), static_cast<unsigned>(n_));
+        detail::reader_end end = std::exchange(end_, {});
+        if (!end || !n_) /* one step when the run is the oldest; else the core's ledger keeps it */
+            return {};
+        return make_error_code(end.visit([this](auto *e) {
+            return detail::c_release_views(e, msgs_.data(), static_cast<unsigned>(n_));
+        }));
     }
 
 private:
-    friend class channel;
+    template <class> friend class detail::reader;
     std::vector<zipc_msg> msgs_;
     std::size_t n_ = 0;
-    zipc_channel *ch_ = nullptr; /* the channel while the views are open */
+    detail::reader_end end_; /* the endpoint while the views are open */
 };
 
 /* A message copied out by recv: its size and type (the bytes are in the
@@ -763,117 +869,94 @@ struct message {
 };
 
 /* ======================================================================
- * Channel
+ * The calls every writer and every reader has (channel, publisher,
+ * subscriber): each is one C call on D::native_handle()
  * ====================================================================== */
 
-/* One endpoint of a one-producer, one-consumer channel. Move-only; closes
- * when it dies (the peer then sees EPIPE after draining). An empty channel
- * (default-constructed or moved from) fails every call with EINVAL.
- *
- * Each blocking call X comes as X(args, timeout = forever), which throws
- * zipc::error; X(args, timeout, std::nothrow), which returns the error; and
- * try_X(args), which never blocks and returns the error (EAGAIN: nothing
- * now). */
-class channel {
+namespace detail {
+
+inline int c_close(zipc_channel *e) noexcept { return zipc_channel_close(e); }
+inline int c_close(zipc_publisher *e) noexcept { return zipc_publisher_close(e); }
+inline int c_close(zipc_subscriber *e) noexcept { return zipc_subscriber_close(e); }
+inline int c_interrupt(zipc_channel *e) noexcept { return zipc_channel_interrupt(e); }
+inline int c_interrupt(zipc_publisher *e) noexcept { return zipc_publisher_interrupt(e); }
+inline int c_interrupt(zipc_subscriber *e) noexcept { return zipc_subscriber_interrupt(e); }
+
+/* An owned C endpoint E: move-only, closed when it dies. Empty (default or
+ * moved from): every call fails with EINVAL. */
+template <class E> class owner {
 public:
-    channel() noexcept = default;
+    owner() noexcept = default;
     /* Take ownership of a C endpoint. */
-    explicit channel(zipc_channel *adopt) noexcept : ch_(adopt) {}
-    channel(channel &&o) noexcept : ch_(std::exchange(o.ch_, nullptr)) {}
-    channel &operator=(channel &&o) noexcept
+    explicit owner(E *adopt) noexcept : e_(adopt) {}
+    owner(owner &&o) noexcept : e_(std::exchange(o.e_, nullptr)) {}
+    owner &operator=(owner &&o) noexcept
     {
         if (this != &o) {
             close();
-            ch_ = std::exchange(o.ch_, nullptr);
+            e_ = std::exchange(o.e_, nullptr);
         }
         return *this;
     }
-    channel(const channel &) = delete;
-    channel &operator=(const channel &) = delete;
-    ~channel() { close(); }
-
-    /* Create the channel under `name` (a name, or a socket path if it holds a
-     * '/': see zipc/common.h) and wait for one peer
-     * (options::handshake_timeout). capacity: ring bytes, rounded up to a
-     * power of two. Blocks. Throws EADDRINUSE, ETIMEDOUT, EPROTO, ... */
-    static channel listen(const std::string &name, std::size_t capacity, const options &opts = {})
-    {
-        zipc_options o = opts.native();
-        return open("zipc_channel_listen", [&](zipc_channel **ch) {
-            return zipc_channel_listen(ch, name.c_str(), capacity, &o);
-        });
-    }
-    /* Connect to a listener at `name` (a name or a socket path), retrying
-     * until it appears or the handshake timeout passes. Blocks. Throws
-     * ENOENT, ETIMEDOUT, EPERM, EFBIG (options::max_segment), ... */
-    static channel connect(const std::string &name, const options &opts = {})
-    {
-        zipc_options o = opts.native();
-        return open("zipc_channel_connect", [&](zipc_channel **ch) { return zipc_channel_connect(ch, name.c_str(), &o); });
-    }
+    owner(const owner &) = delete;
+    owner &operator=(const owner &) = delete;
+    ~owner() { close(); }
 
     /* Close now (what the destructor does). Never blocks. */
     void close() noexcept
     {
-        if (ch_)
-            zipc_channel_close(std::exchange(ch_, nullptr));
+        if (e_)
+            c_close(std::exchange(e_, nullptr));
     }
-    /* Tell the peer we are done without unmapping: open views stay
-     * readable until close. Later calls fail with EPIPE. */
-    void shutdown() { detail::check(zipc_channel_shutdown(ch_), "zipc_channel_shutdown"); }
-    /* Wake the call blocked on this channel: safe from any thread (the one
+    /* Wake the call blocked on this endpoint: safe from any thread (the one
      * exception to "one thread at a time"). The blocked call then throws
      * (or returns) std::errc::operation_canceled; if no call is blocked,
      * the next blocking call does (the interrupt is latched until one call
-     * consumes it). The channel must stay open (not closed, moved or
-     * destroyed) while this runs. For a clean shutdown of a consumer
+     * consumes it). The endpoint must stay open (not closed, moved or
+     * destroyed) while this runs. For a clean shutdown of a reading
      * thread: interrupt, join, then close. Never blocks. */
     void interrupt() const noexcept
     {
-        if (ch_)
-            zipc_channel_interrupt(ch_);
+        if (e_)
+            c_interrupt(e_);
     }
+    explicit operator bool() const noexcept { return e_ != nullptr; }
+    E *native_handle() const noexcept { return e_; }
 
-    explicit operator bool() const noexcept { return ch_ != nullptr; }
-    zipc_channel *native_handle() const noexcept { return ch_; }
-    zipc::role role() const noexcept { return ch_ ? static_cast<zipc::role>(zipc_channel_role(ch_)) : zipc::role::default_; }
-    std::size_t capacity() const noexcept { return ch_ ? zipc_channel_capacity(ch_) : 0; }
-    std::size_t max_message() const noexcept { return ch_ ? zipc_channel_max_message(ch_) : 0; }
-    int peer_pid() const noexcept { return ch_ ? zipc_channel_peer_pid(ch_) : 0; }
-    /* For poll/epoll: readable when a call that returned EAGAIN may now succeed. */
-    int fd() const { return detail::check(zipc_channel_fd(ch_), "zipc_channel_fd"); }
-    zipc_channel_stats stats() const
-    {
-        zipc_channel_stats st{};
-        detail::check(zipc_channel_get_stats(ch_, &st), "zipc_channel_get_stats");
-        return st;
-    }
+protected:
+    E *e_ = nullptr; /* null: empty (every C call then returns -EINVAL) */
+};
 
-    /* ---- producer ------------------------------------------------------
-     * reserve: `size` writable bytes in the ring; waits for space. Fails with
-     * EMSGSIZE (> max_message), EALREADY (one is open), EPIPE (consumer
-     * gone), ETIMEDOUT / EAGAIN, ECANCELED (interrupt).
+/* Writing: a channel's producer, a topic's publisher. Each blocking call X
+ * comes as X(args, timeout = forever), which throws zipc::error;
+ * X(args, timeout, std::nothrow), which returns the error; and try_X(args),
+ * which never blocks and returns the error (EAGAIN: nothing now). */
+template <class D> class writer {
+public:
+    /* reserve: `size` writable bytes in the ring; waits for space. Fails with
+     * EMSGSIZE (> max_message), EALREADY (one is open), EPIPE (the channel's
+     * consumer gone), ETIMEDOUT / EAGAIN, ECANCELED (interrupt).
      * send: copy `data` in as one message. flush: publish staged messages. */
     zipc::reservation reserve(std::size_t size, timeout t = forever)
     {
-        return detail::value_or_throw(reserve(size, t, std::nothrow), "zipc_channel_reserve");
+        return detail::value_or_throw(reserve(size, t, std::nothrow), names().reserve);
     }
     result<zipc::reservation> reserve(std::size_t size, timeout t, std::nothrow_t) noexcept
     {
         void *p = nullptr;
-        if (int rc = zipc_channel_reserve(ch_, size, &p, t.ns()))
+        if (int rc = c_reserve(end(), size, &p, t.ns()))
             return make_error_code(rc);
-        return zipc::reservation(ch_, p, size);
+        return zipc::reservation(end(), p, size);
     }
     result<zipc::reservation> try_reserve(std::size_t size) noexcept { return reserve(size, try_once, std::nothrow); }
 
     void send(const_bytes data, std::uint32_t type = 0, timeout t = forever)
     {
-        detail::check(send(data, type, t, std::nothrow), "zipc_channel_send");
+        detail::check(send(data, type, t, std::nothrow), names().send);
     }
     [[nodiscard]] std::error_code send(const_bytes data, std::uint32_t type, timeout t, std::nothrow_t) noexcept
     {
-        return make_error_code(zipc_channel_send(ch_, data.data(), data.size(), type, t.ns()));
+        return make_error_code(c_send(end(), data.data(), data.size(), type, t.ns()));
     }
     [[nodiscard]] std::error_code try_send(const_bytes data, std::uint32_t type = 0) noexcept
     {
@@ -907,37 +990,54 @@ public:
         zipc_tensor_header h = tensor_header<T>(shape);
         return tensor_reservation<T>(reserve(tensor_payload_size(h), t), h);
     }
-    void flush() { detail::check(zipc_channel_flush(ch_), "zipc_channel_flush"); }
+    void flush() { detail::check(c_flush(end()), names().flush); }
 
-    /* ---- consumer ------------------------------------------------------
-     * view: the next message, in place; waits. Several may be open. After
-     * the producer is gone every committed message is still delivered,
-     * then EPIPE. drain: waits for one, then takes what is there (up to the
-     * batch's capacity); returns the count. recv: copies the next message
-     * into buf and releases it (EMSGSIZE: kept; EALREADY: views are open).
-     * EBADMSG: the segment is corrupt; the channel is broken for good.
-     * ECANCELED: interrupt() woke the call. */
+protected:
+    writer() noexcept = default;
+    ~writer() = default;
+
+private:
+    auto *end() const noexcept { return static_cast<const D *>(this)->native_handle(); }
+    static constexpr call_names names() noexcept { return c_names(static_cast<decltype(std::declval<const D &>().native_handle())>(nullptr)); }
+    template <class T> static const_bytes pod_bytes(const T &value) noexcept
+    {
+        static_assert(std::is_trivially_copyable_v<T>, "zipc: send_pod needs a trivially copyable type");
+        return as_bytes(&value, sizeof value);
+    }
+};
+
+/* Reading: a channel's consumer, a topic's subscriber (same three forms).
+ * view: the next message, in place; waits. Several may be open. After
+ * the writer is gone every committed message is still delivered,
+ * then EPIPE. drain: waits for one, then takes what is there (up to the
+ * batch's capacity); returns the count. recv: copies the next message
+ * into buf and releases it (EMSGSIZE: kept; EALREADY: views are open).
+ * EBADMSG: the segment is corrupt (or the subscriber was evicted); the
+ * endpoint is broken for good. ECANCELED: interrupt() woke the call. A
+ * subscriber also sees EOVERFLOW (messages lost: last_loss()). */
+template <class D> class reader {
+public:
     zipc::view view(timeout t = forever)
     {
-        return detail::value_or_throw(view(t, std::nothrow), "zipc_channel_view");
+        return detail::value_or_throw(view(t, std::nothrow), names().view);
     }
     result<zipc::view> view(timeout t, std::nothrow_t) noexcept
     {
         zipc_msg m;
-        if (int rc = zipc_channel_view(ch_, &m, t.ns()))
+        if (int rc = c_view(end(), &m, t.ns()))
             return make_error_code(rc);
-        return zipc::view(ch_, m);
+        return zipc::view(end(), m);
     }
     result<zipc::view> try_view() noexcept { return view(try_once, std::nothrow); }
     /* The same into a view kept by the caller (released first if it holds
      * one; empty on error): the hot-loop form, nothing is moved. */
-    void view(zipc::view &into, timeout t = forever) { detail::check(view(into, t, std::nothrow), "zipc_channel_view"); }
+    void view(zipc::view &into, timeout t = forever) { detail::check(view(into, t, std::nothrow), names().view); }
     [[nodiscard]] std::error_code view(zipc::view &into, timeout t, std::nothrow_t) noexcept
     {
         into.release();
-        int rc = zipc_channel_view(ch_, &into.m_, t.ns());
+        int rc = c_view(end(), &into.m_, t.ns());
         if (ZIPC__HPP_LIKELY(rc == 0))
-            into.ch_ = ch_;
+            into.end_ = end();
         else
             into.m_ = zipc_msg{};
         return make_error_code(rc);
@@ -946,29 +1046,29 @@ public:
 
     std::size_t drain(batch &b, timeout t = forever)
     {
-        return detail::value_or_throw(drain(b, t, std::nothrow), "zipc_channel_drain");
+        return detail::value_or_throw(drain(b, t, std::nothrow), names().drain);
     }
     result<std::size_t> drain(batch &b, timeout t, std::nothrow_t) noexcept
     {
         b.release();
         unsigned max = b.msgs_.size() > UINT_MAX ? UINT_MAX : static_cast<unsigned>(b.msgs_.size());
-        int rc = zipc_channel_drain(ch_, b.msgs_.data(), max, t.ns());
+        int rc = c_drain(end(), b.msgs_.data(), max, t.ns());
         if (rc < 0)
             return make_error_code(rc);
         b.n_ = static_cast<std::size_t>(rc);
-        b.ch_ = ch_;
+        b.end_ = end();
         return b.n_;
     }
     result<std::size_t> try_drain(batch &b) noexcept { return drain(b, try_once, std::nothrow); }
 
     zipc::message recv(bytes buf, timeout t = forever)
     {
-        return detail::value_or_throw(recv(buf, t, std::nothrow), "zipc_channel_recv");
+        return detail::value_or_throw(recv(buf, t, std::nothrow), names().recv);
     }
     result<zipc::message> recv(bytes buf, timeout t, std::nothrow_t) noexcept
     {
         zipc::message m{};
-        if (int rc = zipc_channel_recv(ch_, buf.data(), buf.size(), &m.size, &m.type, t.ns()))
+        if (int rc = c_recv(end(), buf.data(), buf.size(), &m.size, &m.type, t.ns()))
             return make_error_code(rc);
         return m;
     }
@@ -991,6 +1091,71 @@ public:
     }
     template <class T> result<T> try_recv_pod() noexcept { return recv_pod<T>(try_once, std::nothrow); }
 
+protected:
+    reader() noexcept = default;
+    ~reader() = default;
+
+private:
+    auto *end() const noexcept { return static_cast<const D *>(this)->native_handle(); }
+    static constexpr call_names names() noexcept { return c_names(static_cast<decltype(std::declval<const D &>().native_handle())>(nullptr)); }
+};
+
+} // namespace detail
+
+/* ======================================================================
+ * Channel
+ * ====================================================================== */
+
+/* One endpoint of a one-producer, one-consumer channel. Move-only; closes
+ * when it dies (the peer then sees EPIPE after draining). An empty channel
+ * (default-constructed or moved from) fails every call with EINVAL. The
+ * producer's calls (reserve, send, ...) and the consumer's (view, drain,
+ * recv, ...) are those of detail::writer and detail::reader above; calls
+ * of the other role fail with EOPNOTSUPP. */
+class channel : public detail::owner<zipc_channel>,
+                public detail::writer<channel>,
+                public detail::reader<channel> {
+public:
+    using owner::owner;
+
+    /* Create the channel under `name` (a name, or a socket path if it holds a
+     * '/': see zipc/common.h) and wait for one peer
+     * (options::handshake_timeout). capacity: ring bytes, rounded up to a
+     * power of two. Blocks. Throws EADDRINUSE, ETIMEDOUT, EPROTO, ... */
+    static channel listen(const std::string &name, std::size_t capacity, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        return open("zipc_channel_listen", [&](zipc_channel **ch) {
+            return zipc_channel_listen(ch, name.c_str(), capacity, &o);
+        });
+    }
+    /* Connect to a listener at `name` (a name or a socket path), retrying
+     * until it appears or the handshake timeout passes. Blocks. Throws
+     * ENOENT, ETIMEDOUT, EPERM, EFBIG (options::max_segment), ... */
+    static channel connect(const std::string &name, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        return open("zipc_channel_connect", [&](zipc_channel **ch) { return zipc_channel_connect(ch, name.c_str(), &o); });
+    }
+
+    /* Tell the peer we are done without unmapping: open views stay
+     * readable until close. Later calls fail with EPIPE. */
+    void shutdown() { detail::check(zipc_channel_shutdown(e_), "zipc_channel_shutdown"); }
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+
+    zipc::role role() const noexcept { return e_ ? static_cast<zipc::role>(zipc_channel_role(e_)) : zipc::role::default_; }
+    std::size_t capacity() const noexcept { return e_ ? zipc_channel_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_channel_max_message(e_) : 0; }
+    int peer_pid() const noexcept { return e_ ? zipc_channel_peer_pid(e_) : 0; }
+    /* For poll/epoll: readable when a call that returned EAGAIN may now succeed. */
+    int fd() const { return detail::check(zipc_channel_fd(e_), "zipc_channel_fd"); }
+    zipc_channel_stats stats() const
+    {
+        zipc_channel_stats st{};
+        detail::check(zipc_channel_get_stats(e_, &st), "zipc_channel_get_stats");
+        return st;
+    }
+
 private:
     template <class F> static channel open(const char *what, F &&make)
     {
@@ -998,12 +1163,167 @@ private:
         detail::check(make(&ch), what);
         return channel(ch);
     }
-    template <class T> static const_bytes pod_bytes(const T &value) noexcept
+};
+
+/* ======================================================================
+ * Topic (zipc/topic.h): one publisher, many subscribers
+ * ====================================================================== */
+
+/* What a subscriber does when the publisher gets a whole ring ahead of it. */
+enum class policy : std::uint32_t {
+    block = ZIPC_SUB_BLOCK,             /* lossless: the publisher waits for it; views pinned */
+    drop_oldest = ZIPC_SUB_DROP_OLDEST, /* never holds the publisher back: EOVERFLOW once per loss */
+    max_lag = ZIPC_SUB_MAX_LAG,         /* block up to max_lag messages behind, then drop_oldest */
+};
+
+/* What a subscriber asks for (struct zipc_subscription). An aggregate:
+ *     zipc::subscription{zipc::policy::max_lag, 1000}
+ * Default: block, from the next message published. */
+struct subscription {
+    zipc::policy policy = zipc::policy::block;
+    std::uint64_t max_lag = 0;  /* policy::max_lag: messages (>= 1) */
+    bool resume_newest = false; /* after a loss, skip to the newest message (not the oldest kept) */
+    std::uint64_t history = 0;  /* start with the last `history` messages still in the ring; if
+                                   fewer remain, the first read fails with EOVERFLOW (the gap) */
+    zipc_subscription native() const noexcept
     {
-        static_assert(std::is_trivially_copyable_v<T>, "zipc: send_pod needs a trivially copyable type");
-        return as_bytes(&value, sizeof value);
+        zipc_subscription s{};
+        s.policy = static_cast<std::uint32_t>(policy);
+        s.flags = resume_newest ? static_cast<std::uint32_t>(ZIPC_SUB_RESUME_NEWEST) : 0u;
+        s.max_lag = max_lag;
+        s.history = history;
+        return s;
     }
-    zipc_channel *ch_ = nullptr; /* null: empty (every C call then returns -EINVAL) */
+};
+
+/* The loss an EOVERFLOW reported (subscriber::last_loss). */
+struct loss {
+    std::uint64_t messages; /* messages lost */
+    std::uint64_t bytes;    /* ring bytes lost, framing included */
+};
+
+/* A subscriber fell a whole ring behind: EOVERFLOW (std::errc::value_too_large). */
+inline bool is_overflow(std::error_code ec) noexcept { return ec == std::errc::value_too_large; }
+/* A topic's drop_oldest view was overwritten while it was open: ESTALE (no std::errc names it). */
+inline bool is_stale(std::error_code ec) noexcept { return ec.category() == category() && ec.value() == ESTALE; }
+
+/* The one writer of a topic. Move-only; closes when it dies (subscribers
+ * drain what was committed, then see EPIPE; the name is free at once). An
+ * empty publisher fails every call with EINVAL. Its calls are the
+ * channel's producer's (reserve, send, send_pod, send_tensor,
+ * reserve_tensor, flush and their nothrow and try_ forms): they wait only
+ * for lossless subscribers (block, max_lag below its bound), and without
+ * any they never wait (the oldest messages are overwritten). */
+class publisher : public detail::owner<zipc_publisher>, public detail::writer<publisher> {
+public:
+    using owner::owner;
+
+    /* Create the topic `name` (a name or a socket path) with a ring of
+     * `capacity` bytes (rounded up to a power of two) and room for
+     * `max_subscribers` at once (0: ZIPC_TOPIC_DEFAULT_SUBSCRIBERS, 64).
+     * Returns at once. Throws EADDRINUSE (another publisher holds the
+     * name), EINVAL, ... */
+    static publisher create(const std::string &name, std::size_t capacity, std::uint32_t max_subscribers = 0,
+                            const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        zipc_publisher *p = nullptr;
+        detail::check(zipc_topic_create(&p, name.c_str(), capacity, max_subscribers, &o), "zipc_topic_create");
+        return publisher(p);
+    }
+
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    std::size_t capacity() const noexcept { return e_ ? zipc_publisher_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_publisher_max_message(e_) : 0; }
+    /* Subscribers attached now (live, not evicted). */
+    int subscribers() const { return detail::check(zipc_publisher_subscribers(e_), "zipc_publisher_subscribers"); }
+    /* For poll/epoll: readable when a waiting reserve may find space. */
+    int fd() const { return detail::check(zipc_publisher_fd(e_), "zipc_publisher_fd"); }
+    zipc_publisher_stats stats() const
+    {
+        zipc_publisher_stats st{};
+        detail::check(zipc_publisher_get_stats(e_, &st), "zipc_publisher_get_stats");
+        return st;
+    }
+};
+
+/* One reader of a topic, with its own cursor and policy; the ring is mapped
+ * read-only. Move-only; closes when it dies. Its calls are the channel's
+ * consumer's (view, drain, recv, recv_pod and their nothrow and try_
+ * forms; views are zipc::view, batches zipc::batch), plus:
+ *   EOVERFLOW (zipc::is_overflow): the subscriber was lapped; reported once,
+ *     last_loss() gives the exact loss; the next call resumes at the oldest
+ *     message still in the ring (or the newest: resume_newest);
+ *   ESTALE (zipc::is_stale) from view::release() / batch::release(): a
+ *     drop_oldest view was overwritten while open (block views are pinned);
+ *   EBADMSG: evicted (its cursor was invalid) or the ring is corrupt;
+ *   EPIPE: the publisher is gone and every committed message was read. */
+class subscriber : public detail::owner<zipc_subscriber>, public detail::reader<subscriber> {
+public:
+    using owner::owner;
+
+    /* Attach to the topic `name`, waiting up to options::handshake_timeout
+     * for its publisher to exist. Throws ETIMEDOUT / ENOENT, ENOSPC (the
+     * topic has max_subscribers already), EINVAL, ... */
+    static subscriber subscribe(const std::string &name, const subscription &sub = {}, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        zipc_subscription s = sub.native();
+        zipc_subscriber *p = nullptr;
+        detail::check(zipc_topic_subscribe(&p, name.c_str(), &s, &o), "zipc_topic_subscribe");
+        return subscriber(p);
+    }
+
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    std::size_t capacity() const noexcept { return e_ ? zipc_subscriber_capacity(e_) : 0; }
+    std::size_t max_message() const noexcept { return e_ ? zipc_subscriber_max_message(e_) : 0; }
+    int publisher_pid() const noexcept { return e_ ? zipc_subscriber_publisher_pid(e_) : 0; }
+    /* For poll/epoll: readable when a message may be there, or the publisher is gone. */
+    int fd() const { return detail::check(zipc_subscriber_fd(e_), "zipc_subscriber_fd"); }
+    zipc_subscriber_stats stats() const
+    {
+        zipc_subscriber_stats st{};
+        detail::check(zipc_subscriber_get_stats(e_, &st), "zipc_subscriber_get_stats");
+        return st;
+    }
+    /* The loss the last EOVERFLOW reported. */
+    zipc::loss last_loss() const noexcept
+    {
+        zipc::loss l{0, 0};
+        if (e_)
+            zipc_subscriber_last_loss(e_, &l.messages, &l.bytes);
+        return l;
+    }
+
+    /* latest: copy the newest message still in the ring whose type is
+     * `type` (type_id::any: of any type) into buf, without moving the
+     * cursor (state topics). Never blocks. ENOENT: there is none;
+     * EMSGSIZE: buf is short. */
+    zipc::message latest(bytes buf, std::uint32_t type = type_id::any)
+    {
+        return detail::value_or_throw(latest(buf, type, std::nothrow), "zipc_subscriber_latest");
+    }
+    result<zipc::message> latest(bytes buf, std::uint32_t type, std::nothrow_t) noexcept
+    {
+        zipc::message m{};
+        if (int rc = zipc_subscriber_latest(e_, type, buf.data(), buf.size(), &m.size, &m.type))
+            return make_error_code(rc);
+        return m;
+    }
+    /* The newest message of `type` as T; std::nullopt if there is none.
+     * Throws zipc::error (bad_message) if it is not sizeof(T) bytes. */
+    template <class T> std::optional<T> latest_pod(std::uint32_t type)
+    {
+        static_assert(std::is_trivially_copyable_v<T> && std::is_default_constructible_v<T>,
+                      "zipc: a POD message must be trivially copyable and default constructible");
+        T v;
+        result<zipc::message> m = latest(as_writable_bytes(&v, sizeof v), type, std::nothrow);
+        if (!m && m.error() == std::errc::no_such_file_or_directory)
+            return std::nullopt;
+        if (!m || m->size != sizeof(T))
+            throw error(m ? make_error_code(-EBADMSG) : m.error(), "zipc_subscriber_latest");
+        return v;
+    }
 };
 
 /* Library version ("MAJOR.MINOR.PATCH", from zipc/common.h) and the

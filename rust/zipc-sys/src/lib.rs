@@ -1,4 +1,5 @@
-//! Raw FFI bindings to the zipc C core (`include/zipc.h`), hand-written.
+//! Raw FFI bindings to the zipc C core (`include/zipc.h`: the channel and
+//! the topic), hand-written.
 //! The constants mirror `include/zipc/common.h` and the other headers; the
 //! tests check each against the C compiler's value (and the version against
 //! `common.h` and `Cargo.toml`).
@@ -231,6 +232,213 @@ extern "C" {
     ) -> c_int;
     /// Counters of this endpoint.
     pub fn zipc_channel_get_stats(ch: *const zipc_channel, st: *mut zipc_channel_stats) -> c_int;
+}
+
+// ---- zipc/topic.h -------------------------------------------------------
+
+/// Subscribers a topic admits when `max_subscribers` is 0.
+pub const ZIPC_TOPIC_DEFAULT_SUBSCRIBERS: u32 = 64;
+/// The largest `max_subscribers`.
+pub const ZIPC_TOPIC_MAX_SUBSCRIBERS: u32 = 4096;
+
+/// `enum zipc_sub_policy`: lossless; the publisher waits for this subscriber.
+pub const ZIPC_SUB_BLOCK: u32 = 0;
+/// `enum zipc_sub_policy`: never holds the publisher back; losses are reported.
+pub const ZIPC_SUB_DROP_OLDEST: u32 = 1;
+/// `enum zipc_sub_policy`: lossless up to `max_lag` messages behind, then as DROP_OLDEST.
+pub const ZIPC_SUB_MAX_LAG: u32 = 2;
+/// `enum zipc_sub_flags`: after a loss, skip to the newest message.
+pub const ZIPC_SUB_RESUME_NEWEST: u32 = 1 << 0;
+/// `zipc_subscriber_latest`: a message of any type.
+pub const ZIPC_TYPE_ANY: u32 = 0xFFFF_FFFF;
+
+/// Opaque topic publisher (`zipc_publisher`).
+#[repr(C)]
+pub struct zipc_publisher {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Opaque topic subscriber (`zipc_subscriber`).
+#[repr(C)]
+pub struct zipc_subscriber {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// `struct zipc_subscription`: what a subscriber asks for. All zeroes: BLOCK,
+/// from the next message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_subscription {
+    /// `ZIPC_SUB_*` policy.
+    pub policy: u32,
+    /// `ZIPC_SUB_RESUME_NEWEST` or 0.
+    pub flags: u32,
+    /// `ZIPC_SUB_MAX_LAG`: messages (>= 1).
+    pub max_lag: u64,
+    /// Start with the last `history` messages still in the ring (0: the next one).
+    pub history: u64,
+}
+
+/// `struct zipc_publisher_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_publisher_stats {
+    /// Committed.
+    pub messages: u64,
+    /// Ring bytes published, framing included.
+    pub bytes: u64,
+    /// Wake-ups sent to sleeping subscribers.
+    pub wakeups: u64,
+    /// Times the publisher slept waiting for space.
+    pub sleeps: u64,
+    /// Attached now.
+    pub subscribers: u64,
+    /// Admitted since create.
+    pub joined: u64,
+    /// Left cleanly.
+    pub departed: u64,
+    /// Found dead.
+    pub died: u64,
+    /// Evicted for an invalid cursor.
+    pub evicted: u64,
+}
+
+/// `struct zipc_subscriber_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_subscriber_stats {
+    /// Released (read).
+    pub messages: u64,
+    /// Ring bytes released.
+    pub bytes: u64,
+    /// Lost to overflow, in total.
+    pub lost_messages: u64,
+    /// Ring bytes lost to overflow, in total.
+    pub lost_bytes: u64,
+    /// `-EOVERFLOW` events.
+    pub overflows: u64,
+    /// Messages published and not yet released, now.
+    pub lag: u64,
+    /// Wake-ups this subscriber sent the publisher.
+    pub wakeups: u64,
+    /// Times it slept waiting for data.
+    pub sleeps: u64,
+}
+
+extern "C" {
+    /// Create a topic under `name` (returns at once).
+    pub fn zipc_topic_create(
+        out: *mut *mut zipc_publisher,
+        name: *const c_char,
+        capacity: usize,
+        max_subscribers: u32,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Close the publisher (NULL accepted): subscribers drain, then `-EPIPE`.
+    pub fn zipc_publisher_close(pub_: *mut zipc_publisher) -> c_int;
+    /// Reserve `size` writable bytes (waits only for lossless subscribers).
+    pub fn zipc_publisher_reserve(
+        pub_: *mut zipc_publisher,
+        size: usize,
+        buf: *mut *mut core::ffi::c_void,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Publish the reservation (`flags`: 0 or `ZIPC_COMMIT_MORE`).
+    pub fn zipc_publisher_commit(pub_: *mut zipc_publisher, size: usize, type_: u32, flags: c_uint)
+        -> c_int;
+    /// Drop the reservation.
+    pub fn zipc_publisher_abort(pub_: *mut zipc_publisher) -> c_int;
+    /// Publish staged messages.
+    pub fn zipc_publisher_flush(pub_: *mut zipc_publisher) -> c_int;
+    /// Reserve + copy + commit.
+    pub fn zipc_publisher_send(
+        pub_: *mut zipc_publisher,
+        data: *const core::ffi::c_void,
+        size: usize,
+        type_: u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Wake the call blocked on `pub_` (`-ECANCELED`); any thread.
+    pub fn zipc_publisher_interrupt(pub_: *mut zipc_publisher) -> c_int;
+    /// Pollable fd: readable when a waiting reserve may find space.
+    pub fn zipc_publisher_fd(pub_: *mut zipc_publisher) -> c_int;
+    /// Ring capacity in bytes.
+    pub fn zipc_publisher_capacity(pub_: *const zipc_publisher) -> usize;
+    /// Largest message the ring always accepts.
+    pub fn zipc_publisher_max_message(pub_: *const zipc_publisher) -> usize;
+    /// Subscribers attached now.
+    pub fn zipc_publisher_subscribers(pub_: *mut zipc_publisher) -> c_int;
+    /// Counters of the publisher.
+    pub fn zipc_publisher_get_stats(pub_: *mut zipc_publisher, st: *mut zipc_publisher_stats) -> c_int;
+
+    /// Attach to the topic `name` (waits up to `opts.timeout_ns` for its publisher).
+    pub fn zipc_topic_subscribe(
+        out: *mut *mut zipc_subscriber,
+        name: *const c_char,
+        sub: *const zipc_subscription,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Close the subscriber (NULL accepted).
+    pub fn zipc_subscriber_close(sub: *mut zipc_subscriber) -> c_int;
+    /// View the next message in place.
+    pub fn zipc_subscriber_view(sub: *mut zipc_subscriber, msg: *mut zipc_msg, timeout_ns: i64) -> c_int;
+    /// View up to `max` messages; returns the count.
+    pub fn zipc_subscriber_drain(
+        sub: *mut zipc_subscriber,
+        msgs: *mut zipc_msg,
+        max: c_uint,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Release every viewed message.
+    pub fn zipc_subscriber_release(sub: *mut zipc_subscriber) -> c_int;
+    /// Release the viewed messages up to and including `last`.
+    pub fn zipc_subscriber_release_upto(sub: *mut zipc_subscriber, last: *const zipc_msg) -> c_int;
+    /// Release one open view, in any order (`-ESTALE`: it was overwritten).
+    pub fn zipc_subscriber_release_view(sub: *mut zipc_subscriber, msg: *const zipc_msg) -> c_int;
+    /// Release a drain's run of views.
+    pub fn zipc_subscriber_release_views(
+        sub: *mut zipc_subscriber,
+        msgs: *const zipc_msg,
+        n: c_uint,
+    ) -> c_int;
+    /// Copy the next message into `buf` and release it.
+    pub fn zipc_subscriber_recv(
+        sub: *mut zipc_subscriber,
+        buf: *mut core::ffi::c_void,
+        cap: usize,
+        size: *mut usize,
+        type_: *mut u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Copy the newest message of `type_` (`ZIPC_TYPE_ANY`: any) without consuming.
+    pub fn zipc_subscriber_latest(
+        sub: *mut zipc_subscriber,
+        type_: u32,
+        buf: *mut core::ffi::c_void,
+        cap: usize,
+        size: *mut usize,
+        type_out: *mut u32,
+    ) -> c_int;
+    /// The loss reported by the last `-EOVERFLOW`: messages and ring bytes.
+    pub fn zipc_subscriber_last_loss(
+        sub: *const zipc_subscriber,
+        messages: *mut u64,
+        bytes: *mut u64,
+    ) -> c_int;
+    /// Wake the call blocked on `sub` (`-ECANCELED`); any thread.
+    pub fn zipc_subscriber_interrupt(sub: *mut zipc_subscriber) -> c_int;
+    /// Pollable fd: readable when a message may be there or the publisher is gone.
+    pub fn zipc_subscriber_fd(sub: *mut zipc_subscriber) -> c_int;
+    /// Ring capacity in bytes.
+    pub fn zipc_subscriber_capacity(sub: *const zipc_subscriber) -> usize;
+    /// Largest message the ring always accepts.
+    pub fn zipc_subscriber_max_message(sub: *const zipc_subscriber) -> usize;
+    /// The publisher's pid.
+    pub fn zipc_subscriber_publisher_pid(sub: *const zipc_subscriber) -> c_int;
+    /// Counters of the subscriber.
+    pub fn zipc_subscriber_get_stats(sub: *const zipc_subscriber, st: *mut zipc_subscriber_stats) -> c_int;
 }
 
 // ---- zipc/abi.h ---------------------------------------------------------

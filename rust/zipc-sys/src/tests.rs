@@ -33,6 +33,17 @@ fn layout_matches_c() {
     check!("zipc_channel_stats", zipc_channel_stats, 32;
         "messages" => messages = 0, "bytes" => bytes = 8, "wakeups" => wakeups = 16,
         "sleeps" => sleeps = 24);
+    check!("zipc_subscription", zipc_subscription, 24;
+        "policy" => policy = 0, "flags" => flags = 4, "max_lag" => max_lag = 8,
+        "history" => history = 16);
+    check!("zipc_publisher_stats", zipc_publisher_stats, 72;
+        "messages" => messages = 0, "bytes" => bytes = 8, "wakeups" => wakeups = 16,
+        "sleeps" => sleeps = 24, "subscribers" => subscribers = 32, "joined" => joined = 40,
+        "departed" => departed = 48, "died" => died = 56, "evicted" => evicted = 64);
+    check!("zipc_subscriber_stats", zipc_subscriber_stats, 64;
+        "messages" => messages = 0, "bytes" => bytes = 8, "lost_messages" => lost_messages = 16,
+        "lost_bytes" => lost_bytes = 24, "overflows" => overflows = 32, "lag" => lag = 40,
+        "wakeups" => wakeups = 48, "sleeps" => sleeps = 56);
     check!("zipc_tensor_header", zipc_tensor_header, ZIPC_TENSOR_DATA_OFFSET;
         "magic" => magic = 0, "version" => version = 4, "ndim" => ndim = 6,
         "dtype_code" => dtype_code = 8, "dtype_bits" => dtype_bits = 9,
@@ -74,7 +85,9 @@ fn constants_match_c() {
         ZIPC_DEFAULT_TIMEOUT_NS, ZIPC_DEFAULT_SPIN_NS, ZIPC_DEFAULT_SOCKET_MODE,
         ZIPC_DEFAULT_MAX_SEGMENT, ZIPC_NAME_MAX, ZIPC_ROLE_DEFAULT, ZIPC_ROLE_CONSUMER,
         ZIPC_ROLE_PRODUCER, ZIPC_OPT_ANY_UID, ZIPC_OPT_PEER_UID, ZIPC_OPT_NO_SPIN, ZIPC_OPT_ALL,
-        ZIPC_COMMIT_MORE, ZIPC_ABI_MAJOR, ZIPC_ABI_MINOR, ZIPC_SEGMENT_MAGIC, ZIPC_CACHE_LINE,
+        ZIPC_COMMIT_MORE, ZIPC_TOPIC_DEFAULT_SUBSCRIBERS, ZIPC_TOPIC_MAX_SUBSCRIBERS,
+        ZIPC_SUB_BLOCK, ZIPC_SUB_DROP_OLDEST, ZIPC_SUB_MAX_LAG, ZIPC_SUB_RESUME_NEWEST, ZIPC_TYPE_ANY,
+        ZIPC_ABI_MAJOR, ZIPC_ABI_MINOR, ZIPC_SEGMENT_MAGIC, ZIPC_CACHE_LINE,
         ZIPC_MIN_CAPACITY, ZIPC_MAX_CAPACITY, ZIPC_FRAME_HEADER, ZIPC_FRAME_ALIGN,
         ZIPC_TYPE_RESERVED_MIN, ZIPC_TYPE_BYTES, ZIPC_TYPE_STR, ZIPC_TYPE_JSON, ZIPC_TYPE_TENSOR,
         ZIPC_TYPE_LIST, ZIPC_LIST_ALIGN, ZIPC_TENSOR_MAGIC, ZIPC_TENSOR_VERSION,

@@ -51,6 +51,22 @@ pub enum Error {
     /// or alignment mismatch, a malformed list (errno `EBADMSG`). The channel
     /// itself is fine.
     BadPayload(&'static str),
+    /// A topic subscriber fell a whole ring behind and lost messages
+    /// (`EOVERFLOW`): reported once per loss, with the exact count of
+    /// messages and ring bytes lost (0 and 0 when the loss is not known,
+    /// e.g. a tensor shape whose size overflows). The next call resumes.
+    Overflow {
+        /// Messages lost.
+        messages: u64,
+        /// Ring bytes lost, framing included.
+        bytes: u64,
+    },
+    /// A topic view was overwritten by the publisher while it was open: the
+    /// bytes read through it may be torn; discard what was computed from
+    /// them (`ESTALE`).
+    Stale,
+    /// The topic has as many subscribers as it allows (`ENOSPC`).
+    NoSpace,
     /// Any other errno (positive), e.g. `ECONNREFUSED`, `ENOTSOCK`, `EACCES`.
     Os(i32),
 }
@@ -66,6 +82,7 @@ macro_rules! errno_table {
             pub fn from_errno(err: i32) -> Error {
                 match err.abs() {
                     $(libc::$errno => Error::$variant,)*
+                    libc::EOVERFLOW => Error::Overflow { messages: 0, bytes: 0 },
                     e => Error::Os(e),
                 }
             }
@@ -75,6 +92,7 @@ macro_rules! errno_table {
                 match *self {
                     $(Error::$variant => libc::$errno,)*
                     Error::BadPayload(_) => libc::EBADMSG,
+                    Error::Overflow { .. } => libc::EOVERFLOW,
                     Error::Os(e) => e,
                 }
             }
@@ -102,6 +120,8 @@ errno_table! {
     ECANCELED => Cancelled,
     EALREADY => AlreadyOpen,
     EOPNOTSUPP => WrongRole,
+    ESTALE => Stale,
+    ENOSPC => NoSpace,
 }
 
 impl Error {
@@ -133,6 +153,9 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::BadPayload(why) => write!(f, "bad payload: {why}")?,
+            Error::Overflow { messages, bytes } if *messages != 0 || *bytes != 0 => {
+                write!(f, "{}: {messages} messages, {bytes} bytes lost", self.strerror())?
+            }
             _ => f.write_str(self.strerror())?,
         }
         write!(f, " (errno {})", self.errno())
@@ -205,6 +228,7 @@ mod tests {
         assert!(map.len() >= 20, "{map:?}");
         let mut named: Vec<i32> = NAMED.iter().map(|&(e, _)| e).collect();
         named.extend_from_slice(KEPT_AS_OS);
+        named.push(libc::EOVERFLOW); // Overflow { messages, bytes }: not a unit variant
         named.sort_unstable();
         let mut sorted = map.clone();
         sorted.sort_unstable();
@@ -229,6 +253,9 @@ mod tests {
         assert_eq!(Error::Cancelled.name(), "ECANCELED");
         assert_eq!(Error::SegmentTooLarge.name(), "EFBIG");
         assert_eq!(Error::BadPayload("x").name(), "EBADMSG");
+        assert_eq!(Error::Overflow { messages: 3, bytes: 192 }.name(), "EOVERFLOW");
+        assert_eq!(Error::from_errno(-libc::EOVERFLOW), Error::Overflow { messages: 0, bytes: 0 });
+        assert_eq!((Error::Stale.name(), Error::NoSpace.name()), ("ESTALE", "ENOSPC"));
         let io: std::io::Error = Error::WrongRole.into();
         assert_eq!(io.raw_os_error(), Some(libc::EOPNOTSUPP));
         let io: std::io::Error = Error::BadPayload("x").into();

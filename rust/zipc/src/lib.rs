@@ -23,6 +23,10 @@
 //! instead of waiting. Endpoints implement [`AsRawFd`](std::os::fd::AsRawFd)
 //! for epoll/poll.
 //!
+//! A topic ([`topic`]) has one [`Publisher`] and any number of
+//! [`Subscriber`]s, each with its own overflow [`Policy`]
+//! ([`Subscription`]); its views and reservations follow the same rules.
+//!
 //! A channel is found by a name (no '/': an abstract Unix socket, nothing on
 //! disk) or by a Unix socket path (with a '/').
 //!
@@ -69,6 +73,7 @@ mod error;
 mod options;
 pub mod pod;
 pub mod tensor;
+pub mod topic;
 pub mod types;
 
 pub use channel::{
@@ -79,6 +84,7 @@ pub use error::{strerror, Error, Result};
 pub use options::{Options, Role};
 pub use pod::Pod;
 pub use tensor::{DType, Element, TensorView};
+pub use topic::{Policy, Publisher, Subscriber, Subscription};
 
 /// The raw FFI crate, for calls the safe API does not cover.
 pub use zipc_sys as sys;
