@@ -19,7 +19,7 @@
 /* Peers must agree on the major version exactly; the minor version only
  * adds meaning to reserved fields, so any minor interoperates. */
 #define ZIPC_ABI_MAJOR 1
-#define ZIPC_ABI_MINOR 0
+#define ZIPC_ABI_MINOR 1
 
 #define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
 #define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45484350495a) /* "ZIPCHELO" */

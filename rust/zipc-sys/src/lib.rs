@@ -22,7 +22,7 @@ use core::ffi::{c_char, c_int, c_uint};
 /// Library version, major.
 pub const ZIPC_VERSION_MAJOR: u32 = 0;
 /// Library version, minor.
-pub const ZIPC_VERSION_MINOR: u32 = 2;
+pub const ZIPC_VERSION_MINOR: u32 = 3;
 /// Library version, patch.
 pub const ZIPC_VERSION_PATCH: u32 = 0;
 
@@ -446,7 +446,7 @@ extern "C" {
 /// Peers must agree on the major version exactly.
 pub const ZIPC_ABI_MAJOR: u16 = 1;
 /// Any minor interoperates.
-pub const ZIPC_ABI_MINOR: u16 = 0;
+pub const ZIPC_ABI_MINOR: u16 = 1;
 /// `"ZIPC_SEG"`.
 pub const ZIPC_SEGMENT_MAGIC: u64 = 0x4745_535f_4350_495a;
 /// Cache line size the layout assumes.
