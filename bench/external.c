@@ -29,10 +29,10 @@ struct ext_source {
 
 static const struct ext_source SOURCES[EXT_SOURCES] = {
     [EXT_PYTHON] = {"python", "ZIPC_PYTHON", "python3", false, "%s -c 'import zipc, numpy'",
-                    "%s -m zipc.bench", "runtime", NULL},
+                    "%s -m zipc.bench", "runtime", NULL, false},
     [EXT_RUST] = {"rust", "ZIPC_RUST_BENCH", ZIPC_SOURCE_DIR "/rust/target/release/examples/bench",
                   true, "test -x %s", "%s", "config",
-                  "not built (cd rust && cargo build --release -p zipc --example bench)"},
+                  "not built (cd rust && cargo build --release -p zipc --example bench)", false},
     [EXT_PEERS] = {"peers", "ZIPC_PEERS", ZIPC_SOURCE_DIR "/bench/peers/target/release/zipc-peers",
                    true, "test -x %s", "%s", "config",
                    "not built: needs cargo and clang-19; make bench builds it", true},
