@@ -233,6 +233,8 @@ int zipc_subscriber_latest(zipc_subscriber *sub, uint32_t type, void *buf, size_
 {
     if (!sub || (!buf && cap))
         return -EINVAL;
+    if (sub->rx.sticky_err && sub->rx.sticky_err != -EPIPE)
+        return sub->rx.sticky_err; /* a corrupt ring (or unbound): as every other call */
     for (int tries = 0; tries < 8; tries++) {
         int r = latest_once(sub, type, buf, cap, size, type_out);
         if (r != -EAGAIN)
