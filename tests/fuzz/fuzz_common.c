@@ -1,4 +1,5 @@
 /* Helpers shared by the libFuzzer harnesses (see fuzz_common.h). */
+#include <stdarg.h>
 #include "fuzz_common.h"
 
 #include <signal.h>
@@ -239,4 +240,13 @@ void fz_seed_write(const char *dir, const char *name, const void *data, size_t l
     FZ_CHECK(f != NULL);
     FZ_CHECK(fwrite(data, 1, len, f) == len);
     FZ_CHECK(fclose(f) == 0);
+}
+
+void fz_seed_put(struct fz_seed *sd, int n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n && sd->n < sizeof(sd->b); i++)
+        sd->b[sd->n++] = (uint8_t)va_arg(ap, int);
+    va_end(ap);
 }

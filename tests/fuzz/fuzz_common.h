@@ -115,6 +115,12 @@ void fz_produce_some(zipc_channel *ch, const struct fz_ring *r, uint8_t seed, un
  * seeds there (fz_seeds_dir() returns it, else NULL) and exits. */
 const char *fz_seeds_dir(void);
 void fz_seed_write(const char *dir, const char *name, const void *data, size_t len);
+/* A seed built byte by byte: fz_seed_put(&sd, n, b1, ..., bn) appends n bytes (ints). */
+struct fz_seed {
+    uint8_t b[512];
+    size_t n;
+};
+void fz_seed_put(struct fz_seed *sd, int n, ...);
 
 /* ---- the harness -----------------------------------------------------
  * FZ_HARNESS(write_seeds, setup, run) defines libFuzzer's two entry points:

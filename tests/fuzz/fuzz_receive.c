@@ -23,7 +23,6 @@
  */
 #include "fuzz_common.h"
 
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -743,40 +742,26 @@ static void run(const uint8_t *data, size_t size)
 
 /* ---- seeds ------------------------------------------------------------ */
 
-struct seed {
-    uint8_t b[256];
-    size_t n;
-};
-
-static void put(struct seed *sd, int n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n && sd->n < sizeof(sd->b); i++)
-        sd->b[sd->n++] = (uint8_t)va_arg(ap, int);
-    va_end(ap);
-}
-
 static void write_seeds(const char *dir)
 {
-    struct seed both = {{0}, 1}, pingpong = {{0}, 1}, hp = {{HARNESS_PRODUCER | 1 << 2}, 1},
+    struct fz_seed both = {{0}, 1}, pingpong = {{0}, 1}, hp = {{HARNESS_PRODUCER | 1 << 2}, 1},
                 hc = {{HARNESS_CONSUMER | 2 << 2}, 1}, bad = {{HARNESS_PRODUCER}, 1};
     for (int i = 0; i < 40; i++) {
-        put(&both, 3, OP_SEND, i * 4, i); /* sizes (i * 4) >> 2 */
-        put(&both, i % 3 ? 1 : 2, i % 3 ? OP_VIEW : OP_RECV, 1);
-        put(&pingpong, 7, OP_RESERVE, 1, OP_COMMIT, 0x00, 5, 9, OP_DRAIN);
-        put(&pingpong, 2, 3, OP_RELEASE);
-        put(&hp, 5, OP_H_PRODUCE, i * 8, 7, OP_VIEW, OP_RELEASE);
-        put(&hc, 4, OP_SEND, i * 12, 9, OP_H_CONSUME);
+        fz_seed_put(&both, 3, OP_SEND, i * 4, i); /* sizes (i * 4) >> 2 */
+        fz_seed_put(&both, i % 3 ? 1 : 2, i % 3 ? OP_VIEW : OP_RECV, 1);
+        fz_seed_put(&pingpong, 7, OP_RESERVE, 1, OP_COMMIT, 0x00, 5, 9, OP_DRAIN);
+        fz_seed_put(&pingpong, 2, 3, OP_RELEASE);
+        fz_seed_put(&hp, 5, OP_H_PRODUCE, i * 8, 7, OP_VIEW, OP_RELEASE);
+        fz_seed_put(&hc, 4, OP_SEND, i * 12, 9, OP_H_CONSUME);
     }
-    put(&both, 3, OP_CLOSE, 0, OP_VIEW);
+    fz_seed_put(&both, 3, OP_CLOSE, 0, OP_VIEW);
     const uint8_t burst[] = {0x20 /* both, spin */, OP_BURST, 16, 4, OP_MISUSE, 0, OP_MISUSE, 1,
                              OP_BURST, 16, 8},
                   hc_burst[] = {HARNESS_CONSUMER, OP_BURST, 16, 4};
     fz_seed_write(dir, "burst-misuse", burst, sizeof(burst));
     fz_seed_write(dir, "harness-consumer-burst", hc_burst, sizeof(hc_burst));
     /* a message, then a frame marked with a seq one ahead of the next */
-    put(&bad, 10, OP_H_PRODUCE, 4, 1, OP_H_FRAME, 0x01, 4, 1, 0x90, OP_VIEW, OP_VIEW);
+    fz_seed_put(&bad, 10, OP_H_PRODUCE, 4, 1, OP_H_FRAME, 0x01, 4, 1, 0x90, OP_VIEW, OP_VIEW);
     fz_seed_write(dir, "both-send-view", both.b, both.n);
     fz_seed_write(dir, "both-reserve-drain", pingpong.b, pingpong.n);
     fz_seed_write(dir, "harness-producer", hp.b, hp.n);

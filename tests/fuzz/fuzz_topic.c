@@ -37,7 +37,6 @@
 #include "fuzz_common.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -872,35 +871,21 @@ static void run(const uint8_t *data, size_t size)
 
 /* ---- seeds -------------------------------------------------------------------- */
 
-struct seed {
-    uint8_t b[512];
-    size_t n;
-};
-
-static void put(struct seed *sd, int n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    for (int i = 0; i < n && sd->n < sizeof(sd->b); i++)
-        sd->b[sd->n++] = (uint8_t)va_arg(ap, int);
-    va_end(ap);
-}
-
 static void write_seeds(const char *dir)
 {
     /* header: config, layout, prefill (>> 2: messages), history */
-    struct seed block = {{0x00, 0, 40, 0}, 4}, drop = {{0x05, 0, 200, 3}, 4}, lag = {{0x0a, 1, 7 << 2, 15}, 4},
+    struct fz_seed block = {{0x00, 0, 40, 0}, 4}, drop = {{0x05, 0, 200, 3}, 4}, lag = {{0x0a, 1, 7 << 2, 15}, 4},
                 newest = {{0x14, 0, 0, 0}, 4};
     for (int i = 0; i < 40; i++) {
-        put(&block, 5, OP_PUBLISH, i * 4, i, OP_VIEW, i % 3 ? OP_RELEASE : OP_STATS);
-        put(&drop, 4, OP_PUBLISH_MANY, 20, i * 3, OP_VIEW);
-        put(&drop, 3, OP_RELEASE_VIEW, 0, OP_RECLAIM_PAD);
-        put(&lag, 7, OP_PUBLISH, i * 8, 1, OP_DRAIN, 4, OP_RELEASE_VIEWS, 0);
-        put(&lag, 2, 2, OP_LATEST);
-        put(&lag, 1, i & 1 ? 0x80 : 1);
-        put(&newest, 6, OP_PUBLISH_MANY, 30, i, OP_RECV, 1, OP_VIEW);
+        fz_seed_put(&block, 5, OP_PUBLISH, i * 4, i, OP_VIEW, i % 3 ? OP_RELEASE : OP_STATS);
+        fz_seed_put(&drop, 4, OP_PUBLISH_MANY, 20, i * 3, OP_VIEW);
+        fz_seed_put(&drop, 3, OP_RELEASE_VIEW, 0, OP_RECLAIM_PAD);
+        fz_seed_put(&lag, 7, OP_PUBLISH, i * 8, 1, OP_DRAIN, 4, OP_RELEASE_VIEWS, 0);
+        fz_seed_put(&lag, 2, 2, OP_LATEST);
+        fz_seed_put(&lag, 1, i & 1 ? 0x80 : 1);
+        fz_seed_put(&newest, 6, OP_PUBLISH_MANY, 30, i, OP_RECV, 1, OP_VIEW);
     }
-    put(&block, 3, OP_PUB_CLOSE, OP_VIEW, OP_VIEW_WAIT);
+    fz_seed_put(&block, 3, OP_PUB_CLOSE, OP_VIEW, OP_VIEW_WAIT);
     fz_seed_write(dir, "block-view-release", block.b, block.n);
     fz_seed_write(dir, "drop-lapped", drop.b, drop.n);
     fz_seed_write(dir, "maxlag-history-drain", lag.b, lag.n);
