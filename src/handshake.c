@@ -165,46 +165,47 @@ static int send_refusal(int sock, uint32_t kind, int status)
     return send_msg(sock, &w, sizeof(w), NULL, 0, zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS);
 }
 
+int zipc__accept_one(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
+                     struct zipc__peer *out)
+{
+    struct zipc__peer peer_, *peer = &peer_; /* copied out only on success */
+    int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
+    if (c < 0)
+        return errno == EAGAIN || errno == ECONNABORTED ? -EAGAIN : -errno;
+    int err = peer_creds(c, peer);
+    if (err) {
+        close(c);
+        return err;
+    }
+    if (!zipc__uid_allowed(o, peer->uid)) {
+        send_refusal(c, kind, EPERM); /* refused before any data flows */
+        close(c);
+        return -EAGAIN;
+    }
+    struct zipc_hello h;
+    int64_t hello_deadline = zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS;
+    err = recv_exact(c, &h, sizeof(h), NULL, 0, NULL, hello_deadline < deadline ? hello_deadline : deadline);
+    if (err == 0 && h.magic == ZIPC_HELLO_MAGIC) {
+        if (h.abi_major == ZIPC_ABI_MAJOR && h.kind == kind) {
+            peer->sock = c;
+            *out = *peer;
+            return 0;
+        }
+        send_refusal(c, kind, EPROTO);
+        close(c);
+        return -EPROTO;
+    }
+    /* A probe, a silent or a foreign client: dropped. */
+    close(c);
+    return err == -EINTR ? err : -EAGAIN;
+}
+
 int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
                       struct zipc__peer *out)
 {
     for (;;) {
-        struct zipc__peer peer_, *peer = &peer_; /* copied out only on success */
         int err = poll_until(lsock, POLLIN, deadline);
-        if (err)
-            return err;
-        int c = accept4(lsock, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) {
-            if (errno == EAGAIN || errno == ECONNABORTED)
-                continue;
-            return -errno;
-        }
-        err = peer_creds(c, peer);
-        if (err) {
-            close(c);
-            return err;
-        }
-        if (!zipc__uid_allowed(o, peer->uid)) {
-            send_refusal(c, kind, EPERM); /* refused before any data flows */
-            close(c);
-            continue;
-        }
-        struct zipc_hello h;
-        int64_t hello_deadline = zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS;
-        err = recv_exact(c, &h, sizeof(h), NULL, 0, NULL,
-                         hello_deadline < deadline ? hello_deadline : deadline);
-        if (err == 0 && h.magic == ZIPC_HELLO_MAGIC) {
-            if (h.abi_major == ZIPC_ABI_MAJOR && h.kind == kind) {
-                *out = *peer;
-                return 0;
-            }
-            send_refusal(c, kind, EPROTO);
-            close(c);
-            return -EPROTO;
-        }
-        /* A probe, a silent or a foreign client: drop it, keep listening. */
-        close(c);
-        if (err == -EINTR)
+        if (err || (err = zipc__accept_one(lsock, kind, o, deadline, out)) != -EAGAIN)
             return err;
     }
 }

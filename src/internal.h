@@ -218,6 +218,12 @@ struct zipc__peer {
  * and waiting goes on; an ABI mismatch is refused and returned (-EPROTO). */
 int zipc__accept_peer(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
                       struct zipc__peer *peer);
+/* One connection of a readable listening socket: accept it, check its
+ * credentials and hello. 0 (*peer set), -EAGAIN (it was refused or dropped:
+ * a probe, a silent or foreign client), -EPROTO, or -errno. A door calls it
+ * once per readable event, so one connector never keeps it from its other work. */
+int zipc__accept_one(int lsock, uint32_t kind, const struct zipc__opts *o, int64_t deadline,
+                     struct zipc__peer *peer);
 /* Send a welcome with fds; then wait for the connector's ack. */
 int zipc__welcome_peer(struct zipc__peer *peer, const struct zipc_welcome *w, const int *fds,
                        int nfds, int64_t deadline);

@@ -146,7 +146,7 @@ static void admit_one(zipc_publisher *pub)
                                                                                         : pub->opts.timeout_ns;
     int64_t deadline = zipc__now_ns() + limit;
     struct zipc__peer peer = {.sock = -1};
-    if (zipc__accept_peer(pub->door.lsock, ZIPC_KIND_TOPIC, &pub->opts, deadline, &peer))
+    if (zipc__accept_one(pub->door.lsock, ZIPC_KIND_TOPIC, &pub->opts, deadline, &peer))
         return;
     int slot = claim_slot(pub);
     if (slot < 0) {

@@ -102,6 +102,10 @@ static int publisher_refresh(struct zipc__ring_tx *tx)
         struct spot head;
         if (!e->active || e->evicted || e->policy == ZIPC_SUB_DROP_OLDEST)
             continue;
+        /* acquire: a clean close is its last word (§2.5 #15); it stops counting
+         * now, before the door sees its link close */
+        if (zipc__load(&e->cursor->side.state, ZIPC__ACQUIRE) == ZIPC_STATE_CLOSED)
+            continue;
         if (!read_head(pub, e, &head)) {
             evict(pub, e);
             continue;
