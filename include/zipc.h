@@ -6,6 +6,7 @@
  *   zipc/channel.h   SPSC: one producer, one consumer
  *   zipc/inspect.h   a read-only look at any segment, for tools
  *   zipc/topic.h     one publisher, many subscribers
+ *   zipc/queue.h     many producers, many consumers, each message taken once
  *   zipc/stream.h    the same typed messages framed over any byte stream
  *   zipc/tensor.h, zipc/types.h   payload conventions (header-only)
  */
@@ -17,6 +18,7 @@
 #include "zipc/channel.h"
 #include "zipc/inspect.h"
 #include "zipc/topic.h"
+#include "zipc/queue.h"
 #include "zipc/stream.h"
 
 #endif /* ZIPC_H */

@@ -138,7 +138,7 @@ int zipc__endpoint_adopt(const struct zipc__kind_desc *d, void *ep, int *fds, in
     if (announced_size > o->max_segment && announced_size <= d->max_segment)
         return -EFBIG; /* consistent, but more than we agreed to map and pre-fault */
     for (unsigned i = ZIPC__FD_SEGMENT + 1; i < d->nfds; i++) {
-        if (d->segment_fds & 1u << i)
+        if (i < 32 && (d->segment_fds & 1u << i))
             continue; /* a segment of its own: the kind's bind attaches and validates it */
         int err = zipc__check_eventfd(fds[i]);
         if (err)
@@ -171,19 +171,16 @@ int zipc__endpoint_adopt(const struct zipc__kind_desc *d, void *ep, int *fds, in
     return 0;
 }
 
-int zipc__endpoint_connect(const struct zipc__kind_desc *d, void *ep, const char *where,
-                           const struct zipc__opts *o)
+int zipc__endpoint_connect_addr(const struct zipc__kind_desc *d, void *ep, const struct zipc__addr *addr,
+                                const struct zipc__opts *o, int64_t appear_deadline, int64_t deadline)
 {
-    int64_t deadline = zipc__deadline(o->timeout_ns);
-    struct zipc__addr addr;
     struct zipc__peer peer = {.sock = -1};
     int sock = -1, fds[ZIPC__HANDSHAKE_MAX_FDS];
     for (int i = 0; i < ZIPC__HANDSHAKE_MAX_FDS; i++)
         fds[i] = -1;
     struct zipc_welcome w;
-    int err = zipc__addr_resolve(where, zipc__lookup_uid(o), &addr);
-    if (err || (err = zipc__addr_connect(&addr, deadline, &sock)) ||
-        (err = zipc__send_hello(sock, d->kind, o, deadline, &peer)))
+    int err = zipc__addr_connect(addr, appear_deadline, &sock);
+    if (err || (err = zipc__send_hello(sock, d->kind, o, deadline, &peer)))
         return err;
     struct zipc__peer link = peer; /* adopt takes peer.sock; the ack still goes on it */
     err = zipc__receive_welcome(&peer, d->kind, &w, fds, (int)d->nfds, deadline);
@@ -195,4 +192,13 @@ int zipc__endpoint_connect(const struct zipc__kind_desc *d, void *ep, const char
         close_fd(&fds[i]);
     close_fd(&peer.sock);
     return err;
+}
+
+int zipc__endpoint_connect(const struct zipc__kind_desc *d, void *ep, const char *where,
+                           const struct zipc__opts *o)
+{
+    int64_t deadline = zipc__deadline(o->timeout_ns);
+    struct zipc__addr addr;
+    int err = zipc__addr_resolve(where, zipc__lookup_uid(o), &addr);
+    return err ? err : zipc__endpoint_connect_addr(d, ep, &addr, o, deadline, deadline);
 }

@@ -141,6 +141,8 @@ struct zipc__member {
 /* Claim a free slot, or one whose holder is dead. 0, -ENOSPC (every slot held
  * by a live member), -EOPNOTSUPP (a read-only mapping), or -errno. */
 int zipc__member_claim(const struct zipc__members *m, struct zipc__member *me);
+/* The same among slots [first, first + count) only (a kind whose slots have roles). */
+int zipc__member_claim_in(const struct zipc__members *m, uint32_t first, uint32_t count, struct zipc__member *me);
 /* Leave cleanly: the slot is free, then our lock goes. */
 void zipc__member_release(const struct zipc__members *m, struct zipc__member *me);
 /* 1: the slot's holder lives; 0: the slot is free or its holder is dead;
@@ -190,6 +192,9 @@ struct zipc__addr {
  * -ENAMETOOLONG) under `uid`, or a socket file path (-ENAMETOOLONG if it
  * does not fit). */
 int zipc__addr_resolve(const char *where, uint32_t uid, struct zipc__addr *a);
+/* A name's address with `suffix` appended (a kind's related names: a queue's
+ * members bind "<name>#<slot>", outside the names users can give). */
+int zipc__addr_suffix(const struct zipc__addr *base, const char *suffix, struct zipc__addr *out);
 /* The uid a connector looks names up under: peer_uid with ZIPC_OPT_PEER_UID. */
 uint32_t zipc__lookup_uid(const struct zipc__opts *o);
 /* Bind and listen. A name: -EADDRINUSE while anyone holds it. A path (mode
@@ -205,7 +210,7 @@ void zipc__addr_unbind(const struct zipc__addr *a, int *lsock);
 int zipc__addr_connect(const struct zipc__addr *a, int64_t deadline, int *sock);
 
 /* ---- handshake.c: hello, welcome, ack on a connected socket ----------- */
-#define ZIPC__HANDSHAKE_MAX_FDS 6
+#define ZIPC__HANDSHAKE_MAX_FDS 65 /* a queue: its segment and 64 eventfds */
 
 struct zipc__peer {
     int sock;       /* connected stream socket: EOF means the peer is gone */
@@ -301,6 +306,10 @@ int zipc__endpoint_listen(const struct zipc__kind_desc *d, void *ep, const char 
  * receive the welcome and fds, adopt them into `ep`, ack. */
 int zipc__endpoint_connect(const struct zipc__kind_desc *d, void *ep, const char *where,
                            const struct zipc__opts *o);
+/* The same at an address: connect (retrying until appear_deadline: 0 tries
+ * once), then the handshake, bounded by deadline. */
+int zipc__endpoint_connect_addr(const struct zipc__kind_desc *d, void *ep, const struct zipc__addr *addr,
+                                const struct zipc__opts *o, int64_t appear_deadline, int64_t deadline);
 /* The welcome to an accepted peer: h's segment and fds, segment first, as
  * the kind names them, with `peer_role`; then wait for its ack. */
 int zipc__endpoint_offer(const struct zipc__kind_desc *d, const struct zipc__handover *h, int peer_role,

@@ -217,12 +217,19 @@ static int try_slot(const struct zipc__members *m, int fd, uint32_t i, uint64_t 
 
 int zipc__member_claim(const struct zipc__members *m, struct zipc__member *me)
 {
+    return zipc__member_claim_in(m, 0, m->capacity, me);
+}
+
+int zipc__member_claim_in(const struct zipc__members *m, uint32_t first, uint32_t count, struct zipc__member *me)
+{
+    if (first > m->capacity || count > m->capacity - first)
+        return -EINVAL;
     if (!m->writable)
         return -EOPNOTSUPP; /* a lease is written in the table: a read-write mapping */
     int fd = zipc__reopen_readonly(m->probe_fd); /* a description that is ours alone */
     if (fd < 0)
         return fd;
-    for (uint32_t i = 0; i < m->capacity; i++) {
+    for (uint32_t i = first; i < first + count; i++) {
         uint64_t lease;
         int err = try_slot(m, fd, i, &lease);
         if (err == 0) {

@@ -78,6 +78,19 @@ int zipc__addr_resolve(const char *where, uint32_t uid, struct zipc__addr *a)
     return 0;
 }
 
+int zipc__addr_suffix(const struct zipc__addr *base, const char *suffix, struct zipc__addr *out)
+{
+    if (!base->abstract)
+        return -EINVAL;
+    size_t name = base->len - offsetof(struct sockaddr_un, sun_path), extra = strlen(suffix);
+    if (name + extra > sizeof(out->sa.sun_path))
+        return -ENAMETOOLONG;
+    *out = *base;
+    memcpy(out->sa.sun_path + name, suffix, extra);
+    out->len = (uint32_t)(base->len + extra);
+    return 0;
+}
+
 uint32_t zipc__lookup_uid(const struct zipc__opts *o)
 {
     return (o->flags & ZIPC_OPT_PEER_UID) ? o->peer_uid : (uint32_t)geteuid();

@@ -26,6 +26,29 @@ void zipc__ring_init(struct zipc__ring *r, uint8_t *base, uint64_t size)
     r->lap_frames = (uint32_t)(size >> ZIPC__SLOT_SHIFT);
 }
 
+int zipc__ring_frame_step(const struct zipc__ring *r, uint64_t pos, uint64_t seq, uint64_t *next,
+                           const struct zipc_frame **msg)
+{
+    uint64_t off = pos & r->mask;
+    const struct zipc_frame *f = (const void *)(r->base + off);
+    /* acquire: pairs with the publishing exchange, as a take (§2.5 #9) */
+    uint64_t mark = zipc__load(&f->mark, ZIPC__ACQUIRE);
+    if (mark == ZIPC_FRAME_MARK(seq, ZIPC_FRAME_PAD) && off != 0) {
+        *next = pos + r->size - off;
+        *msg = NULL;
+        return 1;
+    }
+    if (mark != ZIPC_FRAME_MARK(seq, ZIPC_FRAME_MSG))
+        return 0;
+    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED); /* relaxed: after the mark (§2.5 #10) */
+    uint64_t frame = zipc__frame_bytes(size);
+    if (size > r->max_message || off + frame > r->size)
+        return -EBADMSG;
+    *next = pos + frame;
+    *msg = f;
+    return 1;
+}
+
 /* After a wait: a peer gone for good fails the half; other errors pass. */
 static int waited(int *sticky_err, int err)
 {
@@ -47,6 +70,21 @@ int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
     memset(fresh, 0xff, words * sizeof(*fresh)); /* a new ring is all zero: every slot starts fresh */
     *tx = (struct zipc__ring_tx){.ring = *ring, .fresh = fresh, .mine = mine, .wait = w,
                                  .commits_to_check = ZIPC__LIVENESS_COMMITS, .peer = peer};
+    return 0;
+}
+
+int zipc__ring_tx_bind_at(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
+                          struct zipc_channel_side *mine, struct zipc__waiter *w, uint64_t tail, uint32_t seq,
+                          uint64_t head)
+{
+    int err = zipc__ring_tx_bind(tx, ring, mine, NULL, w);
+    if (err)
+        return err;
+    /* a ring written before: no slot is known to be fresh */
+    memset(tx->fresh, 0, ((size_t)ring->lap_frames + 63) / 64 * sizeof(*tx->fresh));
+    tx->tail = tx->published = tail;
+    tx->cached_head = head;
+    tx->seq = seq;
     return 0;
 }
 

@@ -135,12 +135,26 @@ static inline int zipc__ring_fail(int *sticky_err, int err)
     return err;
 }
 
+/* The frame at pos, if it is the published message number seq or the pad
+ * before it: 1 and *next past it (*msg: the message's header, NULL for a
+ * pad), 0 if not published (the end of what there is), -EBADMSG. Frames
+ * are validated as a reader does: the walker may be a consumer (a topic
+ * subscriber, a queue member). */
+int zipc__ring_frame_step(const struct zipc__ring *r, uint64_t pos, uint64_t seq, uint64_t *next,
+                           const struct zipc_frame **msg);
+
 /* ---- producer half -------------------------------------------------------- */
 
 /* Bind to a fresh (all-zero) ring, from position 0. -ENOMEM. */
 int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
                        struct zipc_channel_side *mine, const struct zipc_channel_side *peer,
                        struct zipc__waiter *w);
+/* Bind to a ring written before (a queue lane taken over from a producer
+ * that left): the next frame goes at `tail` with message number `seq`;
+ * [head, tail) is still in use. Every slot counts as stale. -ENOMEM. */
+int zipc__ring_tx_bind_at(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
+                          struct zipc_channel_side *mine, struct zipc__waiter *w, uint64_t tail, uint32_t seq,
+                          uint64_t head);
 void zipc__ring_tx_free(struct zipc__ring_tx *tx);
 int zipc__ring_tx_abort(struct zipc__ring_tx *tx);
 int zipc__ring_tx_flush(struct zipc__ring_tx *tx);

@@ -13,36 +13,13 @@
  * the one check of a subscription, for both ends. */
 #include "topic.h"
 
-int zipc__topic_frame_step(const struct zipc__ring *r, uint64_t pos, uint64_t seq, uint64_t *next,
-                            const struct zipc_frame **msg)
-{
-    uint64_t off = pos & r->mask;
-    const struct zipc_frame *f = (const void *)(r->base + off);
-    /* acquire: pairs with the publishing exchange, as a take (§2.5 #9) */
-    uint64_t mark = zipc__load(&f->mark, ZIPC__ACQUIRE);
-    if (mark == ZIPC_FRAME_MARK(seq, ZIPC_FRAME_PAD) && off != 0) {
-        *next = pos + r->size - off;
-        *msg = NULL;
-        return 1;
-    }
-    if (mark != ZIPC_FRAME_MARK(seq, ZIPC_FRAME_MSG))
-        return 0;
-    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED); /* relaxed: after the mark (§2.5 #10) */
-    uint64_t frame = zipc__frame_bytes(size);
-    if (size > r->max_message || off + frame > r->size)
-        return -EBADMSG;
-    *next = pos + frame;
-    *msg = f;
-    return 1;
-}
-
 uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t max)
 {
     uint64_t n = 0, next;
     const struct zipc_frame *f;
     /* a lap holds at most lap_frames frames: a bound even on a hostile ring */
     for (uint64_t steps = 0; n < max && steps <= 2 * (uint64_t)r->lap_frames; steps++) {
-        if (zipc__topic_frame_step(r, at->pos, at->seq, &next, &f) <= 0)
+        if (zipc__ring_frame_step(r, at->pos, at->seq, &next, &f) <= 0)
             break;
         at->pos = next;
         if (f) {
@@ -61,7 +38,7 @@ bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32
     uint64_t next;
     const struct zipc_frame *f;
     for (uint64_t steps = 0; steps <= 2 * (uint64_t)r->lap_frames; steps++) {
-        if (zipc__topic_frame_step(r, cur.pos, cur.seq, &next, &f) <= 0)
+        if (zipc__ring_frame_step(r, cur.pos, cur.seq, &next, &f) <= 0)
             break;
         /* relaxed: after the mark's acquire, as a take (§2.5 #10) */
         if (f && (type == ZIPC_TYPE_ANY || zipc__load(&f->type, ZIPC__RELAXED) == type)) {

@@ -42,12 +42,6 @@ struct spot {
     uint64_t pos, seq;
 };
 
-/* The frame at pos, if it is the published message number seq or the pad
- * before it: 1 and *next past it (*msg: the message's header, NULL for a
- * pad), 0 if not published (the end of what there is), -EBADMSG. Frames
- * are validated as a reader does: the walker may be a subscriber. */
-int zipc__topic_frame_step(const struct zipc__ring *r, uint64_t pos, uint64_t seq, uint64_t *next,
-                           const struct zipc_frame **msg);
 /* Walk published frames from *at, over at most `max` messages (and the pads
  * between them). Returns the messages stepped over; *at ends past them. */
 uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t max);

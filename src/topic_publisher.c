@@ -42,7 +42,7 @@ static void reclaim(zipc_publisher *pub, uint64_t want)
     struct spot s = pub->oldest;
     uint64_t next;
     const struct zipc_frame *f;
-    while ((int64_t)(want - s.pos) > 0 && zipc__topic_frame_step(&pub->tx.ring, s.pos, s.seq, &next, &f) == 1) {
+    while ((int64_t)(want - s.pos) > 0 && zipc__ring_frame_step(&pub->tx.ring, s.pos, s.seq, &next, &f) == 1) {
         s.pos = next;
         s.seq += f != NULL;
     }

@@ -62,12 +62,15 @@ static int read_oldest(zipc_subscriber *sub, struct spot *s)
             zipc__cpu_relax();
             continue;
         }
+        /* a publisher gone mid-update never finishes it: no patience for it */
+        if (zipc__peer_gone(&sub->wait, i == 64))
+            return -EPIPE;
         sched_yield(); /* the writer may be preempted mid-update: let it run */
         int64_t now = zipc__now_ns();
         if (!give_up)
             give_up = now + OLDEST_PATIENCE_NS;
         else if (now > give_up)
-            return zipc__peer_gone(&sub->wait, true) ? -EPIPE : -EBADMSG;
+            return -EBADMSG;
     }
 }
 

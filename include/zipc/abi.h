@@ -19,7 +19,7 @@
 /* Peers must agree on the major version exactly; the minor version only
  * adds meaning to reserved fields, so any minor interoperates. */
 #define ZIPC_ABI_MAJOR 1
-#define ZIPC_ABI_MINOR 1
+#define ZIPC_ABI_MINOR 2
 
 #define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
 #define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45484350495a) /* "ZIPCHELO" */
@@ -339,6 +339,121 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_member_slot, reserved) == 28, 
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_member_slot) == 64, "abi");
 #define ZIPC_MEMBER_TABLE_SIZE(capacity) \
     (sizeof(struct zipc_member_table) + (uint64_t)(capacity) * sizeof(struct zipc_member_slot))
+
+/* ---- queue (kind 2) ----------------------------------------------------
+ * One segment, mapped read-write by every member:
+ *   [segment header | queue control @ 256 | consumer lines | member table |
+ *    lane 0 | lane 1 | ... lane MAX_PRODUCERS-1]   (lanes page-aligned)
+ * Member slots 0..MAX_PRODUCERS-1 are producers (slot p owns lane p), the
+ * next MAX_CONSUMERS slots consumers. A lane:
+ *   [producer side line | claim line | freed line | claim log (log_size
+ *    words) | ring (ring_size bytes, page-aligned)]
+ * The ring holds frames exactly as a channel's, written by the lane's
+ * producer only. Consumers take frames through `claim` and the claim log;
+ * the producer reuses space up to the first frame not released.
+ * Packed positions (claim, freed): seq32 << 32 | (ring offset / 64).
+ * Claim words: see ZIPC_QCLAIM_*; docs/ABI.md §12 has the protocol. */
+#define ZIPC_QUEUE_BODY_OFFSET 256
+#define ZIPC_QUEUE_SLOTS 64              /* MAX_PRODUCERS + MAX_CONSUMERS */
+#define ZIPC_QUEUE_MAX_LANE (UINT64_C(1) << 30)
+
+/* claim word: tag (seq32) | state << 32 | attempt << 34 | slot << 40 | gen << 48 */
+enum zipc_qclaim_state {
+    ZIPC_QCLAIM_RELEASED = 0,   /* tag's frame was released (the entry is free for tag + log_size) */
+    ZIPC_QCLAIM_CLAIMED = 1,    /* tag's frame is held by consumer `slot` of lease generation `gen` */
+    ZIPC_QCLAIM_REDELIVER = 2,  /* its holder died: to be taken again */
+};
+#define ZIPC_QCLAIM_TAG(w) ((uint32_t)(w))
+#define ZIPC_QCLAIM_STATE(w) ((uint32_t)((w) >> 32) & 3u)
+#define ZIPC_QCLAIM_ATTEMPT(w) ((uint32_t)((w) >> 34) & 63u)
+#define ZIPC_QCLAIM_SLOT(w) ((uint32_t)((w) >> 40) & 0xffu)
+#define ZIPC_QCLAIM_GEN(w) ((uint32_t)((w) >> 48) & 0xffffu)
+#define ZIPC_QCLAIM(tag, state, attempt, slot, gen)                                                \
+    ((uint64_t)(uint32_t)(tag) | (uint64_t)(state) << 32 | (uint64_t)(attempt) << 34 |            \
+     (uint64_t)(slot) << 40 | (uint64_t)(gen) << 48)
+#define ZIPC_QPOS(seq, off) ((uint64_t)(uint32_t)(seq) << 32 | (uint32_t)((off) / ZIPC_FRAME_ALIGN))
+
+struct zipc_queue_ctl {
+    uint64_t lane_offset;      /* lane 0, from segment start, page-aligned */
+    uint64_t lane_stride;      /* bytes per lane, page multiple */
+    uint64_t ring_size;        /* per lane: power of two, ZIPC_MIN_CAPACITY..ZIPC_QUEUE_MAX_LANE */
+    uint64_t ring_offset;      /* the ring, from its lane's start, page-aligned */
+    uint32_t log_size;         /* claim words per lane: ring_size / ZIPC_FRAME_ALIGN */
+    uint32_t flags;            /* enum zipc_queue_flags */
+    uint32_t max_producers;    /* ZIPC_QUEUE_MAX_PRODUCERS */
+    uint32_t max_consumers;    /* ZIPC_QUEUE_MAX_CONSUMERS */
+    uint64_t members_offset;   /* the member table (ZIPC_QUEUE_SLOTS slots) */
+    uint8_t pad0_[ZIPC_SIDE_STRIDE - 56];
+    /* written by every member (compare-and-swap) */
+    uint32_t lanes_open;       /* bit p: lane p's producer is attached */
+    uint32_t producers_joined; /* nonzero once any producer has joined */
+    uint32_t lane_hwm;         /* lanes [0, lane_hwm) have been used */
+    uint32_t reserved1;
+    uint8_t pad1_[ZIPC_SIDE_STRIDE - 16];
+    uint32_t sleepers;         /* bit c: consumer c may sleep (set by it, cleared by wakers) */
+    uint32_t reserved2;
+    uint8_t pad2_[ZIPC_SIDE_STRIDE - 8];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, lane_offset) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, lane_stride) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, ring_size) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, ring_offset) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, log_size) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, flags) == 36, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, max_producers) == 40, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, max_consumers) == 44, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, members_offset) == 48, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, lanes_open) == 128, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, producers_joined) == 132, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, lane_hwm) == 136, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_ctl, sleepers) == 256, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_queue_ctl) == 384, "abi");
+
+/* One consumer's line (after the control block), written by that consumer
+ * except `sleeping` (exchanged to 0 by wakers) and, after its death, by
+ * the member that cleans up after it. */
+struct zipc_queue_consumer {
+    uint32_t sleeping;     /* it is (about to be) asleep on its eventfd */
+    uint32_t held;         /* frames it holds now (claimed, not released) */
+    uint64_t messages;     /* released */
+    uint64_t bytes;
+    uint64_t redelivered;
+    uint64_t wakeups;
+    uint64_t sleeps;
+    uint8_t pad_[ZIPC_CACHE_LINE - 48];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, sleeping) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, held) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, messages) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, bytes) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, redelivered) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, wakeups) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_consumer, sleeps) == 40, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_queue_consumer) == 64, "abi");
+#define ZIPC_QUEUE_CONSUMERS_OFFSET (ZIPC_QUEUE_BODY_OFFSET + 384)
+#define ZIPC_QUEUE_MEMBERS_OFFSET (ZIPC_QUEUE_CONSUMERS_OFFSET + 32 * 64)
+
+/* A lane's control lines, at the lane's start. */
+struct zipc_queue_lane {
+    struct zipc_channel_side producer; /* position: published end; messages: committed;
+                                          state: ACTIVE while attached */
+    uint64_t claim;            /* ZIPC_QPOS of the next frame to take (compare-and-swap) */
+    uint32_t redeliver;        /* claim words in state REDELIVER (a hint: may lag) */
+    uint32_t reserved0;
+    uint8_t pad0_[ZIPC_SIDE_STRIDE - 16];
+    uint64_t freed;            /* ZIPC_QPOS up to which the producer may reuse the ring;
+                                  stored before it writes there */
+    uint32_t producer_sleeping; /* the producer is (about to be) asleep for space */
+    uint32_t reserved1;
+    uint8_t pad1_[ZIPC_SIDE_STRIDE - 16];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, producer) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, claim) == 128, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, redeliver) == 136, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, freed) == 256, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, producer_sleeping) == 264, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_queue_lane) == 384, "abi");
+#define ZIPC_QUEUE_LOG_OFFSET 512 /* the claim log, from the lane's start */
 
 /* ---- handshake messages over the Unix stream socket ----------------- */
 

@@ -1,0 +1,372 @@
+/* Queue: many producers, many consumers (include/zipc/queue.h; the files
+ * are listed in src/queue.h, the design is docs/DESIGN.md §12).
+ *
+ * One segment that every member maps read-write: a control block, a line
+ * per consumer, the member table, and one lane per producer slot (a ring
+ * only its producer writes, a claim log its consumers compete through).
+ * There is no server: every member binds "<name>#<slot>" and its helper
+ * thread hands the segment and the eventfds to whoever joins through it.
+ *
+ * This file: layout and validation, open (find a member, or create the
+ * queue under the "<name>#lock" name), close, accessors. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+
+#include "queue.h"
+
+#define OPEN_RETRY_NS 1000000LL /* a creator holds the lock name: look again after 1 ms */
+
+/* ------------------------------------------------------------------------
+ * Layout
+ * ------------------------------------------------------------------------ */
+
+struct qlayout {
+    uint64_t ring_size, log_size, ring_offset, lane_stride, lane_offset, size;
+};
+
+static struct qlayout layout_for(uint64_t ring_size)
+{
+    struct qlayout l = {.ring_size = ring_size, .log_size = ring_size / ZIPC_FRAME_ALIGN};
+    l.ring_offset = zipc__align_up(ZIPC_QUEUE_LOG_OFFSET + l.log_size * sizeof(uint64_t), ZIPC_PAGE);
+    l.lane_stride = zipc__align_up(l.ring_offset + ring_size, ZIPC_PAGE);
+    l.lane_offset = zipc__align_up(ZIPC_QUEUE_MEMBERS_OFFSET + ZIPC_MEMBER_TABLE_SIZE(ZIPC_QUEUE_SLOTS), ZIPC_PAGE);
+    l.size = l.lane_offset + QP * l.lane_stride;
+    return l;
+}
+
+/* Read-write for every member, never pre-faulted: a lane's pages are
+ * touched only when its producer writes them. */
+static struct zipc__segment_policy queue_policy(uint64_t max_size)
+{
+    struct zipc__segment_policy p = zipc__segment_policy_rw(max_size);
+    p.prefault = false;
+    return p;
+}
+
+struct qparams {
+    uint64_t ring_size;
+    uint32_t flags;
+};
+
+/* The claim words start all zero: "never used", free for the first lap
+ * (claim_free_for), so creating a queue touches no lane page. */
+static void init_body(struct zipc__segment *seg, const void *params)
+{
+    const struct qparams *p = params;
+    struct qlayout l = layout_for(p->ring_size);
+    struct zipc_queue_ctl *c = (void *)(seg->base + ZIPC_QUEUE_BODY_OFFSET);
+    *c = (struct zipc_queue_ctl){.lane_offset = l.lane_offset, .lane_stride = l.lane_stride,
+                                 .ring_size = l.ring_size, .ring_offset = l.ring_offset,
+                                 .log_size = (uint32_t)l.log_size, .flags = p->flags,
+                                 .max_producers = QP, .max_consumers = QC,
+                                 .members_offset = ZIPC_QUEUE_MEMBERS_OFFSET};
+    zipc__members_init(seg->base, ZIPC_QUEUE_MEMBERS_OFFSET, ZIPC_QUEUE_SLOTS);
+}
+
+static void lane_at(const zipc_queue *q, const struct zipc_queue_ctl *c, uint32_t i, struct lane *out)
+{
+    uint8_t *lane = q->seg.base + c->lane_offset + (uint64_t)i * c->lane_stride;
+    out->ctl = (struct zipc_queue_lane *)lane;
+    out->log = (uint64_t *)(lane + ZIPC_QUEUE_LOG_OFFSET);
+    zipc__ring_init(&out->ring, lane + c->ring_offset, c->ring_size);
+}
+
+/* The control block must be exactly what layout_for makes of its ring
+ * size; read once, as any member may write it. */
+static int check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out)
+{
+    memcpy(out, seg->base + ZIPC_QUEUE_BODY_OFFSET, sizeof(*out));
+    uint64_t rs = out->ring_size;
+    if (rs < ZIPC_MIN_CAPACITY || rs > ZIPC_QUEUE_MAX_LANE || (rs & (rs - 1)))
+        return -EBADMSG;
+    struct qlayout l = layout_for(rs);
+    if (out->lane_offset != l.lane_offset || out->lane_stride != l.lane_stride ||
+        out->ring_offset != l.ring_offset || out->log_size != l.log_size || out->max_producers != QP ||
+        out->max_consumers != QC || out->members_offset != ZIPC_QUEUE_MEMBERS_OFFSET ||
+        (out->flags & ~(uint32_t)ZIPC_QUEUE_AT_MOST_ONCE) || seg->size != l.size)
+        return -EBADMSG;
+    return 0;
+}
+
+/* The kind's bind: a validated segment and our copies of its eventfds. The
+ * role comes later (zipc_queue_open claims a slot). */
+static int queue_bind(void *ep, struct zipc__handover *h, const struct zipc__opts *o)
+{
+    (void)o;
+    zipc_queue *q = ep;
+    struct zipc_queue_ctl c;
+    int err = check_ctl(&h->seg, &c);
+    if (err || (err = zipc__members_bind(&q->members, &h->seg, ZIPC_QUEUE_MEMBERS_OFFSET)))
+        return err;
+    if (q->members.capacity != ZIPC_QUEUE_SLOTS)
+        return -EBADMSG;
+    q->seg = h->seg;
+    h->seg = (struct zipc__segment){.fd = -1};
+    q->members.probe_fd = q->seg.fd;
+    q->ctl = (struct zipc_queue_ctl *)(q->seg.base + ZIPC_QUEUE_BODY_OFFSET);
+    q->consumers = (struct zipc_queue_consumer *)(q->seg.base + ZIPC_QUEUE_CONSUMERS_OFFSET);
+    q->log_mask = c.log_size - 1;
+    q->flags = c.flags;
+    /* from the validated copy: a member rewriting the block later cannot move the lanes */
+    for (uint32_t i = 0; i < QP; i++)
+        lane_at(q, &c, i, &q->lanes[i]);
+    for (unsigned i = 1; i < QUEUE_NFDS; i++) {
+        q->fds[i] = h->fds[i];
+        h->fds[i] = -1;
+    }
+    return 0;
+}
+
+const struct zipc__kind_desc zipc__queue_kind = {
+    .kind = ZIPC_KIND_QUEUE,
+    .nfds = QUEUE_NFDS,
+    .roles = 1u << ZIPC_ROLE_CONSUMER | 1u << ZIPC_ROLE_PRODUCER,
+    .body_offset = ZIPC_QUEUE_BODY_OFFSET,
+    .body_size = sizeof(struct zipc_queue_ctl),
+    .max_segment = ZIPC_PAGE * 4 + QP * (ZIPC_QUEUE_MAX_LANE + ZIPC_QUEUE_MAX_LANE / 8 + ZIPC_PAGE * 2),
+    .policy = queue_policy,
+    .init_body = init_body,
+    .bind = queue_bind,
+};
+
+/* ------------------------------------------------------------------------
+ * Wake-ups shared by the roles and the helper
+ * ------------------------------------------------------------------------ */
+
+void zipc__queue_wake_consumers(zipc_queue *q)
+{
+    for (uint32_t c = 0; c < QC; c++)
+        /* seq_cst: after the state change that calls for the look (Dekker with arm) */
+        if (zipc__load(&q->consumers[c].sleeping, ZIPC__SEQ_CST) &&
+            zipc__xchg(&q->consumers[c].sleeping, 0, ZIPC__SEQ_CST))
+            qwake_fd(q->fds[consumer_fd(c)]);
+}
+
+void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane)
+{
+    uint32_t *flag = &q->lanes[lane].ctl->producer_sleeping;
+    /* seq_cst: the load half of the Dekker pair with the producer's arm (§2.5 #28) */
+    if (zipc__load(flag, ZIPC__SEQ_CST) && zipc__xchg(flag, 0, ZIPC__SEQ_CST))
+        qwake_fd(q->fds[producer_fd(lane)]);
+}
+
+/* ------------------------------------------------------------------------
+ * Open and close
+ * ------------------------------------------------------------------------ */
+
+static void queue_free(zipc_queue *q)
+{
+    zipc__queue_helper_stop(q);
+    if (q->me.lock_fd >= 0)
+        zipc__member_release(&q->members, &q->me);
+    for (unsigned i = 1; i < QUEUE_NFDS; i++)
+        if (q->fds[i] >= 0)
+            close(q->fds[i]);
+    q->wait.wake_fd = -1; /* one of fds[] */
+    zipc__waiter_close(&q->wait);
+    zipc__ring_tx_free(&q->tx);
+    zipc__segment_close(&q->seg);
+    free(q->held);
+    free(q);
+}
+
+static zipc_queue *queue_new(void)
+{
+    zipc_queue *q = aligned_alloc(ZIPC_CACHE_LINE, zipc__align_up(sizeof(*q), ZIPC_CACHE_LINE));
+    if (!q)
+        return NULL;
+    memset(q, 0, sizeof(*q));
+    q->seg.fd = -1;
+    q->me.lock_fd = -1;
+    q->lsock = -1;
+    q->stop_fd = -1;
+    for (unsigned i = 0; i < QUEUE_NFDS; i++)
+        q->fds[i] = -1;
+    zipc__waiter_init(&q->wait);
+    q->tx.sticky_err = ZIPC__RING_UNBOUND;
+    q->always_active = ZIPC_STATE_ACTIVE;
+    return q;
+}
+
+/* Join through any member's door: 0, or -ENOENT if no member answered. */
+static int join_any(zipc_queue *q, int64_t deadline)
+{
+    int err = -ENOENT;
+    for (uint32_t s = 0; s < ZIPC_QUEUE_SLOTS; s++) {
+        char suffix[16];
+        struct zipc__addr a;
+        snprintf(suffix, sizeof(suffix), "#%u", s);
+        if (zipc__addr_suffix(&q->addr, suffix, &a))
+            return -ENAMETOOLONG;
+        int r = zipc__endpoint_connect_addr(&zipc__queue_kind, q, &a, &q->opts, 0, deadline);
+        if (r == 0)
+            return 0;
+        if (r == -ENOENT || r == -ECONNREFUSED || r == -EPIPE || r == -ECONNRESET)
+            continue; /* nobody there, or a member leaving as we came */
+        err = r;
+        if (r != -ETIMEDOUT && r != -EPERM)
+            return r; /* -EPROTO, -EBADMSG, -EFBIG...: what the queue is, not who answered */
+    }
+    return err;
+}
+
+static int create_queue(zipc_queue *q, const struct qparams *p)
+{
+    struct zipc__handover h;
+    int err = zipc__handover_create(&zipc__queue_kind, &h, layout_for(p->ring_size).size, p,
+                                    q->opts.label ? q->opts.label : "queue");
+    if (err)
+        return err;
+    err = queue_bind(q, &h, &q->opts);
+    zipc__handover_close(&h);
+    return err;
+}
+
+/* Attach to the queue, or create it: the lock name makes creation one at a
+ * time, and a creator looks for members once more under it. A creator keeps
+ * the lock (*lock) until its own door is open, so nobody creates a second
+ * queue in between. */
+static int find_or_create(zipc_queue *q, const struct qparams *p, int64_t deadline, int *lock)
+{
+    struct zipc__addr lock_addr;
+    int err = zipc__addr_suffix(&q->addr, "#lock", &lock_addr);
+    if (err)
+        return err;
+    for (;;) {
+        if ((err = join_any(q, deadline)) != -ENOENT)
+            return err;
+        err = zipc__addr_bind(&lock_addr, &q->opts, lock);
+        if (err == 0) {
+            if ((err = join_any(q, deadline)) == -ENOENT)
+                err = create_queue(q, p);
+            return err;
+        }
+        if (err != -EADDRINUSE)
+            return err;
+        if (zipc__now_ns() >= deadline)
+            return -ETIMEDOUT;
+        if ((err = zipc__sleep_ns(OPEN_RETRY_NS)))
+            return err;
+    }
+}
+
+static int check_config(const struct zipc_queue_config *cfg, struct qparams *p)
+{
+    struct zipc_queue_config z = {0};
+    if (!cfg)
+        cfg = &z;
+    uint64_t cap = cfg->lane_capacity ? cfg->lane_capacity : ZIPC_QUEUE_DEFAULT_LANE;
+    if (cap > ZIPC_QUEUE_MAX_LANE || (cfg->flags & ~(uint32_t)ZIPC_QUEUE_AT_MOST_ONCE) || cfg->reserved)
+        return -EINVAL;
+    p->ring_size = zipc__ring_capacity((size_t)cap);
+    p->flags = cfg->flags;
+    return p->ring_size ? 0 : -EINVAL;
+}
+
+int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
+                    const struct zipc_options *opts)
+{
+    if (!out || !name)
+        return -EINVAL;
+    *out = NULL;
+    struct qparams p;
+    int err = check_config(cfg, &p);
+    if (err)
+        return err;
+    if ((role != ZIPC_ROLE_PRODUCER && role != ZIPC_ROLE_CONSUMER) || strchr(name, '/'))
+        return -EINVAL;
+    zipc_queue *q = queue_new();
+    if (!q)
+        return -ENOMEM;
+    q->role = role;
+    if ((err = zipc__opts_resolve(opts, &q->opts)) ||
+        (err = zipc__addr_resolve(name, zipc__lookup_uid(&q->opts), &q->addr))) {
+        queue_free(q);
+        return err;
+    }
+    int lock = -1;
+    err = find_or_create(q, &p, zipc__deadline(q->opts.timeout_ns), &lock);
+    if (err == 0)
+        err = role == ZIPC_ROLE_PRODUCER ? zipc__queue_producer_bind(q) : zipc__queue_consumer_bind(q);
+    if (err == 0)
+        err = zipc__queue_helper_start(q); /* a member now, and a door to the queue */
+    if (lock >= 0)
+        close(lock); /* an abstract name: closing frees it */
+    if (err) {
+        queue_free(q);
+        return err;
+    }
+    *out = q;
+    return 0;
+}
+
+int zipc_queue_close(zipc_queue *q)
+{
+    if (!q)
+        return 0;
+    zipc__queue_helper_stop(q); /* no admission while we go */
+    if (q->role == ZIPC_ROLE_PRODUCER)
+        zipc__queue_producer_leave(q);
+    else
+        zipc__queue_consumer_leave(q);
+    queue_free(q);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Accessors
+ * ------------------------------------------------------------------------ */
+
+int zipc_queue_interrupt(zipc_queue *q)
+{
+    if (!q)
+        return -EINVAL;
+    zipc__waiter_interrupt(&q->wait);
+    return 0;
+}
+
+int zipc_queue_fd(zipc_queue *q) { return q ? zipc__waiter_fd(&q->wait) : -EINVAL; }
+int zipc_queue_role(const zipc_queue *q) { return q ? q->role : -EINVAL; }
+int zipc_queue_slot(const zipc_queue *q) { return q ? (int)q->slot : -EINVAL; }
+size_t zipc_queue_capacity(const zipc_queue *q) { return q ? (size_t)q->lanes[0].ring.size : 0; }
+size_t zipc_queue_max_message(const zipc_queue *q) { return q ? q->lanes[0].ring.max_message : 0; }
+unsigned zipc_queue_flags(const zipc_queue *q) { return q ? q->flags : 0; }
+
+static int live_members(const zipc_queue *q, uint32_t first, uint32_t count)
+{
+    int n = 0;
+    for (uint32_t i = first; i < first + count; i++) {
+        uint64_t lease;
+        n += zipc__member_alive(&q->members, i, &lease) == 1;
+    }
+    return n;
+}
+
+int zipc_queue_producers(const zipc_queue *q) { return q ? live_members(q, 0, QP) : -EINVAL; }
+int zipc_queue_consumers(const zipc_queue *q) { return q ? live_members(q, QP, QC) : -EINVAL; }
+
+int zipc_queue_get_stats(const zipc_queue *q, struct zipc_queue_stats *st)
+{
+    if (!q || !st)
+        return -EINVAL;
+    *st = (struct zipc_queue_stats){.reclaimed = __atomic_load_n(&q->reclaimed, __ATOMIC_RELAXED)};
+    if (q->role == ZIPC_ROLE_PRODUCER) {
+        const struct zipc_channel_side *s = &q->lanes[q->slot].ctl->producer;
+        /* relaxed: informative counters (§2.5 #2) */
+        st->messages = zipc__load(&s->messages, ZIPC__RELAXED);
+        st->bytes = q->tx.published - q->start_pos;
+        st->wakeups = zipc__load(&s->wakeups, ZIPC__RELAXED);
+        st->sleeps = zipc__load(&s->sleeps, ZIPC__RELAXED);
+    } else {
+        const struct zipc_queue_consumer *c = &q->consumers[q->slot];
+        st->messages = q->messages;
+        st->bytes = q->bytes;
+        st->redelivered = q->redelivered;
+        st->wakeups = zipc__load(&c->wakeups, ZIPC__RELAXED);
+        st->sleeps = zipc__load(&c->sleeps, ZIPC__RELAXED);
+    }
+    return 0;
+}

@@ -1,0 +1,232 @@
+/* Queue basics: one process with a producer and a consumer (the consumer
+ * joins through the producer's door), FIFO per producer, end of stream,
+ * wrong roles and bad arguments, recv keeping what did not fit, and
+ * 2 producers x 2 consumers in four processes: every message exactly once.
+ * ctest-labels: threads */
+#include "testutil.h"
+
+#define MAXMSG 3000
+#define TU_S (1000 * TU_MS)
+
+static size_t qsize(uint64_t seed, uint64_t k) { return 16 + tu_msg_size(seed, k, MAXMSG - 16); }
+
+static int send_k(zipc_queue *q, uint64_t seed, uint64_t k)
+{
+    void *buf;
+    size_t n = qsize(seed, k);
+    int r = zipc_queue_reserve(q, n, &buf, 5 * TU_S);
+    if (r)
+        return r;
+    tu_msg_fill(buf, n, seed, k);
+    return zipc_queue_commit(q, n, tu_msg_type(seed, k), 0);
+}
+
+static uint64_t msg_k(const struct zipc_msg *m)
+{
+    uint64_t k;
+    memcpy(&k, m->data, 8);
+    return k;
+}
+
+static bool check_k(const struct zipc_msg *m, uint64_t seed, uint64_t k)
+{
+    int why = tu_msg_verify(m->data, m->size, m->type, seed, k, qsize(seed, k));
+    return CHECK_MSG(why == TU_MSG_OK, "message %" PRIu64 ": %s", k, tu_msg_why(why));
+}
+
+static void one_process(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "q1");
+    struct zipc_options o = tu_opts(5 * TU_S);
+    zipc_queue *p = NULL, *c = NULL;
+    if (!CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o)) ||
+        !CHECK_OK(zipc_queue_open(&c, name, ZIPC_ROLE_CONSUMER, NULL, &o)))
+        goto out;
+    CHECK_EQ(zipc_queue_role(p), ZIPC_ROLE_PRODUCER);
+    CHECK_EQ(zipc_queue_role(c), ZIPC_ROLE_CONSUMER);
+    CHECK_EQ(zipc_queue_producers(c), 1);
+    CHECK_EQ(zipc_queue_consumers(p), 1);
+    CHECK_EQ((long long)zipc_queue_capacity(c), ZIPC_QUEUE_DEFAULT_LANE);
+    struct zipc_msg m;
+    CHECK_ERR(zipc_queue_view(c, &m, 0), -EAGAIN);
+    /* wrong roles, bad arguments */
+    void *buf;
+    CHECK_ERR(zipc_queue_reserve(c, 8, &buf, 0), -EOPNOTSUPP);
+    CHECK_ERR(zipc_queue_view(p, &m, 0), -EOPNOTSUPP);
+    CHECK_ERR(zipc_queue_release_view(c, &m), -EINVAL);
+    CHECK_ERR(zipc_queue_reserve(p, zipc_queue_max_message(p) + 1, &buf, 0), -EMSGSIZE);
+    uint64_t seed = tu_seed;
+    long n = tu_scaled(20000, 500);
+    for (long k = 0; k < n; k++) {
+        if (!CHECK_OK(send_k(p, seed, (uint64_t)k)))
+            break;
+        if (k % 3 == 2) { /* consume in bursts, some views open across sends */
+            for (int i = 0; i < 3; i++) {
+                if (!CHECK_OK(zipc_queue_view(c, &m, TU_S)))
+                    goto out;
+                check_k(&m, seed, (uint64_t)(k - 2 + i));
+                CHECK_EQ(zipc_queue_msg_attempt(&m), 1);
+                CHECK_EQ(zipc_queue_msg_producer(&m), (long long)zipc_queue_slot(p));
+                CHECK_EQ((long long)m.seq, k - 2 + i);
+                CHECK_OK(zipc_queue_release_view(c, &m));
+            }
+        }
+    }
+    /* recv: too small keeps the message, a larger buffer gets that one */
+    CHECK_OK(zipc_queue_send(p, "hello queue", 11, 7, 0));
+    char small[4], big[64];
+    size_t size = 0;
+    uint32_t type = 0;
+    for (long k = n - n % 3; k <= n; k++) { /* the rest of the loop's messages, then ours */
+        if (!CHECK_OK(zipc_queue_view(c, &m, TU_S)))
+            break;
+        if (k < n)
+            check_k(&m, seed, (uint64_t)k);
+        else
+            CHECK(m.type == 7 && m.size == 11 && memcmp(m.data, "hello queue", 11) == 0);
+        CHECK_OK(zipc_queue_release_view(c, &m));
+    }
+    CHECK_OK(zipc_queue_send(p, "0123456789", 10, 9, 0));
+    CHECK_ERR(zipc_queue_recv(c, small, sizeof(small), &size, &type, TU_S), -EMSGSIZE);
+    CHECK_EQ((long long)size, 10);
+    CHECK_OK(zipc_queue_recv(c, big, sizeof(big), &size, &type, TU_S));
+    CHECK(size == 10 && memcmp(big, "0123456789", 10) == 0 && type == 9);
+    /* end of stream once the producer has left and all is taken */
+    CHECK_OK(zipc_queue_send(p, "last", 4, 1, 0));
+    zipc_queue_close(p);
+    p = NULL;
+    CHECK_OK(zipc_queue_view(c, &m, TU_S));
+    CHECK(m.size == 4 && memcmp(m.data, "last", 4) == 0);
+    CHECK_OK(zipc_queue_release(c));
+    CHECK_ERR(zipc_queue_view(c, &m, TU_S), -EPIPE);
+    CHECK_ERR(zipc_queue_view(c, &m, 0), -EPIPE);
+out:
+    zipc_queue_close(p);
+    zipc_queue_close(c);
+}
+
+static void bad_arguments(void)
+{
+    zipc_queue *q = NULL;
+    struct zipc_queue_config big = {.lane_capacity = ZIPC_QUEUE_MAX_LANE * 2};
+    struct zipc_queue_config flags = {.flags = 0x100};
+    CHECK_ERR(zipc_queue_open(&q, "a/b", ZIPC_ROLE_PRODUCER, NULL, NULL), -EINVAL);
+    CHECK_ERR(zipc_queue_open(&q, "x", 7, NULL, NULL), -EINVAL);
+    CHECK_ERR(zipc_queue_open(&q, "x", ZIPC_ROLE_CONSUMER, &big, NULL), -EINVAL);
+    CHECK_ERR(zipc_queue_open(&q, "x", ZIPC_ROLE_CONSUMER, &flags, NULL), -EINVAL);
+    CHECK_ERR(zipc_queue_open(&q, "bad name!", ZIPC_ROLE_CONSUMER, NULL, NULL), -EINVAL);
+    CHECK_OK(zipc_queue_close(NULL));
+}
+
+/* ---- 2 producers x 2 consumers -------------------------------------------- */
+
+#define PRODUCERS 2
+#define CONSUMERS 2
+#define PER_PRODUCER_MAX 200000
+
+struct board {
+    uint32_t seen[PRODUCERS][PER_PRODUCER_MAX];
+    uint32_t bad;
+    uint32_t eos;
+};
+
+static void producer_proc(const char *name, int id, long n, uint64_t seed)
+{
+    struct zipc_options o = tu_opts(10 * TU_S);
+    struct zipc_queue_config cfg = {.lane_capacity = 64 * 1024};
+    zipc_queue *q = NULL;
+    if (CHECK_OK(zipc_queue_open(&q, name, ZIPC_ROLE_PRODUCER, &cfg, &o)))
+        for (long k = 0; k < n; k++) {
+            /* the producer id rides in the type's top bits: the lane is not the id */
+            void *buf;
+            size_t sz = qsize(seed + (uint64_t)id, (uint64_t)k);
+            if (!CHECK_OK(zipc_queue_reserve(q, sz, &buf, 10 * TU_S)))
+                break;
+            tu_msg_fill(buf, sz, seed + (uint64_t)id, (uint64_t)k);
+            if (!CHECK_OK(zipc_queue_commit(q, sz, (uint32_t)id, (k & 7) == 3 ? ZIPC_COMMIT_MORE : 0)))
+                break;
+        }
+    zipc_queue_close(q);
+}
+
+static void consumer_proc(const char *name, struct board *b, uint64_t seed)
+{
+    struct zipc_options o = tu_opts(10 * TU_S);
+    zipc_queue *q = NULL;
+    if (!CHECK_OK(zipc_queue_open(&q, name, ZIPC_ROLE_CONSUMER, NULL, &o)))
+        return;
+    uint64_t last[PRODUCERS];
+    memset(last, 0xff, sizeof(last));
+    struct zipc_msg ms[16];
+    for (;;) {
+        int n = zipc_queue_drain(q, ms, 16, 20 * TU_S);
+        if (n == -EPIPE) {
+            __atomic_fetch_add(&b->eos, 1, __ATOMIC_RELAXED);
+            break;
+        }
+        if (!CHECK_MSG(n > 0, "drain: %s", zipc_err_name(n)))
+            break;
+        for (int i = 0; i < n; i++) {
+            uint32_t id = ms[i].type;
+            uint64_t k = ms[i].size >= 8 ? msg_k(&ms[i]) : UINT64_MAX;
+            if (id >= PRODUCERS || k >= PER_PRODUCER_MAX ||
+                tu_msg_verify(ms[i].data, ms[i].size, tu_msg_type(seed + id, k), seed + id, k,
+                              qsize(seed + id, k)) == TU_BAD_SUM) {
+                __atomic_fetch_add(&b->bad, 1, __ATOMIC_RELAXED);
+                continue;
+            }
+            /* FIFO per producer: within this consumer, k grows */
+            CHECK_MSG(last[id] == UINT64_MAX || k > last[id], "producer %u: %" PRIu64 " after %" PRIu64, id,
+                      k, last[id]);
+            last[id] = k;
+            __atomic_fetch_add(&b->seen[id][k], 1, __ATOMIC_RELAXED);
+        }
+        for (int i = n; i-- > 0;) /* out of order on purpose */
+            CHECK_OK(zipc_queue_release_view(q, &ms[i]));
+    }
+    zipc_queue_close(q);
+}
+
+static void many_processes(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "q22");
+    struct board *b = tu_shared(sizeof(*b));
+    if (!b)
+        return;
+    long n = tu_scaled(100000, 3000);
+    uint64_t seed = tu_seed;
+    pid_t kids[PRODUCERS + CONSUMERS];
+    for (int i = 0; i < CONSUMERS; i++)
+        if ((kids[i] = tu_fork()) == 0) {
+            consumer_proc(name, b, seed);
+            tu_child_exit();
+        }
+    for (int i = 0; i < PRODUCERS; i++)
+        if ((kids[CONSUMERS + i] = tu_fork()) == 0) {
+            producer_proc(name, i, n, seed);
+            tu_child_exit();
+        }
+    for (int i = 0; i < PRODUCERS + CONSUMERS; i++)
+        CHECK_CHILD(kids[i], 120000);
+    long missing = 0, twice = 0;
+    for (int p = 0; p < PRODUCERS; p++)
+        for (long k = 0; k < n; k++) {
+            missing += b->seen[p][k] == 0;
+            twice += b->seen[p][k] > 1;
+        }
+    CHECK_MSG(missing == 0 && twice == 0 && b->bad == 0, "%ld missing, %ld twice, %u torn of %ld", missing, twice,
+              b->bad, n * PRODUCERS);
+    CHECK_EQ(b->eos, CONSUMERS);
+    munmap(b, sizeof(*b));
+}
+
+int main(void)
+{
+    tu_init("queue_basic", 300);
+    bad_arguments();
+    one_process();
+    many_processes();
+    return tu_finish();
+}
