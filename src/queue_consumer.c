@@ -245,6 +245,19 @@ static bool lanes_empty(const zipc_queue *q)
     return true;
 }
 
+/* The member table is the truth: lanes_open is the cheap first look, and
+ * a cleanup racing with a producer taking over the same slot may clear a
+ * live producer's bit. */
+static bool producer_attached(const zipc_queue *q)
+{
+    for (uint32_t s = 0; s < QP; s++) {
+        uint64_t lease;
+        if (zipc__member_alive(&q->members, s, &lease) != 0)
+            return true; /* alive, or cannot tell: not the end */
+    }
+    return false;
+}
+
 /* No producer attached (after one was), nothing left to take, nothing
  * held by another consumer that could come back. Holders, lanes, holders:
  * a take is counted before its claim and a cleanup's redelivery before the
@@ -254,7 +267,7 @@ static bool end_of_stream(const zipc_queue *q)
     const struct zipc_queue_ctl *c = q->ctl;
     /* seq_cst: after the lane was closed, everything its producer published is seen */
     return zipc__load(&c->producers_joined, ZIPC__SEQ_CST) && !zipc__load(&c->lanes_open, ZIPC__SEQ_CST) &&
-           !others_hold(q) && lanes_empty(q) && !others_hold(q);
+           !others_hold(q) && lanes_empty(q) && !others_hold(q) && !producer_attached(q);
 }
 
 struct take_ctx {
