@@ -3,7 +3,7 @@
  *   queue_helper.c    each member's helper thread: its door, and cleaning up after the dead
  *   queue_producer.c  a producer: its lane (bind or take over), space, wake-ups, calls
  *   queue_consumer.c  a consumer: claims, redelivery, end of stream, calls
- * See docs/DESIGN.md §12 and docs/ABI.md §12. */
+ * See docs/DESIGN.md §12 and docs/ABI.md §13. */
 #ifndef ZIPC_QUEUE_INTERNAL_H
 #define ZIPC_QUEUE_INTERNAL_H
 

@@ -36,10 +36,9 @@ static int lane_refresh(struct zipc__ring_tx *tx)
         pos = next;
     }
     if (pos != q->freed_pos) {
-        /* relaxed + release fence: the reuse point is stored before any write into the space
-         * it frees, for a member walking frames behind the claim (redelivery) (§2.5 #29) */
+        /* relaxed: a starting point for redelivery walks (which trust nothing they pass) and
+         * for a producer taking the lane over after our death (§2.5 #29) */
         zipc__store(&l->ctl->freed, ZIPC_QPOS(seq, pos & tx->ring.mask), ZIPC__RELAXED);
-        zipc__fence(ZIPC__RELEASE);
         q->freed_pos = pos;
         q->freed_seq = seq;
     }

@@ -352,7 +352,7 @@ ZIPC_STATIC_ASSERT(sizeof(struct zipc_member_slot) == 64, "abi");
  * producer only. Consumers take frames through `claim` and the claim log;
  * the producer reuses space up to the first frame not released.
  * Packed positions (claim, freed): seq32 << 32 | (ring offset / 64).
- * Claim words: see ZIPC_QCLAIM_*; docs/ABI.md §12 has the protocol. */
+ * Claim words: see ZIPC_QCLAIM_*; docs/ABI.md §13 has the protocol. */
 #define ZIPC_QUEUE_BODY_OFFSET 256
 #define ZIPC_QUEUE_SLOTS 64              /* MAX_PRODUCERS + MAX_CONSUMERS */
 #define ZIPC_QUEUE_MAX_LANE (UINT64_C(1) << 30)
