@@ -7,6 +7,7 @@
  *   zipc/inspect.h   a read-only look at any segment, for tools
  *   zipc/topic.h     one publisher, many subscribers
  *   zipc/queue.h     many producers, many consumers, each message taken once
+ *   zipc/rpc.h       many clients, a pool of workers, replies in any order
  *   zipc/stream.h    the same typed messages framed over any byte stream
  *   zipc/tensor.h, zipc/types.h   payload conventions (header-only)
  */
@@ -19,6 +20,7 @@
 #include "zipc/inspect.h"
 #include "zipc/topic.h"
 #include "zipc/queue.h"
+#include "zipc/rpc.h"
 #include "zipc/stream.h"
 
 #endif /* ZIPC_H */

@@ -86,7 +86,7 @@ static int check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out
     if (out->lane_offset != l.lane_offset || out->lane_stride != l.lane_stride ||
         out->ring_offset != l.ring_offset || out->log_size != l.log_size || out->max_producers != QP ||
         out->max_consumers != QC || out->members_offset != ZIPC_QUEUE_MEMBERS_OFFSET ||
-        (out->flags & ~(uint32_t)ZIPC_QUEUE_AT_MOST_ONCE) || seg->size != l.size)
+        (out->flags & ~(uint32_t)(ZIPC_QUEUE_AT_MOST_ONCE | ZIPC_QUEUE_SEGMENT_RPC)) || seg->size != l.size)
         return -EBADMSG;
     return 0;
 }
@@ -266,8 +266,8 @@ static int check_config(const struct zipc_queue_config *cfg, struct qparams *p)
     return p->ring_size ? 0 : -EINVAL;
 }
 
-int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
-                    const struct zipc_options *opts)
+int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
+                     const struct zipc_options *opts, uint32_t segment_flags)
 {
     if (!out || !name)
         return -EINVAL;
@@ -278,6 +278,7 @@ int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct z
         return err;
     if ((role != ZIPC_ROLE_PRODUCER && role != ZIPC_ROLE_CONSUMER) || strchr(name, '/'))
         return -EINVAL;
+    p.flags |= segment_flags;
     zipc_queue *q = queue_new();
     if (!q)
         return -ENOMEM;
@@ -289,6 +290,8 @@ int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct z
     }
     int lock = -1;
     err = find_or_create(q, &p, zipc__deadline(q->opts.timeout_ns), &lock);
+    if (err == 0 && (q->flags & ZIPC_QUEUE_SEGMENT_RPC) != segment_flags)
+        err = -EPROTOTYPE; /* a queue's name opened as an rpc service, or the reverse */
     if (err == 0)
         err = role == ZIPC_ROLE_PRODUCER ? zipc__queue_producer_bind(q) : zipc__queue_consumer_bind(q);
     if (err == 0)
@@ -301,6 +304,12 @@ int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct z
     }
     *out = q;
     return 0;
+}
+
+int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
+                    const struct zipc_options *opts)
+{
+    return zipc__queue_open(out, name, role, cfg, opts, 0);
 }
 
 int zipc_queue_close(zipc_queue *q)

@@ -52,6 +52,7 @@ struct zipc_queue {
     uint32_t bad_lanes;          /* consumer: lanes found corrupt, skipped */
     int sticky_err;              /* consumer: 0 (kept for a corrupt queue as a whole) */
     bool recv_kept;              /* recv's last message did not fit: it is `kept`, still open */
+    bool endless;                /* an rpc worker: no end of stream, clients come and go */
     struct zipc_msg kept;
     /* ---- identity ------------------------------------------------------------ */
     int role;
@@ -110,6 +111,10 @@ static inline uint64_t *claim_word(const zipc_queue *q, const struct lane *l, ui
 
 /* queue.c */
 extern const struct zipc__kind_desc zipc__queue_kind;
+/* zipc_queue_open for a queue (segment_flags 0) or an rpc service
+ * (ZIPC_QUEUE_SEGMENT_RPC): -EPROTOTYPE if the name holds the other. */
+int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
+                     const struct zipc_options *opts, uint32_t segment_flags);
 /* Wake every consumer that may sleep (a lane closed, frames came back). */
 void zipc__queue_wake_consumers(zipc_queue *q);
 void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane);
@@ -125,6 +130,10 @@ void zipc__queue_reclaim(zipc_queue *q, uint32_t slot, uint64_t lease);
  * before gen. Returns how many. */
 uint32_t zipc__queue_reclaim_claims(zipc_queue *q, uint32_t c, uint32_t gen);
 
+/* queue_consumer.c: end a view with `state` (RELEASED; for rpc REPLIED or
+ * REDELIVER) by its lane and seq: 0, -EINVAL (not held), -EBADMSG (our
+ * claim was rewritten). */
+int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t state);
 /* queue_producer.c / queue_consumer.c: bind our role, leave. */
 int zipc__queue_producer_bind(zipc_queue *q);
 void zipc__queue_producer_leave(zipc_queue *q);

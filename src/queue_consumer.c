@@ -87,7 +87,7 @@ static int deliver(zipc_queue *q, uint32_t lane, uint64_t pos, uint32_t seq, uin
 static void unclaim(zipc_queue *q, struct lane *l, uint32_t seq, uint64_t was)
 {
     uint64_t mine = zipc__load(claim_word(q, l, seq), ZIPC__RELAXED);
-    uint64_t back = (was & ~(UINT64_C(3) << 32)) | (uint64_t)ZIPC_QCLAIM_REDELIVER << 32;
+    uint64_t back = (was & ~ZIPC_QCLAIM_STATE_MASK) | (uint64_t)ZIPC_QCLAIM_REDELIVER << 32;
     /* seq_cst: as any claim word change (§2.5 #27) */
     if (__atomic_compare_exchange_n(claim_word(q, l, seq), &mine, back, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         __atomic_fetch_add(&l->ctl->redeliver, 1, __ATOMIC_RELAXED);
@@ -166,7 +166,8 @@ static int take_redelivered(zipc_queue *q, uint32_t li, struct zipc_msg *msg)
             uint64_t *wp = claim_word(q, l, seq);
             uint64_t w = zipc__load(wp, ZIPC__ACQUIRE); /* acquire: as take_fresh */
             if (ZIPC_QCLAIM_TAG(w) == seq && ZIPC_QCLAIM_STATE(w) == ZIPC_QCLAIM_REDELIVER) {
-                uint32_t attempt = ZIPC_QCLAIM_ATTEMPT(w) < 63 ? ZIPC_QCLAIM_ATTEMPT(w) + 1 : 63;
+                uint32_t attempt = ZIPC_QCLAIM_ATTEMPT(w) < ZIPC_QCLAIM_MAX_ATTEMPT ? ZIPC_QCLAIM_ATTEMPT(w) + 1
+                                                                       : ZIPC_QCLAIM_MAX_ATTEMPT;
                 held_count(q, q->nheld + 1);
                 /* seq_cst: as take_fresh (§2.5 #27) */
                 if (__atomic_compare_exchange_n(wp, &w, my_claim(q, seq, attempt), false, __ATOMIC_SEQ_CST,
@@ -265,6 +266,8 @@ static bool producer_attached(const zipc_queue *q)
 static bool end_of_stream(const zipc_queue *q)
 {
     const struct zipc_queue_ctl *c = q->ctl;
+    if (q->endless)
+        return false;
     /* seq_cst: after the lane was closed, everything its producer published is seen */
     return zipc__load(&c->producers_joined, ZIPC__SEQ_CST) && !zipc__load(&c->lanes_open, ZIPC__SEQ_CST) &&
            !others_hold(q) && lanes_empty(q) && !others_hold(q) && !producer_attached(q);
@@ -288,7 +291,8 @@ static int ready_to_take(void *arg)
  * Releasing
  * ------------------------------------------------------------------------ */
 
-static int release_at(zipc_queue *q, uint32_t i)
+/* End held view i with `state`, keeping tag, attempt, cancel, holder. */
+static int finish_at(zipc_queue *q, uint32_t i, uint32_t state)
 {
     struct held h = q->held[i];
     struct lane *l = &q->lanes[h.lane];
@@ -296,17 +300,29 @@ static int release_at(zipc_queue *q, uint32_t i)
     uint64_t w = zipc__load(wp, ZIPC__RELAXED);
     q->held[i] = q->held[--q->nheld];
     held_count(q, q->nheld);
-    if (ZIPC_QCLAIM_TAG(w) != h.seq || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_CLAIMED ||
-        ZIPC_QCLAIM_SLOT(w) != q->slot || ZIPC_QCLAIM_GEN(w) != q->gen)
-        return -EBADMSG; /* our claim was rewritten by another member */
-    uint64_t done = w & ~(UINT64_C(3) << 32); /* RELEASED, attempt and holder kept: never 0 */
-    /* seq_cst: our reads of the frame are over (release) before the producer reuses it, and the
-     * producer's sleep flag is loaded after (Dekker with its arm) (§2.5 #27, #28) */
-    if (!__atomic_compare_exchange_n(wp, &w, done, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        return -EBADMSG;
-    q->messages++;
+    /* seq_cst: our reads (and an rpc reply's writes) of the frame are over (release) before the
+     * producer reuses it, and the producer's sleep flag is loaded after (Dekker with its arm)
+     * (§2.5 #27, #28). A loop: an rpc caller may set the cancel bit meanwhile. */
+    do {
+        if (ZIPC_QCLAIM_TAG(w) != h.seq || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_CLAIMED ||
+            ZIPC_QCLAIM_SLOT(w) != q->slot || ZIPC_QCLAIM_GEN(w) != q->gen)
+            return -EBADMSG; /* our claim was rewritten by another member */
+    } while (!__atomic_compare_exchange_n(wp, &w, (w & ~ZIPC_QCLAIM_STATE_MASK) | (uint64_t)state << 32, false,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+    if (state == ZIPC_QCLAIM_REDELIVER)
+        __atomic_fetch_add(&l->ctl->redeliver, 1, __ATOMIC_RELAXED); /* relaxed: a hint */
+    if (state == ZIPC_QCLAIM_RELEASED)
+        q->messages++;
     zipc__queue_wake_producer(q, h.lane);
     return 0;
+}
+
+static int release_at(zipc_queue *q, uint32_t i) { return finish_at(q, i, ZIPC_QCLAIM_RELEASED); }
+
+int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t state)
+{
+    int i = held_find(q, lane, seq);
+    return i < 0 ? -EINVAL : finish_at(q, (uint32_t)i, state);
 }
 
 static int consumer_check(const zipc_queue *q)

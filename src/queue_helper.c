@@ -39,7 +39,7 @@ uint32_t zipc__queue_reclaim_claims(zipc_queue *q, uint32_t c, uint32_t gen)
             if (ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_CLAIMED || ZIPC_QCLAIM_SLOT(w) != c ||
                 !gen_not_after(ZIPC_QCLAIM_GEN(w), gen))
                 continue;
-            uint64_t to = (w & ~(UINT64_C(3) << 32)) |
+            uint64_t to = (w & ~ZIPC_QCLAIM_STATE_MASK) |
                           (uint64_t)(drop ? ZIPC_QCLAIM_RELEASED : ZIPC_QCLAIM_REDELIVER) << 32;
             /* seq_cst: a consumer's take or the producer's reuse sees the new state, and the
              * wake-up's flag loads below come after it (§2.5 #27) */

@@ -9,6 +9,21 @@
  * Space: frames released by the consumers
  * ------------------------------------------------------------------------ */
 
+/* An rpc client's frame whose reply nobody will release: the call was
+ * cancelled, or it is a dead earlier client's (another lease generation). */
+static bool rpc_reply_dropped(const zipc_queue *q, const struct zipc_frame *f, uint64_t w)
+{
+    if (!(q->flags & ZIPC_QUEUE_SEGMENT_RPC) || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_REPLIED)
+        return false;
+    if (w & ZIPC_QCLAIM_CANCEL)
+        return true;
+    /* relaxed: our own frame's header, read after the word's acquire */
+    if (zipc__load(&f->size, ZIPC__RELAXED) < sizeof(struct zipc_rpc_header))
+        return true; /* not a request we wrote */
+    const struct zipc_rpc_header *h = (const void *)((const uint8_t *)f + ZIPC_FRAME_HEADER);
+    return zipc__load(&h->caller_gen, ZIPC__RELAXED) != q->gen;
+}
+
 /* Walk from our reuse point over frames taken and released, publish the
  * new reuse point (before the tx may write there), and hand it to the tx
  * as the head. Frames from `claim` on are not taken yet: never passed. */
@@ -29,7 +44,8 @@ static int lane_refresh(struct zipc__ring_tx *tx)
         if (f) {
             /* acquire: the consumer's reads of the frame are over before we reuse it (§2.5 #26) */
             uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__ACQUIRE);
-            if (w == 0 || ZIPC_QCLAIM_TAG(w) != seq || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_RELEASED)
+            if (w == 0 || ZIPC_QCLAIM_TAG(w) != seq ||
+                (ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_RELEASED && !rpc_reply_dropped(q, f, w)))
                 break;
             seq++;
         }

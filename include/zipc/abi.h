@@ -356,18 +356,23 @@ ZIPC_STATIC_ASSERT(sizeof(struct zipc_member_slot) == 64, "abi");
 #define ZIPC_QUEUE_BODY_OFFSET 256
 #define ZIPC_QUEUE_SLOTS 64              /* MAX_PRODUCERS + MAX_CONSUMERS */
 #define ZIPC_QUEUE_MAX_LANE (UINT64_C(1) << 30)
+#define ZIPC_QUEUE_SEGMENT_RPC (1u << 16) /* ctl flags: an rpc service's segment, not a queue's */
 
-/* claim word: tag (seq32) | state << 32 | attempt << 34 | slot << 40 | gen << 48 */
+/* claim word: tag (seq32) | state << 32 | attempt << 34 | cancel << 39 | slot << 40 | gen << 48 */
 enum zipc_qclaim_state {
     ZIPC_QCLAIM_RELEASED = 0,   /* tag's frame was released (the entry is free for tag + log_size) */
     ZIPC_QCLAIM_CLAIMED = 1,    /* tag's frame is held by consumer `slot` of lease generation `gen` */
     ZIPC_QCLAIM_REDELIVER = 2,  /* its holder died: to be taken again */
+    ZIPC_QCLAIM_REPLIED = 3,    /* rpc: the worker's reply is in the frame, for its caller to release */
 };
 #define ZIPC_QCLAIM_TAG(w) ((uint32_t)(w))
 #define ZIPC_QCLAIM_STATE(w) ((uint32_t)((w) >> 32) & 3u)
-#define ZIPC_QCLAIM_ATTEMPT(w) ((uint32_t)((w) >> 34) & 63u)
+#define ZIPC_QCLAIM_ATTEMPT(w) ((uint32_t)((w) >> 34) & 31u)
+#define ZIPC_QCLAIM_CANCEL (UINT64_C(1) << 39) /* rpc: the caller cancelled (or gave up on) the call */
 #define ZIPC_QCLAIM_SLOT(w) ((uint32_t)((w) >> 40) & 0xffu)
 #define ZIPC_QCLAIM_GEN(w) ((uint32_t)((w) >> 48) & 0xffffu)
+#define ZIPC_QCLAIM_MAX_ATTEMPT 31
+#define ZIPC_QCLAIM_STATE_MASK (UINT64_C(3) << 32)
 #define ZIPC_QCLAIM(tag, state, attempt, slot, gen)                                                \
     ((uint64_t)(uint32_t)(tag) | (uint64_t)(state) << 32 | (uint64_t)(attempt) << 34 |            \
      (uint64_t)(slot) << 40 | (uint64_t)(gen) << 48)
@@ -379,7 +384,7 @@ struct zipc_queue_ctl {
     uint64_t ring_size;        /* per lane: power of two, ZIPC_MIN_CAPACITY..ZIPC_QUEUE_MAX_LANE */
     uint64_t ring_offset;      /* the ring, from its lane's start, page-aligned */
     uint32_t log_size;         /* claim words per lane: ring_size / ZIPC_FRAME_ALIGN */
-    uint32_t flags;            /* enum zipc_queue_flags */
+    uint32_t flags;            /* enum zipc_queue_flags, and ZIPC_QUEUE_SEGMENT_RPC */
     uint32_t max_producers;    /* ZIPC_QUEUE_MAX_PRODUCERS */
     uint32_t max_consumers;    /* ZIPC_QUEUE_MAX_CONSUMERS */
     uint64_t members_offset;   /* the member table (ZIPC_QUEUE_SLOTS slots) */
@@ -454,6 +459,41 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, freed) == 256, "ab
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_queue_lane, producer_sleeping) == 264, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_queue_lane) == 384, "abi");
 #define ZIPC_QUEUE_LOG_OFFSET 512 /* the claim log, from the lane's start */
+
+/* ---- rpc (a queue segment whose ctl flags hold ZIPC_QUEUE_SEGMENT_RPC) -----
+ * Clients own lanes, workers take requests as queue consumers. A request
+ * frame's payload: this header (written by the client), the request at 64,
+ * the reply at reply_offset (written by the worker holding the frame, with
+ * reply_size, status and reply_type, before its claim word turns REPLIED).
+ * docs/ABI.md §14. */
+#define ZIPC_RPC_MAGIC 0x31435052u /* "RPC1" */
+#define ZIPC_RPC_HEADER 64
+struct zipc_rpc_header {
+    uint32_t magic;          /* ZIPC_RPC_MAGIC */
+    uint32_t method;
+    uint32_t flags;          /* enum zipc_rpc_flags */
+    uint32_t caller_gen;     /* the client's lease generation, low 16 bits */
+    int64_t deadline_ns;     /* CLOCK_MONOTONIC; INT64_MAX: none */
+    uint32_t request_size;
+    uint32_t reply_offset;   /* from the payload's start: 64-aligned, >= 64 + request_size */
+    uint32_t reply_capacity;
+    uint32_t reply_size;     /* worker */
+    int32_t status;          /* worker: 0 or a negative errno */
+    uint32_t reply_type;     /* worker */
+    uint8_t pad_[ZIPC_RPC_HEADER - 48];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, magic) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, method) == 4, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, flags) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, caller_gen) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, deadline_ns) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, request_size) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_offset) == 28, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_capacity) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_size) == 36, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, status) == 40, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_type) == 44, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_rpc_header) == ZIPC_RPC_HEADER, "abi");
 
 /* ---- handshake messages over the Unix stream socket ----------------- */
 

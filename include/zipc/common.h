@@ -59,7 +59,9 @@ extern "C" {
     XX(EFBIG, "the peer's segment is larger than this endpoint accepts (max_segment)")       \
     XX(EOVERFLOW, "messages were lost: the subscriber fell a whole ring behind (see last_loss)") \
     XX(ESTALE, "the view was overwritten while it was open: its bytes may be torn")      \
-    XX(ENOSPC, "the topic has as many subscribers as it allows")                          \
+    XX(ENOSPC, "the object has as many members of that kind as it allows")                \
+    XX(EPROTOTYPE, "the name belongs to another kind of object (a queue, an rpc service)")  \
+    XX(ECONNRESET, "the worker handling the call died (or left) before replying")          \
     XX(EINVAL, "invalid argument")                                                           \
     XX(ENOMEM, "out of memory")                                                              \
     XX(ENAMETOOLONG, "name or socket path too long")                                         \

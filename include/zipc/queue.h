@@ -162,9 +162,9 @@ int zipc_queue_recv(zipc_queue *q, void *buf, size_t cap, size_t *size, uint32_t
                     int64_t timeout_ns);
 
 /* Of a message viewed from a queue: the producer lane that wrote it, and
- * its delivery attempt (1, then +1 per redelivery; saturates at 63). */
+ * its delivery attempt (1, then +1 per redelivery; saturates at 31). */
 static inline uint32_t zipc_queue_msg_producer(const struct zipc_msg *m) { return (uint32_t)(m->end_ & 0xff); }
-static inline uint32_t zipc_queue_msg_attempt(const struct zipc_msg *m) { return (uint32_t)(m->end_ >> 8 & 0x3f); }
+static inline uint32_t zipc_queue_msg_attempt(const struct zipc_msg *m) { return (uint32_t)(m->end_ >> 8 & 0x1f); }
 
 struct zipc_queue_stats {
     uint64_t messages;     /* producer: committed; consumer: released */

@@ -1,0 +1,320 @@
+/* Rpc client: a queue producer whose frames are calls. A call is its
+ * request, followed by room for the reply; the claim word of its frame
+ * tells how far it got (free: waiting for a worker, CLAIMED: being served,
+ * REPLIED: answered). Waiting looks at the words of the calls in flight;
+ * cancelling sets a bit in the word (or takes a word nobody took yet), so a
+ * late reply is dropped by the lane's reuse (rpc_reply_dropped) without
+ * anyone's help (docs/DESIGN.md §13). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc.h"
+
+struct call {
+    struct zipc_rpc_header *hdr; /* in our lane */
+    uint32_t seq;
+    uint32_t reply_capacity;
+    int64_t deadline;
+    bool delivered;              /* handed out by wait, not released yet */
+};
+
+struct zipc_rpc_client {
+    zipc_queue *q;
+    struct call *calls;          /* in flight, unordered */
+    uint32_t n, cap, next_any;
+    uint8_t *res;                /* the open reservation's frame payload, or NULL */
+    uint32_t res_size, res_reply;
+};
+
+int zipc_rpc_connect(zipc_rpc_client **out, const char *name, const struct zipc_rpc_config *cfg,
+                     const struct zipc_options *opts)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (cfg && (cfg->reserved[0] || cfg->reserved[1]))
+        return -EINVAL;
+    struct zipc_queue_config qc = {.lane_capacity = cfg ? cfg->lane_capacity : 0};
+    zipc_rpc_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return -ENOMEM;
+    int err = zipc__queue_open(&c->q, name, ZIPC_ROLE_PRODUCER, &qc, opts, ZIPC_QUEUE_SEGMENT_RPC);
+    if (err) {
+        free(c);
+        return err;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- issuing ------------------------------------------------------------------ */
+
+static uint32_t reply_offset(size_t size) { return (uint32_t)zipc__align_up(ZIPC_RPC_HEADER + size, 64); }
+
+int zipc_rpc_reserve(zipc_rpc_client *c, size_t size, size_t reply_capacity, void **buf, int64_t timeout_ns)
+{
+    if (!c || !buf)
+        return -EINVAL;
+    if (c->res)
+        return -EALREADY;
+    uint64_t total = (uint64_t)reply_offset(size) + reply_capacity;
+    if (size > UINT32_MAX || reply_capacity > UINT32_MAX || total > zipc_queue_max_message(c->q))
+        return -EMSGSIZE;
+    void *p;
+    int err = zipc_queue_reserve(c->q, (size_t)total, &p, timeout_ns);
+    if (err)
+        return err;
+    c->res = p;
+    c->res_size = (uint32_t)size;
+    c->res_reply = (uint32_t)reply_capacity;
+    *buf = c->res + ZIPC_RPC_HEADER;
+    return 0;
+}
+
+static int track(zipc_rpc_client *c, struct call call)
+{
+    if (c->n == c->cap) {
+        uint32_t cap = c->cap ? c->cap * 2 : 256;
+        struct call *a = realloc(c->calls, cap * sizeof(*a));
+        if (!a)
+            return -ENOMEM;
+        c->calls = a;
+        c->cap = cap;
+    }
+    c->calls[c->n++] = call;
+    return 0;
+}
+
+int zipc_rpc_commit(zipc_rpc_client *c, size_t size, uint32_t method, unsigned flags, int64_t timeout_ns,
+                    uint64_t *id)
+{
+    if (!c || !id || (flags & ~(unsigned)ZIPC_RPC_IDEMPOTENT) || timeout_ns < ZIPC_FOREVER)
+        return -EINVAL;
+    if (!c->res || size > c->res_size)
+        return c->res ? -EINVAL : zipc_queue_commit(c->q, 0, 0, 0); /* no reservation: the queue says why */
+    if (c->n == c->cap && c->cap >= (1u << 24))
+        return -ENOMEM;
+    uint32_t off = reply_offset(c->res_size);
+    struct zipc_rpc_header *h = (struct zipc_rpc_header *)c->res;
+    int64_t deadline = timeout_ns == ZIPC_FOREVER ? INT64_MAX : zipc__now_ns() + timeout_ns;
+    *h = (struct zipc_rpc_header){.magic = ZIPC_RPC_MAGIC, .method = method, .flags = flags,
+                                  .caller_gen = c->q->gen, .deadline_ns = deadline,
+                                  .request_size = (uint32_t)size, .reply_offset = off,
+                                  .reply_capacity = c->res_reply};
+    struct call call = {.hdr = h, .seq = c->q->tx.seq, .reply_capacity = c->res_reply, .deadline = deadline};
+    int err = track(c, call);
+    if (err)
+        return err;
+    if ((err = zipc_queue_commit(c->q, off + (size_t)c->res_reply, ZIPC_RPC_MAGIC, 0))) {
+        c->n--;
+        return err;
+    }
+    c->res = NULL;
+    *id = rpc_id(c->q->gen, call.seq);
+    return 0;
+}
+
+int zipc_rpc_call(zipc_rpc_client *c, const void *req, size_t size, uint32_t method, unsigned flags,
+                  size_t reply_capacity, int64_t timeout_ns, uint64_t *id)
+{
+    if (!c || (!req && size))
+        return -EINVAL;
+    void *buf;
+    int err = zipc_rpc_reserve(c, size, reply_capacity, &buf, timeout_ns < 0 ? ZIPC_FOREVER : timeout_ns);
+    if (err)
+        return err;
+    if (size)
+        memcpy(buf, req, size);
+    if ((err = zipc_rpc_commit(c, size, method, flags, timeout_ns, id))) {
+        zipc_queue_abort(c->q);
+        c->res = NULL;
+    }
+    return err;
+}
+
+/* ---- completing ------------------------------------------------------------------ */
+
+static uint64_t *word_of(const zipc_rpc_client *c, const struct call *call)
+{
+    return claim_word(c->q, &c->q->lanes[c->q->slot], call->seq);
+}
+
+static int find(const zipc_rpc_client *c, uint64_t id)
+{
+    if (rpc_id_gen(id) != c->q->gen)
+        return -1;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->calls[i].seq == rpc_id_seq(id))
+            return (int)i;
+    return -1;
+}
+
+static void forget(zipc_rpc_client *c, uint32_t i) { c->calls[i] = c->calls[--c->n]; }
+
+/* Take the call back from wherever it is: a worker skips it, a late reply is
+ * dropped, an unreleased reply is released. -EBADMSG if its word is not
+ * about it any more (a hostile member). */
+static int withdraw(zipc_rpc_client *c, const struct call *call)
+{
+    uint64_t *wp = word_of(c, call), w = zipc__load(wp, ZIPC__ACQUIRE); /* acquire: as a take */
+    for (;;) {
+        uint64_t to;
+        if (claim_free_for(w, call->seq, c->q->log_mask + 1))
+            to = ZIPC_QCLAIM(call->seq, ZIPC_QCLAIM_REPLIED, 1, 0xff, 0) | ZIPC_QCLAIM_CANCEL; /* never taken */
+        else if (ZIPC_QCLAIM_TAG(w) != call->seq)
+            return -EBADMSG;
+        else if (ZIPC_QCLAIM_STATE(w) == ZIPC_QCLAIM_REPLIED && !(w & ZIPC_QCLAIM_CANCEL))
+            to = w & ~ZIPC_QCLAIM_STATE_MASK; /* answered: released */
+        else
+            to = w | ZIPC_QCLAIM_CANCEL;
+        /* seq_cst: as every claim word change (§2.5 #27) */
+        if (to == w || __atomic_compare_exchange_n(wp, &w, to, false, __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE))
+            return 0;
+    }
+}
+
+/* The reply of call i, if it came: 1 and *r filled. */
+static int replied(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r)
+{
+    struct call *call = &c->calls[i];
+    uint64_t w = zipc__load(word_of(c, call), ZIPC__ACQUIRE); /* acquire: the worker's reply writes */
+    if (ZIPC_QCLAIM_TAG(w) != call->seq || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_REPLIED ||
+        (w & ZIPC_QCLAIM_CANCEL))
+        return 0;
+    const struct zipc_rpc_header *h = call->hdr;
+    /* relaxed: after the word's acquire; read once, then checked */
+    uint32_t size = zipc__load(&h->reply_size, ZIPC__RELAXED);
+    int32_t status = zipc__load(&h->status, ZIPC__RELAXED);
+    *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .size = size,
+                                 .type = zipc__load(&h->reply_type, ZIPC__RELAXED), .status = status,
+                                 .method = h->method};
+    if (size > call->reply_capacity || status > 0)
+        *r = (struct zipc_rpc_reply){.id = r->id, .status = -EBADMSG, .method = h->method};
+    else
+        r->data = (const uint8_t *)h + h->reply_offset;
+    call->delivered = true;
+    return 1;
+}
+
+/* Call i's deadline has passed: cancelled, reported once as -ETIMEDOUT. */
+static int expired(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r, int64_t now)
+{
+    struct call *call = &c->calls[i];
+    if (call->deadline >= now || call->delivered)
+        return 0;
+    *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .status = -ETIMEDOUT,
+                                 .method = call->hdr->method};
+    withdraw(c, call);
+    forget(c, i);
+    return 1;
+}
+
+struct wait_ctx {
+    zipc_rpc_client *c;
+    uint64_t id;
+    struct zipc_rpc_reply *r;
+};
+
+static int reply_ready(void *arg)
+{
+    struct wait_ctx *x = arg;
+    zipc_rpc_client *c = x->c;
+    int64_t now = zipc__now_ns();
+    if (x->id != ZIPC_RPC_ANY) {
+        int i = find(c, x->id);
+        if (i < 0)
+            return -EINVAL;
+        return replied(c, (uint32_t)i, x->r) || expired(c, (uint32_t)i, x->r, now);
+    }
+    for (uint32_t k = 0; k < c->n; k++) { /* in turn, from after the last one answered */
+        uint32_t i = (c->next_any + k) % c->n;
+        if (c->calls[i].delivered)
+            continue;
+        if (replied(c, i, x->r) || expired(c, i, x->r, now)) {
+            c->next_any = i + 1;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The first deadline among the calls waited for. */
+static int64_t first_deadline(const zipc_rpc_client *c, uint64_t id)
+{
+    int64_t d = INT64_MAX;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!c->calls[i].delivered && (id == ZIPC_RPC_ANY || c->calls[i].seq == rpc_id_seq(id)) &&
+            c->calls[i].deadline < d)
+            d = c->calls[i].deadline;
+    return d;
+}
+
+int zipc_rpc_wait(zipc_rpc_client *c, uint64_t id, struct zipc_rpc_reply *reply, int64_t timeout_ns)
+{
+    if (!c || !reply)
+        return -EINVAL;
+    if (id != ZIPC_RPC_ANY) {
+        int i = find(c, id);
+        if (i < 0)
+            return -EINVAL;
+        if (c->calls[i].delivered) /* asked again: the same reply */
+            return replied(c, (uint32_t)i, reply) ? 0 : -EBADMSG;
+    } else if (c->n == 0) {
+        return -EAGAIN; /* nothing in flight */
+    }
+    struct wait_ctx x = {.c = c, .id = id, .r = reply};
+    int64_t until = zipc__deadline(timeout_ns);
+    for (;;) {
+        int64_t now = zipc__now_ns(), d = first_deadline(c, id), stop = d < until ? d : until;
+        int64_t t = timeout_ns == 0 ? 0 : stop == INT64_MAX ? ZIPC_FOREVER : stop > now ? stop - now : 0;
+        int err = zipc__wait(&c->q->wait, reply_ready, &x, 0, t);
+        if (err != -ETIMEDOUT && err != -EAGAIN)
+            return err;
+        if (timeout_ns == 0 || zipc__now_ns() >= until)
+            return err; /* our own timeout; a call's deadline makes reply_ready answer next time */
+    }
+}
+
+int zipc_rpc_reply_release(zipc_rpc_client *c, const struct zipc_rpc_reply *reply)
+{
+    if (!c || !reply)
+        return -EINVAL;
+    int i = find(c, reply->id);
+    if (i < 0)
+        return reply->data ? -EINVAL : 0; /* a status the service made up (expired): nothing to give back */
+    if (!c->calls[i].delivered)
+        return -EINVAL;
+    int err = withdraw(c, &c->calls[i]);
+    forget(c, (uint32_t)i);
+    return err;
+}
+
+int zipc_rpc_cancel(zipc_rpc_client *c, uint64_t id)
+{
+    if (!c)
+        return -EINVAL;
+    int i = find(c, id);
+    if (i < 0)
+        return -EINVAL;
+    int err = withdraw(c, &c->calls[i]);
+    forget(c, (uint32_t)i);
+    return err;
+}
+
+unsigned zipc_rpc_in_flight(const zipc_rpc_client *c) { return c ? c->n : 0; }
+int zipc_rpc_client_fd(zipc_rpc_client *c) { return c ? zipc_queue_fd(c->q) : -EINVAL; }
+int zipc_rpc_client_interrupt(zipc_rpc_client *c) { return c ? zipc_queue_interrupt(c->q) : -EINVAL; }
+
+int zipc_rpc_client_close(zipc_rpc_client *c)
+{
+    if (!c)
+        return 0;
+    while (c->n) { /* nobody will wait for them any more */
+        withdraw(c, &c->calls[c->n - 1]);
+        c->n--;
+    }
+    zipc_queue_close(c->q);
+    free(c->calls);
+    free(c);
+    return 0;
+}

@@ -1,0 +1,159 @@
+/* Rpc worker: a queue consumer whose views are requests. It hands out only
+ * calls still wanted (caller alive, not cancelled, before the deadline),
+ * answers a call its previous worker died holding (-ECONNRESET, or runs it
+ * again once if idempotent), and ends each call by writing the reply into
+ * the frame and turning its claim word REPLIED (docs/DESIGN.md §13). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc.h"
+
+struct zipc_rpc_worker {
+    zipc_queue *q;
+};
+
+int zipc__rpc_header_check(const struct zipc_rpc_header *shared, uint32_t frame_size, struct zipc_rpc_header *h)
+{
+    if (frame_size < sizeof(*h))
+        return -EBADMSG;
+    memcpy(h, shared, sizeof(*h)); /* read once: the client (or anyone) may write it */
+    uint64_t reply_end = (uint64_t)h->reply_offset + h->reply_capacity;
+    if (h->magic != ZIPC_RPC_MAGIC || h->request_size > frame_size - ZIPC_RPC_HEADER ||
+        h->reply_offset % 64 || h->reply_offset < ZIPC_RPC_HEADER + (uint64_t)h->request_size ||
+        reply_end > frame_size)
+        return -EBADMSG;
+    return 0;
+}
+
+int zipc_rpc_serve(zipc_rpc_worker **out, const char *name, const struct zipc_rpc_config *cfg,
+                   const struct zipc_options *opts)
+{
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (cfg && (cfg->reserved[0] || cfg->reserved[1]))
+        return -EINVAL;
+    struct zipc_queue_config qc = {.lane_capacity = cfg ? cfg->lane_capacity : 0};
+    zipc_rpc_worker *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    int err = zipc__queue_open(&w->q, name, ZIPC_ROLE_CONSUMER, &qc, opts, ZIPC_QUEUE_SEGMENT_RPC);
+    if (err) {
+        free(w);
+        return err;
+    }
+    w->q->endless = true;
+    *out = w;
+    return 0;
+}
+
+/* The caller of lane `lane` is the one that wrote the call: same lease generation, alive. */
+static bool caller_there(const zipc_queue *q, uint32_t lane, uint32_t gen)
+{
+    uint64_t lease;
+    return zipc__member_alive(&q->members, lane, &lease) == 1 && (ZIPC_LEASE_GEN(lease) & 0xffff) == gen;
+}
+
+/* 0 if the call is still wanted, else the status it ends with. */
+static int32_t call_unwanted(const zipc_queue *q, uint32_t lane, uint32_t seq, int64_t deadline)
+{
+    const struct lane *l = &q->lanes[lane];
+    /* relaxed: a hint for the worker; the reply's CAS keeps the bit whatever it read */
+    uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__RELAXED);
+    if (w & ZIPC_QCLAIM_CANCEL)
+        return -ECANCELED;
+    return deadline != INT64_MAX && zipc__now_ns() > deadline ? -ETIMEDOUT : 0;
+}
+
+/* Answer a call without the application: status only. */
+static void answer(zipc_queue *q, const struct zipc_msg *m, const struct zipc_rpc_header *h, int32_t status)
+{
+    struct zipc_rpc_header *sh = rpc_header(m);
+    if (h) {
+        zipc__store(&sh->reply_size, 0, ZIPC__RELAXED); /* relaxed: published by the CAS below */
+        zipc__store(&sh->status, status, ZIPC__RELAXED);
+    }
+    zipc__queue_finish(q, zipc_queue_msg_producer(m), (uint32_t)m->seq, ZIPC_QCLAIM_REPLIED);
+}
+
+int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t timeout_ns)
+{
+    if (!w || !req)
+        return -EINVAL;
+    int64_t deadline = zipc__deadline(timeout_ns);
+    for (;;) {
+        struct zipc_msg m;
+        int64_t left = timeout_ns <= 0 ? timeout_ns : deadline - zipc__now_ns();
+        int err = zipc_queue_view(w->q, &m, left < 0 && timeout_ns > 0 ? 0 : left);
+        if (err)
+            return err;
+        uint32_t lane = zipc_queue_msg_producer(&m), seq = (uint32_t)m.seq;
+        struct zipc_rpc_header h;
+        if (zipc__rpc_header_check(rpc_header(&m), m.size, &h)) {
+            answer(w->q, &m, NULL, -EBADMSG); /* not a request: its caller sees no reply it can read */
+            continue;
+        }
+        uint32_t attempt = zipc_queue_msg_attempt(&m);
+        int32_t unwanted = caller_there(w->q, lane, h.caller_gen) ? call_unwanted(w->q, lane, seq, h.deadline_ns)
+                                                                    : -ECANCELED;
+        if (unwanted) {
+            answer(w->q, &m, &h, unwanted);
+            continue;
+        }
+        if (attempt > 1 && (!(h.flags & ZIPC_RPC_IDEMPOTENT) || attempt > 2)) {
+            answer(w->q, &m, &h, -ECONNRESET); /* its worker died holding it */
+            continue;
+        }
+        uint8_t *payload = (uint8_t *)m.data;
+        *req = (struct zipc_rpc_request){.id = rpc_id(h.caller_gen, seq), .data = payload + ZIPC_RPC_HEADER,
+                                         .size = h.request_size, .method = h.method, .flags = h.flags,
+                                         .attempt = attempt, .deadline_ns = h.deadline_ns,
+                                         .reply = payload + h.reply_offset, .reply_capacity = h.reply_capacity,
+                                         .lane_ = lane};
+        return 0;
+    }
+}
+
+int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
+                   int32_t status)
+{
+    if (!w || !req || size > req->reply_capacity || status > 0)
+        return -EINVAL;
+    if (req->lane_ >= QP)
+        return -EBADMSG;
+    struct zipc_rpc_header *sh = (struct zipc_rpc_header *)((const uint8_t *)req->data - ZIPC_RPC_HEADER);
+    struct lane *l = &w->q->lanes[req->lane_];
+    /* a request we hold points into its lane's ring: anything else is forged */
+    if ((const uint8_t *)sh < l->ring.base || (const uint8_t *)sh >= l->ring.base + l->ring.size)
+        return -EBADMSG;
+    zipc__store(&sh->reply_size, (uint32_t)size, ZIPC__RELAXED); /* relaxed: published by the CAS */
+    zipc__store(&sh->status, status, ZIPC__RELAXED);
+    zipc__store(&sh->reply_type, type, ZIPC__RELAXED);
+    int err = zipc__queue_finish(w->q, req->lane_, rpc_id_seq(req->id), ZIPC_QCLAIM_REPLIED);
+    return err == -EINVAL ? -EBADMSG : err;
+}
+
+int zipc_rpc_cancelled(zipc_rpc_worker *w, const struct zipc_rpc_request *req)
+{
+    if (!w || !req || req->lane_ >= QP)
+        return -EINVAL;
+    return call_unwanted(w->q, req->lane_, rpc_id_seq(req->id), req->deadline_ns) != 0;
+}
+
+int zipc_rpc_worker_fd(zipc_rpc_worker *w) { return w ? zipc_queue_fd(w->q) : -EINVAL; }
+int zipc_rpc_worker_interrupt(zipc_rpc_worker *w) { return w ? zipc_queue_interrupt(w->q) : -EINVAL; }
+
+int zipc_rpc_worker_close(zipc_rpc_worker *w)
+{
+    if (!w)
+        return 0;
+    /* calls we hold go back as if we died: another worker answers them */
+    while (w->q->nheld) {
+        struct held h = w->q->held[w->q->nheld - 1];
+        zipc__queue_finish(w->q, h.lane, h.seq, ZIPC_QCLAIM_REDELIVER);
+    }
+    zipc__queue_wake_consumers(w->q);
+    zipc_queue_close(w->q);
+    free(w);
+    return 0;
+}
