@@ -47,11 +47,15 @@ int zipc_rpc_serve(zipc_rpc_worker **out, const char *name, const struct zipc_rp
     return 0;
 }
 
-/* The caller of lane `lane` is the one that wrote the call: same lease generation, alive. */
+/* The lane's slot is still held by the client that wrote the call (its
+ * lease generation). One load, no system call: a caller that died a moment
+ * ago still counts until a helper reaps its slot (its reply is then freed
+ * by the lane's next client). */
 static bool caller_there(const zipc_queue *q, uint32_t lane, uint32_t gen)
 {
-    uint64_t lease;
-    return zipc__member_alive(&q->members, lane, &lease) == 1 && (ZIPC_LEASE_GEN(lease) & 0xffff) == gen;
+    /* acquire: as the member table's readers (liveness.c) */
+    uint64_t lease = zipc__load(&q->members.slots[lane].lease, ZIPC__ACQUIRE);
+    return (lease & ZIPC_LEASE_BUSY) && (ZIPC_LEASE_GEN(lease) & 0xffff) == gen;
 }
 
 /* 0 if the call is still wanted, else the status it ends with. */
