@@ -22,4 +22,8 @@ static inline struct zipc_rpc_header *rpc_header(const struct zipc_msg *m)
  * into *h: 0, or -EBADMSG if its fields do not fit the frame. */
 int zipc__rpc_header_check(const struct zipc_rpc_header *shared, uint32_t frame_size, struct zipc_rpc_header *h);
 
+/* The endpoints' queues (for the fuzzer's bounds checks). */
+zipc_queue *zipc__rpc_client_queue(zipc_rpc_client *c);
+zipc_queue *zipc__rpc_worker_queue(zipc_rpc_worker *w);
+
 #endif /* ZIPC_RPC_INTERNAL_H */

@@ -13,7 +13,9 @@
 struct call {
     struct zipc_rpc_header *hdr; /* in our lane */
     uint32_t seq;
+    uint32_t reply_offset;       /* our own record: the shared header may be rewritten */
     uint32_t reply_capacity;
+    uint32_t method;
     int64_t deadline;
     bool delivered;              /* handed out by wait, not released yet */
 };
@@ -101,7 +103,8 @@ int zipc_rpc_commit(zipc_rpc_client *c, size_t size, uint32_t method, unsigned f
                                   .caller_gen = c->q->gen, .deadline_ns = deadline,
                                   .request_size = (uint32_t)size, .reply_offset = off,
                                   .reply_capacity = c->res_reply};
-    struct call call = {.hdr = h, .seq = c->q->tx.seq, .reply_capacity = c->res_reply, .deadline = deadline};
+    struct call call = {.hdr = h, .seq = c->q->tx.seq, .reply_offset = off, .reply_capacity = c->res_reply,
+                        .method = method, .deadline = deadline};
     int err = track(c, call);
     if (err)
         return err;
@@ -187,11 +190,11 @@ static int replied(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r)
     int32_t status = zipc__load(&h->status, ZIPC__RELAXED);
     *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .size = size,
                                  .type = zipc__load(&h->reply_type, ZIPC__RELAXED), .status = status,
-                                 .method = h->method};
+                                 .method = call->method};
     if (size > call->reply_capacity || status > 0)
-        *r = (struct zipc_rpc_reply){.id = r->id, .status = -EBADMSG, .method = h->method};
+        *r = (struct zipc_rpc_reply){.id = r->id, .status = -EBADMSG, .method = call->method};
     else
-        r->data = (const uint8_t *)h + h->reply_offset;
+        r->data = (const uint8_t *)h + call->reply_offset;
     call->delivered = true;
     return 1;
 }
@@ -203,7 +206,7 @@ static int expired(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r, int
     if (call->deadline >= now || call->delivered)
         return 0;
     *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .status = -ETIMEDOUT,
-                                 .method = call->hdr->method};
+                                 .method = call->method};
     withdraw(c, call);
     forget(c, i);
     return 1;
@@ -300,6 +303,8 @@ int zipc_rpc_cancel(zipc_rpc_client *c, uint64_t id)
     forget(c, (uint32_t)i);
     return err;
 }
+
+zipc_queue *zipc__rpc_client_queue(zipc_rpc_client *c) { return c->q; }
 
 unsigned zipc_rpc_in_flight(const zipc_rpc_client *c) { return c ? c->n : 0; }
 int zipc_rpc_client_fd(zipc_rpc_client *c) { return c ? zipc_queue_fd(c->q) : -EINVAL; }

@@ -144,6 +144,8 @@ int zipc_rpc_cancelled(zipc_rpc_worker *w, const struct zipc_rpc_request *req)
     return call_unwanted(w->q, req->lane_, rpc_id_seq(req->id), req->deadline_ns) != 0;
 }
 
+zipc_queue *zipc__rpc_worker_queue(zipc_rpc_worker *w) { return w->q; }
+
 int zipc_rpc_worker_fd(zipc_rpc_worker *w) { return w ? zipc_queue_fd(w->q) : -EINVAL; }
 int zipc_rpc_worker_interrupt(zipc_rpc_worker *w) { return w ? zipc_queue_interrupt(w->q) : -EINVAL; }
 
