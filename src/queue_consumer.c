@@ -413,6 +413,7 @@ int zipc__queue_consumer_bind(zipc_queue *q)
     w->my_wakeups = &me->wakeups;
     w->my_sleeps = &me->sleeps;
     w->spin_ns = q->opts.spin_ns;
+    w->max_sleep_ns = QUEUE_RECHECK_NS;
     if (back)
         zipc__queue_wake_consumers(q);
     return 0;
