@@ -38,9 +38,12 @@ struct lane {
     struct zipc__ring ring;
 };
 
-/* A view this consumer holds: its lane and seq. */
+/* A view this consumer holds: its lane, seq and delivery attempt. Honest
+ * members never hand one consumer the same (lane, seq) twice; a hostile one
+ * can (claim words rewritten): the attempt then tells the views apart, so
+ * release_view gives back the view it is given. */
 struct held {
-    uint32_t lane, seq;
+    uint32_t lane, seq, attempt;
 };
 
 struct zipc_queue {

@@ -409,10 +409,13 @@ static void model_released(struct world *w, struct mcons *c, unsigned i)
     c->v[i] = c->v[--c->nv];
 }
 
+/* A view is known by its lane, seq and attempt (a hostile member can hand
+ * one consumer the same lane and seq twice). */
 static int find_view(const struct mcons *c, const struct zipc_msg *m)
 {
-    for (unsigned i = 0; i < c->nv; i++)
-        if (zipc_queue_msg_producer(&c->v[i].m) == zipc_queue_msg_producer(m) && c->v[i].m.seq == m->seq)
+    for (unsigned i = c->nv; i-- > 0;)
+        if (zipc_queue_msg_producer(&c->v[i].m) == zipc_queue_msg_producer(m) && c->v[i].m.seq == m->seq &&
+            zipc_queue_msg_attempt(&c->v[i].m) == zipc_queue_msg_attempt(m))
             return (int)i;
     return -1;
 }
