@@ -29,7 +29,9 @@
  * and the member table.
  *
  * Always checked: every call returns, and only what queue.h documents for
- * it; views and reservations lie inside their lane's ring (16-byte
+ * it (-EINTR: libFuzzer's timer signal in a wait; one exception, open's
+ * -EADDRINUSE after a hostile write to the member table, see op_open);
+ * views and reservations lie inside their lane's ring (16-byte
  * aligned, at most max_message; the bytes are read), attempt 1..63; no fd
  * is leaked. While no hostile write happened ("clean"), against a model:
  * per lane FIFO, every message taken exactly once (fresh with attempt 1,

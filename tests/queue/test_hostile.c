@@ -27,6 +27,9 @@
  * notes printed): whether the end of the stream came, and how often a
  * consumer's wait timed out while messages were waiting (a wake-up lost
  * to the garbage in the sleep flags).
+ * First, in this process: a consumer waiting (5 s, then ZIPC_FOREVER) while
+ * a thread keeps clearing its wake-up flags still sees a message committed
+ * 50 ms later within a second.
  * ctest-labels: threads */
 #include "testutil.h"
 
@@ -307,6 +310,84 @@ static void hostile(void)
     tu_child_exit();
 }
 
+/* ---- a wake-up withheld ------------------------------------------------------ */
+
+struct clearer {
+    struct seg s;
+    uint32_t slot;
+    int stop;
+};
+
+/* What a hostile member can do to a sleeping consumer: clear the flags that
+ * tell a committing producer to wake it, over and over. */
+static void *clear_flags(void *arg)
+{
+    struct clearer *c = arg;
+    while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+        wr32(&c->s.ctl->sleepers, 0);
+        wr32(&c->s.cons[c->slot].sleeping, 0);
+    }
+    return NULL;
+}
+
+struct later {
+    zipc_queue *p;
+    int64_t delay_ns;
+};
+
+static void *send_later(void *arg)
+{
+    struct later *l = arg;
+    tu_sleep_us((long)(l->delay_ns / 1000));
+    CHECK_OK(zipc_queue_send(l->p, "late", 4, 0, 0));
+    return NULL;
+}
+
+/* A consumer waiting with a long timeout while a thread keeps its wake-up
+ * flags cleared still sees a message committed meanwhile soon after (it
+ * looks again every 100 ms: src/queue.h QUEUE_RECHECK_NS), not at its
+ * timeout; the same for ZIPC_FOREVER, which would otherwise never return. */
+static void lost_wakeup(void)
+{
+    char qname[TU_NAME_MAX];
+    tu_topic_name(qname, "qw");
+    struct zipc_options o = tu_opts(10 * TU_S);
+    o.flags |= ZIPC_OPT_NO_SPIN;
+    zipc_queue *p = NULL, *c = NULL;
+    if (!CHECK_OK(zipc_queue_open(&p, qname, ZIPC_ROLE_PRODUCER, NULL, &o)) ||
+        !CHECK_OK(zipc_queue_open(&c, qname, ZIPC_ROLE_CONSUMER, NULL, &o)))
+        goto out;
+    uint64_t size = 0;
+    uint8_t *base = find_segment(&size);
+    if (!CHECK_MSG(base, "no queue segment in /proc/self/maps"))
+        goto out;
+    struct clearer cl = {.s = {.ctl = (void *)(base + ZIPC_QUEUE_BODY_OFFSET),
+                               .cons = (void *)(base + ZIPC_QUEUE_CONSUMERS_OFFSET)},
+                         .slot = (uint32_t)zipc_queue_slot(c)};
+    pthread_t t;
+    if (!CHECK(pthread_create(&t, NULL, clear_flags, &cl) == 0))
+        goto out;
+    for (int i = 0; i < 3; i++) {
+        struct later l = {.p = p, .delay_ns = 50 * TU_MS};
+        pthread_t s;
+        struct zipc_msg m;
+        CHECK(pthread_create(&s, NULL, send_later, &l) == 0);
+        int64_t t0 = tu_now_ns();
+        int r = zipc_queue_view(c, &m, i == 2 ? ZIPC_FOREVER : 5 * TU_S);
+        double ms = tu_ms_since(t0);
+        CHECK_MSG(r == 0 && ms < 1000 * tu_slack(), "view with its wake-ups cleared: %s after %.0f ms",
+                  zipc_err_name(r), ms);
+        if (r == 0)
+            CHECK_OK(zipc_queue_release_view(c, &m));
+        pthread_join(s, NULL);
+    }
+    __atomic_store_n(&cl.stop, 1, __ATOMIC_RELAXED);
+    pthread_join(t, NULL);
+out:
+    zipc_queue_close(c);
+    zipc_queue_close(p);
+}
+
 int main(void)
 {
     tu_init("queue_hostile", 300);
@@ -315,6 +396,7 @@ int main(void)
     if (n_per > MAX_N)
         n_per = MAX_N;
     tu_topic_name(name, "qh");
+    lost_wakeup();
     b = tu_shared(sizeof(*b));
     if (!b)
         return tu_finish();
