@@ -33,6 +33,12 @@ static const char USAGE[] =
     "the peer's CPU), 32 B and 1 MiB, rates and the publisher's cost per message;\n"
     "bench/peers measures iceoryx2 publish-subscribe the same way.\n"
     "\n"
+    "The queue rows: 1, 2, 4 producer and as many consumer processes on one\n"
+    "queue, 32 B, 1 KiB and 1 MiB, streaming as long as a streaming row, every\n"
+    "message verified and checked taken exactly once; with the channel's 32 B\n"
+    "streaming row (--rows queue keeps it) for the ratio. Each row says how\n"
+    "many processes shared how many CPUs.\n"
+    "\n"
     "Every row runs in 4 rounds (--quick: 1), round-robin over the table, so a\n"
     "noisy spell of a shared machine hits all rows alike. The C rows take ~30 s.\n"
     "\n"
@@ -111,6 +117,9 @@ static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
     for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
         if (CPU_ISSET(c, allowed))
             o->cpu[k++] = c;
+    for (int c = 0; c < CPU_SETSIZE && o->ncpus < BENCH_MAX_CPUS; c++)
+        if (CPU_ISSET(c, allowed))
+            o->cpus[o->ncpus++] = c;
     o->pinned = o->cpu[1] >= 0;
 }
 
@@ -190,16 +199,20 @@ struct plan_row {
     size_t size;
     uint64_t iters;             /* rtt: round trips in all; topic: cost bursts */
     unsigned subs;              /* topic rows: subscriber processes */
+    unsigned producers, consumers; /* queue rows */
 };
 
 static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
 
 /* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp and
- * the floor at 32 B); topic: rtt with 1 subscriber, then 2 sizes x 4 subscriber counts. */
+ * the floor at 32 B); topic: rtt with 1 subscriber, then 2 sizes x 4 subscriber counts; queue:
+ * 3 sizes x 3 member counts. */
 #define MAX_ROWS 48
 
 static const unsigned TOPIC_SUBS[] = {1, 2, 4, 8};
 static const size_t TOPIC_SIZES[] = {32, 1024 * 1024};
+static const unsigned QUEUE_MEMBERS[] = {1, 2, 4}; /* producers, and as many consumers */
+static const size_t QUEUE_SIZES[] = {32, 1024, 1024 * 1024};
 
 /* --rows: the row's name contains one of the comma-separated words. */
 static bool row_wanted(const struct bench_opts *o, const char *name)
@@ -216,17 +229,34 @@ static bool row_wanted(const struct bench_opts *o, const char *name)
 
 static const char *plan_name(const struct plan_row *p)
 {
-    return p->subs ? "topic" : p->t ? p->t->name : "memcpy";
+    return p->subs ? "topic" : p->producers ? "queue" : p->t ? p->t->name : "memcpy";
+}
+
+/* The queue rows: after the topic rows, in the same rounds. */
+static size_t plan_queue(struct plan_row *p)
+{
+    size_t n = 0;
+    for (size_t s = 0; s < sizeof(QUEUE_SIZES) / sizeof(QUEUE_SIZES[0]); s++)
+        for (size_t i = 0; i < sizeof(QUEUE_MEMBERS) / sizeof(QUEUE_MEMBERS[0]); i++)
+            p[n++] = (struct plan_row){NULL, KIND_STREAM, QUEUE_SIZES[s], 0, 0, QUEUE_MEMBERS[i],
+                                       QUEUE_MEMBERS[i]};
+    return n;
+}
+
+/* The channel row the queue rows are judged against: kept with them. */
+static bool queue_reference(const struct plan_row *p)
+{
+    return p->t == &transport_zipc && p->kind == KIND_STREAM && p->size == 32;
 }
 
 /* The topic rows: after the channel rows, in the same rounds. */
 static size_t plan_topic(const struct bench_opts *o, struct plan_row *p)
 {
     size_t n = 0;
-    p[n++] = (struct plan_row){NULL, KIND_RTT, BENCH_RTT_SIZE, o->shm_iters, 1};
+    p[n++] = (struct plan_row){NULL, KIND_RTT, BENCH_RTT_SIZE, o->shm_iters, 1, 0, 0};
     for (size_t s = 0; s < sizeof(TOPIC_SIZES) / sizeof(TOPIC_SIZES[0]); s++)
         for (size_t i = 0; i < sizeof(TOPIC_SUBS) / sizeof(TOPIC_SUBS[0]); i++)
-            p[n++] = (struct plan_row){NULL, KIND_TOPIC, TOPIC_SIZES[s], o->topic_bursts, TOPIC_SUBS[i]};
+            p[n++] = (struct plan_row){NULL, KIND_TOPIC, TOPIC_SIZES[s], o->topic_bursts, TOPIC_SUBS[i], 0, 0};
     return n;
 }
 
@@ -234,13 +264,13 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
 {
     /* Shared-memory round trips take ~0.2 us, pipe and Unix ~50 us: each
      * gets as many as fit its share of the time budget. */
-    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters, 0},
+    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
 #ifdef ZIPC_BENCH_CPP
-                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters, 0},
+                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
 #endif
-                                   {&transport_floor, KIND_RTT, 32, o->shm_iters, 0},
-                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters, 0},
-                                   {&transport_unix, KIND_RTT, 32, o->fd_iters, 0}};
+                                   {&transport_floor, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
+                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters, 0, 0, 0},
+                                   {&transport_unix, KIND_RTT, 32, o->fd_iters, 0, 0, 0}};
     const struct transport *stream[] = {&transport_zipc, &transport_zipc_batch, &transport_pipe,
                                         &transport_unix};
     size_t n = 0;
@@ -248,21 +278,23 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
         p[n++] = rtt[i];
     for (size_t s = 0; s < sizeof(STREAM_SIZES) / sizeof(STREAM_SIZES[0]); s++) {
         for (size_t i = 0; i < 4; i++) {
-            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0, 0};
+            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0};
 #ifdef ZIPC_BENCH_CPP /* the C++ binding's cost: next to the zipc row it is judged against */
             if (stream[i] == &transport_zipc && STREAM_SIZES[s] == 32)
-                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0, 0};
+                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0, 0, 0, 0};
 #endif
         }
         if (STREAM_SIZES[s] == 32) /* the streaming floor: records of one cache line */
-            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0, 0};
+            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0, 0, 0, 0};
         if (STREAM_SIZES[s] >= 64 * 1024)
-            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0, 0};
+            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0};
     }
     n += plan_topic(o, p + n);
+    n += plan_queue(p + n);
+    bool queue = row_wanted(o, "queue");
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
-        if (row_wanted(o, plan_name(&p[i])))
+        if (row_wanted(o, plan_name(&p[i])) || (queue && queue_reference(&p[i])))
             p[kept++] = p[i];
     return kept;
 }
@@ -272,6 +304,8 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
 static int run_part(const struct plan_row *p, const struct bench_opts *o, int64_t *samples,
                     uint64_t done, struct part *out)
 {
+    if (p->producers)
+        return run_queue(p->producers, p->consumers, p->size, o->stream_s / o->rounds, o, out);
     if (p->subs && p->kind == KIND_RTT)
         return run_topic_rtt(p->subs, o, p->iters / o->rounds, samples + done, out);
     if (p->subs)
@@ -298,6 +332,7 @@ static void add_part(struct row *r, const struct part *p)
     r->burst = p->burst;
     if (r->subs)
         r->wakeups = (r->wakeups < 0 ? 0 : r->wakeups) + p->wakeups;
+    r->cpus = p->cpus;
 }
 
 static void row_fail(struct row *r, const char *text)
@@ -311,6 +346,8 @@ static void progress(unsigned round, const struct bench_opts *o, const struct ro
     char subs[16] = "";
     if (r->subs)
         snprintf(subs, sizeof(subs), "%u sub%s", r->subs, r->subs == 1 ? "" : "s");
+    if (r->producers)
+        snprintf(subs, sizeof(subs), "%uP%uC", r->producers, r->consumers);
     fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B %-7s ", round + 1, o->rounds, r->name,
             r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : "stream", r->size, subs);
 }
@@ -326,7 +363,8 @@ static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
     for (size_t i = 0; i < n; i++) {
         rows[i] = (struct row){.name = plan_name(&plan[i]), .kind = plan[i].kind,
                                .size = plan[i].size, .ok = true, .sleeps = -1, .wakeups = -1,
-                               .subs = plan[i].subs, .zipc_speedup = NAN, .memcpy_ratio = NAN,
+                               .subs = plan[i].subs, .producers = plan[i].producers,
+                               .consumers = plan[i].consumers, .zipc_speedup = NAN, .memcpy_ratio = NAN,
                                .cost_ns = NAN, .sub_min_per_s = NAN};
         size_t bytes = plan[i].iters * sizeof(int64_t);
         if (plan[i].iters && !(samples[i] = malloc(bytes)))
@@ -378,6 +416,14 @@ static const struct row *find_row(const struct row *rows, size_t n, const char *
     return NULL;
 }
 
+static const struct row *find_queue(const struct row *rows, size_t n, size_t size, unsigned members)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].producers == members && rows[i].consumers == members && rows[i].size == size)
+            return &rows[i];
+    return NULL;
+}
+
 static const struct row *find_topic(const struct row *rows, size_t n, size_t size, unsigned subs)
 {
     for (size_t i = 0; i < n; i++)
@@ -398,7 +444,7 @@ static void add_ratios(struct row *rows, size_t n)
             continue;
         if (z && r->kind == KIND_RTT)
             r->zipc_speedup = (double)r->rtt.p50 / (double)z->rtt.p50;
-        else if (z)
+        else if (z && (!r->producers || r->size == 32)) /* a queue row checksums every word: like for like at 32 B */
             r->zipc_speedup = z->gb_per_s / r->gb_per_s;
         if (m && r->kind == KIND_STREAM)
             r->memcpy_ratio = r->gb_per_s / m->gb_per_s;
@@ -480,6 +526,14 @@ static size_t judge(const struct row *rows, size_t n, struct target *t)
             snprintf(p->detail, sizeof(p->detail), "%.2fx (%.1f ns per message with 8, %.1f with 1)",
                      p->value, eight->cost_ns, one->cost_ns);
     }
+    /* The queue: one producer and one consumer cost at most 1.2x the channel. */
+    const struct row *q = find_queue(rows, n, 32, 1), *ch = find_row(rows, n, "zipc", KIND_STREAM, 32);
+    judge_one(p, "queue 1P1C 32 B within 1.2x channel", "queue", "x channel", 1.2, AT_MOST, q && ch,
+              q && ch ? ch->msgs_per_s / q->msgs_per_s : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "channel %.2fx as fast (%.2f vs %.2f M msgs/s)", p->value,
+                 ch->msgs_per_s / 1e6, q->msgs_per_s / 1e6);
+    p++;
     return (size_t)(p - t);
 }
 

@@ -11,6 +11,7 @@
  *   machine.c      the machine description printed with the results
  *   report.c       the human table and the JSON object
  *   topic.c        the topic rows: one publisher, N subscriber processes
+ *   queue.c        the queue rows: P producer and C consumer processes
  *   external.c     rows of other languages' benchmarks, run as children:
  *                  python3 -m zipc.bench, the Rust crate's example bench,
  *                  bench/peers (zipc-peers: Tachyon and iceoryx2, same harness) */
@@ -27,12 +28,15 @@
 #define BENCH_TIMEOUT_NS (10LL * 1000000000) /* any single wait: a stuck peer is an error */
 #define BENCH_RTT_SIZE 32                   /* ping-pong payload */
 #define BENCH_MAX_BATCH 64                  /* zipc-batch: messages per publish / drain */
+#define BENCH_MAX_CPUS 64                   /* CPUs remembered for placing many processes */
 
 /* ---- options ----------------------------------------------------------- */
 struct bench_opts {
     int cpu[2];             /* parent (measuring side), child */
     bool pinned;            /* false when this process may use only one CPU */
     int allowed;            /* CPUs this process may use */
+    int cpus[BENCH_MAX_CPUS]; /* the first of them (before the bench pins itself) */
+    int ncpus;
     bool json;
     bool quick;
     uint64_t shm_iters;     /* measured round trips, shared-memory rows */
@@ -99,6 +103,9 @@ struct row {
     unsigned burst;            /* messages per cost burst */
     long long wakeups;         /* publisher's wake-ups of sleeping subscribers during the
                                   cost bursts, -1: n/a */
+    /* queue rows (producers > 0): KIND_STREAM, every consumer's messages in one window */
+    unsigned producers, consumers;
+    unsigned cpus;             /* CPUs its processes ran on (shared when fewer than them) */
 };
 
 /* ---- machine (machine.c) ------------------------------------------------ */
@@ -168,6 +175,7 @@ struct part {
     uint64_t cost_n;           /* bursts, one sample each */
     unsigned burst;
     long long wakeups;
+    unsigned cpus;             /* queue rows: CPUs the processes ran on */
 };
 struct transport;
 /* Each returns 0 or a negative errno with bench_error() saying why. */
@@ -189,6 +197,12 @@ int run_topic_rtt(unsigned subs, const struct bench_opts *o, uint64_t iters, int
                   struct part *out);
 int run_topic(unsigned subs, size_t size, const struct bench_opts *o, int64_t *cost_ps,
               struct part *out); /* cost_ps: each burst's ps per message */
+
+/* Queue (queue.c): `producers` and `consumers` processes, messages of `size`
+ * bytes for o->warm_s + `seconds`, every one verified and checked taken
+ * exactly once. */
+int run_queue(unsigned producers, unsigned consumers, size_t size, double seconds, const struct bench_opts *o,
+              struct part *out);
 
 /* Pin the calling thread to one CPU. */
 int bench_pin(int cpu);

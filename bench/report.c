@@ -84,7 +84,7 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "zipc rows ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (!r->ok || !r->ring || r->subs)
+        if (!r->ok || !r->ring || r->subs || r->producers)
             continue;
         char item[160], size[32], ring[32], batch[32] = "";
         fmt_size(size, sizeof(size), r->size);
@@ -113,7 +113,7 @@ static void floor_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "vs floor  ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32)
+        if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32 || r->producers)
             continue;
         char item[96];
         int len = snprintf(item, sizeof(item), " %s %.2fx of the stream floor;", r->name,
@@ -596,6 +596,82 @@ static void topic_human(FILE *f, const struct bench_opts *o, const struct row *r
     fputc('\n', f);
 }
 
+/* ---- queue ----------------------------------------------------------------- */
+
+static const struct row *queue_find(const struct row *rows, size_t n, size_t size, unsigned members)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].ok && rows[i].producers == members && rows[i].consumers == members && rows[i].size == size)
+            return &rows[i];
+    return NULL;
+}
+
+#define QUEUE_FMT "%-6s %-7s %2s %2s %-14s %9s %8s %9s %9s %10s\n"
+
+/* The queue rows: P producers and C consumers, the rate of every message
+ * taken, against the channel's row of the same size and the queue's 1P1C. */
+static void queue_human(FILE *f, const struct bench_opts *o, const struct row *rows, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += rows[i].producers > 0;
+    if (!k)
+        return;
+    fprintf(f, "\nqueue    P producer and C consumer processes on one queue, one message at a time (reserve, "
+               "copy,\n"
+               "         commit / view, verify in place, release_view): every message checked (size, type, "
+               "both\n"
+               "         stamps, checksum of every 8-byte word, FIFO per producer) and taken exactly once "
+               "(per-\n"
+               "         consumer bitmaps, merged); producers commit for %.3g s + %.3g s warm-up per row "
+               "(as\n"
+               "         a streaming row), the window from the start + the warm-up to the last "
+               "consumer's end of\n"
+               "         stream; %u interleaved round%s\n\n",
+            o->stream_s, o->warm_s, o->rounds, o->rounds == 1 ? "" : "s");
+    fprintf(f, QUEUE_FMT, "row", "size", "P", "C", "procs on CPUs", "msgs/s", "GB/s", "vs 1P1C", "vs chan",
+            "sleeps");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        char size[32], p[8], c[8], procs[32], msgs[32] = "", gb[32] = "", v1[32] = "", vc[32] = "",
+             sl[32] = "";
+        if (!r->producers)
+            continue;
+        fmt_size(size, sizeof(size), r->size);
+        snprintf(p, sizeof(p), "%u", r->producers);
+        snprintf(c, sizeof(c), "%u", r->consumers);
+        if (!r->ok) {
+            fprintf(f, "%-6s %-7s %2s %2s  ERROR: %s\n", r->name, size, p, c, r->error);
+            continue;
+        }
+        unsigned procs_n = r->producers + r->consumers;
+        if (procs_n > r->cpus)
+            snprintf(procs, sizeof(procs), "%u on %u (%.0fx)", procs_n, r->cpus, (double)procs_n / r->cpus);
+        else
+            snprintf(procs, sizeof(procs), "%u on %u", procs_n, r->cpus);
+        const struct row *one = queue_find(rows, n, r->size, 1);
+        fmt_rate(msgs, sizeof(msgs), r->msgs_per_s);
+        snprintf(gb, sizeof(gb), "%.2f", r->gb_per_s);
+        fmt_ratio(v1, sizeof(v1), one ? r->msgs_per_s / one->msgs_per_s : NAN);
+        fmt_ratio(vc, sizeof(vc), r->zipc_speedup);
+        snprintf(sl, sizeof(sl), "%lld", r->sleeps);
+        fprintf(f, QUEUE_FMT, r->name, size, p, c, procs, msgs, gb, v1, vc, sl);
+    }
+    fprintf(f, "\nprocs      the row's processes on the CPUs they were pinned to (%d CPU%s for the test): "
+               "more\n"
+               "           processes than CPUs share them, (Nx) oversubscribed; consumer 0 on CPU %d, "
+               "producer 0\n"
+               "           on CPU %d, then in turn over the CPUs\n"
+               "vs 1P1C    msgs/s / the 1P1C row's of the same size\n"
+               "vs chan    how many times faster the channel's 32 B streaming row (zipc, stream) is: its "
+               "msgs/s /\n"
+               "           this row's (target: 1P1C <= 1.2x); 32 B only: the channel row checks the stamps, "
+               "a queue\n"
+               "           row also sums every word and marks a bitmap (4 words at 32 B, 1 MiB at 1 MiB)\n"
+               "sleeps     kernel sleeps of all the row's members (queue stats), all rounds\n",
+            o->allowed, o->allowed == 1 ? "" : "s", o->cpu[0], o->cpu[1]);
+}
+
 /* The sections of the other languages' rows, in the order of the sources. */
 static void (*const EXT_HUMAN[EXT_SOURCES])(FILE *, const struct ext_rows *, const struct row *,
                                             size_t) = {[EXT_PYTHON] = python_human,
@@ -618,7 +694,7 @@ static void channel_table(FILE *f, const struct row *rows, size_t n)
 {
     fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
             "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
-    for (size_t i = 0; i < n && !rows[i].subs; i++) {
+    for (size_t i = 0; i < n && !rows[i].subs && !rows[i].producers; i++) {
         if (i > 0 && rows[i].kind != rows[i - 1].kind)
             fputc('\n', f);
         human_row(f, &rows[i]);
@@ -655,9 +731,10 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                "         each round after %.3g s warm-up, every message verified; memcpy: %.3g s\n\n",
             o->rounds, o->rounds == 1 ? "" : "s", (unsigned long long)o->shm_iters,
             (unsigned long long)o->fd_iters, o->stream_s, o->warm_s, o->memcpy_s);
-    if (n && !rows[0].subs) /* else --rows chose only topic rows */
+    if (n && !rows[0].subs && !rows[0].producers) /* else --rows chose only topic rows */
         channel_table(f, rows, n);
     topic_human(f, o, rows, n, &ext[EXT_PEERS]);
+    queue_human(f, o, rows, n);
     fprintf(f, "\ntargets\n");
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
@@ -726,6 +803,9 @@ static void json_row(FILE *f, const struct row *r)
         fprintf(f, ", \"zipc_sleeps\": %lld", r->sleeps);
     if (r->subs)
         fprintf(f, ", \"subscribers\": %u, \"subscribers_cpu\": \"shared\"", r->subs);
+    if (r->producers)
+        fprintf(f, ", \"producers\": %u, \"consumers\": %u, \"processes\": %u, \"cpus\": %u", r->producers,
+                r->consumers, r->producers + r->consumers, r->cpus);
     if (r->kind == KIND_TOPIC) {
         json_num(f, "subscriber_min_msgs_per_s", r->sub_min_per_s, "%.1f");
         json_num(f, "publisher_ns_per_msg", r->cost_ns, "%.2f"); /* the median burst's */

@@ -78,6 +78,8 @@ static void lane_at(const zipc_queue *q, const struct zipc_queue_ctl *c, uint32_
  * size; read once, as any member may write it. */
 static int check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out)
 {
+    if (seg->size < ZIPC_QUEUE_BODY_OFFSET + sizeof(*out))
+        return -EBADMSG; /* the block would be read past the segment's end */
     memcpy(out, seg->base + ZIPC_QUEUE_BODY_OFFSET, sizeof(*out));
     uint64_t rs = out->ring_size;
     if (rs < ZIPC_MIN_CAPACITY || rs > ZIPC_QUEUE_MAX_LANE || (rs & (rs - 1)))

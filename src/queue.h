@@ -18,6 +18,12 @@
 _Static_assert(QP + QC == ZIPC_QUEUE_SLOTS, "one member slot per producer and consumer");
 _Static_assert(QP <= 32 && QC <= 32, "lanes_open and sleepers are 32-bit maps");
 
+/* A sleeping member looks again at least this often, woken or not: the
+ * flags that tell a waker to wake it (sleepers, a consumer's or the lane's
+ * sleeping flag) are in memory every member writes, so a hostile or buggy
+ * member can clear them; a wake-up lost that way costs at most this. */
+#define QUEUE_RECHECK_NS 100000000LL
+
 /* Welcome fds: the segment, then one eventfd per member slot (a member
  * sleeps on its own slot's). */
 #define QUEUE_NFDS (1 + ZIPC_QUEUE_SLOTS)
@@ -32,9 +38,12 @@ struct lane {
     struct zipc__ring ring;
 };
 
-/* A view this consumer holds: its lane and seq. */
+/* A view this consumer holds: its lane, seq and delivery attempt. Honest
+ * members never hand one consumer the same (lane, seq) twice; a hostile one
+ * can (claim words rewritten): the attempt then tells the views apart, so
+ * release_view gives back the view it is given. */
 struct held {
-    uint32_t lane, seq;
+    uint32_t lane, seq, attempt;
 };
 
 struct zipc_queue {

@@ -19,7 +19,7 @@
  * Open views
  * ------------------------------------------------------------------------ */
 
-static int held_push(zipc_queue *q, uint32_t lane, uint32_t seq)
+static int held_push(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt)
 {
     if (q->nheld == q->held_cap) {
         uint32_t cap = q->held_cap ? q->held_cap * 2 : 64;
@@ -29,15 +29,15 @@ static int held_push(zipc_queue *q, uint32_t lane, uint32_t seq)
         q->held = h;
         q->held_cap = cap;
     }
-    q->held[q->nheld++] = (struct held){.lane = lane, .seq = seq};
+    q->held[q->nheld++] = (struct held){.lane = lane, .seq = seq, .attempt = attempt};
     return 0;
 }
 
 /* Most releases give back a recent view: look from the newest. */
-static int held_find(const zipc_queue *q, uint32_t lane, uint32_t seq)
+static int held_find(const zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt)
 {
     for (uint32_t i = q->nheld; i-- > 0;)
-        if (q->held[i].lane == lane && q->held[i].seq == seq)
+        if (q->held[i].lane == lane && q->held[i].seq == seq && q->held[i].attempt == attempt)
             return (int)i;
     return -1;
 }
@@ -67,7 +67,7 @@ static int deliver(zipc_queue *q, uint32_t lane, uint64_t pos, uint32_t seq, uin
     const struct zipc_frame *f;
     if (zipc__ring_frame_step(r, pos, seq, &next, &f) != 1 || !f)
         return -EBADMSG;
-    if (held_push(q, lane, seq))
+    if (held_push(q, lane, seq, attempt))
         return -ENOMEM;
     /* relaxed: the frame is ours and was published before our claim (§2.5 #10) */
     *msg = (struct zipc_msg){.data = (const uint8_t *)f + ZIPC_FRAME_HEADER,
@@ -339,7 +339,7 @@ int zipc_queue_release_view(zipc_queue *q, const struct zipc_msg *msg)
     int err = consumer_check(q);
     if (err)
         return err;
-    int i = held_find(q, zipc_queue_msg_producer(msg), (uint32_t)msg->seq);
+    int i = held_find(q, zipc_queue_msg_producer(msg), (uint32_t)msg->seq, zipc_queue_msg_attempt(msg));
     if (i < 0)
         return -EINVAL;
     if (q->recv_kept && q->kept.seq == msg->seq && q->kept.end_ == msg->end_)
@@ -442,6 +442,7 @@ int zipc__queue_consumer_bind(zipc_queue *q)
     w->my_wakeups = &me->wakeups;
     w->my_sleeps = &me->sleeps;
     w->spin_ns = q->opts.spin_ns;
+    w->max_sleep_ns = QUEUE_RECHECK_NS;
     if (back)
         zipc__queue_wake_consumers(q);
     return 0;

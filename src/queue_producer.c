@@ -161,6 +161,7 @@ int zipc__queue_producer_bind(zipc_queue *q)
     w->my_wakeups = &l->ctl->producer.wakeups;
     w->my_sleeps = &l->ctl->producer.sleeps;
     w->spin_ns = q->opts.spin_ns;
+    w->max_sleep_ns = QUEUE_RECHECK_NS;
     if ((err = zipc__ring_tx_bind_at(&q->tx, &l->ring, &l->ctl->producer, w, tail, tail_seq, q->freed_pos)))
         return err;
     q->tx.refresh = lane_refresh;
