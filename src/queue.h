@@ -140,9 +140,9 @@ void zipc__queue_reclaim(zipc_queue *q, uint32_t slot, uint64_t lease);
 uint32_t zipc__queue_reclaim_claims(zipc_queue *q, uint32_t c, uint32_t gen);
 
 /* queue_consumer.c: end a view with `state` (RELEASED; for rpc REPLIED or
- * REDELIVER) by its lane and seq: 0, -EINVAL (not held), -EBADMSG (our
- * claim was rewritten). */
-int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t state);
+ * REDELIVER) by its lane, seq and attempt: 0, -EINVAL (not held), -EBADMSG
+ * (our claim was rewritten). */
+int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt, uint32_t state);
 /* queue_producer.c / queue_consumer.c: bind our role, leave. */
 int zipc__queue_producer_bind(zipc_queue *q);
 void zipc__queue_producer_leave(zipc_queue *q);

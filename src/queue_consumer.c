@@ -319,9 +319,9 @@ static int finish_at(zipc_queue *q, uint32_t i, uint32_t state)
 
 static int release_at(zipc_queue *q, uint32_t i) { return finish_at(q, i, ZIPC_QCLAIM_RELEASED); }
 
-int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t state)
+int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt, uint32_t state)
 {
-    int i = held_find(q, lane, seq);
+    int i = held_find(q, lane, seq, attempt);
     return i < 0 ? -EINVAL : finish_at(q, (uint32_t)i, state);
 }
 

@@ -11,7 +11,7 @@
 
 /* An rpc client's frame whose reply nobody will release: the call was
  * cancelled, or it is a dead earlier client's (another lease generation). */
-static bool rpc_reply_dropped(const zipc_queue *q, const struct zipc_frame *f, uint64_t w)
+static bool rpc_reply_unwanted(const zipc_queue *q, const struct zipc_frame *f, uint64_t w)
 {
     if (!(q->flags & ZIPC_QUEUE_SEGMENT_RPC) || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_REPLIED)
         return false;
@@ -22,6 +22,18 @@ static bool rpc_reply_dropped(const zipc_queue *q, const struct zipc_frame *f, u
         return true; /* not a request we wrote */
     const struct zipc_rpc_header *h = (const void *)((const uint8_t *)f + ZIPC_FRAME_HEADER);
     return zipc__load(&h->caller_gen, ZIPC__RELAXED) != q->gen;
+}
+
+/* Such a frame is released here (its word RELEASED, as the next lap's
+ * taker expects of a reused frame): true if it was. */
+static bool rpc_drop_reply(const zipc_queue *q, struct lane *l, uint32_t seq, const struct zipc_frame *f,
+                           uint64_t w)
+{
+    if (!rpc_reply_unwanted(q, f, w))
+        return false;
+    /* seq_cst: as every claim word change (§2.5 #27); only we change a REPLIED word of our lane */
+    return __atomic_compare_exchange_n(claim_word(q, l, seq), &w, w & ~ZIPC_QCLAIM_STATE_MASK, false,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
 }
 
 /* Walk from our reuse point over frames taken and released, publish the
@@ -45,7 +57,7 @@ static int lane_refresh(struct zipc__ring_tx *tx)
             /* acquire: the consumer's reads of the frame are over before we reuse it (§2.5 #26) */
             uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__ACQUIRE);
             if (w == 0 || ZIPC_QCLAIM_TAG(w) != seq ||
-                (ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_RELEASED && !rpc_reply_dropped(q, f, w)))
+                (ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_RELEASED && !rpc_drop_reply(q, l, seq, f, w)))
                 break;
             seq++;
         }

@@ -77,7 +77,7 @@ static void answer(zipc_queue *q, const struct zipc_msg *m, const struct zipc_rp
         zipc__store(&sh->reply_size, 0, ZIPC__RELAXED); /* relaxed: published by the CAS below */
         zipc__store(&sh->status, status, ZIPC__RELAXED);
     }
-    zipc__queue_finish(q, zipc_queue_msg_producer(m), (uint32_t)m->seq, ZIPC_QCLAIM_REPLIED);
+    zipc__queue_finish(q, zipc_queue_msg_producer(m), (uint32_t)m->seq, zipc_queue_msg_attempt(m), ZIPC_QCLAIM_REPLIED);
 }
 
 int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t timeout_ns)
@@ -133,7 +133,7 @@ int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, siz
     zipc__store(&sh->reply_size, (uint32_t)size, ZIPC__RELAXED); /* relaxed: published by the CAS */
     zipc__store(&sh->status, status, ZIPC__RELAXED);
     zipc__store(&sh->reply_type, type, ZIPC__RELAXED);
-    int err = zipc__queue_finish(w->q, req->lane_, rpc_id_seq(req->id), ZIPC_QCLAIM_REPLIED);
+    int err = zipc__queue_finish(w->q, req->lane_, rpc_id_seq(req->id), req->attempt, ZIPC_QCLAIM_REPLIED);
     return err == -EINVAL ? -EBADMSG : err;
 }
 
@@ -156,7 +156,7 @@ int zipc_rpc_worker_close(zipc_rpc_worker *w)
     /* calls we hold go back as if we died: another worker answers them */
     while (w->q->nheld) {
         struct held h = w->q->held[w->q->nheld - 1];
-        zipc__queue_finish(w->q, h.lane, h.seq, ZIPC_QCLAIM_REDELIVER);
+        zipc__queue_finish(w->q, h.lane, h.seq, h.attempt, ZIPC_QCLAIM_REDELIVER);
     }
     zipc__queue_wake_consumers(w->q);
     zipc_queue_close(w->q);

@@ -15,7 +15,7 @@
 #define TU_S (1000 * TU_MS)
 
 struct board {
-    uint32_t stop;
+    uint32_t stop, workers_stop; /* clients stop calling; then, once they are done, workers stop */
     uint64_t ok, reset, idem_reset, bad, timeouts, errors, calls;
     char err[NCLI + NWRK][80];
 };
@@ -38,7 +38,7 @@ static void worker(const char *name, struct board *b, int who)
         err = zipc_rpc_next(w, &held[n], n ? 0 : 50 * TU_MS);
         if (err == 0)
             n++;
-        if (n == 0 && __atomic_load_n(&b->stop, __ATOMIC_ACQUIRE))
+        if (n == 0 && __atomic_load_n(&b->workers_stop, __ATOMIC_ACQUIRE))
             break;
         if (n && (n == HOLD || err || tu_below(&rng, 3) == 0)) {
             int i = (int)tu_below(&rng, (uint64_t)n);
@@ -163,6 +163,7 @@ int main(void)
     __atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < NCLI; i++)
         CHECK_CHILD(kids[i], 60000);
+    __atomic_store_n(&b->workers_stop, 1, __ATOMIC_RELEASE);
     for (int i = NCLI; i < NCLI + NWRK; i++)
         CHECK_CHILD(kids[i], 60000);
     for (int i = 0; i < NCLI + NWRK; i++)
