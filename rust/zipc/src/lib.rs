@@ -8,8 +8,8 @@
 //! [`Consumer::drain`] → [`Batch`]). The borrow checker enforces the
 //! zero-copy lifetimes:
 //!
-//! - a [`Reservation`] borrows the producer; [`Reservation::commit`] consumes
-//!   it, and dropping it uncommitted aborts it (nothing is sent);
+//! - a [`Reservation`] borrows the producer; its `commit` consumes it, and
+//!   dropping it uncommitted aborts it (nothing is sent);
 //! - a [`View`] / [`Batch`] borrows the consumer; dropping it releases the
 //!   ring space to the producer, and no byte slice obtained from it can
 //!   outlive it;
@@ -69,6 +69,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod channel;
+mod endpoint;
 mod error;
 mod options;
 pub mod pod;
@@ -77,9 +78,9 @@ pub mod topic;
 pub mod types;
 
 pub use channel::{
-    connect, listen, Batch, Consumer, Endpoint, Interrupter, Message, Msg, Producer, Reservation,
-    Stats, TensorReservation, View,
+    connect, listen, Batch, Consumer, Endpoint, Message, Msg, Producer, Reservation, Stats, TensorReservation, View,
 };
+pub use endpoint::Interrupter;
 pub use error::{strerror, Error, Result};
 pub use options::{Options, Role};
 pub use pod::Pod;
