@@ -336,6 +336,12 @@ pub struct Message {
 pub struct Msg(sys::zipc_msg);
 
 impl Msg {
+    /// The C view (for the queue's delivery info).
+    #[inline]
+    pub(crate) fn raw(&self) -> &sys::zipc_msg {
+        &self.0
+    }
+
     /// The payload, in place (16-byte aligned, read-only).
     #[inline]
     pub fn data(&self) -> &[u8] {

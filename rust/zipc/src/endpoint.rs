@@ -197,7 +197,8 @@ unsafe impl Send for Open {}
 /// Wakes the call blocked on an endpoint, from any thread: get one with
 /// `interrupter()` on any endpoint ([`Producer`](crate::Producer),
 /// [`Consumer`](crate::Consumer), [`Publisher`](crate::Publisher),
-/// [`Subscriber`](crate::Subscriber)), clone it, move it to
+/// [`Subscriber`](crate::Subscriber), [`queue::Producer`](crate::queue::Producer),
+/// [`queue::Consumer`](crate::queue::Consumer)), clone it, move it to
 /// another thread (it is `Send + Sync`; the endpoint itself stays `Send`
 /// only). The blocked call fails with [`Error::Cancelled`]; the endpoint
 /// works on afterwards.

@@ -27,6 +27,11 @@
 //! [`Subscriber`]s, each with its own overflow [`Policy`]
 //! ([`Subscription`]); its views and reservations follow the same rules.
 //!
+//! A queue ([`queue`]) has any number of [`queue::Producer`]s and
+//! [`queue::Consumer`]s: each message is taken by exactly one live consumer,
+//! and delivered again if that one dies holding it
+//! ([`queue::Delivery::attempt`]).
+//!
 //! A channel is found by a name (no '/': an abstract Unix socket, nothing on
 //! disk) or by a Unix socket path (with a '/').
 //!
@@ -73,6 +78,7 @@ mod endpoint;
 mod error;
 mod options;
 pub mod pod;
+pub mod queue;
 pub mod tensor;
 pub mod topic;
 pub mod types;
