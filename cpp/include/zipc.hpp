@@ -6,6 +6,8 @@
  *   zipc::publisher    a topic's one writer (zipc/topic.h); move-only
  *   zipc::subscriber   one of a topic's readers, with its zipc::subscription
  *                      (a zipc::policy, history, resume_newest); move-only
+ *   zipc::queue        a producer or a consumer of a queue (zipc/queue.h),
+ *                      with its zipc::queue_config; move-only
  *   zipc::reservation  a slot being written; aborted unless committed
  *   zipc::view         one message read in place; released when it dies
  *   zipc::batch        the views of one drain; released together
@@ -33,7 +35,7 @@
  * zipc::default_spin), then sleep in the kernel until the peer acts, dies,
  * channel::interrupt() is called, or the timeout passes.
  *
- * Threads. An endpoint (channel, publisher, subscriber) and everything it
+ * Threads. An endpoint (channel, publisher, subscriber, queue) and everything it
  * hands out (reservations, views, batches) belong to one thread at a time;
  * calls on them must not run concurrently, except interrupt(), which any
  * thread may call. The endpoints (usually in other processes) run fully in
@@ -41,14 +43,14 @@
  * that made them (like iterators and their container).
  *
  * Release order. Views and batches may die in any order: each is given back
- * with zipc_channel_release_view (zipc_subscriber_release_view), and the C
- * core's ledger returns the ring to the writer oldest first (as soon as
- * every older view is gone too).
+ * with zipc_channel_release_view (zipc_subscriber_release_view,
+ * zipc_queue_release_view), and the C core's ledger returns the ring to the
+ * writer oldest first (as soon as every older view is gone too).
  *
- * One class per concept for both kinds: a channel and a publisher write
- * through the same calls (detail::writer), a channel and a subscriber read
- * through the same calls (detail::reader), and they hand out the same
- * zipc::reservation, zipc::view and zipc::batch.
+ * One class per concept for every kind: a channel, a publisher and a queue
+ * write through the same calls (detail::writer), a channel, a subscriber and
+ * a queue read through the same calls (detail::reader), and they hand out
+ * the same zipc::reservation, zipc::view and zipc::batch.
  */
 #ifndef ZIPC_HPP
 #define ZIPC_HPP
@@ -390,16 +392,21 @@ inline constexpr more_t more{};
 
 namespace detail {
 /* The C calls of each endpoint type, overloaded on it, so that one C++ class
- * serves a channel and a topic alike: the writers (zipc_channel,
- * zipc_publisher) and the readers (zipc_channel, zipc_subscriber). */
+ * serves a channel, a topic and a queue alike: the writers (zipc_channel,
+ * zipc_publisher, zipc_queue) and the readers (zipc_channel,
+ * zipc_subscriber, zipc_queue). */
 inline int c_reserve(zipc_channel *e, std::size_t n, void **p, std::int64_t t) noexcept { return zipc_channel_reserve(e, n, p, t); }
 inline int c_reserve(zipc_publisher *e, std::size_t n, void **p, std::int64_t t) noexcept { return zipc_publisher_reserve(e, n, p, t); }
+inline int c_reserve(zipc_queue *e, std::size_t n, void **p, std::int64_t t) noexcept { return zipc_queue_reserve(e, n, p, t); }
 inline int c_commit(zipc_channel *e, std::size_t n, std::uint32_t type, unsigned f) noexcept { return zipc_channel_commit(e, n, type, f); }
 inline int c_commit(zipc_publisher *e, std::size_t n, std::uint32_t type, unsigned f) noexcept { return zipc_publisher_commit(e, n, type, f); }
+inline int c_commit(zipc_queue *e, std::size_t n, std::uint32_t type, unsigned f) noexcept { return zipc_queue_commit(e, n, type, f); }
 inline int c_abort(zipc_channel *e) noexcept { return zipc_channel_abort(e); }
 inline int c_abort(zipc_publisher *e) noexcept { return zipc_publisher_abort(e); }
+inline int c_abort(zipc_queue *e) noexcept { return zipc_queue_abort(e); }
 inline int c_flush(zipc_channel *e) noexcept { return zipc_channel_flush(e); }
 inline int c_flush(zipc_publisher *e) noexcept { return zipc_publisher_flush(e); }
+inline int c_flush(zipc_queue *e) noexcept { return zipc_queue_flush(e); }
 inline int c_send(zipc_channel *e, const void *d, std::size_t n, std::uint32_t type, std::int64_t t) noexcept
 {
     return zipc_channel_send(e, d, n, type, t);
@@ -408,10 +415,16 @@ inline int c_send(zipc_publisher *e, const void *d, std::size_t n, std::uint32_t
 {
     return zipc_publisher_send(e, d, n, type, t);
 }
+inline int c_send(zipc_queue *e, const void *d, std::size_t n, std::uint32_t type, std::int64_t t) noexcept
+{
+    return zipc_queue_send(e, d, n, type, t);
+}
 inline int c_view(zipc_channel *e, zipc_msg *m, std::int64_t t) noexcept { return zipc_channel_view(e, m, t); }
 inline int c_view(zipc_subscriber *e, zipc_msg *m, std::int64_t t) noexcept { return zipc_subscriber_view(e, m, t); }
+inline int c_view(zipc_queue *e, zipc_msg *m, std::int64_t t) noexcept { return zipc_queue_view(e, m, t); }
 inline int c_drain(zipc_channel *e, zipc_msg *m, unsigned n, std::int64_t t) noexcept { return zipc_channel_drain(e, m, n, t); }
 inline int c_drain(zipc_subscriber *e, zipc_msg *m, unsigned n, std::int64_t t) noexcept { return zipc_subscriber_drain(e, m, n, t); }
+inline int c_drain(zipc_queue *e, zipc_msg *m, unsigned n, std::int64_t t) noexcept { return zipc_queue_drain(e, m, n, t); }
 inline int c_recv(zipc_channel *e, void *b, std::size_t cap, std::size_t *n, std::uint32_t *type, std::int64_t t) noexcept
 {
     return zipc_channel_recv(e, b, cap, n, type, t);
@@ -420,12 +433,27 @@ inline int c_recv(zipc_subscriber *e, void *b, std::size_t cap, std::size_t *n, 
 {
     return zipc_subscriber_recv(e, b, cap, n, type, t);
 }
+inline int c_recv(zipc_queue *e, void *b, std::size_t cap, std::size_t *n, std::uint32_t *type, std::int64_t t) noexcept
+{
+    return zipc_queue_recv(e, b, cap, n, type, t);
+}
 inline int c_release_view(zipc_channel *e, const zipc_msg *m) noexcept { return zipc_channel_release_view(e, m); }
 inline int c_release_view(zipc_subscriber *e, const zipc_msg *m) noexcept { return zipc_subscriber_release_view(e, m); }
+inline int c_release_view(zipc_queue *e, const zipc_msg *m) noexcept { return zipc_queue_release_view(e, m); }
 inline int c_release_views(zipc_channel *e, const zipc_msg *m, unsigned n) noexcept { return zipc_channel_release_views(e, m, n); }
 inline int c_release_views(zipc_subscriber *e, const zipc_msg *m, unsigned n) noexcept
 {
     return zipc_subscriber_release_views(e, m, n);
+}
+/* A queue's views are taken one by one (not a run of one ring): each goes
+ * back on its own; the first error is the batch's. */
+inline int c_release_views(zipc_queue *e, const zipc_msg *m, unsigned n) noexcept
+{
+    int first = 0;
+    for (unsigned i = 0; i < n; i++)
+        if (int rc = zipc_queue_release_view(e, &m[i]); rc && !first)
+            first = rc;
+    return first;
 }
 
 /* The C calls' names, for zipc::error's what(). */
@@ -446,26 +474,48 @@ inline constexpr call_names c_names(const zipc_subscriber *) noexcept
 {
     return {nullptr, nullptr, nullptr, nullptr, "zipc_subscriber_view", "zipc_subscriber_drain", "zipc_subscriber_recv"};
 }
+inline constexpr call_names c_names(const zipc_queue *) noexcept
+{
+    return {"zipc_queue_reserve", "zipc_queue_commit", "zipc_queue_send", "zipc_queue_flush",
+            "zipc_queue_view", "zipc_queue_drain", "zipc_queue_recv"};
+}
 
 /* The endpoint a reservation commits to, or a view or batch gives back to:
- * one of two C types, or none (closed). Two pointers and a branch the CPU
- * predicts, rather than a call through a pointer. */
-template <class A, class B> class either {
+ * one of the C types Ts, or none (closed). A pointer and which type it is:
+ * a branch or two the CPU predicts, rather than a call through a pointer. */
+template <class... Ts> class either {
 public:
     constexpr either() noexcept = default;
-    constexpr either(A *a) noexcept : a_(a) {}
-    constexpr either(B *b) noexcept : b_(b) {}
-    explicit operator bool() const noexcept { return a_ != nullptr || b_ != nullptr; }
-    /* f(endpoint) with its own C type (a null B * when there is none: the
-     * C calls then return -EINVAL). */
-    template <class F> decltype(auto) visit(F &&f) const { return a_ ? f(a_) : f(b_); }
+    template <class T, class = std::enable_if_t<(std::is_same_v<T, Ts> || ...)>>
+    constexpr either(T *p) noexcept : p_(p), k_(p ? index_of<T>() + 1 : 0)
+    {
+    }
+    explicit operator bool() const noexcept { return k_ != 0; }
+    /* f(endpoint) with its own C type (a null pointer of the last type when
+     * there is none: the C calls then return -EINVAL). */
+    template <class F> decltype(auto) visit(F &&f) const { return visit_from<1, Ts...>(f); }
 
 private:
-    A *a_ = nullptr;
-    B *b_ = nullptr;
+    template <class T> static constexpr unsigned char index_of() noexcept
+    {
+        unsigned char i = 0, found = 0;
+        ((std::is_same_v<T, Ts> ? (found = i, ++i) : ++i), ...);
+        return found;
+    }
+    template <unsigned char K, class T, class... Rest, class F> decltype(auto) visit_from(F &f) const
+    {
+        if constexpr (sizeof...(Rest) == 0)
+            return f(static_cast<T *>(p_)); /* the last type, or none: null */
+        else if (k_ == K)
+            return f(static_cast<T *>(p_));
+        else
+            return visit_from<K + 1, Rest...>(f);
+    }
+    void *p_ = nullptr;
+    unsigned char k_ = 0; /* 1 + the index of p_'s type in Ts; 0: none */
 };
-using writer_end = either<zipc_channel, zipc_publisher>;
-using reader_end = either<zipc_channel, zipc_subscriber>;
+using writer_end = either<zipc_channel, zipc_publisher, zipc_queue>;
+using reader_end = either<zipc_channel, zipc_subscriber, zipc_queue>;
 
 template <class D> class writer;
 template <class D> class reader;
@@ -712,7 +762,13 @@ public:
     const_bytes payload() const noexcept { return const_bytes(data(), size()); }
     std::string_view text() const noexcept { return std::string_view(static_cast<const char *>(m_.data), m_.size); }
     std::uint32_t type() const noexcept { return m_.type; }
-    std::uint64_t seq() const noexcept { return m_.seq; } /* from 0 on the channel */
+    std::uint64_t seq() const noexcept { return m_.seq; } /* from 0 on the channel; a queue: in its lane */
+    /* A queue's message (zipc/queue.h) only: the producer lane that wrote
+     * it, and its delivery attempt (1, then +1 each time a consumer died
+     * holding it). (producer(), seq()) names it while the queue lives: a
+     * sink drops a redelivered duplicate by it. */
+    std::uint32_t producer() const noexcept { return zipc_queue_msg_producer(&m_); }
+    std::uint32_t attempt() const noexcept { return zipc_queue_msg_attempt(&m_); }
     const zipc_msg &native() const noexcept { return m_; }
 
     /* A copy of the payload as T if it is exactly sizeof(T) bytes. */
@@ -878,9 +934,11 @@ namespace detail {
 inline int c_close(zipc_channel *e) noexcept { return zipc_channel_close(e); }
 inline int c_close(zipc_publisher *e) noexcept { return zipc_publisher_close(e); }
 inline int c_close(zipc_subscriber *e) noexcept { return zipc_subscriber_close(e); }
+inline int c_close(zipc_queue *e) noexcept { return zipc_queue_close(e); }
 inline int c_interrupt(zipc_channel *e) noexcept { return zipc_channel_interrupt(e); }
 inline int c_interrupt(zipc_publisher *e) noexcept { return zipc_publisher_interrupt(e); }
 inline int c_interrupt(zipc_subscriber *e) noexcept { return zipc_subscriber_interrupt(e); }
+inline int c_interrupt(zipc_queue *e) noexcept { return zipc_queue_interrupt(e); }
 
 /* An owned C endpoint E: move-only, closed when it dies. Empty (default or
  * moved from): every call fails with EINVAL. */
@@ -1323,6 +1381,94 @@ public:
         if (!m || m->size != sizeof(T))
             throw error(m ? make_error_code(-EBADMSG) : m.error(), "zipc_subscriber_latest");
         return v;
+    }
+};
+
+/* ======================================================================
+ * Queue (zipc/queue.h): many producers, many consumers
+ * ====================================================================== */
+
+/* How a new queue is laid out (struct zipc_queue_config); ignored when the
+ * queue exists already (a member that attaches gets the creator's). An
+ * aggregate: zipc::queue_config{1 << 16, true}. Default: 1 MiB lanes,
+ * at-least-once delivery. */
+struct queue_config {
+    std::uint64_t lane_capacity = 0; /* ring bytes per producer (rounded up to a power of two);
+                                        0: ZIPC_QUEUE_DEFAULT_LANE */
+    bool at_most_once = false;       /* a message held by a consumer that dies is dropped, not
+                                        delivered again */
+    zipc_queue_config native() const noexcept
+    {
+        zipc_queue_config c{};
+        c.lane_capacity = lane_capacity;
+        c.flags = at_most_once ? static_cast<std::uint32_t>(ZIPC_QUEUE_AT_MOST_ONCE) : 0u;
+        return c;
+    }
+};
+
+/* One member of a queue, attached by name: a producer or a consumer. Each
+ * message is taken by exactly one live consumer; FIFO per producer, no
+ * global order. Move-only; closes when it dies. An empty queue
+ * (default-constructed or moved from) fails every call with EINVAL.
+ *
+ * A producer's calls are the channel's producer's (reserve, send, send_pod,
+ * send_tensor, reserve_tensor, flush and their nothrow and try_ forms), in
+ * a lane of its own: reserve waits while the lane is full of messages not
+ * yet released, and never fails with EPIPE (messages wait for consumers).
+ * Closing publishes what it staged.
+ *
+ * A consumer's calls are the channel's consumer's (view, drain, recv,
+ * recv_pod and their nothrow and try_ forms): views are zipc::view, batches
+ * zipc::batch, given back in any order; view_ref::producer() and attempt()
+ * say where a message comes from and how often it was delivered. Closing
+ * gives back its open views: their messages count as taken. It also sees
+ *   EPIPE (std::errc::broken_pipe), the end of the stream: a producer
+ *     joined, and now none is attached and every committed message was
+ *     taken and released (a producer joining later starts a new stream);
+ *   a message again, attempt() one higher, when the consumer holding it
+ *     died (at-least-once; queue_config::at_most_once drops it instead);
+ *   EBADMSG: the queue's shared state is corrupt (a corrupt lane alone is
+ *     skipped).
+ * Calls of the other role fail with EOPNOTSUPP. Each endpoint runs a helper
+ * thread (zipc/queue.h); a forked child opens its own. */
+class queue : public detail::owner<zipc_queue>, public detail::writer<queue>, public detail::reader<queue> {
+public:
+    using owner::owner;
+
+    /* Attach to the queue `name` (a name: paths are refused with EINVAL) as
+     * role::producer or role::consumer, creating it with `cfg` if no member
+     * holds it. A producer takes over the lane of one that is gone, with
+     * what it left (still delivered, in order). Waits up to
+     * options::handshake_timeout. Throws ENOSPC (as many members of that
+     * role as the queue allows: ZIPC_QUEUE_MAX_PRODUCERS / _CONSUMERS),
+     * EINVAL, ETIMEDOUT, EPROTO, ... */
+    static queue open(const std::string &name, zipc::role r, const queue_config &cfg = {}, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        zipc_queue_config c = cfg.native();
+        zipc_queue *q = nullptr;
+        detail::check(zipc_queue_open(&q, name.c_str(), static_cast<int>(r), &c, &o), "zipc_queue_open");
+        return queue(q);
+    }
+
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    zipc::role role() const noexcept { return e_ ? static_cast<zipc::role>(zipc_queue_role(e_)) : zipc::role::default_; }
+    /* A producer's lane (what view_ref::producer() says of its messages), a consumer's number. */
+    int slot() const { return detail::check(zipc_queue_slot(e_), "zipc_queue_slot"); }
+    std::size_t capacity() const noexcept { return e_ ? zipc_queue_capacity(e_) : 0; } /* lane ring bytes */
+    std::size_t max_message() const noexcept { return e_ ? zipc_queue_max_message(e_) : 0; }
+    /* The creator's choice (queue_config::at_most_once). */
+    bool at_most_once() const noexcept { return e_ && (zipc_queue_flags(e_) & ZIPC_QUEUE_AT_MOST_ONCE); }
+    /* Members attached now, by role. */
+    int producers() const { return detail::check(zipc_queue_producers(e_), "zipc_queue_producers"); }
+    int consumers() const { return detail::check(zipc_queue_consumers(e_), "zipc_queue_consumers"); }
+    /* For poll/epoll: readable when a message (consumer) or space (producer) may be there. */
+    int fd() const { return detail::check(zipc_queue_fd(e_), "zipc_queue_fd"); }
+    zipc_queue_stats stats() const
+    {
+        zipc_queue_stats st{};
+        detail::check(zipc_queue_get_stats(e_, &st), "zipc_queue_get_stats");
+        return st;
     }
 };
 

@@ -94,7 +94,14 @@ inline int run_all()
             on_fail;                \
         }                           \
     } while (0)
-#define MT_CMP(a, b, op, on_fail) MT_CHECK((a)op(b), minitest::pair_text(#a " " #op " " #b, (a), (b)), on_fail)
+/* Each side evaluated once (copied: it may refer into a temporary): a
+ * failure prints the values compared, not those of a second call. */
+#define MT_CMP(a, b, op, on_fail)                                                                  \
+    do {                                                                                           \
+        const auto mt_a = (a);                                                                     \
+        const auto mt_b = (b);                                                                     \
+        MT_CHECK(mt_a op mt_b, minitest::pair_text(#a " " #op " " #b, mt_a, mt_b), on_fail);       \
+    } while (0)
 #define MT_THROW(stmt, ex, on_fail)                                  \
     do {                                                             \
         bool mt_caught = false;                                      \

@@ -1,5 +1,5 @@
-//! Raw FFI bindings to the zipc C core (`include/zipc.h`: the channel and
-//! the topic), hand-written.
+//! Raw FFI bindings to the zipc C core (`include/zipc.h`: the channel, the
+//! topic and the queue), hand-written.
 //! The constants mirror `include/zipc/common.h` and the other headers; the
 //! tests check each against the C compiler's value (and the version against
 //! `common.h` and `Cargo.toml`).
@@ -441,12 +441,146 @@ extern "C" {
     pub fn zipc_subscriber_get_stats(sub: *const zipc_subscriber, st: *mut zipc_subscriber_stats) -> c_int;
 }
 
+// ---- zipc/queue.h -------------------------------------------------------
+
+/// Producers a queue admits at once (`-ENOSPC` beyond).
+pub const ZIPC_QUEUE_MAX_PRODUCERS: u32 = 32;
+/// Consumers a queue admits at once (`-ENOSPC` beyond).
+pub const ZIPC_QUEUE_MAX_CONSUMERS: u32 = 32;
+/// Ring bytes per producer when `lane_capacity` is 0.
+pub const ZIPC_QUEUE_DEFAULT_LANE: u64 = 1 << 20;
+/// The largest `lane_capacity` (`zipc/abi.h`).
+pub const ZIPC_QUEUE_MAX_LANE: u64 = 1 << 30;
+/// `enum zipc_queue_flags`: drop what a dying consumer held (not delivered again).
+pub const ZIPC_QUEUE_AT_MOST_ONCE: u32 = 1 << 0;
+
+/// Opaque queue endpoint (`zipc_queue`): a producer or a consumer.
+#[repr(C)]
+pub struct zipc_queue {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// `struct zipc_queue_config`: how a new queue is laid out (ignored when it
+/// exists already). All zeroes: 1 MiB lanes, at-least-once.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_queue_config {
+    /// Ring bytes per producer (`ZIPC_MIN_CAPACITY..=ZIPC_QUEUE_MAX_LANE`,
+    /// rounded up to a power of two); 0: `ZIPC_QUEUE_DEFAULT_LANE`.
+    pub lane_capacity: u64,
+    /// `ZIPC_QUEUE_AT_MOST_ONCE` or 0.
+    pub flags: u32,
+    /// 0.
+    pub reserved: u32,
+}
+
+/// `struct zipc_queue_stats`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_queue_stats {
+    /// Producer: committed; consumer: released.
+    pub messages: u64,
+    /// Ring bytes of those messages, framing included.
+    pub bytes: u64,
+    /// Consumer: messages it took that another had held (attempt > 1).
+    pub redelivered: u64,
+    /// Wake-ups this member sent.
+    pub wakeups: u64,
+    /// Times it slept in the kernel.
+    pub sleeps: u64,
+    /// Dead members this member's helper cleaned up after.
+    pub reclaimed: u64,
+}
+
+extern "C" {
+    /// Open the queue `name` as `ZIPC_ROLE_PRODUCER` or `ZIPC_ROLE_CONSUMER`
+    /// (attach, or create it with `cfg`; NULL: defaults).
+    pub fn zipc_queue_open(
+        out: *mut *mut zipc_queue,
+        name: *const c_char,
+        role: c_int,
+        cfg: *const zipc_queue_config,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Leave (NULL accepted): a producer publishes what it staged; a
+    /// consumer releases its open views (their messages count as taken).
+    pub fn zipc_queue_close(q: *mut zipc_queue) -> c_int;
+    /// Wake the call blocked on `q` (`-ECANCELED`); any thread.
+    pub fn zipc_queue_interrupt(q: *mut zipc_queue) -> c_int;
+    /// Pollable fd: readable when a message (consumer) or space (producer) may be there.
+    pub fn zipc_queue_fd(q: *mut zipc_queue) -> c_int;
+    /// `ZIPC_ROLE_PRODUCER` or `ZIPC_ROLE_CONSUMER`.
+    pub fn zipc_queue_role(q: *const zipc_queue) -> c_int;
+    /// A producer's lane, a consumer's number.
+    pub fn zipc_queue_slot(q: *const zipc_queue) -> c_int;
+    /// Ring bytes per lane.
+    pub fn zipc_queue_capacity(q: *const zipc_queue) -> usize;
+    /// Largest message a lane accepts.
+    pub fn zipc_queue_max_message(q: *const zipc_queue) -> usize;
+    /// The creator's `ZIPC_QUEUE_*` flags.
+    pub fn zipc_queue_flags(q: *const zipc_queue) -> c_uint;
+    /// Producers attached now.
+    pub fn zipc_queue_producers(q: *const zipc_queue) -> c_int;
+    /// Consumers attached now.
+    pub fn zipc_queue_consumers(q: *const zipc_queue) -> c_int;
+
+    /// Reserve `size` writable bytes in this producer's lane.
+    pub fn zipc_queue_reserve(
+        q: *mut zipc_queue,
+        size: usize,
+        buf: *mut *mut core::ffi::c_void,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Publish the reservation (`flags`: 0 or `ZIPC_COMMIT_MORE`).
+    pub fn zipc_queue_commit(q: *mut zipc_queue, size: usize, type_: u32, flags: c_uint) -> c_int;
+    /// Drop the reservation.
+    pub fn zipc_queue_abort(q: *mut zipc_queue) -> c_int;
+    /// Publish staged messages.
+    pub fn zipc_queue_flush(q: *mut zipc_queue) -> c_int;
+    /// Reserve + copy + commit.
+    pub fn zipc_queue_send(
+        q: *mut zipc_queue,
+        data: *const core::ffi::c_void,
+        size: usize,
+        type_: u32,
+        timeout_ns: i64,
+    ) -> c_int;
+
+    /// Take the next message of some lane and view it in place (`-EPIPE`: end of stream).
+    pub fn zipc_queue_view(q: *mut zipc_queue, msg: *mut zipc_msg, timeout_ns: i64) -> c_int;
+    /// View up to `max` messages; returns the count.
+    pub fn zipc_queue_drain(q: *mut zipc_queue, msgs: *mut zipc_msg, max: c_uint, timeout_ns: i64) -> c_int;
+    /// Give one open view back, in any order.
+    pub fn zipc_queue_release_view(q: *mut zipc_queue, msg: *const zipc_msg) -> c_int;
+    /// Give every open view back.
+    pub fn zipc_queue_release(q: *mut zipc_queue) -> c_int;
+    /// Copy the next message into `buf` and release it (`-EMSGSIZE` keeps it taken and viewed).
+    pub fn zipc_queue_recv(
+        q: *mut zipc_queue,
+        buf: *mut core::ffi::c_void,
+        cap: usize,
+        size: *mut usize,
+        type_: *mut u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Counters of this member.
+    pub fn zipc_queue_get_stats(q: *const zipc_queue, st: *mut zipc_queue_stats) -> c_int;
+
+    /// `zipc_queue_msg_producer` (a `static inline` in C, exported by the
+    /// shim): the producer lane that wrote a message viewed from a queue.
+    pub fn zipc_sys_queue_msg_producer(msg: *const zipc_msg) -> u32;
+    /// `zipc_queue_msg_attempt` (exported by the shim): its delivery
+    /// attempt, 1 then +1 per redelivery.
+    pub fn zipc_sys_queue_msg_attempt(msg: *const zipc_msg) -> u32;
+}
+
 // ---- zipc/abi.h ---------------------------------------------------------
 
 /// Peers must agree on the major version exactly.
 pub const ZIPC_ABI_MAJOR: u16 = 1;
 /// Any minor interoperates.
-pub const ZIPC_ABI_MINOR: u16 = 1;
+pub const ZIPC_ABI_MINOR: u16 = 2;
 /// `"ZIPC_SEG"`.
 pub const ZIPC_SEGMENT_MAGIC: u64 = 0x4745_535f_4350_495a;
 /// Cache line size the layout assumes.

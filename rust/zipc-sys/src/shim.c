@@ -1,5 +1,5 @@
-/* zipc-sys shim: the `static inline` helpers of zipc/tensor.h as real
- * symbols, and the C compiler's view of every struct, constant and error
+/* zipc-sys shim: the `static inline` helpers of zipc/tensor.h and
+ * zipc/queue.h as real symbols, and the C compiler's view of every struct, constant and error
  * code Rust mirrors (the tests compare it with the Rust definitions). */
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +24,9 @@ uint64_t zipc_sys_tensor_itemsize(uint8_t bits, uint16_t lanes)
 {
     return zipc_tensor_itemsize(bits, lanes);
 }
+
+uint32_t zipc_sys_queue_msg_producer(const struct zipc_msg *m) { return zipc_queue_msg_producer(m); }
+uint32_t zipc_sys_queue_msg_attempt(const struct zipc_msg *m) { return zipc_queue_msg_attempt(m); }
 
 #define L(s, f) {#s "." #f, offsetof(struct s, f)}
 #define S(s) {#s, sizeof(struct s)}
@@ -52,6 +55,11 @@ static const struct zipc_sys_layout_entry layout[] = {
     L(zipc_subscriber_stats, lost_messages), L(zipc_subscriber_stats, lost_bytes),
     L(zipc_subscriber_stats, overflows), L(zipc_subscriber_stats, lag),
     L(zipc_subscriber_stats, wakeups), L(zipc_subscriber_stats, sleeps),
+    S(zipc_queue_config), L(zipc_queue_config, lane_capacity), L(zipc_queue_config, flags),
+    L(zipc_queue_config, reserved),
+    S(zipc_queue_stats), L(zipc_queue_stats, messages), L(zipc_queue_stats, bytes),
+    L(zipc_queue_stats, redelivered), L(zipc_queue_stats, wakeups), L(zipc_queue_stats, sleeps),
+    L(zipc_queue_stats, reclaimed),
     S(zipc_tensor_header), L(zipc_tensor_header, magic), L(zipc_tensor_header, version),
     L(zipc_tensor_header, ndim), L(zipc_tensor_header, dtype_code),
     L(zipc_tensor_header, dtype_bits), L(zipc_tensor_header, dtype_lanes),
@@ -99,6 +107,8 @@ static const struct zipc_sys_constant_entry constants[] = {
     K(ZIPC_TOPIC_DEFAULT_SUBSCRIBERS), K(ZIPC_TOPIC_MAX_SUBSCRIBERS),
     K(ZIPC_SUB_BLOCK), K(ZIPC_SUB_DROP_OLDEST), K(ZIPC_SUB_MAX_LAG), K(ZIPC_SUB_RESUME_NEWEST),
     K(ZIPC_TYPE_ANY),
+    K(ZIPC_QUEUE_MAX_PRODUCERS), K(ZIPC_QUEUE_MAX_CONSUMERS), K(ZIPC_QUEUE_DEFAULT_LANE),
+    K(ZIPC_QUEUE_MAX_LANE), K(ZIPC_QUEUE_AT_MOST_ONCE),
     K(ZIPC_ABI_MAJOR), K(ZIPC_ABI_MINOR), K(ZIPC_SEGMENT_MAGIC), K(ZIPC_CACHE_LINE),
     K(ZIPC_MIN_CAPACITY), K(ZIPC_MAX_CAPACITY), K(ZIPC_FRAME_HEADER), K(ZIPC_FRAME_ALIGN),
     K(ZIPC_TYPE_RESERVED_MIN), K(ZIPC_TYPE_BYTES), K(ZIPC_TYPE_STR), K(ZIPC_TYPE_JSON),

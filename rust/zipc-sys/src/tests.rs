@@ -44,6 +44,11 @@ fn layout_matches_c() {
         "messages" => messages = 0, "bytes" => bytes = 8, "lost_messages" => lost_messages = 16,
         "lost_bytes" => lost_bytes = 24, "overflows" => overflows = 32, "lag" => lag = 40,
         "wakeups" => wakeups = 48, "sleeps" => sleeps = 56);
+    check!("zipc_queue_config", zipc_queue_config, 16;
+        "lane_capacity" => lane_capacity = 0, "flags" => flags = 8, "reserved" => reserved = 12);
+    check!("zipc_queue_stats", zipc_queue_stats, 48;
+        "messages" => messages = 0, "bytes" => bytes = 8, "redelivered" => redelivered = 16,
+        "wakeups" => wakeups = 24, "sleeps" => sleeps = 32, "reclaimed" => reclaimed = 40);
     check!("zipc_tensor_header", zipc_tensor_header, ZIPC_TENSOR_DATA_OFFSET;
         "magic" => magic = 0, "version" => version = 4, "ndim" => ndim = 6,
         "dtype_code" => dtype_code = 8, "dtype_bits" => dtype_bits = 9,
@@ -87,6 +92,8 @@ fn constants_match_c() {
         ZIPC_ROLE_PRODUCER, ZIPC_OPT_ANY_UID, ZIPC_OPT_PEER_UID, ZIPC_OPT_NO_SPIN, ZIPC_OPT_ALL,
         ZIPC_COMMIT_MORE, ZIPC_TOPIC_DEFAULT_SUBSCRIBERS, ZIPC_TOPIC_MAX_SUBSCRIBERS,
         ZIPC_SUB_BLOCK, ZIPC_SUB_DROP_OLDEST, ZIPC_SUB_MAX_LAG, ZIPC_SUB_RESUME_NEWEST, ZIPC_TYPE_ANY,
+        ZIPC_QUEUE_MAX_PRODUCERS, ZIPC_QUEUE_MAX_CONSUMERS, ZIPC_QUEUE_DEFAULT_LANE, ZIPC_QUEUE_MAX_LANE,
+        ZIPC_QUEUE_AT_MOST_ONCE,
         ZIPC_ABI_MAJOR, ZIPC_ABI_MINOR, ZIPC_SEGMENT_MAGIC, ZIPC_CACHE_LINE,
         ZIPC_MIN_CAPACITY, ZIPC_MAX_CAPACITY, ZIPC_FRAME_HEADER, ZIPC_FRAME_ALIGN,
         ZIPC_TYPE_RESERVED_MIN, ZIPC_TYPE_BYTES, ZIPC_TYPE_STR, ZIPC_TYPE_JSON, ZIPC_TYPE_TENSOR,
@@ -140,6 +147,14 @@ fn versions_and_strerror() {
     assert_eq!(unsafe { zipc_abi_version() }, (ZIPC_ABI_MAJOR as u32) << 16 | ZIPC_ABI_MINOR as u32);
     let t = unsafe { std::ffi::CStr::from_ptr(zipc_strerror(-32)) };
     assert!(!t.to_bytes().is_empty());
+}
+
+/// The shim's delivery info of a queue message: the C inlines' bit layout
+/// (lane in the low byte of `end_`, attempt in the 6 bits above).
+#[test]
+fn queue_msg_delivery() {
+    let m = zipc_msg { end_: 5 | 3 << 8, ..zipc_msg::default() };
+    assert_eq!(unsafe { (zipc_sys_queue_msg_producer(&m), zipc_sys_queue_msg_attempt(&m)) }, (5, 3));
 }
 
 #[test]

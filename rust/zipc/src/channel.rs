@@ -1,135 +1,23 @@
 //! Endpoints ([`Producer`], [`Consumer`]), the zero-copy objects that
 //! borrow them ([`Reservation`], [`View`], [`Batch`], [`Msg`]), and the
 //! [`Interrupter`] another thread may hold.
+use crate::endpoint::{self, c_string, writer_calls, Interrupter};
 use crate::error::{check, Error, Result};
 use crate::options::{timeout_ns, Options, Role};
 use crate::pod::{self, Pod};
-use crate::tensor::{self, Element, TensorView};
-use std::ffi::{c_void, CString};
+use crate::tensor::TensorView;
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use zipc_sys as sys;
 
-/// The owned C endpoint. `Send` (an endpoint may move between threads) but
-/// not `Sync` (the C core allows one thread at a time per endpoint):
-/// `NonNull` is neither, and only `Send` is added back.
-#[derive(Debug)]
-struct Handle {
-    ch: NonNull<sys::zipc_channel>,
-    /// Shared with the endpoint's [`Interrupter`]s, once one was asked for.
-    interrupters: OnceLock<Arc<Target>>,
-}
-
-// SAFETY: the C endpoint is not tied to a thread; it only must not be used
-// by two threads at once, which !Sync (and &mut receivers) guarantee.
-unsafe impl Send for Handle {}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        if let Some(target) = self.interrupters.get() {
-            // Detach the interrupters first (after any interrupt running
-            // now): none may reach the endpoint once it is closed.
-            *target.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        }
-        // SAFETY: we own the endpoint; every borrower (View, Batch,
-        // Reservation) borrows the endpoint, so none is alive here.
-        unsafe { sys::zipc_channel_close(self.ch.as_ptr()) };
-    }
-}
-
-impl Handle {
-    fn new(ch: *mut sys::zipc_channel) -> Handle {
-        Handle { ch: NonNull::new(ch).expect("zipc returned 0 and a NULL endpoint"), interrupters: OnceLock::new() }
-    }
-
-    #[inline]
-    fn ptr(&self) -> *mut sys::zipc_channel {
-        self.ch.as_ptr()
-    }
-
-    fn interrupter(&self) -> Interrupter {
-        let target = self.interrupters.get_or_init(|| Arc::new(Target(Mutex::new(Some(Open(self.ch))))));
-        Interrupter(Arc::clone(target))
-    }
-}
-
-/// An endpoint as its interrupters reach it: `None` once it is closed.
-#[derive(Debug)]
-struct Target(Mutex<Option<Open>>);
-
-/// An open endpoint's pointer, for `zipc_channel_interrupt` only.
-#[derive(Debug)]
-struct Open(NonNull<sys::zipc_channel>);
-
-// SAFETY: zipc_channel_interrupt may be called from any thread at any time
-// while the endpoint is open; `Target`'s lock keeps it open meanwhile.
-unsafe impl Send for Open {}
-
-/// Wakes the call blocked on an endpoint, from any thread: get one with
-/// [`Producer::interrupter`] or [`Consumer::interrupter`], clone it, move it
-/// to another thread (it is `Send + Sync`; the endpoint itself stays `Send`
-/// only). The blocked call fails with [`Error::Cancelled`]; the endpoint
-/// works on afterwards.
-///
-/// A clean shutdown of a consumer thread is one call: the thread drains what
-/// was sent, then its blocking call returns `Cancelled`.
-///
-/// ```
-/// # use std::time::Duration;
-/// # use zipc::{Consumer, Error, Options, Producer};
-/// # let path = format!("/tmp/zipc-doc-int-{}.sock", std::process::id());
-/// # let p2 = path.clone();
-/// # let t = std::thread::spawn(move || Consumer::listen(&p2, 4096, Options::new()));
-/// # let _prod = Producer::connect(&path, Options::new()).unwrap();
-/// let mut cons: Consumer = // ...
-/// # t.join().unwrap().unwrap();
-/// let stop = cons.interrupter();
-/// let worker = std::thread::spawn(move || {
-///     loop {
-///         match cons.view(None) {
-///             Ok(v) => drop(v), // handle the message
-///             Err(Error::Cancelled) => break, // interrupted: done
-///             Err(e) => panic!("{e}"),
-///         }
-///     }
-///     cons
-/// });
-/// stop.interrupt();
-/// let _cons = worker.join().unwrap();
-/// ```
-#[derive(Clone, Debug)]
-pub struct Interrupter(Arc<Target>);
-
-impl Interrupter {
-    /// Wake the call blocked on the endpoint: it fails with
-    /// [`Error::Cancelled`]. If none is blocked, the next blocking call does
-    /// (the interrupt is latched until one call takes it). Never blocks for
-    /// long. Returns `false` if the endpoint is closed already (dropped):
-    /// there is nothing to wake.
-    pub fn interrupt(&self) -> bool {
-        let open = self.0 .0.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*open {
-            Some(Open(ch)) => {
-                // SAFETY: open (the lock keeps it so); any thread may interrupt.
-                unsafe { sys::zipc_channel_interrupt(ch.as_ptr()) };
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-fn c_path(path: &Path) -> Result<CString> {
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| Error::InvalidArgument)
-}
+/// The owned C endpoint (`Send`, not `Sync`).
+type Handle = endpoint::Handle<sys::zipc_channel>;
 
 fn open_listen(path: &Path, capacity: usize, opts: &Options) -> Result<Handle> {
-    let p = c_path(path)?;
+    let p = c_string(path)?;
     let o = opts.to_c();
     let mut out = std::ptr::null_mut();
     // SAFETY: valid pointers for the call; `o.label` borrows `opts`.
@@ -138,7 +26,7 @@ fn open_listen(path: &Path, capacity: usize, opts: &Options) -> Result<Handle> {
 }
 
 fn open_connect(path: &Path, opts: &Options) -> Result<Handle> {
-    let p = c_path(path)?;
+    let p = c_string(path)?;
     let o = opts.to_c();
     let mut out = std::ptr::null_mut();
     // SAFETY: valid pointers for the call.
@@ -305,219 +193,16 @@ impl Producer {
         connect(path, opts)?.into_producer()
     }
 
-    /// Reserve `size` writable bytes in the ring (16-byte aligned), waiting
-    /// for space up to `timeout`. Commit the [`Reservation`] to send it;
-    /// dropping it aborts (nothing is sent).
-    #[inline]
-    pub fn reserve(&mut self, size: usize, timeout: Option<Duration>) -> Result<Reservation<'_>> {
-        self.reserve_ns(size, timeout_ns(timeout))
-    }
-
-    /// [`reserve`](Self::reserve) without waiting.
-    #[inline]
-    pub fn try_reserve(&mut self, size: usize) -> Result<Reservation<'_>> {
-        self.reserve_ns(size, sys::ZIPC_TRY)
-    }
-
-    #[inline]
-    fn reserve_ns(&mut self, size: usize, ns: i64) -> Result<Reservation<'_>> {
-        let mut buf: *mut c_void = std::ptr::null_mut();
-        // SAFETY: a live endpoint, a valid out pointer.
-        check(unsafe { sys::zipc_channel_reserve(self.h.ptr(), size, &mut buf, ns) })?;
-        Ok(Reservation { ch: self.h.ch, buf: buf.cast(), len: size, _borrow: PhantomData })
-    }
-
-    /// Copy `data` in as one message of type `type_id`.
-    #[inline]
-    pub fn send(&mut self, data: &[u8], type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        // SAFETY: a live endpoint; data valid for data.len() bytes.
-        check(unsafe {
-            sys::zipc_channel_send(self.h.ptr(), data.as_ptr().cast(), data.len(), type_id, timeout_ns(timeout))
-        })
-    }
-
-    /// [`send`](Self::send) without waiting.
-    #[inline]
-    pub fn try_send(&mut self, data: &[u8], type_id: u32) -> Result<()> {
-        self.send(data, type_id, Some(Duration::ZERO))
-    }
-
-    /// Send the bytes of a [`Pod`] value as one message.
-    #[inline]
-    pub fn send_pod<T: Pod>(&mut self, value: &T, type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        self.send(pod::bytes_of(value), type_id, timeout)
-    }
-
-    /// Send a slice of [`Pod`] values as one message.
-    pub fn send_slice<T: Pod>(&mut self, values: &[T], type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        self.send(pod::slice_bytes(values), type_id, timeout)
-    }
-
-    /// Publish the messages staged by [`Reservation::commit_more`]. Never blocks.
-    pub fn flush(&mut self) -> Result<()> {
-        // SAFETY: a live endpoint.
-        check(unsafe { sys::zipc_channel_flush(self.h.ptr()) })
-    }
-
-    /// Send `data` as a C-contiguous tensor of `shape` (a
-    /// [`TYPE_TENSOR`](crate::types::TYPE_TENSOR) message:
-    /// header, then the data 64-byte aligned in the ring). `data.len()` must
-    /// be the product of `shape` ([`Error::InvalidArgument`]).
-    pub fn send_tensor<T: Element>(&mut self, data: &[T], shape: &[usize], timeout: Option<Duration>) -> Result<()> {
-        let mut r = self.reserve_tensor::<T>(shape, timeout)?;
-        if r.data_mut().len() != data.len() {
-            return Err(Error::InvalidArgument);
-        }
-        r.data_mut().copy_from_slice(data);
-        r.commit()
-    }
-
-    /// Reserve a tensor message of `shape` and write its header; fill
-    /// [`TensorReservation::data_mut`] in place, then commit it.
-    pub fn reserve_tensor<T: Element>(
-        &mut self,
-        shape: &[usize],
-        timeout: Option<Duration>,
-    ) -> Result<TensorReservation<'_, T>> {
-        let h = tensor::header(T::DTYPE, shape)?;
-        let size = usize::try_from(h.data_offset + h.nbytes).map_err(|_| Error::MessageTooLarge)?;
-        let mut res = self.reserve(size, timeout)?;
-        let hb = pod::bytes_of(&h);
-        res[..hb.len()].copy_from_slice(hb);
-        res[hb.len()..h.data_offset as usize].fill(0);
-        Ok(TensorReservation { res, offset: h.data_offset as usize, _t: PhantomData })
-    }
+    writer_calls!("for space");
 }
 
-/// Writable bytes reserved in the ring (`&mut [u8]` through `Deref`).
-///
-/// [`commit`](Self::commit) sends them; dropping the reservation aborts it
-/// (it leaves no trace). It borrows the producer mutably, so nothing else
-/// can be sent meanwhile, and it cannot be used after commit:
-///
-/// ```compile_fail,E0382
-/// # fn f(p: &mut zipc::Producer) -> zipc::Result<()> {
-/// let mut r = p.reserve(8, None)?;
-/// r.commit(8, 1)?;
-/// r[0] = 1; // error: `r` was moved by commit
-/// # Ok(()) }
-/// ```
-#[must_use = "a reservation is aborted when dropped: commit it"]
-pub struct Reservation<'a> {
-    ch: NonNull<sys::zipc_channel>,
-    buf: *mut u8,
-    len: usize,
-    _borrow: PhantomData<&'a mut Producer>,
-}
+/// Writable bytes reserved in the ring (`&mut [u8]` through `Deref`), from
+/// [`Producer::reserve`]: `commit` sends them, dropping aborts.
+pub type Reservation<'a> = endpoint::Reservation<'a, sys::zipc_channel>;
 
-impl Reservation<'_> {
-    /// Publish the first `len` bytes (`len <= self.len()`) as a message of
-    /// type `type_id`. Never blocks.
-    #[inline]
-    pub fn commit(self, len: usize, type_id: u32) -> Result<()> {
-        self.finish(len, type_id, 0)
-    }
-
-    /// Stage the message: it becomes visible with the next
-    /// [`commit`](Self::commit) or [`Producer::flush`] (batch publish).
-    #[inline]
-    pub fn commit_more(self, len: usize, type_id: u32) -> Result<()> {
-        self.finish(len, type_id, sys::ZIPC_COMMIT_MORE)
-    }
-
-    #[inline]
-    fn finish(self, len: usize, type_id: u32, flags: u32) -> Result<()> {
-        if len > self.len {
-            return self.refused(-libc::EINVAL);
-        }
-        // SAFETY: a live endpoint with this reservation open.
-        let rc = unsafe { sys::zipc_channel_commit(self.ch.as_ptr(), len, type_id, flags) };
-        if rc != 0 {
-            return self.refused(rc);
-        }
-        std::mem::forget(self);
-        Ok(())
-    }
-
-    /// The commit was refused: abort (`self` is dropped) and say why. Out of
-    /// line so that `commit` inlines (see `error::check`).
-    #[cold]
-    #[inline(never)]
-    fn refused(self, rc: i32) -> Result<()> {
-        crate::error::failed(rc)
-    }
-
-    /// Drop the reservation explicitly (same as letting it go out of scope).
-    pub fn abort(self) {}
-
-    /// The bytes reserved.
-    pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        self
-    }
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        // SAFETY: a live endpoint (borrowed) with this reservation open.
-        unsafe { sys::zipc_channel_abort(self.ch.as_ptr()) };
-    }
-}
-
-impl std::ops::Deref for Reservation<'_> {
-    type Target = [u8];
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: the C core gave us len writable bytes until commit/abort,
-        // which need `self` by value or Drop.
-        unsafe { std::slice::from_raw_parts(self.buf, self.len) }
-    }
-}
-
-impl std::ops::DerefMut for Reservation<'_> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [u8] {
-        if self.len == 0 {
-            return &mut [];
-        }
-        // SAFETY: as Deref; exclusive through &mut self.
-        unsafe { std::slice::from_raw_parts_mut(self.buf, self.len) }
-    }
-}
-
-impl std::fmt::Debug for Reservation<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation").field("len", &self.len).finish()
-    }
-}
-
-/// A reserved tensor message whose header is written: fill
-/// [`data_mut`](Self::data_mut), then [`commit`](Self::commit). Dropping it aborts.
-#[must_use = "a reservation is aborted when dropped: commit it"]
-pub struct TensorReservation<'a, T: Element> {
-    res: Reservation<'a>,
-    offset: usize,
-    _t: PhantomData<T>,
-}
-
-impl<T: Element> TensorReservation<'_, T> {
-    /// The elements, in place in the ring (C order), 64-byte aligned.
-    pub fn data_mut(&mut self) -> &mut [T] {
-        let off = self.offset;
-        pod::cast_slice_mut(&mut self.res[off..]).expect("ring slots are 16-byte aligned")
-    }
-
-    /// Publish the tensor (type [`TYPE_TENSOR`](crate::types::TYPE_TENSOR)).
-    pub fn commit(self) -> Result<()> {
-        let len = self.res.len();
-        self.res.commit(len, sys::ZIPC_TYPE_TENSOR)
-    }
-
-    /// Drop the reservation explicitly.
-    pub fn abort(self) {}
-}
+/// A reserved tensor message whose header is written, from
+/// [`Producer::reserve_tensor`]: fill `data_mut()`, then commit.
+pub type TensorReservation<'a, T> = endpoint::TensorReservation<'a, T, sys::zipc_channel>;
 
 // ------------------------------------------------------------------------
 // Consumer
@@ -574,7 +259,7 @@ impl Consumer {
         let mut msg = sys::zipc_msg::default();
         // SAFETY: a live endpoint, a valid out pointer.
         check(unsafe { sys::zipc_channel_view(self.h.ptr(), &mut msg, ns) })?;
-        Ok(View { ch: self.h.ch, msg: Msg(msg), _borrow: PhantomData })
+        Ok(View { ch: self.h.non_null(), msg: Msg(msg), _borrow: PhantomData })
     }
 
     /// Up to `max` messages at once (at least 1): waits up to `timeout` for
@@ -599,7 +284,7 @@ impl Consumer {
         check(n)?;
         // SAFETY: Msg is a repr(transparent) zipc_msg.
         let msgs = unsafe { &*(&self.msgs[..n as usize] as *const [sys::zipc_msg] as *const [Msg]) };
-        Ok(Batch { ch: self.h.ch, msgs })
+        Ok(Batch { ch: self.h.non_null(), msgs })
     }
 
     /// The next message copied out (and released), waiting up to `timeout`.
@@ -651,6 +336,12 @@ pub struct Message {
 pub struct Msg(sys::zipc_msg);
 
 impl Msg {
+    /// The C view (for the queue's delivery info).
+    #[inline]
+    pub(crate) fn raw(&self) -> &sys::zipc_msg {
+        &self.0
+    }
+
     /// The payload, in place (16-byte aligned, read-only).
     #[inline]
     pub fn data(&self) -> &[u8] {

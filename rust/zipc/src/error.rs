@@ -16,7 +16,9 @@ pub enum Error {
     Timeout,
     /// A `try_` call would have blocked (`EAGAIN`).
     WouldBlock,
-    /// The peer closed or died, and everything it committed was delivered (`EPIPE`).
+    /// The peer closed or died, and everything it committed was delivered
+    /// (`EPIPE`). A queue's end of stream: no producer attached, and every
+    /// message taken and released.
     PeerGone,
     /// The peer speaks another ABI version (`EPROTO`).
     AbiMismatch,
@@ -65,7 +67,8 @@ pub enum Error {
     /// bytes read through it may be torn; discard what was computed from
     /// them (`ESTALE`).
     Stale,
-    /// The topic has as many subscribers as it allows (`ENOSPC`).
+    /// The topic has as many subscribers as it allows, or the queue as many
+    /// members of that role (`ENOSPC`).
     NoSpace,
     /// Any other errno (positive), e.g. `ECONNREFUSED`, `ENOTSOCK`, `EACCES`.
     Os(i32),

@@ -8,8 +8,8 @@
 //! [`Consumer::drain`] → [`Batch`]). The borrow checker enforces the
 //! zero-copy lifetimes:
 //!
-//! - a [`Reservation`] borrows the producer; [`Reservation::commit`] consumes
-//!   it, and dropping it uncommitted aborts it (nothing is sent);
+//! - a [`Reservation`] borrows the producer; its `commit` consumes it, and
+//!   dropping it uncommitted aborts it (nothing is sent);
 //! - a [`View`] / [`Batch`] borrows the consumer; dropping it releases the
 //!   ring space to the producer, and no byte slice obtained from it can
 //!   outlive it;
@@ -26,6 +26,11 @@
 //! A topic ([`topic`]) has one [`Publisher`] and any number of
 //! [`Subscriber`]s, each with its own overflow [`Policy`]
 //! ([`Subscription`]); its views and reservations follow the same rules.
+//!
+//! A queue ([`queue`]) has any number of [`queue::Producer`]s and
+//! [`queue::Consumer`]s: each message is taken by exactly one live consumer,
+//! and delivered again if that one dies holding it
+//! ([`queue::Delivery::attempt`]).
 //!
 //! A channel is found by a name (no '/': an abstract Unix socket, nothing on
 //! disk) or by a Unix socket path (with a '/').
@@ -69,17 +74,19 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod channel;
+mod endpoint;
 mod error;
 mod options;
 pub mod pod;
+pub mod queue;
 pub mod tensor;
 pub mod topic;
 pub mod types;
 
 pub use channel::{
-    connect, listen, Batch, Consumer, Endpoint, Interrupter, Message, Msg, Producer, Reservation,
-    Stats, TensorReservation, View,
+    connect, listen, Batch, Consumer, Endpoint, Message, Msg, Producer, Reservation, Stats, TensorReservation, View,
 };
+pub use endpoint::Interrupter;
 pub use error::{strerror, Error, Result};
 pub use options::{Options, Role};
 pub use pod::Pod;

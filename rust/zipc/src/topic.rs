@@ -39,19 +39,18 @@
 //! # Ok(()) }
 //! ```
 use crate::channel::{Message, Msg};
+use crate::endpoint::{self, c_string, writer_calls, Handle};
 use crate::error::{check, Error, Result};
 use crate::options::{timeout_ns, Options};
 use crate::pod::{self, Pod};
-use crate::tensor::{self, Element};
-use std::ffi::{c_void, CString};
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use zipc_sys as sys;
+
+pub use crate::endpoint::Interrupter;
 
 // ------------------------------------------------------------------------
 // Subscription
@@ -110,138 +109,6 @@ pub type PublisherStats = sys::zipc_publisher_stats;
 pub type SubscriberStats = sys::zipc_subscriber_stats;
 
 // ------------------------------------------------------------------------
-// Owned C endpoints and their interrupters
-// ------------------------------------------------------------------------
-
-/// The two C endpoint types of a topic: how each closes and is interrupted.
-trait Raw {
-    /// # Safety
-    /// `p` is a live endpoint that nobody uses afterwards.
-    unsafe fn close(p: *mut Self);
-    /// # Safety
-    /// `p` is a live endpoint (any thread may call this).
-    unsafe fn interrupt(p: *mut Self);
-}
-
-impl Raw for sys::zipc_publisher {
-    unsafe fn close(p: *mut Self) {
-        // SAFETY: the caller's.
-        unsafe { sys::zipc_publisher_close(p) };
-    }
-    unsafe fn interrupt(p: *mut Self) {
-        // SAFETY: the caller's.
-        unsafe { sys::zipc_publisher_interrupt(p) };
-    }
-}
-
-impl Raw for sys::zipc_subscriber {
-    unsafe fn close(p: *mut Self) {
-        // SAFETY: the caller's.
-        unsafe { sys::zipc_subscriber_close(p) };
-    }
-    unsafe fn interrupt(p: *mut Self) {
-        // SAFETY: the caller's.
-        unsafe { sys::zipc_subscriber_interrupt(p) };
-    }
-}
-
-/// An owned C endpoint: `Send` (it may move between threads), not `Sync`
-/// (one thread at a time). The hot path reads `ptr` only.
-struct Handle<T: Raw> {
-    ptr: NonNull<T>,
-    /// Shared with the endpoint's [`Interrupter`]s, once one was asked for.
-    interrupters: OnceLock<Arc<Target>>,
-}
-
-// SAFETY: a C endpoint is not tied to a thread; it only must not be used by
-// two threads at once, which !Sync (and &mut receivers) guarantee.
-unsafe impl<T: Raw> Send for Handle<T> {}
-
-impl<T: Raw> Handle<T> {
-    fn new(p: *mut T) -> Handle<T> {
-        Handle { ptr: NonNull::new(p).expect("zipc returned 0 and a NULL endpoint"), interrupters: OnceLock::new() }
-    }
-
-    #[inline]
-    fn ptr(&self) -> *mut T {
-        self.ptr.as_ptr()
-    }
-
-    fn interrupter(&self) -> Interrupter {
-        let target = self.interrupters.get_or_init(|| {
-            let wake: unsafe fn(*mut c_void) = |p| {
-                // SAFETY: `p` is this Handle's endpoint, open while its Target holds it.
-                unsafe { T::interrupt(p.cast()) }
-            };
-            Arc::new(Target(Mutex::new(Some(Open { ptr: self.ptr.cast(), wake }))))
-        });
-        Interrupter(Arc::clone(target))
-    }
-}
-
-impl<T: Raw> Drop for Handle<T> {
-    fn drop(&mut self) {
-        if let Some(target) = self.interrupters.get() {
-            // Detach the interrupters first (after any interrupt running
-            // now): none may reach the endpoint once it is closed.
-            *target.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
-        }
-        // SAFETY: we own the endpoint; every borrower (View, Batch,
-        // Reservation) borrows the endpoint, so none is alive here.
-        unsafe { T::close(self.ptr()) };
-    }
-}
-
-impl<T: Raw> std::fmt::Debug for Handle<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("Handle").field(&self.ptr).finish()
-    }
-}
-
-/// An endpoint as its interrupters reach it: `None` once it is closed.
-#[derive(Debug)]
-struct Target(Mutex<Option<Open>>);
-
-/// An open endpoint and its `*_interrupt` call.
-#[derive(Debug)]
-struct Open {
-    ptr: NonNull<c_void>,
-    wake: unsafe fn(*mut c_void),
-}
-
-// SAFETY: the C *_interrupt calls may run on any thread while the endpoint
-// is open; `Target`'s lock keeps it open meanwhile.
-unsafe impl Send for Open {}
-
-/// Wakes the call blocked on a topic endpoint from any thread (`Send +
-/// Sync`, cloneable): get one with [`Publisher::interrupter`] or
-/// [`Subscriber::interrupter`]. The blocked call (or the next one: the
-/// interrupt is latched) fails with [`Error::Cancelled`]; the endpoint works
-/// on afterwards. The topic's counterpart of [`crate::Interrupter`].
-#[derive(Clone, Debug)]
-pub struct Interrupter(Arc<Target>);
-
-impl Interrupter {
-    /// Wake the blocked call. Returns `false` if the endpoint is closed
-    /// already (dropped): there is nothing to wake.
-    pub fn interrupt(&self) -> bool {
-        let open = self.0 .0.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*open {
-            Some(o) => {
-                // SAFETY: open (the lock keeps it so); any thread may interrupt.
-                unsafe { (o.wake)(o.ptr.as_ptr()) };
-                true
-            }
-            None => false,
-        }
-    }
-}
-
-fn c_name(name: &Path) -> Result<CString> {
-    CString::new(name.as_os_str().as_bytes()).map_err(|_| Error::InvalidArgument)
-}
-
-// ------------------------------------------------------------------------
 // Publisher
 // ------------------------------------------------------------------------
 
@@ -264,7 +131,7 @@ impl Publisher {
     /// room for `max_subscribers` at once (0: 64; at most 4096). Returns at
     /// once. [`Error::AddrInUse`] while another publisher holds the name.
     pub fn create(name: impl AsRef<Path>, capacity: usize, max_subscribers: u32, opts: Options) -> Result<Publisher> {
-        let n = c_name(name.as_ref())?;
+        let n = c_string(name.as_ref())?;
         let o = opts.to_c();
         let mut out = std::ptr::null_mut();
         // SAFETY: valid pointers for the call; `o.label` borrows `opts`.
@@ -272,87 +139,7 @@ impl Publisher {
         Ok(Publisher { h: Handle::new(out) })
     }
 
-    /// Reserve `size` writable bytes in the ring (16-byte aligned), waiting
-    /// for lossless subscribers up to `timeout`. Commit the [`Reservation`]
-    /// to publish it; dropping it aborts.
-    #[inline]
-    pub fn reserve(&mut self, size: usize, timeout: Option<Duration>) -> Result<Reservation<'_>> {
-        self.reserve_ns(size, timeout_ns(timeout))
-    }
-
-    /// [`reserve`](Self::reserve) without waiting.
-    #[inline]
-    pub fn try_reserve(&mut self, size: usize) -> Result<Reservation<'_>> {
-        self.reserve_ns(size, sys::ZIPC_TRY)
-    }
-
-    #[inline]
-    fn reserve_ns(&mut self, size: usize, ns: i64) -> Result<Reservation<'_>> {
-        let mut buf: *mut c_void = std::ptr::null_mut();
-        // SAFETY: a live endpoint, a valid out pointer.
-        check(unsafe { sys::zipc_publisher_reserve(self.h.ptr(), size, &mut buf, ns) })?;
-        Ok(Reservation { pub_: self.h.ptr, buf: buf.cast(), len: size, _borrow: PhantomData })
-    }
-
-    /// Copy `data` in as one message of type `type_id`.
-    #[inline]
-    pub fn send(&mut self, data: &[u8], type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        // SAFETY: a live endpoint; data valid for data.len() bytes.
-        check(unsafe {
-            sys::zipc_publisher_send(self.h.ptr(), data.as_ptr().cast(), data.len(), type_id, timeout_ns(timeout))
-        })
-    }
-
-    /// [`send`](Self::send) without waiting.
-    #[inline]
-    pub fn try_send(&mut self, data: &[u8], type_id: u32) -> Result<()> {
-        self.send(data, type_id, Some(Duration::ZERO))
-    }
-
-    /// Send the bytes of a [`Pod`] value as one message.
-    #[inline]
-    pub fn send_pod<T: Pod>(&mut self, value: &T, type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        self.send(pod::bytes_of(value), type_id, timeout)
-    }
-
-    /// Send a slice of [`Pod`] values as one message.
-    pub fn send_slice<T: Pod>(&mut self, values: &[T], type_id: u32, timeout: Option<Duration>) -> Result<()> {
-        self.send(pod::slice_bytes(values), type_id, timeout)
-    }
-
-    /// Publish the messages staged by [`Reservation::commit_more`]. Never blocks.
-    pub fn flush(&mut self) -> Result<()> {
-        // SAFETY: a live endpoint.
-        check(unsafe { sys::zipc_publisher_flush(self.h.ptr()) })
-    }
-
-    /// Publish `data` as a C-contiguous tensor of `shape` (a
-    /// [`TYPE_TENSOR`](crate::types::TYPE_TENSOR) message). `data.len()`
-    /// must be the product of `shape` ([`Error::InvalidArgument`]).
-    pub fn send_tensor<T: Element>(&mut self, data: &[T], shape: &[usize], timeout: Option<Duration>) -> Result<()> {
-        let mut r = self.reserve_tensor::<T>(shape, timeout)?;
-        if r.data_mut().len() != data.len() {
-            return Err(Error::InvalidArgument);
-        }
-        r.data_mut().copy_from_slice(data);
-        r.commit()
-    }
-
-    /// Reserve a tensor message of `shape` and write its header; fill
-    /// [`TensorReservation::data_mut`] in place, then commit it.
-    pub fn reserve_tensor<T: Element>(
-        &mut self,
-        shape: &[usize],
-        timeout: Option<Duration>,
-    ) -> Result<TensorReservation<'_, T>> {
-        let h = tensor::header(T::DTYPE, shape)?;
-        let size = usize::try_from(h.data_offset + h.nbytes).map_err(|_| Error::MessageTooLarge)?;
-        let mut res = self.reserve(size, timeout)?;
-        let hb = pod::bytes_of(&h);
-        res[..hb.len()].copy_from_slice(hb);
-        res[hb.len()..h.data_offset as usize].fill(0);
-        Ok(TensorReservation { res, offset: h.data_offset as usize, _t: PhantomData })
-    }
+    writer_calls!("for lossless subscribers");
 
     /// Subscribers attached now (live, not evicted).
     pub fn subscribers(&self) -> usize {
@@ -402,117 +189,13 @@ impl AsRawFd for Publisher {
 }
 
 /// Writable bytes reserved in the topic's ring (`&mut [u8]` through
-/// `Deref`): [`commit`](Self::commit) publishes them, dropping aborts.
-#[must_use = "a reservation is aborted when dropped: commit it"]
-pub struct Reservation<'a> {
-    pub_: NonNull<sys::zipc_publisher>,
-    buf: *mut u8,
-    len: usize,
-    _borrow: PhantomData<&'a mut Publisher>,
-}
+/// `Deref`), from [`Publisher::reserve`]: `commit` publishes them, dropping
+/// aborts.
+pub type Reservation<'a> = endpoint::Reservation<'a, sys::zipc_publisher>;
 
-impl Reservation<'_> {
-    /// Publish the first `len` bytes (`len <= self.len()`) as a message of
-    /// type `type_id`. Never blocks.
-    #[inline]
-    pub fn commit(self, len: usize, type_id: u32) -> Result<()> {
-        self.finish(len, type_id, 0)
-    }
-
-    /// Stage the message: it becomes visible with the next
-    /// [`commit`](Self::commit) or [`Publisher::flush`] (batch publish).
-    #[inline]
-    pub fn commit_more(self, len: usize, type_id: u32) -> Result<()> {
-        self.finish(len, type_id, sys::ZIPC_COMMIT_MORE)
-    }
-
-    #[inline]
-    fn finish(self, len: usize, type_id: u32, flags: u32) -> Result<()> {
-        if len > self.len {
-            return self.refused(-libc::EINVAL);
-        }
-        // SAFETY: a live endpoint with this reservation open.
-        let rc = unsafe { sys::zipc_publisher_commit(self.pub_.as_ptr(), len, type_id, flags) };
-        if rc != 0 {
-            return self.refused(rc);
-        }
-        std::mem::forget(self);
-        Ok(())
-    }
-
-    /// The commit was refused: abort (`self` is dropped) and say why. Out of
-    /// line so that `commit` inlines (see `error::check`).
-    #[cold]
-    #[inline(never)]
-    fn refused(self, rc: i32) -> Result<()> {
-        crate::error::failed(rc)
-    }
-
-    /// Drop the reservation explicitly (same as letting it go out of scope).
-    pub fn abort(self) {}
-}
-
-impl Drop for Reservation<'_> {
-    fn drop(&mut self) {
-        // SAFETY: a live endpoint (borrowed) with this reservation open.
-        unsafe { sys::zipc_publisher_abort(self.pub_.as_ptr()) };
-    }
-}
-
-impl std::ops::Deref for Reservation<'_> {
-    type Target = [u8];
-    #[inline]
-    fn deref(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: len writable bytes until commit/abort, which take `self`.
-        unsafe { std::slice::from_raw_parts(self.buf, self.len) }
-    }
-}
-
-impl std::ops::DerefMut for Reservation<'_> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut [u8] {
-        if self.len == 0 {
-            return &mut [];
-        }
-        // SAFETY: as Deref; exclusive through &mut self.
-        unsafe { std::slice::from_raw_parts_mut(self.buf, self.len) }
-    }
-}
-
-impl std::fmt::Debug for Reservation<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reservation").field("len", &self.len).finish()
-    }
-}
-
-/// A reserved tensor message whose header is written: fill
-/// [`data_mut`](Self::data_mut), then [`commit`](Self::commit). Dropping it aborts.
-#[must_use = "a reservation is aborted when dropped: commit it"]
-pub struct TensorReservation<'a, T: Element> {
-    res: Reservation<'a>,
-    offset: usize,
-    _t: PhantomData<T>,
-}
-
-impl<T: Element> TensorReservation<'_, T> {
-    /// The elements, in place in the ring (C order), 64-byte aligned.
-    pub fn data_mut(&mut self) -> &mut [T] {
-        let off = self.offset;
-        pod::cast_slice_mut(&mut self.res[off..]).expect("ring slots are 16-byte aligned")
-    }
-
-    /// Publish the tensor (type [`TYPE_TENSOR`](crate::types::TYPE_TENSOR)).
-    pub fn commit(self) -> Result<()> {
-        let len = self.res.len();
-        self.res.commit(len, sys::ZIPC_TYPE_TENSOR)
-    }
-
-    /// Drop the reservation explicitly.
-    pub fn abort(self) {}
-}
+/// A reserved tensor message whose header is written, from
+/// [`Publisher::reserve_tensor`]: fill `data_mut()`, then commit.
+pub type TensorReservation<'a, T> = endpoint::TensorReservation<'a, T, sys::zipc_publisher>;
 
 // ------------------------------------------------------------------------
 // Subscriber
@@ -569,7 +252,7 @@ impl Subscriber {
     /// ([`Error::Timeout`] / [`Error::NotFound`]); [`Error::NoSpace`] when
     /// the topic has as many subscribers as it allows.
     pub fn subscribe(name: impl AsRef<Path>, sub: Subscription, opts: Options) -> Result<Subscriber> {
-        let n = c_name(name.as_ref())?;
+        let n = c_string(name.as_ref())?;
         let s = sub.to_c();
         let o = opts.to_c();
         let mut out = std::ptr::null_mut();
@@ -597,7 +280,7 @@ impl Subscriber {
         let mut msg = sys::zipc_msg::default();
         // SAFETY: a live endpoint, a valid out pointer.
         read_check(self.h.ptr(), unsafe { sys::zipc_subscriber_view(self.h.ptr(), &mut msg, ns) })?;
-        Ok(View { sub: self.h.ptr, msg, _borrow: PhantomData })
+        Ok(View { sub: self.h.non_null(), msg, _borrow: PhantomData })
     }
 
     /// Up to `max` messages at once (at least 1): waits up to `timeout` for
@@ -620,7 +303,7 @@ impl Subscriber {
         // SAFETY: a live endpoint; msgs holds max entries.
         let rc = unsafe { sys::zipc_subscriber_drain(self.h.ptr(), self.msgs.as_mut_ptr(), max as u32, ns) };
         let n = read_check(self.h.ptr(), rc)? as usize;
-        Ok(Batch { sub: self.h.ptr, msgs: as_msgs(&self.msgs[..n]) })
+        Ok(Batch { sub: self.h.non_null(), msgs: as_msgs(&self.msgs[..n]) })
     }
 
     /// The next message copied out (and released), waiting up to `timeout`.
