@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import os
+import pickle
 import queue
 import signal
 import subprocess
@@ -282,6 +283,8 @@ def test_bad_arguments_raise_clear_errors(name):
             c.get_many(0)
     with zipc.Queue.open(name, "consumer", lane_capacity=0) as c:  # 0: the default, as in C
         assert c.capacity == 1 << 20
+        with pytest.raises(TypeError, match="name"):  # multiprocessing would pickle it for a child
+            pickle.dumps(c)
     # the creator's layout wins; an attaching member gets it
     with zipc.Queue.open(name, "producer", lane_capacity=8192, at_most_once=True) as p, \
             zipc.Queue.open(name, "consumer", lane_capacity=1 << 20) as c:

@@ -78,6 +78,13 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
     another consumer with ``attempt`` + 1 (unless the queue was opened
     ``at_most_once=True``: then they are dropped).
 
+    Timeouts are in seconds (None: wait; 0: don't). Blocking calls release
+    the GIL and wake at least every 200 ms for signal handlers (Ctrl-C
+    interrupts a blocked get); interrupt() or close() from another thread
+    wakes them with Cancelled. Each member runs one helper thread (its door
+    and the watch on the others) and holds 66 descriptors: mind ``ulimit
+    -n`` with many Queues in one process.
+
     End of stream: once a producer has joined, a consumer's receive raises
     ``PeerGone`` (iteration ends) when no producer is attached and every
     message was taken and given back. A producer joining later starts a new
@@ -86,7 +93,10 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
     Differences from multiprocessing.Queue: a Queue object is one member in
     one role (open a producer and a consumer to do both) and is not
     inherited or pickled (a child opens its own by name; a forked child must
-    not use its parent's); objects must be of the typed kinds above (not
+    not use its parent's, and while it holds the inherited descriptors a
+    member that left still holds its door: fork workers before opening, or
+    use the spawn / forkserver start method); objects must be of the typed
+    kinds above (not
     any picklable object; tuples come back as lists); put blocks only when
     the producer's lane is full (no feeder thread); there is no qsize(),
     empty(), full() or join_thread(); at the end of the stream get raises
@@ -229,6 +239,10 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
     def __aiter__(self):
         """``async for obj in q``: objects until the end of the stream."""
         return self._aiter()
+
+    def __reduce__(self):
+        raise TypeError("a zipc.Queue is one process's member of the queue, not picklable: pass the "
+                        "queue's name to the child and open it there (zipc.Queue.open(name, role))")
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"slot={self.slot}"
