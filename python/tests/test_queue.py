@@ -438,6 +438,34 @@ def test_killed_consumer_messages_come_again_or_not(name, at_most_once):
         assert stats["redelivered"] == held
 
 
+FILLER = """
+import sys, zipc
+q = zipc.Queue.open(sys.argv[1], "producer", lane_capacity=4096)
+i = 0
+while True:
+    try:
+        q.put(i, timeout=0.05)
+    except zipc.Full:
+        print(i, flush=True)  # the lane is full: i messages are in it
+        break
+    i += 1
+q.put(i)  # blocks: the lane stays full until the kill
+"""
+
+
+def test_killed_producer_its_messages_then_the_end(name):
+    with zipc.Queue.open(name, "consumer", lane_capacity=4096) as c:
+        kid = python_child(FILLER, name, stdout=subprocess.PIPE, text=True)
+        try:
+            n = int(kid.stdout.readline())
+            assert n > 10
+            kid.send_signal(signal.SIGKILL)
+            assert kid.wait(10) == -signal.SIGKILL
+        finally:
+            kid.kill()
+        assert list(c) == list(range(n))  # what it committed, in order, then the end of the stream
+
+
 # ---- Ctrl-C ------------------------------------------------------------------------
 
 BLOCKED = """
