@@ -67,8 +67,10 @@ def numpy_dtype(code: int, bits: int, lanes: int):
 
 
 def array_in_place(buf):
-    """A NumPy array over a tensor payload (validated header), without copying:
-    read-only if buf is, and holding buf's export while it lives."""
+    """A NumPy array over a tensor payload (validated header), without copying,
+    read-only if buf is. NumPy keeps a reference to buf's exporter (for a
+    memoryview of a View: the View itself, not an export of it), so the caller
+    keeps the message claimed as long as the array may live."""
     np = numpy()
     code, bits, lanes, shape, strides, offset, _ = tensor_info(buf)
     try:
