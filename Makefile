@@ -32,7 +32,7 @@ bench: all bench-python-env
 BENCH_VENV := build-py/venv
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_PIP := $(BENCH_PY) -m pip install -q --disable-pip-version-check
-BENCH_PEERS := pyzmq faster-fifo iceoryx2
+BENCH_PEERS := pyzmq faster-fifo iceoryx2 ipc0cp
 BENCH_PY_SOURCES := $(wildcard python/zipc/*.c python/zipc/*.h python/zipc/*.py src/*.c src/*.h \
                       include/*.h include/zipc/*.h examples/c_producer.c) setup.py pyproject.toml
 

@@ -99,7 +99,7 @@ stage_python() {
         echo "[python] failed: python3 is not installed"; s_fail=$((s_fail + 1)); return
     fi
     { [ -x "$py" ] || python3 -m venv --system-site-packages "$venv"; } >>"$log" 2>&1 &&
-        $py -m pip install $pip_q setuptools wheel numpy pytest pyzmq >>"$log" 2>&1 &&
+        $py -m pip install $pip_q setuptools wheel numpy pytest pyzmq pillow >>"$log" 2>&1 &&
         ZIPC_WERROR=1 $py -m pip install $pip_q --no-build-isolation --force-reinstall --no-deps . >>"$log" 2>&1 || {
         tail -30 "$log"
         echo "[python] failed: setting up $venv (log: $log; Debian needs python3-venv python3-dev)"

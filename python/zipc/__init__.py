@@ -16,6 +16,14 @@ its own cursor and overflow policy: ``Topic.create(name)`` returns a
 policy=..., history=...)`` a :class:`Subscriber` (the consumer's calls, plus
 ``latest()`` and ``last_loss``). Each message is written once for all.
 
+A :class:`Queue` has many producers and many consumers, each message taken
+by exactly one consumer (at-least-once: a consumer that dies holding
+messages has them delivered again): ``Queue.open(name, "producer")`` /
+``Queue.open(name, "consumer")``. Typed calls as multiprocessing.Queue's:
+``put`` / ``get`` (``Empty`` / ``Full`` on timeout, also ``queue.Empty`` /
+``queue.Full``), ``put_many`` / ``get_many``, ``for obj in q`` until the
+end of the stream; and the channel's raw and zero-copy calls.
+
 Timeouts are in seconds; ``None`` waits forever, ``0`` never blocks.
 ``listen`` and ``connect`` wait ``DEFAULT_TIMEOUT_NS`` (10 s) unless told.
 
@@ -37,6 +45,8 @@ checked against the C one, ``_zipc.ERRNO_MAP``, by the tests)::
     OSError
     └── zipc.Error                                      any other code (ENOENT, ENOSPC, EFBIG, ...)
         ├── zipc.Timeout           (also TimeoutError)     ETIMEDOUT, EAGAIN with timeout=0
+        │   ├── zipc.Empty         (also queue.Empty)      Queue.get found nothing in time
+        │   └── zipc.Full          (also queue.Full)       Queue.put found its lane full
         ├── zipc.PeerGone          (also BrokenPipeError)  EPIPE: the peer closed or died
         ├── zipc.Cancelled                                 ECANCELED: interrupt()/close() from another thread
         ├── zipc.AbiMismatchError                          EPROTO: another zipc ABI
@@ -86,6 +96,7 @@ from ._zipc import (
 )
 from ._channel import Channel
 from ._topic import Publisher, Subscriber, Topic
+from ._queue import Empty, Full, Queue
 from ._typed import RawMessage, register_type, unregister_type
 from ._stream import StreamReader, StreamWriter
 
@@ -110,13 +121,16 @@ __all__ = [
     "Cancelled",
     "Channel",
     "CorruptedError",
+    "Empty",
     "Error",
+    "Full",
     "InvalidArgument",
     "Message",
     "Overflow",
     "PeerGone",
     "PermissionDenied",
     "Publisher",
+    "Queue",
     "RawMessage",
     "Reservation",
     "Stale",

@@ -66,8 +66,11 @@ def numpy_dtype(code: int, bits: int, lanes: int):
     return np.dtype("?" if kind == "b" else f"{kind}{bits // 8}")
 
 
-def array_copy(buf):
-    """A writable NumPy array copied from a tensor payload (validated header)."""
+def array_in_place(buf):
+    """A NumPy array over a tensor payload (validated header), without copying,
+    read-only if buf is. NumPy keeps a reference to buf's exporter (for a
+    memoryview of a View: the View itself, not an export of it), so the caller
+    keeps the message claimed as long as the array may live."""
     np = numpy()
     code, bits, lanes, shape, strides, offset, _ = tensor_info(buf)
     try:
@@ -76,5 +79,9 @@ def array_copy(buf):
         raise CorruptedError(74, str(e)) from None
     if math.prod(shape) == 0:
         return np.zeros(shape, dt)
-    view = np.ndarray(shape, dt, buffer=buf, offset=offset, strides=tuple(s * dt.itemsize for s in strides))
-    return view.copy()
+    return np.ndarray(shape, dt, buffer=buf, offset=offset, strides=tuple(s * dt.itemsize for s in strides))
+
+
+def array_copy(buf):
+    """A writable NumPy array copied from a tensor payload (validated header)."""
+    return array_in_place(buf).copy()

@@ -24,6 +24,7 @@ PEERS = {
     "iceoryx2": ("iceoryx2", "pip install iceoryx2"),
     "pyzmq": ("zmq", "pip install pyzmq"),
     "faster-fifo": ("faster_fifo", "pip install faster-fifo"),
+    "ipc0cp": ("ipc0cp", "pip install ipc0cp"),
 }
 
 
@@ -276,6 +277,61 @@ def run_fifo(kind: str, n: int) -> tuple[int, float]:
         for m in got:
             work.check(m)
     return finish(p, clock, work)
+
+
+def run_fifo_one(kind: str, n: int) -> tuple[int, float]:
+    """faster-fifo one message a call, as multiprocessing.Queue's get."""
+    from faster_fifo import Queue
+    q = Queue(max_size_bytes=CAPACITY[kind])
+    p = spawn(fifo_producer, q, kind, n)
+    work, clock = Work(kind, n), Clock()
+    while not work.done:
+        m = q.get(timeout=STALL_S)
+        clock.tick()
+        work.check(m)
+    return finish(p, clock, work)
+
+
+# ---- ipc0cp: an MPMC shared-memory ring of typed objects (JSON metadata + payload) --
+# Used as its README shows. Its pop() (0.1.0) moves the read position past a slot
+# under its lock, then reads the slot without it: a producer may already write
+# there, so once the ring wraps a message can arrive torn; its sentinel check or
+# ours then fails the row, which says so.
+
+def ipc0cp_producer(shm: str, kind: str, n: int) -> None:
+    from ipc0cp import SharedRingBufferProducer
+    work = Work(kind, n)
+    q = SharedRingBufferProducer(shm_name=shm, total_data_bytes=CAPACITY[kind], blocking=True)
+    try:
+        for i in range(n):  # it waits for a consumer to attach before its first push
+            if not q.push(work.payload(i), timeout=STALL_S):
+                raise TimeoutError(f"push {i}: no room for {STALL_S:.0f} s")
+    finally:
+        q.close()  # the consumer's pop returns None (its end of stream) once all is read
+
+
+def run_ipc0cp(kind: str, n: int) -> tuple[int, float]:
+    from ipc0cp import SharedRingBufferConsumer
+    from ipc0cp.logger import disable_logging
+    disable_logging()  # its warnings would go into the report's stderr
+    shm = f"zipc-bench-{os.getpid()}-{kind}"
+    p = spawn(ipc0cp_producer, shm, kind, n)
+    q = retry(lambda: SharedRingBufferConsumer(shm_name=shm, blocking=True, auto_unlink=True))  # once created
+    work, clock = Work(kind, n), Clock()
+    try:
+        while not work.done:
+            m = q.pop(timeout=STALL_S)
+            if m is None:
+                raise RuntimeError(f"end of stream after {work.expect} of {n} messages")
+            clock.tick()
+            work.check(m)
+        result = finish(p, clock, work)
+        extra = q.pop(timeout=STALL_S)
+        if extra is not None:
+            raise RuntimeError(f"a message after the {n}th: {extra!r:.60}")
+        return result
+    finally:
+        q.close()  # the last consumer unlinks the segment and its semaphores
 
 
 # ---- multiprocessing.Queue ---------------------------------------------------------

@@ -15,13 +15,17 @@ class ProducerLayer:
     """send_object and the asyncio sends, over the C send / send_tensor."""
 
     def send_object(self, obj, *, timeout: float | None = None) -> None:
-        """Send bytes, str, JSON-compatible values, NumPy arrays, lists of
-        these, registered types and RawMessage, as typed messages (wire
-        format in docs/ABI.md). TypeError for anything else."""
+        """Send bytes, str, JSON-compatible values, NumPy arrays, PIL images
+        (as their arrays), lists of these, registered types and RawMessage,
+        as typed messages (wire format in docs/ABI.md). TypeError for
+        anything else."""
         if _typed._is_ndarray(obj) and _typed._registered_id(obj) is None:
             return self.send_tensor(obj, timeout=timeout)
         if isinstance(obj, (bytes, bytearray, memoryview)) and _typed._registered_id(obj) is None:
             return self.send(obj, TYPE_BYTES, timeout)
+        image = _typed._pil_array(obj) if _typed._registered_id(obj) is None else None
+        if image is not None:  # a PIL image goes as its array: one copy into the ring
+            return self.send_tensor(image, timeout=timeout)
         type_id, payload = _typed.encode(obj)
         self.send(payload, type_id, timeout)
 

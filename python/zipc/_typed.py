@@ -82,6 +82,16 @@ def _is_ndarray(obj) -> bool:
     return np is not None and isinstance(obj, (np.ndarray, np.generic))  # a scalar goes as 0-d
 
 
+def _pil_array(obj):
+    """A PIL image as the NumPy array np.asarray makes (H x W [x bands]), else None.
+    Images travel as tensors: the receiver gets the array (PIL.Image.fromarray
+    rebuilds L, RGB, RGBA, I;16, F images; a palette is not carried)."""
+    image = sys.modules.get("PIL.Image")  # never imported here: only if the sender has it
+    if image is None or not isinstance(obj, image.Image):
+        return None
+    return _arrays.numpy().asarray(obj)
+
+
 def _json_only(obj) -> bool:
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return _registered_id(obj) is None
@@ -112,6 +122,9 @@ def encode(obj) -> tuple[int, bytes]:
         return TYPE_STR, obj.encode()
     if _is_ndarray(obj):
         return TYPE_TENSOR, tensor_payload(obj)
+    image = _pil_array(obj)
+    if image is not None:
+        return TYPE_TENSOR, tensor_payload(image)
     if isinstance(obj, (list, tuple)) and not _json_only(obj):
         return TYPE_LIST, _encode_list(obj)
     try:

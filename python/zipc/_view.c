@@ -354,6 +354,20 @@ static Py_ssize_t View_len(ViewObject *v) { return v->msg.size; }
 static PyObject *View_get_type(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.type); }
 static PyObject *View_get_size(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLong(v->msg.size); }
 static PyObject *View_get_released(ViewObject *v, void *Py_UNUSED(c)) { return PyBool_FromLong(!v->pinned); }
+static PyObject *View_get_seq(ViewObject *v, void *Py_UNUSED(c)) { return PyLong_FromUnsignedLongLong(v->msg.seq); }
+
+/* A queue's delivery (producer lane, attempt); None for the other kinds. */
+static PyObject *view_delivery(ViewObject *v, bool attempt)
+{
+    unsigned producer, attempts;
+    if (!v->owner->ops->delivery)
+        Py_RETURN_NONE;
+    v->owner->ops->delivery(&v->msg, &producer, &attempts);
+    return PyLong_FromUnsignedLong(attempt ? attempts : producer);
+}
+
+static PyObject *View_get_producer(ViewObject *v, void *Py_UNUSED(c)) { return view_delivery(v, false); }
+static PyObject *View_get_attempt(ViewObject *v, void *Py_UNUSED(c)) { return view_delivery(v, true); }
 
 static PyObject *View_repr(ViewObject *v)
 {
@@ -379,6 +393,14 @@ static PyGetSetDef View_getset[] = {
     {"type_id", (getter)View_get_type, NULL, "The message's 32-bit type id.", NULL},
     {"size", (getter)View_get_size, NULL, "Payload size in bytes.", NULL},
     {"released", (getter)View_get_released, NULL, "True once neither the claim nor any export holds the slot.", NULL},
+    {"seq", (getter)View_get_seq, NULL,
+     "The message's number: on a channel or topic from 0; on a queue in its producer's lane (32 bits, "
+     "wrapping), unique with `producer` while the queue lives.", NULL},
+    {"producer", (getter)View_get_producer, NULL,
+     "Queue: the producer lane that wrote it (Queue.slot of that producer); None for other kinds.", NULL},
+    {"attempt", (getter)View_get_attempt, NULL,
+     "Queue: its delivery attempt, 1, then +1 each time a consumer died holding it (at most 63); "
+     "None for other kinds.", NULL},
     {"tensor", (getter)View_get_tensor, NULL,
      "For a tensor message (code, bits, lanes, shape, strides, data_offset, nbytes), else None.", NULL},
     {NULL},

@@ -1,9 +1,9 @@
 /* zipc._zipc: the endpoint methods every kind shares, the Channel type,
  * error mapping, the blocking-call helper and the module. The topic's
- * Publisher and Subscriber live in _topic.c; views, batches and DLPack in
- * _view.c, reservations in _reserve.c, tensor headers and NumPy arrays in
- * _tensor.c, the built-in C producer in _cproducer.c. See _zipc.h for the
- * lifetime rules. */
+ * Publisher and Subscriber live in _topic.c, the Queue in _queue.c; views,
+ * batches and DLPack in _view.c, reservations in _reserve.c, tensor headers
+ * and NumPy arrays in _tensor.c, the built-in C producer in _cproducer.c.
+ * See _zipc.h for the lifetime rules. */
 #include "_zipc.h"
 
 #include <structmember.h>
@@ -1518,7 +1518,7 @@ PyMODINIT_FUNC PyInit__zipc(void)
         add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
         add_type(m, &ZpReservation_Type, "Reservation") || add_type(m, &ZpPublisher_Type, "Publisher") ||
-        add_type(m, &ZpSubscriber_Type, "Subscriber")) {
+        add_type(m, &ZpSubscriber_Type, "Subscriber") || add_type(m, &ZpQueue_Type, "Queue")) {
         Py_DECREF(m);
         return NULL;
     }

@@ -2,10 +2,10 @@
  *
  * Objects:
  *   Endpoint     the object of one C endpoint: a Channel (either role), a
- *                topic's Publisher (producer) or Subscriber (consumer). One
- *                struct and one set of methods (zp_ep_*) for the three: the
- *                kind's C calls come through its zp_ops. Every method takes
- *                the endpoint's busy flag.
+ *                topic's Publisher (producer) or Subscriber (consumer), a
+ *                Queue member (either role). One struct and one set of
+ *                methods (zp_ep_*) for all: the kind's C calls come through
+ *                its zp_ops. Every method takes the endpoint's busy flag.
  *   View         a message viewed in place (consumer); buffer + DLPack exporter
  *   Batch        the views of one drain
  *   Reservation  a writable slot in the ring (producer); buffer exporter
@@ -68,6 +68,8 @@ typedef struct zp_ops {
     PyObject *(*stats)(struct EndpointObject *self); /* a new dict, or NULL with an exception */
     /* the loss of the last -EOVERFLOW (NULL: the kind never overflows) */
     int (*last_loss)(const void *ep, uint64_t *messages, uint64_t *bytes);
+    /* a viewed message's delivery: producer lane and attempt (NULL: the kind has none) */
+    void (*delivery)(const struct zipc_msg *m, unsigned *producer, unsigned *attempt);
 } zp_ops;
 
 typedef struct EndpointObject {
@@ -361,6 +363,9 @@ PyObject *zp_counters(const char *const *names, const uint64_t *values, size_t n
 
 /* ---- topic (_topic.c) --------------------------------------------------- */
 extern PyTypeObject ZpPublisher_Type, ZpSubscriber_Type;
+
+/* ---- queue (_queue.c) --------------------------------------------------- */
+extern PyTypeObject ZpQueue_Type;
 
 /* ---- module state (zipc._zipc) ------------------------------------------- */
 typedef struct {

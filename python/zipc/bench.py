@@ -6,9 +6,11 @@ messages, 1 KiB float32[256] arrays, 1 MiB float32 arrays); every row of a
 workload sends the same number of distinct messages, and the consumer checks
 every one of them and their count (python/zipc/_bench_work.py says how).
 Transports: zipc (Python to Python, and the C producer of examples/c_producer.c,
-built into the extension), the peers users compare zipc with (tachyon-ipc,
-iceoryx2, pyzmq over ipc://, faster-fifo, multiprocessing.Queue; a peer that is
-not installed gives a "skipped" row saying how to get it), a hand-rolled
+built into the extension; the channel, and the queue's typed put/get as a
+multiprocessing.Queue user writes it), the peers users compare zipc with
+(tachyon-ipc, iceoryx2, pyzmq over ipc://, faster-fifo, ipc0cp,
+multiprocessing.Queue; a peer that is not installed gives a "skipped" row
+saying how to get it), a hand-rolled
 multiprocessing.shared_memory ring, and the same work in one process without
 any transport. Rates are measured by the consumer from its first receive to
 its last check; each row runs in 3 rounds (--quick: 1), round-robin over the
@@ -53,7 +55,7 @@ def runtime() -> dict:
 def peer_versions() -> dict:
     from importlib import metadata
     out = {}
-    for dist in ("tachyon-ipc", "iceoryx2", "pyzmq", "faster-fifo"):
+    for dist in ("tachyon-ipc", "iceoryx2", "pyzmq", "faster-fifo", "ipc0cp"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -138,6 +140,53 @@ def zipc_rows(how: str, batch: int = BATCH):
     return run
 
 
+def queue_producer(name: str, kind: str, n: int, how: str) -> None:
+    work = Work(kind, n)
+    with zipc.Queue.open(name, "producer", lane_capacity=CAPACITY[kind], timeout=10) as q:
+        if how == "put_many":
+            for j in range(0, n, 1024):
+                q.put_many([msg32(i) for i in range(j, min(j + 1024, n))])
+        else:
+            for i in range(n):
+                q.put(work.payload(i))  # message i made as multiprocessing.Queue's row makes it
+
+
+def queue_rows(how: str, get: str):
+    """The row function for zipc.Queue, one producer and one consumer, typed as a
+    multiprocessing.Queue user writes it: the producer put()s (or put_many()s) message
+    i, the consumer get()s objects (copies), get_many()s them, or get(copy=False)s
+    (arrays in place); then the end of the stream."""
+    def run(kind: str, n: int) -> tuple[int, float]:
+        name = f"zipc-bench-{os.getpid()}-{kind}"
+        p = peers.spawn(queue_producer, name, kind, n, how)  # before our endpoint: a fork must not inherit it
+        work, clock = Work(kind, n), Clock()
+        with zipc.Queue.open(name, "consumer", lane_capacity=CAPACITY[kind], timeout=30) as q:
+            if get == "get_many":
+                while not work.done:
+                    objs = q.get_many(work.left(BATCH), timeout=peers.STALL_S)
+                    clock.tick(len(objs))
+                    for obj in objs:
+                        work.check(obj)
+            else:
+                copy = get == "get"
+                while not work.done:
+                    obj = q.get(timeout=peers.STALL_S, copy=copy)
+                    clock.tick()
+                    work.check(obj)
+                    del obj  # copy=False: let its message go
+            result = clock.result(work)
+            try:  # the count: nothing after the n-th message, then the end of the stream
+                extra = q.get(timeout=peers.STALL_S)
+                raise BadMessage(f"a message after the {n}th: {extra!r:.60}")
+            except zipc.PeerGone:
+                pass
+        p.join(peers.STALL_S)
+        if p.exitcode != 0:
+            raise RuntimeError(f"the producer exited with {p.exitcode}")
+        return result
+    return run
+
+
 def run_alone(kind: str, n: int) -> tuple[int, float]:
     """The same work in one process, no transport: make message i, then check it."""
     work, clock = Work(kind, n), Clock()
@@ -162,16 +211,22 @@ def row_table() -> list:
         if kind == "msg32":
             rows += [(kind, "zipc send/recv_many", None, zipc_rows("send")),
                      (kind, "zipc send_many/recv_many (batched)", None, zipc_rows("send_many")),
-                     (kind, "zipc C producer -> recv_many", None, zipc_rows("c"))]
+                     (kind, "zipc C producer -> recv_many", None, zipc_rows("c")),
+                     (kind, "zipc Queue put/get", None, queue_rows("put", "get")),
+                     (kind, "zipc Queue put_many/get_many (batched)", None, queue_rows("put_many", "get_many"))]
         else:
             how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
             rows += [(kind, f"zipc {how}/recv_tensors", None, zipc_rows(how)),
                      (kind, f"zipc {how}/recv_tensor", None, zipc_rows(how, batch=1)),
-                     (kind, "zipc C producer -> recv_tensors", None, zipc_rows("c"))]
+                     (kind, "zipc C producer -> recv_tensors", None, zipc_rows("c")),
+                     (kind, "zipc Queue put/get", None, queue_rows("put", "get")),
+                     (kind, "zipc Queue put/get(copy=False)", None, queue_rows("put", "get_in_place"))]
         rows += [(kind, "tachyon-ipc acquire_tx+flush/drain_batch", "tachyon", peers.run_tachyon),
                  (kind, "iceoryx2 loan+send/receive (busy poll)", "iceoryx2", peers.run_iceoryx2),
                  (kind, "pyzmq ipc:// PUSH/PULL", "pyzmq", peers.run_zmq),
                  (kind, "faster-fifo put/get_many", "faster-fifo", peers.run_fifo),
+                 (kind, "faster-fifo put/get", "faster-fifo", peers.run_fifo_one),
+                 (kind, "ipc0cp push/pop (MPMC shm ring)", "ipc0cp", peers.run_ipc0cp),
                  (kind, "multiprocessing.Queue", None, peers.run_queue),
                  (kind, "shared_memory slots + pipe (hand-rolled)", None, peers.run_shm),
                  (kind, "no transport: make + check, one process", None, run_alone)]
