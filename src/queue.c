@@ -18,6 +18,7 @@
 #include "queue.h"
 
 #define OPEN_RETRY_NS 1000000LL /* a creator holds the lock name: look again after 1 ms */
+#define DOOR_PATIENCE_NS 500000000LL /* a door's handshake: a live helper answers in microseconds */
 
 /* ------------------------------------------------------------------------
  * Layout
@@ -203,7 +204,10 @@ static int join_any(zipc_queue *q, int64_t deadline)
         snprintf(suffix, sizeof(suffix), "#%u", s);
         if (zipc__addr_suffix(&q->addr, suffix, &a))
             return -ENAMETOOLONG;
-        int r = zipc__endpoint_connect_addr(&zipc__queue_kind, q, &a, &q->opts, 0, deadline);
+        /* a door that does not answer within DOOR_PATIENCE_NS (a stuck member): try the next */
+        int64_t patience = zipc__now_ns() + DOOR_PATIENCE_NS;
+        int r = zipc__endpoint_connect_addr(&zipc__queue_kind, q, &a, &q->opts, 0,
+                                            patience < deadline ? patience : deadline);
         if (r == 0)
             return 0;
         if (r == -ENOENT || r == -ECONNREFUSED || r == -EPIPE || r == -ECONNRESET)

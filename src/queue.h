@@ -81,6 +81,7 @@ struct zipc_queue {
     struct zipc__opts opts;
     struct zipc__addr addr;      /* the queue's name; members bind it + "#slot" */
     int lsock;                   /* our door */
+    zipc_queue *next_door;       /* the process's list of doors (closed in a forked child) */
     int stop_fd;
     pthread_t helper;
     bool helper_running;

@@ -142,6 +142,50 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
+/* ------------------------------------------------------------------------
+ * Doors and fork: a child forked without exec inherits every door socket,
+ * and once the member that bound it is gone its name would stay bound by
+ * the child, which never answers. The child closes its copies at once.
+ * ------------------------------------------------------------------------ */
+
+static pthread_mutex_t doors_lock = PTHREAD_MUTEX_INITIALIZER;
+static zipc_queue *doors; /* every open door of this process, through next_door */
+
+static void doors_prepare(void) { pthread_mutex_lock(&doors_lock); }
+static void doors_parent(void) { pthread_mutex_unlock(&doors_lock); }
+static void doors_child(void)
+{
+    for (zipc_queue *q = doors; q; q = q->next_door)
+        if (q->lsock >= 0) {
+            close(q->lsock);
+            q->lsock = -1;
+        }
+    pthread_mutex_unlock(&doors_lock);
+}
+
+static void doors_init(void) { pthread_atfork(doors_prepare, doors_parent, doors_child); }
+
+static void door_register(zipc_queue *q)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, doors_init);
+    pthread_mutex_lock(&doors_lock);
+    q->next_door = doors;
+    doors = q;
+    pthread_mutex_unlock(&doors_lock);
+}
+
+static void door_unregister(zipc_queue *q)
+{
+    pthread_mutex_lock(&doors_lock);
+    for (zipc_queue **p = &doors; *p; p = &(*p)->next_door)
+        if (*p == q) {
+            *p = q->next_door;
+            break;
+        }
+    pthread_mutex_unlock(&doors_lock);
+}
+
 int zipc__queue_helper_start(zipc_queue *q)
 {
     char suffix[16];
@@ -150,6 +194,7 @@ int zipc__queue_helper_start(zipc_queue *q)
     int err = zipc__addr_suffix(&q->addr, suffix, &door);
     if (err || (err = zipc__addr_bind(&door, &q->opts, &q->lsock)))
         return err;
+    door_register(q);
     if ((q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return -errno;
     /* the helper takes no signals: they stay the application's */
@@ -169,8 +214,10 @@ void zipc__queue_helper_stop(zipc_queue *q)
         pthread_join(q->helper, NULL);
         q->helper_running = false;
     }
-    if (q->lsock >= 0)
+    if (q->lsock >= 0) {
+        door_unregister(q);
         close(q->lsock); /* an abstract name: free at once */
+    }
     q->lsock = -1;
     if (q->stop_fd >= 0)
         close(q->stop_fd);

@@ -136,7 +136,11 @@ static void producer_proc(const char *name, int id, long n, uint64_t seed)
     struct zipc_options o = tu_opts(10 * TU_S);
     struct zipc_queue_config cfg = {.lane_capacity = 64 * 1024};
     zipc_queue *q = NULL;
+    int64_t t0 = tu_now_ns();
     if (CHECK_OK(zipc_queue_open(&q, name, ZIPC_ROLE_PRODUCER, &cfg, &o)))
+        while (zipc_queue_producers(q) < PRODUCERS && tu_ms_since(t0) < 10000)
+            tu_sleep_us(1000); /* both attached: one leaving early must not end the stream */
+    if (q)
         for (long k = 0; k < n; k++) {
             /* the producer id rides in the type's top bits: the lane is not the id */
             void *buf;
@@ -222,11 +226,35 @@ static void many_processes(void)
     munmap(b, sizeof(*b));
 }
 
+/* A child forked (no exec) while a member is open does not keep the
+ * member's door: once the member closes, a newcomer is not stuck at it. */
+static void fork_keeps_no_door(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "qfork");
+    struct zipc_options o = tu_opts(3 * TU_S);
+    zipc_queue *c = NULL, *p = NULL;
+    if (!CHECK_OK(zipc_queue_open(&c, name, ZIPC_ROLE_CONSUMER, NULL, &o)))
+        return;
+    pid_t kid = tu_fork();
+    if (kid == 0) {
+        tu_sleep_us(3000000);
+        _exit(0);
+    }
+    zipc_queue_close(c);
+    int64_t t0 = tu_now_ns();
+    CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o));
+    CHECK_MSG(tu_ms_since(t0) < 200 * tu_slack(), "open took %.0f ms", tu_ms_since(t0));
+    zipc_queue_close(p);
+    tu_kill_reap(kid);
+}
+
 int main(void)
 {
     tu_init("queue_basic", 300);
     bad_arguments();
     one_process();
     many_processes();
+    fork_keeps_no_door();
     return tu_finish();
 }
