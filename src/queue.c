@@ -371,15 +371,15 @@ int zipc_queue_get_stats(const zipc_queue *q, struct zipc_queue_stats *st)
     if (q->role == ZIPC_ROLE_PRODUCER) {
         const struct zipc_channel_side *s = &q->lanes[q->slot].ctl->producer;
         /* relaxed: informative counters (§2.5 #2) */
-        st->messages = zipc__load(&s->messages, ZIPC__RELAXED);
+        st->messages = zipc__load(&s->messages, ZIPC__RELAXED) - q->start_messages;
         st->bytes = q->tx.published - q->start_pos;
         st->wakeups = zipc__load(&s->wakeups, ZIPC__RELAXED);
         st->sleeps = zipc__load(&s->sleeps, ZIPC__RELAXED);
     } else {
         const struct zipc_queue_consumer *c = &q->consumers[q->slot];
-        st->messages = q->messages;
-        st->bytes = q->bytes;
-        st->redelivered = q->redelivered;
+        st->messages = zipc__load(&c->messages, ZIPC__RELAXED);
+        st->bytes = zipc__load(&c->bytes, ZIPC__RELAXED);
+        st->redelivered = zipc__load(&c->redelivered, ZIPC__RELAXED);
         st->wakeups = zipc__load(&c->wakeups, ZIPC__RELAXED);
         st->sleeps = zipc__load(&c->sleeps, ZIPC__RELAXED);
     }

@@ -44,6 +44,7 @@ struct lane {
  * release_view gives back the view it is given. */
 struct held {
     uint32_t lane, seq, attempt;
+    uint32_t frame_bytes; /* its ring bytes, for the counters */
 };
 
 struct zipc_queue {
@@ -54,6 +55,7 @@ struct zipc_queue {
     uint64_t freed_pos;
     uint32_t freed_seq;
     uint64_t start_pos;          /* producer: where our first frame went (bytes published since) */
+    uint64_t start_messages;     /* producer: the lane's count when we took it */
     /* consumer */
     uint32_t next_lane;          /* lanes are served in turn from here */
     struct held *held;           /* open views, unordered */
@@ -87,7 +89,6 @@ struct zipc_queue {
     bool helper_running;
     uint64_t reclaimed;
     uint32_t always_active;      /* the waiter's "peer state": a queue has no one peer */
-    uint64_t messages, bytes, redelivered; /* producer's own counts are in its lane */
 };
 _Static_assert(offsetof(struct zipc_queue, tx) == 0, "tx starts the queue");
 

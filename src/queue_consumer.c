@@ -69,6 +69,7 @@ static int deliver(zipc_queue *q, uint32_t lane, uint64_t pos, uint32_t seq, uin
         return -EBADMSG;
     if (held_push(q, lane, seq, attempt))
         return -ENOMEM;
+    q->held[q->nheld - 1].frame_bytes = (uint32_t)(next - pos);
     /* relaxed: the frame is ours and was published before our claim (§2.5 #10) */
     *msg = (struct zipc_msg){.data = (const uint8_t *)f + ZIPC_FRAME_HEADER,
                              .size = zipc__load(&f->size, ZIPC__RELAXED),
@@ -179,7 +180,9 @@ static int take_redelivered(zipc_queue *q, uint32_t li, struct zipc_msg *msg)
                         held_count(q, q->nheld);
                         return 0;
                     }
-                    q->redelivered++;
+                    struct zipc_queue_consumer *me = &q->consumers[q->slot];
+                    zipc__store(&me->redelivered, zipc__load(&me->redelivered, ZIPC__RELAXED) + 1,
+                                ZIPC__RELAXED); /* relaxed: a counter (§2.5 #2) */
                     return 1;
                 }
                 held_count(q, q->nheld);
@@ -291,6 +294,14 @@ static int ready_to_take(void *arg)
  * Releasing
  * ------------------------------------------------------------------------ */
 
+/* Our counters, in our line for tools (single writer: relaxed, §2.5 #2). */
+static void count_release(zipc_queue *q, uint32_t frame_bytes)
+{
+    struct zipc_queue_consumer *me = &q->consumers[q->slot];
+    zipc__store(&me->messages, zipc__load(&me->messages, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
+    zipc__store(&me->bytes, zipc__load(&me->bytes, ZIPC__RELAXED) + frame_bytes, ZIPC__RELAXED);
+}
+
 /* End held view i with `state`, keeping tag, attempt, cancel, holder. */
 static int finish_at(zipc_queue *q, uint32_t i, uint32_t state)
 {
@@ -312,8 +323,11 @@ static int finish_at(zipc_queue *q, uint32_t i, uint32_t state)
     if (state == ZIPC_QCLAIM_REDELIVER)
         __atomic_fetch_add(&l->ctl->redeliver, 1, __ATOMIC_RELAXED); /* relaxed: a hint */
     if (state == ZIPC_QCLAIM_RELEASED)
-        q->messages++;
+        count_release(q, h.frame_bytes);
     zipc__queue_wake_producer(q, h.lane);
+    /* the end of the stream may have waited for this frame: a judge asleep looks again */
+    if (q->nheld == 0 && !zipc__load(&q->ctl->lanes_open, ZIPC__RELAXED)) /* relaxed: a hint */
+        zipc__queue_wake_consumers(q);
     return 0;
 }
 
@@ -344,7 +358,6 @@ int zipc_queue_release_view(zipc_queue *q, const struct zipc_msg *msg)
         return -EINVAL;
     if (q->recv_kept && q->kept.seq == msg->seq && q->kept.end_ == msg->end_)
         q->recv_kept = false;
-    q->bytes += zipc__frame_bytes(msg->size);
     return release_at(q, (uint32_t)i);
 }
 
@@ -433,6 +446,7 @@ int zipc__queue_consumer_bind(zipc_queue *q)
     struct zipc_queue_consumer *me = &q->consumers[q->slot];
     zipc__store(&me->held, 0, ZIPC__SEQ_CST); /* seq_cst: after those claims changed */
     zipc__store(&me->sleeping, 0, ZIPC__RELAXED);
+    me->messages = me->bytes = me->redelivered = 0; /* our counters start here (single writer) */
     struct zipc__waiter *w = &q->wait;
     w->wake_fd = q->fds[consumer_fd(q->slot)];
     w->my_sleeping = &me->sleeping;

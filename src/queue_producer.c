@@ -178,6 +178,7 @@ int zipc__queue_producer_bind(zipc_queue *q)
         return err;
     q->tx.refresh = lane_refresh;
     q->start_pos = tail;
+    q->start_messages = zipc__load(&l->ctl->producer.messages, ZIPC__RELAXED); /* relaxed: a counter */
     struct zipc_channel_side *me = &l->ctl->producer;
     zipc__store(&me->pid, (uint32_t)getpid(), ZIPC__RELAXED); /* informative */
     zipc__store(&me->state, ZIPC_STATE_ACTIVE, ZIPC__RELAXED);
