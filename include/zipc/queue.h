@@ -28,8 +28,9 @@
  *
  * End of stream: once at least one producer has joined, a consumer's view,
  *   drain and recv return -EPIPE when no producer is attached (each closed
- *   or died) and every committed message has been taken and released by a
- *   live consumer. A producer joining later starts a new stream.
+ *   or died) and every committed message has been taken, and released by
+ *   every other consumer (the caller's own open views do not count: they
+ *   stay valid). A producer joining later starts a new stream.
  *
  * Liveness: members are watched with the kernel's own records (a lock held
  *   per member, its pidfd): a dead member is noticed as it dies, by the
@@ -58,9 +59,15 @@
  *   Limits: ZIPC_QUEUE_MAX_PRODUCERS producers and ZIPC_QUEUE_MAX_CONSUMERS
  *     consumers at once (-ENOSPC beyond). Each endpoint holds
  *     1 + ZIPC_QUEUE_MAX_PRODUCERS + ZIPC_QUEUE_MAX_CONSUMERS descriptors
- *     (the segment and one eventfd per member slot) plus its socket.
+ *     (the segment and one eventfd per member slot) plus its socket and
+ *     its helper's: about 15 endpoints per process under the common limit
+ *     of 1024 descriptors (raise it with RLIMIT_NOFILE for more).
  *   Fork: a forked child must not use its parent's endpoint (it has no
- *     helper thread); it opens its own.
+ *     helper thread); it opens its own. The child closes its copies of the
+ *     endpoints' doors at the fork, so it never blocks others from joining.
+ *   A hostile member can also withhold the end of the stream (a consumer
+ *     line's held count, a lanes_open bit): every consumer then waits (its
+ *     timeout) as if a producer were attached.
  */
 #ifndef ZIPC_QUEUE_H
 #define ZIPC_QUEUE_H
@@ -100,7 +107,10 @@ struct zipc_queue_config {
  * with what it left: its committed messages are still delivered, in order.
  * Returns 0, -ENOSPC (as many members of that role as the queue allows),
  * -EINVAL, -ENAMETOOLONG, -ETIMEDOUT, -EPROTO (another ABI), -EBADMSG (a
- * member handed a malformed segment), -EPERM, or a system errno. */
+ * member handed a malformed segment), -EFBIG (the queue's segment exceeds
+ * opts->max_segment: lanes of 32 MiB and more exceed the default 1 GiB),
+ * -EPROTOTYPE (the name is an rpc service), -EPERM, -EINTR (a signal), or a
+ * system errno (-EADDRINUSE only if a hostile member forged the table). */
 int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,
                     const struct zipc_options *opts);
 
@@ -151,8 +161,10 @@ int zipc_queue_send(zipc_queue *q, const void *data, size_t size, uint32_t type,
  * recv:   copy the next message out and release it; -EMSGSIZE (*size set)
  *         leaves it taken and viewed (release_view it, or call recv with a
  *         larger buffer: it returns that same message).
- * -EBADMSG: the queue's shared state is corrupt beyond one lane: the
- *         endpoint is broken (a corrupt lane alone is skipped).
+ * A lane whose shared state makes no sense (a hostile member) is skipped
+ * from then on, silently. release_view, release and recv return -EBADMSG
+ * when the view's claim word was rewritten by another member (the view is
+ * dropped all the same). Blocking calls return -EINTR on a signal.
  */
 int zipc_queue_view(zipc_queue *q, struct zipc_msg *msg, int64_t timeout_ns);
 int zipc_queue_drain(zipc_queue *q, struct zipc_msg *msgs, unsigned max, int64_t timeout_ns);
