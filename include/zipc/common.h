@@ -26,7 +26,7 @@ extern "C" {
 /* The one place the library version is written: CMake, setup.py and
  * zipc_version() derive it from these; Cargo.toml is checked against them. */
 #define ZIPC_VERSION_MAJOR 0
-#define ZIPC_VERSION_MINOR 3
+#define ZIPC_VERSION_MINOR 4
 #define ZIPC_VERSION_PATCH 0
 
 #define ZIPC_TRY ((int64_t)0)
