@@ -40,6 +40,8 @@ EXPECTED = {
     "EOVERFLOW": zipc.Overflow,
     "ESTALE": zipc.Stale,
     "ENOSPC": zipc.Error,
+    "EPROTOTYPE": zipc.Error,
+    "ECONNRESET": zipc.Error,
 }
 
 

@@ -210,6 +210,8 @@ mod tests {
         libc::EACCES,
         libc::ENOTSOCK,
         libc::ECONNREFUSED,
+        libc::EPROTOTYPE,
+        libc::ECONNRESET,
         libc::ENOMEM,
         libc::ENAMETOOLONG,
         libc::EMFILE,
