@@ -1340,7 +1340,7 @@ static void corrupt(struct world *w, uint8_t b, uint64_t v)
     case 6: c->log_size *= 2; break;
     case 7: c->max_consumers = QC - 1; break;
     case 8: c->members_offset = ZIPC_QUEUE_MEMBERS_OFFSET + 64; break;
-    case 9: c->flags = 1u << (1 + v % 31); break;
+    case 9: { uint32_t bit = 1u << (1 + v % 31); c->flags = bit == ZIPC_QUEUE_SEGMENT_RPC ? 1u << 17 : bit; break; } /* unknown (bit 16 marks an rpc service) */
     case 10: t->capacity = ZIPC_QUEUE_SLOTS - 1 - (uint32_t)(v % 60); break;
     case 11: t->slot_size = 32; break;
     case 14: w->announced += ZIPC_PAGE; break; /* told another size than it has */

@@ -22,7 +22,7 @@ use core::ffi::{c_char, c_int, c_uint};
 /// Library version, major.
 pub const ZIPC_VERSION_MAJOR: u32 = 0;
 /// Library version, minor.
-pub const ZIPC_VERSION_MINOR: u32 = 3;
+pub const ZIPC_VERSION_MINOR: u32 = 4;
 /// Library version, patch.
 pub const ZIPC_VERSION_PATCH: u32 = 0;
 
