@@ -967,7 +967,7 @@ static void op_join_bad(struct world *w, struct fz_in *in)
     case 6: c->log_size = (uint32_t)v == saved.log_size ? (uint32_t)v + 1 : (uint32_t)v; break;
     case 7: c->max_producers = c->max_producers + 1 + (uint32_t)(v & 7); break;
     case 8: c->members_offset = v == saved.members_offset ? v + 64 : v; break;
-    default: c->flags |= 2u << (v & 15); break;
+    default: c->flags |= 2u << (v % 15); break; /* unknown bits 1..15 (16 marks an rpc service) */
     }
     w->opens++;
     zipc_queue *q = NULL;
