@@ -18,6 +18,11 @@ static inline struct zipc_rpc_header *rpc_header(const struct zipc_msg *m)
     return (struct zipc_rpc_header *)m->data;
 }
 
+/* The service's queue endpoint in `role` (a client: producer, a worker:
+ * consumer), created if need be. */
+int zipc__rpc_open(zipc_queue **q, const char *name, int role, const struct zipc_rpc_config *cfg,
+                   const struct zipc_options *opts);
+
 /* The header of a request frame of `frame_size` payload bytes, as read once
  * into *h: 0, or -EBADMSG if its fields do not fit the frame. */
 int zipc__rpc_header_check(const struct zipc_rpc_header *shared, uint32_t frame_size, struct zipc_rpc_header *h);

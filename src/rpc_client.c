@@ -34,13 +34,10 @@ int zipc_rpc_connect(zipc_rpc_client **out, const char *name, const struct zipc_
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (cfg && (cfg->reserved[0] || cfg->reserved[1]))
-        return -EINVAL;
-    struct zipc_queue_config qc = {.lane_capacity = cfg ? cfg->lane_capacity : 0};
     zipc_rpc_client *c = calloc(1, sizeof(*c));
     if (!c)
         return -ENOMEM;
-    int err = zipc__queue_open(&c->q, name, ZIPC_ROLE_PRODUCER, &qc, opts, ZIPC_QUEUE_SEGMENT_RPC);
+    int err = zipc__rpc_open(&c->q, name, ZIPC_ROLE_PRODUCER, cfg, opts);
     if (err) {
         free(c);
         return err;

@@ -25,24 +25,32 @@ int zipc__rpc_header_check(const struct zipc_rpc_header *shared, uint32_t frame_
     return 0;
 }
 
+int zipc__rpc_open(zipc_queue **q, const char *name, int role, const struct zipc_rpc_config *cfg,
+                   const struct zipc_options *opts)
+{
+    if (cfg && (cfg->reserved[0] || cfg->reserved[1]))
+        return -EINVAL;
+    struct zipc_queue_config qc = {.lane_capacity = cfg ? cfg->lane_capacity : 0};
+    int err = zipc__queue_open(q, name, role, &qc, opts, ZIPC_QUEUE_SEGMENT_RPC);
+    if (err == 0 && role == ZIPC_ROLE_CONSUMER)
+        (*q)->endless = true; /* clients come and go: a worker never sees an end */
+    return err;
+}
+
 int zipc_rpc_serve(zipc_rpc_worker **out, const char *name, const struct zipc_rpc_config *cfg,
                    const struct zipc_options *opts)
 {
     if (!out)
         return -EINVAL;
     *out = NULL;
-    if (cfg && (cfg->reserved[0] || cfg->reserved[1]))
-        return -EINVAL;
-    struct zipc_queue_config qc = {.lane_capacity = cfg ? cfg->lane_capacity : 0};
     zipc_rpc_worker *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
-    int err = zipc__queue_open(&w->q, name, ZIPC_ROLE_CONSUMER, &qc, opts, ZIPC_QUEUE_SEGMENT_RPC);
+    int err = zipc__rpc_open(&w->q, name, ZIPC_ROLE_CONSUMER, cfg, opts);
     if (err) {
         free(w);
         return err;
     }
-    w->q->endless = true;
     *out = w;
     return 0;
 }
