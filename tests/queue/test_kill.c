@@ -8,7 +8,8 @@
  *   at-most-once: no message twice; missing ones only as many as killed
  *     consumers could hold.
  *   both: no torn message, no hang (every wait is bounded), nothing left
- *     behind (no socket name of the queue once all are gone). */
+ *     behind (no socket name of the queue once all are gone).
+ * ctest-serial */
 #include "testutil.h"
 
 #define NP 4

@@ -6,7 +6,8 @@
  * only as often as killed workers could hold calls; idempotent calls are
  * run again instead; nothing times out (no hang, no call lost); the lanes
  * never run out of room (no frame leaks) though far more calls pass than
- * they hold. */
+ * they hold.
+ * ctest-serial */
 #include "testutil.h"
 
 #define NCLI 4

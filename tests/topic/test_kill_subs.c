@@ -17,7 +17,8 @@
  *     torn bytes unless its release said -ESTALE;
  *   - afterwards the ring is fully reusable: a burst of max-size messages
  *     goes through, the publisher counts 8 subscribers and exactly one death
- *     per trial, and every survivor drains to the end, then gets -EPIPE. */
+ *     per trial, and every survivor drains to the end, then gets -EPIPE.
+ * ctest-serial */
 #include "testutil.h"
 
 #define NSUB 8
