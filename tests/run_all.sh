@@ -23,6 +23,9 @@ JOBS=$(nproc)
 STAGES=${ZIPC_STAGES:-plain python rust clang asan tsan fuzz}
 FUZZ_SECONDS=${ZIPC_FUZZ_SECONDS:-30}
 passed=0 failed=0 skipped=0
+# Why tests failed, repeated just above the last line: CI shows a run's tail.
+DIGEST=$(mktemp)
+trap 'rm -f "$DIGEST"' EXIT
 
 have_clang() { command -v clang >/dev/null 2>&1; }
 
@@ -61,6 +64,13 @@ count_reports() { # stage, [--each], report...
     s_pass=$((s_pass + r_pass)) s_fail=$((s_fail + r_fail)) s_skip=$((s_skip + r_skip))
 }
 
+# Keep a failed run's telling lines (checks, sanitizer reports, timeouts)
+# for the digest printed before the summary.
+digest() { # stage, output
+    { echo "[$1]"; echo "$2" | grep -E '^FAIL |^FAILED |^E  |panicked|Sanitizer|runtime error|SUMMARY|Timeout|watchdog|Test +#.*(Failed|Exception|Timeout)' |
+        head -24; } >>"$DIGEST"
+}
+
 # Run a build's ctest and count its tests from its JUnit report; $WRAP, if
 # set, prefixes ctest.
 run_ctest() { # stage, dir, ctest args...
@@ -74,7 +84,7 @@ run_ctest() { # stage, dir, ctest args...
     out=$(cd "$dir" && ${WRAP:-} ctest --output-on-failure --output-junit "$xml" "$@" 2>&1)
     rc=$?
     count_reports "$stage" --each "$xml"
-    [ $rc -ne 0 ] && echo "$out" | tail -60
+    [ $rc -ne 0 ] && echo "$out" | tail -60 && digest "$stage" "$out"
     if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
         echo "[$stage] ctest exited $rc"
         s_fail=$((s_fail + 1))
@@ -110,7 +120,7 @@ stage_python() {
     out=$($py -m pytest python/tests -q -p no:cacheprovider --junitxml="$xml" 2>&1)
     rc=$?
     echo "$out" | tail -1 | sed 's/^/[python] /'
-    [ $rc -ne 0 ] && echo "$out" | tail -60
+    [ $rc -ne 0 ] && echo "$out" | tail -60 && digest python "$out"
     count_reports python "$xml"
     if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
         echo "[python] pytest exited $rc$([ $rc -eq 5 ] && echo ' (no test collected)')"
@@ -178,6 +188,7 @@ stage_rust() {
     echo "[rust] cargo test: $r_pass passed, $r_fail failed, $r_skip ignored"
     if [ $rc -ne 0 ]; then
         echo "$out" | tail -40
+        digest rust "$out"
         [ "$r_fail" -eq 0 ] && { echo "[rust] cargo test exited $rc"; s_fail=$((s_fail + 1)); }
     elif [ "$r_pass" -eq 0 ]; then
         echo "[rust] cargo test ran no test"; s_fail=$((s_fail + 1))
@@ -250,6 +261,10 @@ for stage in $STAGES; do
     stage_end "$stage"
 done
 echo
+if [ -s "$DIGEST" ]; then
+    echo "== why tests failed (first lines per stage)"
+    cat "$DIGEST"
+fi
 if [ "$skipped" -gt 0 ]; then
     echo "zipc: $passed passed, $failed failed, $skipped skipped"
 else
