@@ -139,13 +139,17 @@ const struct zipc__kind_desc zipc__queue_kind = {
  * Wake-ups shared by the roles and the helper
  * ------------------------------------------------------------------------ */
 
+void zipc__queue_wake_consumer(zipc_queue *q, uint32_t c)
+{
+    /* seq_cst: after the state change that calls for the look (Dekker with arm) */
+    if (zipc__load(&q->consumers[c].sleeping, ZIPC__SEQ_CST) && zipc__xchg(&q->consumers[c].sleeping, 0, ZIPC__SEQ_CST))
+        qwake_fd(q->fds[consumer_fd(c)]);
+}
+
 void zipc__queue_wake_consumers(zipc_queue *q)
 {
     for (uint32_t c = 0; c < QC; c++)
-        /* seq_cst: after the state change that calls for the look (Dekker with arm) */
-        if (zipc__load(&q->consumers[c].sleeping, ZIPC__SEQ_CST) &&
-            zipc__xchg(&q->consumers[c].sleeping, 0, ZIPC__SEQ_CST))
-            qwake_fd(q->fds[consumer_fd(c)]);
+        zipc__queue_wake_consumer(q, c);
 }
 
 void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane)

@@ -128,6 +128,7 @@ int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct 
                      const struct zipc_options *opts, uint32_t segment_flags);
 /* Wake every consumer that may sleep (a lane closed, frames came back). */
 void zipc__queue_wake_consumers(zipc_queue *q);
+void zipc__queue_wake_consumer(zipc_queue *q, uint32_t c); /* c < QC */
 void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane);
 
 /* queue_helper.c */
@@ -145,6 +146,8 @@ uint32_t zipc__queue_reclaim_claims(zipc_queue *q, uint32_t c, uint32_t gen);
  * REDELIVER) by its lane, seq and attempt: 0, -EINVAL (not held), -EBADMSG
  * (our claim was rewritten). */
 int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt, uint32_t state);
+/* Does this consumer hold that view? */
+bool zipc__queue_holds(const zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt);
 /* queue_producer.c / queue_consumer.c: bind our role, leave. */
 int zipc__queue_producer_bind(zipc_queue *q);
 void zipc__queue_producer_leave(zipc_queue *q);

@@ -339,6 +339,11 @@ int zipc__queue_finish(zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t atte
     return i < 0 ? -EINVAL : finish_at(q, (uint32_t)i, state);
 }
 
+bool zipc__queue_holds(const zipc_queue *q, uint32_t lane, uint32_t seq, uint32_t attempt)
+{
+    return held_find(q, lane, seq, attempt) >= 0;
+}
+
 static int consumer_check(const zipc_queue *q)
 {
     if (q->role != ZIPC_ROLE_CONSUMER)

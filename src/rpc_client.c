@@ -18,6 +18,9 @@ struct call {
     uint32_t method;
     int64_t deadline;
     bool delivered;              /* handed out by wait, not released yet */
+    bool part_held;              /* what was handed out is a part of a streamed reply */
+    uint32_t parts;              /* parts of its reply seen */
+    uint32_t part_size, part_type; /* the part handed out, as checked then */
 };
 
 struct zipc_rpc_client {
@@ -173,13 +176,48 @@ static int withdraw(zipc_rpc_client *c, const struct call *call)
     }
 }
 
-/* The reply of call i, if it came: 1 and *r filled. */
+/* The part call i holds, described again from our record. */
+static void describe_part(const zipc_rpc_client *c, const struct call *call, struct zipc_rpc_reply *r)
+{
+    *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .size = call->part_size,
+                                 .type = call->part_type, .method = call->method,
+                                 .flags = ZIPC_RPC_REPLY_MORE, .part = call->parts};
+    if (call->part_size > call->reply_capacity)
+        r->status = -EBADMSG, r->size = 0;
+    else
+        r->data = (const uint8_t *)call->hdr + call->reply_offset;
+}
+
+/* A new part of call i's streamed reply, if one was published: 1 and *r filled. */
+static int part_came(zipc_rpc_client *c, struct call *call, struct zipc_rpc_reply *r)
+{
+    const struct zipc_rpc_header *h = call->hdr;
+    /* acquire: the worker's writes of the part (§2.5 #31) */
+    if (zipc__load(&h->part_sent, ZIPC__ACQUIRE) != call->parts + 1)
+        return 0; /* none new (a counter that jumps is not believed) */
+    call->parts++;
+    /* relaxed: after part_sent's acquire; read once, checked in describe_part */
+    call->part_size = zipc__load(&h->reply_size, ZIPC__RELAXED);
+    call->part_type = zipc__load(&h->reply_type, ZIPC__RELAXED);
+    call->part_held = call->delivered = true;
+    describe_part(c, call, r);
+    return 1;
+}
+
+/* The reply (or the next part) of call i, if it came: 1 and *r filled. */
 static int replied(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r)
 {
     struct call *call = &c->calls[i];
+    if (call->part_held) {
+        describe_part(c, call, r);
+        return 1;
+    }
     uint64_t w = zipc__load(word_of(c, call), ZIPC__ACQUIRE); /* acquire: the worker's reply writes */
-    if (ZIPC_QCLAIM_TAG(w) != call->seq || ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_REPLIED ||
-        (w & ZIPC_QCLAIM_CANCEL))
+    if (ZIPC_QCLAIM_TAG(w) != call->seq || (w & ZIPC_QCLAIM_CANCEL))
+        return 0;
+    if (part_came(c, call, r)) /* before the final reply: a status may end the call while a part is out */
+        return 1;
+    if (ZIPC_QCLAIM_STATE(w) != ZIPC_QCLAIM_REPLIED)
         return 0;
     const struct zipc_rpc_header *h = call->hdr;
     /* relaxed: after the word's acquire; read once, then checked */
@@ -194,6 +232,18 @@ static int replied(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r)
         r->data = (const uint8_t *)h + call->reply_offset;
     call->delivered = true;
     return 1;
+}
+
+/* A part released: the worker may write the next one; the call goes on. */
+static void release_part(zipc_rpc_client *c, struct call *call)
+{
+    /* seq_cst: our reads of the part are over (release, §2.5 #31), and the
+     * worker's sleep flag is loaded after (Dekker with its arm) */
+    zipc__store(&call->hdr->part_taken, call->parts, ZIPC__SEQ_CST);
+    call->part_held = call->delivered = false;
+    uint32_t holder = ZIPC_QCLAIM_SLOT(zipc__load(word_of(c, call), ZIPC__RELAXED)); /* relaxed: whom to wake */
+    if (holder < QC)
+        zipc__queue_wake_consumer(c->q, holder);
 }
 
 /* Call i's deadline has passed: cancelled, reported once as -ETIMEDOUT. */
@@ -284,6 +334,10 @@ int zipc_rpc_reply_release(zipc_rpc_client *c, const struct zipc_rpc_reply *repl
         return reply->data ? -EINVAL : 0; /* a status the service made up (expired): nothing to give back */
     if (!c->calls[i].delivered)
         return -EINVAL;
+    if (c->calls[i].part_held) {
+        release_part(c, &c->calls[i]);
+        return 0;
+    }
     int err = withdraw(c, &c->calls[i]);
     forget(c, (uint32_t)i);
     return err;

@@ -112,7 +112,7 @@ int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t time
             answer(w->q, &m, &h, unwanted);
             continue;
         }
-        if (attempt > 1 && (!(h.flags & ZIPC_RPC_IDEMPOTENT) || attempt > 2)) {
+        if (attempt > 1 && (!(h.flags & ZIPC_RPC_IDEMPOTENT) || attempt > 2 || h.part_sent)) {
             answer(w->q, &m, &h, -ECONNRESET); /* its worker died holding it */
             continue;
         }
@@ -126,30 +126,96 @@ int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t time
     }
 }
 
+/* The shared header of a request this worker holds, or NULL (forged). */
+static struct zipc_rpc_header *held_header(const zipc_rpc_worker *w, const struct zipc_rpc_request *req)
+{
+    if (req->lane_ >= QP || !zipc__queue_holds(w->q, req->lane_, rpc_id_seq(req->id), req->attempt))
+        return NULL;
+    struct zipc_rpc_header *sh = (struct zipc_rpc_header *)((const uint8_t *)req->data - ZIPC_RPC_HEADER);
+    const struct zipc__ring *r = &w->q->lanes[req->lane_].ring;
+    /* a request we hold points into its lane's ring: anything else is forged */
+    if ((const uint8_t *)sh < r->base || (const uint8_t *)sh >= r->base + r->size)
+        return NULL;
+    return sh;
+}
+
+/* 0 if the caller still wants the call, else why not. */
+static int32_t call_still_wanted(const zipc_rpc_worker *w, const struct zipc_rpc_request *req)
+{
+    if (!caller_there(w->q, req->lane_, rpc_id_gen(req->id)))
+        return -ECANCELED;
+    return call_unwanted(w->q, req->lane_, rpc_id_seq(req->id), req->deadline_ns);
+}
+
+/* A part of a streamed reply is out and not released yet. */
+static bool part_out(const struct zipc_rpc_header *sh)
+{
+    /* acquire: the caller's reads of the part are over once it says so (§2.5 #31) */
+    return zipc__load(&sh->part_taken, ZIPC__ACQUIRE) != zipc__load(&sh->part_sent, ZIPC__RELAXED);
+}
+
+static void write_reply_header(struct zipc_rpc_header *sh, size_t size, uint32_t type, int32_t status)
+{
+    /* relaxed: published by the claim word's CAS or part_sent's release store */
+    zipc__store(&sh->reply_size, (uint32_t)size, ZIPC__RELAXED);
+    zipc__store(&sh->status, status, ZIPC__RELAXED);
+    zipc__store(&sh->reply_type, type, ZIPC__RELAXED);
+}
+
 int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
                    int32_t status)
 {
     if (!w || !req || size > req->reply_capacity || status > 0)
         return -EINVAL;
-    if (req->lane_ >= QP)
+    struct zipc_rpc_header *sh = held_header(w, req);
+    if (!sh)
         return -EBADMSG;
-    struct zipc_rpc_header *sh = (struct zipc_rpc_header *)((const uint8_t *)req->data - ZIPC_RPC_HEADER);
-    struct lane *l = &w->q->lanes[req->lane_];
-    /* a request we hold points into its lane's ring: anything else is forged */
-    if ((const uint8_t *)sh < l->ring.base || (const uint8_t *)sh >= l->ring.base + l->ring.size)
-        return -EBADMSG;
-    zipc__store(&sh->reply_size, (uint32_t)size, ZIPC__RELAXED); /* relaxed: published by the CAS */
-    zipc__store(&sh->status, status, ZIPC__RELAXED);
-    zipc__store(&sh->reply_type, type, ZIPC__RELAXED);
+    if (size && part_out(sh))
+        return -EBUSY; /* the caller may still read the room: only a status may go */
+    write_reply_header(sh, size, type, status);
     int err = zipc__queue_finish(w->q, req->lane_, rpc_id_seq(req->id), req->attempt, ZIPC_QCLAIM_REPLIED);
     return err == -EINVAL ? -EBADMSG : err;
+}
+
+struct part_wait {
+    const zipc_rpc_worker *w;
+    const struct zipc_rpc_request *req;
+    const struct zipc_rpc_header *sh;
+};
+
+static int part_released(void *arg)
+{
+    const struct part_wait *x = arg;
+    if (!part_out(x->sh))
+        return 1;
+    return call_still_wanted(x->w, x->req) ? -ECANCELED : 0;
+}
+
+int zipc_rpc_respond_part(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
+                          int64_t timeout_ns)
+{
+    if (!w || !req || size > req->reply_capacity)
+        return -EINVAL;
+    struct zipc_rpc_header *sh = held_header(w, req);
+    if (!sh)
+        return -EBADMSG;
+    if (call_still_wanted(w, req))
+        return -ECANCELED;
+    if (part_out(sh))
+        return -EBUSY; /* the last part was not released (its wait timed out) */
+    write_reply_header(sh, size, type, 0);
+    /* release: the part's bytes and header before its number (§2.5 #31) */
+    zipc__store(&sh->part_sent, zipc__load(&sh->part_sent, ZIPC__RELAXED) + 1, ZIPC__RELEASE);
+    zipc__queue_wake_producer(w->q, req->lane_);
+    struct part_wait x = {.w = w, .req = req, .sh = sh};
+    return zipc__wait(&w->q->wait, part_released, &x, 0, timeout_ns);
 }
 
 int zipc_rpc_cancelled(zipc_rpc_worker *w, const struct zipc_rpc_request *req)
 {
     if (!w || !req || req->lane_ >= QP)
         return -EINVAL;
-    return call_unwanted(w->q, req->lane_, rpc_id_seq(req->id), req->deadline_ns) != 0;
+    return call_still_wanted(w, req) != 0;
 }
 
 zipc_queue *zipc__rpc_worker_queue(zipc_rpc_worker *w) { return w->q; }

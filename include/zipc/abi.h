@@ -19,7 +19,7 @@
 /* Peers must agree on the major version exactly; the minor version only
  * adds meaning to reserved fields, so any minor interoperates. */
 #define ZIPC_ABI_MAJOR 1
-#define ZIPC_ABI_MINOR 2
+#define ZIPC_ABI_MINOR 3
 
 #define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
 #define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45484350495a) /* "ZIPCHELO" */
@@ -480,7 +480,9 @@ struct zipc_rpc_header {
     uint32_t reply_size;     /* worker */
     int32_t status;          /* worker: 0 or a negative errno */
     uint32_t reply_type;     /* worker */
-    uint8_t pad_[ZIPC_RPC_HEADER - 48];
+    uint32_t part_sent;      /* worker: parts of a streamed reply published (1.3) */
+    uint32_t part_taken;     /* client: parts of it released (1.3) */
+    uint8_t pad_[ZIPC_RPC_HEADER - 56];
 };
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, magic) == 0, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, method) == 4, "abi");
@@ -493,6 +495,8 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_capacity) ==
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_size) == 36, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, status) == 40, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_type) == 44, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_sent) == 48, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_taken) == 52, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_rpc_header) == ZIPC_RPC_HEADER, "abi");
 
 /* ---- handshake messages over the Unix stream socket ----------------- */

@@ -39,10 +39,16 @@
  * Contract
  *   Concurrency, blocking, threads, allocation, limits: as zipc/queue.h (a
  *   client is a queue producer, a worker a queue consumer: 32 of each at
- *   once). zipc_rpc_wait and zipc_rpc_next block up to their timeout;
- *   nothing else blocks. A worker may hold any number of requests at once
+ *   once). zipc_rpc_wait, zipc_rpc_next and zipc_rpc_respond_part
+ *   block up to their timeout; nothing else blocks. A worker may hold any number of requests at once
  *   and reply in any order.
- *   Not yet: a reply streamed as several messages (one reply per call).
+ *
+ * Streamed replies
+ *   A worker may answer with parts before the final reply: each
+ *   zipc_rpc_respond_part is seen by the caller's wait as a reply with
+ *   ZIPC_RPC_REPLY_MORE; the worker writes the next part once the caller
+ *   released the previous one (one part in flight: the reply's room is
+ *   reused). zipc_rpc_respond ends the call as for any call.
  */
 #ifndef ZIPC_RPC_H
 #define ZIPC_RPC_H
@@ -62,6 +68,11 @@ typedef struct zipc_rpc_worker zipc_rpc_worker;
 
 enum zipc_rpc_flags {
     ZIPC_RPC_IDEMPOTENT = 1u << 0, /* may run again on another worker if its worker dies */
+};
+
+/* zipc_rpc_reply.flags */
+enum zipc_rpc_reply_flags {
+    ZIPC_RPC_REPLY_MORE = 1u << 0, /* a part of a streamed reply: the call goes on after its release */
 };
 
 /* How a new service is laid out (ignored when it exists already). NULL or
@@ -89,7 +100,11 @@ int zipc_rpc_connect(zipc_rpc_client **out, const char *name, const struct zipc_
  *          -ECONNRESET / -ETIMEDOUT / -ECANCELED from the service). A call's
  *          own deadline passing is -ETIMEDOUT for that call (it is cancelled;
  *          reply->id names it). -EAGAIN / -ETIMEDOUT: no reply yet.
- * reply_release: give the frame back. Every reply must be released.
+ *          A part of a streamed reply has ZIPC_RPC_REPLY_MORE in flags: the
+ *          call stays in flight; its next part or final reply comes after
+ *          the part's release.
+ * reply_release: give the frame back (a part: let the worker go on). Every
+ *          reply and every part must be released.
  * cancel:  the call will not be answered (-EINVAL if it is not in flight).
  */
 struct zipc_rpc_reply {
@@ -99,6 +114,8 @@ struct zipc_rpc_reply {
     uint32_t type;      /* the worker's reply type */
     int32_t status;     /* 0 or a negative errno */
     uint32_t method;
+    uint32_t flags;     /* enum zipc_rpc_reply_flags */
+    uint32_t part;      /* a part's number (1, 2, ...), 0 for the final reply */
 };
 
 int zipc_rpc_reserve(zipc_rpc_client *c, size_t size, size_t reply_capacity, void **buf, int64_t timeout_ns);
@@ -121,6 +138,14 @@ int zipc_rpc_client_close(zipc_rpc_client *c);
  * respond: the reply, written at req->reply (up to req->reply_capacity bytes),
  *          with a status and a type; -EBADMSG if req is not held by this
  *          worker. A cancelled call's reply is dropped (0 all the same).
+ * respond_part: one part of a streamed reply (not the final one), written
+ *          at req->reply like a reply (up to req->reply_capacity bytes).
+ *          Publishes it, then waits (timeout_ns) until the caller released
+ *          it: on 0 the room is free for the next part or the final reply.
+ *          -ECANCELED: the caller cancelled, left or passed the deadline;
+ *          -ETIMEDOUT: not released in time (the part stays out: only a
+ *          status-only final reply may follow, a reply with bytes is
+ *          -EBUSY). Either way, end the call with zipc_rpc_respond.
  * cancelled: 1 if the caller cancelled the call or its deadline passed.
  */
 struct zipc_rpc_request {
@@ -139,6 +164,8 @@ struct zipc_rpc_request {
 int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t timeout_ns);
 int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
                    int32_t status);
+int zipc_rpc_respond_part(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
+                          int64_t timeout_ns);
 int zipc_rpc_cancelled(zipc_rpc_worker *w, const struct zipc_rpc_request *req);
 int zipc_rpc_worker_fd(zipc_rpc_worker *w);
 int zipc_rpc_worker_interrupt(zipc_rpc_worker *w);

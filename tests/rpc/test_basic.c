@@ -3,7 +3,8 @@
  * dies holding calls fails them (-ECONNRESET) or has them run once more
  * (idempotent); a client that dies leaves its lane to the next; forged ids
  * and handles fail alone; 8 client and 2 worker processes with random
- * service times.
+ * service times; streamed replies (parts in order, flow control, cancel and
+ * a worker's death mid-stream).
  * ctest-labels: threads */
 #include "testutil.h"
 
@@ -326,6 +327,137 @@ static void many_processes(void)
         CHECK_CHILD(workers[i], 20000);
 }
 
+
+/* ---- streamed replies ------------------------------------------------------------ */
+
+static uint64_t part_of(uint64_t v, uint32_t k) { return answer_of(v * 100 + k); }
+
+/* The streaming worker process: method 1 streams v parts then the final
+ * reply; 2 publishes a part nobody releases, then may only end with a status;
+ * 3 streams until the caller cancels (tells the pipe 'C'); 4 dies after two
+ * parts. */
+static void stream_worker(const char *name, int fd)
+{
+    struct zipc_options o = tu_opts(5 * TU_S);
+    zipc_rpc_worker *w = NULL;
+    if (!CHECK_OK(zipc_rpc_serve(&w, name, NULL, &o)))
+        tu_child_exit();
+    tu_notify(fd);
+    for (;;) {
+        struct zipc_rpc_request req;
+        if (!CHECK_OK(zipc_rpc_next(w, &req, 10 * TU_S)))
+            break;
+        uint64_t v = 0, a;
+        memcpy(&v, req.data, 8);
+        uint32_t k = 1;
+        int err = 0;
+        for (; req.method != 2 && (req.method != 1 || k <= v) && (req.method != 4 || k <= 2); k++) {
+            a = part_of(v, k);
+            memcpy(req.reply, &a, 8);
+            if ((err = zipc_rpc_respond_part(w, &req, 8, k, 5 * TU_S)))
+                break;
+        }
+        if (req.method == 4)
+            raise(SIGKILL); /* two parts out, the final reply never */
+        if (req.method == 2) {
+            CHECK_ERR(zipc_rpc_respond_part(w, &req, 8, 1, 100 * TU_MS), -ETIMEDOUT);
+            CHECK_ERR(zipc_rpc_respond(w, &req, 8, 0, 0), -EBUSY); /* the part is still read */
+            CHECK_OK(zipc_rpc_respond(w, &req, 0, 0, -EIO));       /* a status goes */
+            continue;
+        }
+        if (req.method == 3) {
+            if (CHECK_ERR(err, -ECANCELED))
+                tu_notify(fd);
+            CHECK_OK(zipc_rpc_respond(w, &req, 0, 0, -ECANCELED));
+            continue;
+        }
+        CHECK_OK(err);
+        a = answer_of(v);
+        memcpy(req.reply, &a, 8);
+        CHECK_OK(zipc_rpc_respond(w, &req, 8, 0, 0));
+    }
+    zipc_rpc_worker_close(w);
+    tu_child_exit();
+}
+
+/* The next reply of `id`: a part numbered `part` (0: the final reply). */
+static bool next_reply(zipc_rpc_client *c, uint64_t id, uint32_t part, struct zipc_rpc_reply *r)
+{
+    return CHECK_OK(zipc_rpc_wait(c, id, r, 5 * TU_S)) &&
+           CHECK_MSG(r->id == id && r->part == part && (r->flags == ZIPC_RPC_REPLY_MORE) == (part > 0),
+                     "reply part %u flags %u, expected part %u", r->part, r->flags, part);
+}
+
+static void streamed_replies(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "rpcs");
+    struct zipc_options o = tu_opts(5 * TU_S);
+    int pipefd[2];
+    CHECK_OK(pipe(pipefd));
+    pid_t pid = tu_fork();
+    if (pid == 0)
+        stream_worker(name, pipefd[1]);
+    zipc_rpc_client *c = NULL;
+    struct zipc_rpc_reply r;
+    uint64_t id, v = 5, got;
+    if (!CHECK_MSG(tu_await(pipefd[0], 5000), "the worker serves") || !CHECK_OK(zipc_rpc_connect(&c, name, NULL, &o)))
+        goto out;
+    /* parts in order, each numbered, then the final reply */
+    CHECK_OK(zipc_rpc_call(c, &v, 8, 1, 0, 64, ZIPC_FOREVER, &id));
+    for (uint32_t k = 1; k <= v && next_reply(c, id, k, &r); k++) {
+        memcpy(&got, r.data, 8);
+        CHECK(got == part_of(v, k) && r.size == 8 && r.type == k && r.status == 0);
+        struct zipc_rpc_reply again;
+        if (k == 2 && CHECK_OK(zipc_rpc_wait(c, id, &again, 0))) /* asked again: the part held */
+            CHECK(again.part == 2 && again.data == r.data);
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    }
+    if (next_reply(c, id, 0, &r)) {
+        memcpy(&got, r.data, 8);
+        CHECK(got == answer_of(v) && r.status == 0);
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    }
+    /* a part held past the worker's patience: the call ends with a status after it */
+    CHECK_OK(zipc_rpc_call(c, &v, 8, 2, 0, 64, ZIPC_FOREVER, &id));
+    if (next_reply(c, id, 1, &r)) {
+        tu_sleep_us(300000);
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+        if (next_reply(c, id, 0, &r)) {
+            CHECK_EQ(r.status, -EIO);
+            CHECK_OK(zipc_rpc_reply_release(c, &r));
+        }
+    }
+    /* cancelled mid-stream: the worker's next part says so */
+    CHECK_OK(zipc_rpc_call(c, &v, 8, 3, 0, 64, ZIPC_FOREVER, &id));
+    for (uint32_t k = 1; k <= 3 && next_reply(c, id, k, &r); k++)
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    CHECK_OK(zipc_rpc_cancel(c, id));
+    CHECK_MSG(tu_await(pipefd[0], 5000), "the worker saw the cancel");
+    CHECK_EQ(zipc_rpc_in_flight(c), 0);
+    /* the worker dies mid-stream: the call fails, though idempotent (its parts went out) */
+    CHECK_OK(zipc_rpc_call(c, &v, 8, 4, ZIPC_RPC_IDEMPOTENT, 64, ZIPC_FOREVER, &id));
+    for (uint32_t k = 1; k <= 2 && next_reply(c, id, k, &r); k++)
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    CHECK(tu_wait(pid, 5000) >= 0);
+    pid = 0;
+    struct wctx wc = {.name = name, .hold = 1};
+    pthread_t t;
+    pthread_create(&t, NULL, worker_thread, &wc);
+    if (next_reply(c, id, 0, &r)) {
+        CHECK_EQ(r.status, -ECONNRESET);
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    }
+    __atomic_store_n(&wc.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(t, NULL);
+out:
+    if (pid)
+        tu_kill_reap(pid);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    zipc_rpc_client_close(c);
+}
+
 int main(void)
 {
     tu_init("rpc_basic", 300);
@@ -334,5 +466,6 @@ int main(void)
     worker_dies();
     client_dies();
     many_processes();
+    streamed_replies();
     return tu_finish();
 }
