@@ -262,7 +262,7 @@ static void client_dies(void)
 }
 
 /* 8 client processes x many calls in flight, 2 worker processes with random service times. */
-#define NCLIENTS 8
+#define NCLIENTS 8 /* each with up to 1000 calls in flight */
 static void many_processes(void)
 {
     char name[TU_NAME_MAX];
@@ -299,7 +299,7 @@ static void many_processes(void)
             if (CHECK_OK(zipc_rpc_connect(&c, name, NULL, &o))) {
                 long issued = 0, done = 0;
                 while (done < calls) {
-                    while (issued < calls && zipc_rpc_in_flight(c) < 100) {
+                    while (issued < calls && zipc_rpc_in_flight(c) < 1000) {
                         uint64_t v = (uint64_t)i << 40 | (uint64_t)issued++, id;
                         if (!CHECK_OK(zipc_rpc_call(c, &v, 8, 0, 0, 64, 20 * TU_S, &id)))
                             break;

@@ -151,7 +151,7 @@ int main(void)
     pid_t kids[NCLI + NWRK];
     for (int i = 0; i < NCLI + NWRK; i++)
         kids[i] = start(name, b, i);
-    long kills = tu_scaled(500, 40), worker_kills = 0;
+    long kills = tu_scaled(1000, 40), worker_kills = 0;
     uint64_t rng = tu_seed;
     for (long t = 0; t < kills; t++) {
         tu_sleep_us((long)tu_below(&rng, 5000));
