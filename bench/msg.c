@@ -5,14 +5,23 @@
 
 #include "transport.h"
 
+/* Four sums of every fourth word: independent additions run side by side
+ * (one chain of them costs ~4x as much at 1 MiB: the check would be what a
+ * big row measures, and the Rust rows' sum is vectorised). */
 uint64_t msg_words_sum(const uint8_t *p, size_t size)
 {
-    uint64_t s = 0, w;
-    for (size_t i = 0; i < size; i += 8) {
+    uint64_t s[4] = {0}, w;
+    size_t i = 0;
+    for (; i + 32 <= size; i += 32)
+        for (int k = 0; k < 4; k++) {
+            memcpy(&w, p + i + 8 * k, sizeof(w));
+            s[k] += w;
+        }
+    for (; i < size; i += 8) {
         memcpy(&w, p + i, sizeof(w));
-        s += w;
+        s[0] += w;
     }
-    return s;
+    return s[0] + s[1] + s[2] + s[3];
 }
 
 int msg_source(const char *what, size_t size, uint64_t seed, uint8_t **src, uint64_t *base)

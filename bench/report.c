@@ -511,12 +511,19 @@ static void peers_rpc_human(FILE *f, const struct ext_rows *x)
                "fl         calls in flight; GB/s: request bytes per second\n"
                "zipc-rpc   p50 / the channel's 32 B rtt p50 (zipc row above, same child run): %s "
                "(target <= 1.3x)\n", vc);
-    for (size_t i = 0; i < x->n; i++) { /* each peer says what its round trip is */
+    fprintf(f, "round trip as each peer's rtt row did it:\n");
+    for (size_t i = 0; i < x->n; i++) { /* each peer says what its round trip is, wrapped at ~100 */
         char name[64], what[600];
         ext_field(x->rows[i], "round_trip", what, sizeof(what));
         ext_field(x->rows[i], "name", name, sizeof(name));
-        if (what[0])
-            fprintf(f, "%-13s %s\n", name, what);
+        int col = what[0] ? fprintf(f, "  %-12s", name) : 0;
+        for (char *w = strtok(what, " "); w; w = strtok(NULL, " ")) {
+            if (col + 1 + (int)strlen(w) > 100)
+                col = fprintf(f, "\n  %-12s", "");
+            col += fprintf(f, " %s", w);
+        }
+        if (col)
+            fputc('\n', f);
     }
 }
 
