@@ -385,7 +385,8 @@ static void progress(unsigned round, const struct bench_opts *o, const struct ro
     if (r->inflight)
         snprintf(subs, sizeof(subs), "x%u", r->inflight);
     fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B %-7s ", round + 1, o->rounds, r->name,
-            r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : "stream", r->size, subs);
+            r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : r->inflight ? "calls" : "stream",
+            r->size, subs);
 }
 
 /* Every row runs in o->rounds parts, round-robin over the table: a noisy
@@ -610,7 +611,8 @@ int zipc_bench_main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {
             fprintf(stderr, "zipc bench: %s %s %zu B (%u subscribers) failed: %s\n", rows[i].name,
-                    rows[i].kind == KIND_RTT ? "rtt" : rows[i].kind == KIND_TOPIC ? "pubsub" : "stream",
+                    rows[i].kind == KIND_RTT ? "rtt" : rows[i].kind == KIND_TOPIC ? "pubsub"
+                                                     : rows[i].inflight ? "calls" : "stream",
                     rows[i].size, rows[i].subs, rows[i].error);
             status = 1;
         }

@@ -131,7 +131,7 @@ fn plan() -> Vec<Row> {
     }
     for (kind, req, reply, inflight) in RPC_ROWS {
         for name in ["zipc-rpc", "tachyon-rpc", "iceoryx2-rpc"] {
-            rows.push(Row { inflight, reply, skipped: rpc_skipped(name, inflight), ..row(name, kind, req) });
+            rows.push(Row { inflight, reply, ..row(name, kind, req) });
         }
     }
     // --rows rpc keeps the channel's round trip: zipc-rpc's is judged against it.
@@ -140,11 +140,6 @@ fn plan() -> Vec<Row> {
     rows
 }
 
-/// Why a peer cannot run an rpc row (None: it can, or it is not built in).
-fn rpc_skipped(name: &str, inflight: usize) -> Option<&'static str> {
-    let _ = inflight;
-    skipped(name)
-}
 
 #[derive(PartialEq)]
 enum Family {
