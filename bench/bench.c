@@ -39,6 +39,14 @@ static const char USAGE[] =
     "streaming row (--rows queue keeps it) for the ratio. Each row says how\n"
     "many processes shared how many CPUs.\n"
     "\n"
+    "The rpc rows: one client (this process) and one worker process on one\n"
+    "service, on the two CPUs: 32 B request -> 32 B reply round trips (one call\n"
+    "in flight, p50/p99), calls/s with 16 calls in flight, and 1 MiB -> 1 KiB\n"
+    "with 4 in flight (calls/s, GB/s); every reply derived from its request\n"
+    "and checked; with the channel's 32 B rtt row (--rows rpc keeps it) for the\n"
+    "ratio. bench/peers measures Tachyon RPC and iceoryx2 request-response the\n"
+    "same way.\n"
+    "\n"
     "Every row runs in 4 rounds (--quick: 1), round-robin over the table, so a\n"
     "noisy spell of a shared machine hits all rows alike. The C rows take ~30 s.\n"
     "\n"
@@ -200,19 +208,25 @@ struct plan_row {
     uint64_t iters;             /* rtt: round trips in all; topic: cost bursts */
     unsigned subs;              /* topic rows: subscriber processes */
     unsigned producers, consumers; /* queue rows */
+    unsigned inflight;          /* rpc rows: calls in flight */
+    size_t reply;               /* rpc rows: reply bytes (size: the request's) */
 };
 
 static const size_t STREAM_SIZES[] = {32, 64 * 1024, 1024 * 1024};
 
 /* rtt: 4 rows (+ zipc-cpp); stream: per size 4 transports + memcpy from 64 KiB (+ zipc-cpp and
  * the floor at 32 B); topic: rtt with 1 subscriber, then 2 sizes x 4 subscriber counts; queue:
- * 3 sizes x 3 member counts. */
-#define MAX_ROWS 48
+ * 3 sizes x 3 member counts; rpc: rtt and 2 rates. */
+#define MAX_ROWS 52
 
 static const unsigned TOPIC_SUBS[] = {1, 2, 4, 8};
 static const size_t TOPIC_SIZES[] = {32, 1024 * 1024};
 static const unsigned QUEUE_MEMBERS[] = {1, 2, 4}; /* producers, and as many consumers */
 static const size_t QUEUE_SIZES[] = {32, 1024, 1024 * 1024};
+/* The rpc rows' calls in flight: the rate of small calls, and of big ones
+ * (4 x 1 MiB: the worker reads one while the client writes the next). */
+#define RPC_INFLIGHT 16
+#define RPC_BIG_INFLIGHT 4
 
 /* --rows: the row's name contains one of the comma-separated words. */
 static bool row_wanted(const struct bench_opts *o, const char *name)
@@ -229,7 +243,7 @@ static bool row_wanted(const struct bench_opts *o, const char *name)
 
 static const char *plan_name(const struct plan_row *p)
 {
-    return p->subs ? "topic" : p->producers ? "queue" : p->t ? p->t->name : "memcpy";
+    return p->inflight ? "rpc" : p->subs ? "topic" : p->producers ? "queue" : p->t ? p->t->name : "memcpy";
 }
 
 /* The queue rows: after the topic rows, in the same rounds. */
@@ -239,7 +253,7 @@ static size_t plan_queue(struct plan_row *p)
     for (size_t s = 0; s < sizeof(QUEUE_SIZES) / sizeof(QUEUE_SIZES[0]); s++)
         for (size_t i = 0; i < sizeof(QUEUE_MEMBERS) / sizeof(QUEUE_MEMBERS[0]); i++)
             p[n++] = (struct plan_row){NULL, KIND_STREAM, QUEUE_SIZES[s], 0, 0, QUEUE_MEMBERS[i],
-                                       QUEUE_MEMBERS[i]};
+                                       QUEUE_MEMBERS[i], 0, 0};
     return n;
 }
 
@@ -249,14 +263,29 @@ static bool queue_reference(const struct plan_row *p)
     return p->t == &transport_zipc && p->kind == KIND_STREAM && p->size == 32;
 }
 
+/* The rpc rows: after the queue rows, in the same rounds. */
+static size_t plan_rpc(const struct bench_opts *o, struct plan_row *p)
+{
+    p[0] = (struct plan_row){NULL, KIND_RTT, 32, o->shm_iters, 0, 0, 0, 1, 32};
+    p[1] = (struct plan_row){NULL, KIND_STREAM, 32, 0, 0, 0, 0, RPC_INFLIGHT, 32};
+    p[2] = (struct plan_row){NULL, KIND_STREAM, 1024 * 1024, 0, 0, 0, 0, RPC_BIG_INFLIGHT, 1024};
+    return 3;
+}
+
+/* The channel row the rpc round trip is judged against: kept with it. */
+static bool rpc_reference(const struct plan_row *p)
+{
+    return p->t == &transport_zipc && p->kind == KIND_RTT && p->size == 32;
+}
+
 /* The topic rows: after the channel rows, in the same rounds. */
 static size_t plan_topic(const struct bench_opts *o, struct plan_row *p)
 {
     size_t n = 0;
-    p[n++] = (struct plan_row){NULL, KIND_RTT, BENCH_RTT_SIZE, o->shm_iters, 1, 0, 0};
+    p[n++] = (struct plan_row){NULL, KIND_RTT, BENCH_RTT_SIZE, o->shm_iters, 1, 0, 0, 0, 0};
     for (size_t s = 0; s < sizeof(TOPIC_SIZES) / sizeof(TOPIC_SIZES[0]); s++)
         for (size_t i = 0; i < sizeof(TOPIC_SUBS) / sizeof(TOPIC_SUBS[0]); i++)
-            p[n++] = (struct plan_row){NULL, KIND_TOPIC, TOPIC_SIZES[s], o->topic_bursts, TOPIC_SUBS[i], 0, 0};
+            p[n++] = (struct plan_row){NULL, KIND_TOPIC, TOPIC_SIZES[s], o->topic_bursts, TOPIC_SUBS[i], 0, 0, 0, 0};
     return n;
 }
 
@@ -264,13 +293,13 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
 {
     /* Shared-memory round trips take ~0.2 us, pipe and Unix ~50 us: each
      * gets as many as fit its share of the time budget. */
-    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
+    const struct plan_row rtt[] = {{&transport_zipc, KIND_RTT, 32, o->shm_iters, 0, 0, 0, 0, 0},
 #ifdef ZIPC_BENCH_CPP
-                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
+                                   {&transport_zipc_cpp, KIND_RTT, 32, o->shm_iters, 0, 0, 0, 0, 0},
 #endif
-                                   {&transport_floor, KIND_RTT, 32, o->shm_iters, 0, 0, 0},
-                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters, 0, 0, 0},
-                                   {&transport_unix, KIND_RTT, 32, o->fd_iters, 0, 0, 0}};
+                                   {&transport_floor, KIND_RTT, 32, o->shm_iters, 0, 0, 0, 0, 0},
+                                   {&transport_pipe, KIND_RTT, 32, o->fd_iters, 0, 0, 0, 0, 0},
+                                   {&transport_unix, KIND_RTT, 32, o->fd_iters, 0, 0, 0, 0, 0}};
     const struct transport *stream[] = {&transport_zipc, &transport_zipc_batch, &transport_pipe,
                                         &transport_unix};
     size_t n = 0;
@@ -278,23 +307,25 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
         p[n++] = rtt[i];
     for (size_t s = 0; s < sizeof(STREAM_SIZES) / sizeof(STREAM_SIZES[0]); s++) {
         for (size_t i = 0; i < 4; i++) {
-            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0};
+            p[n++] = (struct plan_row){stream[i], KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0, 0, 0};
 #ifdef ZIPC_BENCH_CPP /* the C++ binding's cost: next to the zipc row it is judged against */
             if (stream[i] == &transport_zipc && STREAM_SIZES[s] == 32)
-                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0, 0, 0, 0};
+                p[n++] = (struct plan_row){&transport_zipc_cpp, KIND_STREAM, 32, 0, 0, 0, 0, 0, 0};
 #endif
         }
         if (STREAM_SIZES[s] == 32) /* the streaming floor: records of one cache line */
-            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0, 0, 0, 0};
+            p[n++] = (struct plan_row){&transport_floor, KIND_STREAM, 32, 0, 0, 0, 0, 0, 0};
         if (STREAM_SIZES[s] >= 64 * 1024)
-            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0};
+            p[n++] = (struct plan_row){NULL, KIND_STREAM, STREAM_SIZES[s], 0, 0, 0, 0, 0, 0};
     }
     n += plan_topic(o, p + n);
     n += plan_queue(p + n);
-    bool queue = row_wanted(o, "queue");
+    n += plan_rpc(o, p + n);
+    bool queue = row_wanted(o, "queue"), rpc = row_wanted(o, "rpc");
     size_t kept = 0;
     for (size_t i = 0; i < n; i++)
-        if (row_wanted(o, plan_name(&p[i])) || (queue && queue_reference(&p[i])))
+        if (row_wanted(o, plan_name(&p[i])) || (queue && queue_reference(&p[i])) ||
+            (rpc && rpc_reference(&p[i])))
             p[kept++] = p[i];
     return kept;
 }
@@ -304,6 +335,9 @@ static size_t make_plan(const struct bench_opts *o, struct plan_row *p)
 static int run_part(const struct plan_row *p, const struct bench_opts *o, int64_t *samples,
                     uint64_t done, struct part *out)
 {
+    if (p->inflight)
+        return run_rpc(p->size, p->reply, p->inflight, p->kind == KIND_RTT ? p->iters / o->rounds : 0,
+                       o->stream_s / o->rounds, o, samples + done, out);
     if (p->producers)
         return run_queue(p->producers, p->consumers, p->size, o->stream_s / o->rounds, o, out);
     if (p->subs && p->kind == KIND_RTT)
@@ -348,8 +382,11 @@ static void progress(unsigned round, const struct bench_opts *o, const struct ro
         snprintf(subs, sizeof(subs), "%u sub%s", r->subs, r->subs == 1 ? "" : "s");
     if (r->producers)
         snprintf(subs, sizeof(subs), "%uP%uC", r->producers, r->consumers);
+    if (r->inflight)
+        snprintf(subs, sizeof(subs), "x%u", r->inflight);
     fprintf(stderr, "\r[round %u/%u] %-10s %-6s %7zu B %-7s ", round + 1, o->rounds, r->name,
-            r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : "stream", r->size, subs);
+            r->kind == KIND_RTT ? "rtt" : r->kind == KIND_TOPIC ? "pubsub" : r->inflight ? "calls" : "stream",
+            r->size, subs);
 }
 
 /* Every row runs in o->rounds parts, round-robin over the table: a noisy
@@ -364,7 +401,8 @@ static size_t run_all(const struct bench_opts *o, struct row *rows, bool show)
         rows[i] = (struct row){.name = plan_name(&plan[i]), .kind = plan[i].kind,
                                .size = plan[i].size, .ok = true, .sleeps = -1, .wakeups = -1,
                                .subs = plan[i].subs, .producers = plan[i].producers,
-                               .consumers = plan[i].consumers, .zipc_speedup = NAN, .memcpy_ratio = NAN,
+                               .consumers = plan[i].consumers, .inflight = plan[i].inflight,
+                               .reply = plan[i].reply, .zipc_speedup = NAN, .memcpy_ratio = NAN,
                                .cost_ns = NAN, .sub_min_per_s = NAN};
         size_t bytes = plan[i].iters * sizeof(int64_t);
         if (plan[i].iters && !(samples[i] = malloc(bytes)))
@@ -440,7 +478,7 @@ static void add_ratios(struct row *rows, size_t n)
         struct row *r = &rows[i];
         const struct row *z = find_row(rows, n, "zipc", r->kind, r->size);
         const struct row *m = find_row(rows, n, "memcpy", KIND_STREAM, r->size);
-        if (!r->ok)
+        if (!r->ok || (r->inflight && r->kind != KIND_RTT)) /* an rpc rate: no channel row alike */
             continue;
         if (z && r->kind == KIND_RTT)
             r->zipc_speedup = (double)r->rtt.p50 / (double)z->rtt.p50;
@@ -534,6 +572,14 @@ static size_t judge(const struct row *rows, size_t n, struct target *t)
         snprintf(p->detail, sizeof(p->detail), "channel %.2fx as fast (%.2f vs %.2f M msgs/s)", p->value,
                  ch->msgs_per_s / 1e6, q->msgs_per_s / 1e6);
     p++;
+    /* The rpc: a call's round trip costs at most 1.3x the channel's echo. */
+    const struct row *rc = find_row(rows, n, "rpc", KIND_RTT, 32);
+    judge_one(p, "rpc 32 B p50 <= 1.3x channel rtt", "rpc", "x channel", 1.3, AT_MOST, rc && z,
+              rc && z ? (double)rc->rtt.p50 / (double)z->rtt.p50 : NAN);
+    if (p->known)
+        snprintf(p->detail, sizeof(p->detail), "%.2fx (rpc p50 %lld ns, channel rtt p50 %lld ns)", p->value,
+                 (long long)rc->rtt.p50, (long long)z->rtt.p50);
+    p++;
     return (size_t)(p - t);
 }
 
@@ -565,7 +611,8 @@ int zipc_bench_main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {
             fprintf(stderr, "zipc bench: %s %s %zu B (%u subscribers) failed: %s\n", rows[i].name,
-                    rows[i].kind == KIND_RTT ? "rtt" : rows[i].kind == KIND_TOPIC ? "pubsub" : "stream",
+                    rows[i].kind == KIND_RTT ? "rtt" : rows[i].kind == KIND_TOPIC ? "pubsub"
+                                                     : rows[i].inflight ? "calls" : "stream",
                     rows[i].size, rows[i].subs, rows[i].error);
             status = 1;
         }

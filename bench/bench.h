@@ -12,6 +12,8 @@
  *   report.c       the human table and the JSON object
  *   topic.c        the topic rows: one publisher, N subscriber processes
  *   queue.c        the queue rows: P producer and C consumer processes
+ *   rpc.c          the rpc rows: one client and one worker process
+ *   msg.c          the topic, queue and rpc rows' source messages, checksums
  *   external.c     rows of other languages' benchmarks, run as children:
  *                  python3 -m zipc.bench, the Rust crate's example bench,
  *                  bench/peers (zipc-peers: Tachyon and iceoryx2, same harness) */
@@ -106,6 +108,10 @@ struct row {
     /* queue rows (producers > 0): KIND_STREAM, every consumer's messages in one window */
     unsigned producers, consumers;
     unsigned cpus;             /* CPUs its processes ran on (shared when fewer than them) */
+    /* rpc rows (inflight > 0): rtt (one call in flight) or KIND_STREAM (a rate
+     * of calls: messages are calls); size is the request's */
+    unsigned inflight;         /* calls in flight */
+    size_t reply;              /* reply bytes */
 };
 
 /* ---- machine (machine.c) ------------------------------------------------ */
@@ -203,6 +209,15 @@ int run_topic(unsigned subs, size_t size, const struct bench_opts *o, int64_t *c
  * exactly once. */
 int run_queue(unsigned producers, unsigned consumers, size_t size, double seconds, const struct bench_opts *o,
               struct part *out);
+
+/* Rpc (rpc.c): one client (this process) and one worker process, requests
+ * of `req` bytes and replies of `reply` (a multiple of 8 >= 32), `inflight`
+ * calls in flight, every reply checked against its request. iters > 0:
+ * `iters` calls after iters/10 of warm-up, one sample each (ns) into
+ * samples[] (as run_rtt); else calls for o->warm_s + `seconds`, those of
+ * the window counted. */
+int run_rpc(size_t req, size_t reply, unsigned inflight, uint64_t iters, double seconds,
+            const struct bench_opts *o, int64_t *samples, struct part *out);
 
 /* Pin the calling thread to one CPU. */
 int bench_pin(int cpu);

@@ -70,32 +70,11 @@ static uint64_t *bitmap(const struct q_plan *p, unsigned c, unsigned prod)
     return p->bits + ((size_t)c * p->producers + prod) * p->words;
 }
 
-static uint64_t words_sum(const uint8_t *d, size_t size)
-{
-    uint64_t s = 0, w;
-    for (size_t i = 0; i < size; i += 8) {
-        memcpy(&w, d + i, sizeof(w));
-        s += w;
-    }
-    return s;
-}
-
 /* Distinct pseudo-random words, the two stamp words zero: the checksum of
- * message `seq` is then base + 2 * seq (as the topic rows). */
+ * message `seq` is then base + 2 * seq (msg.c, as the topic rows). */
 static int source_make(struct q_plan *p)
 {
-    if (p->size < 16 || p->size % 8)
-        return bench_fail_plain(-EINVAL, "queue: message size %zu is not a multiple of 8 >= 16", p->size);
-    if (!(p->src = aligned_alloc(64, (p->size + 63) & ~(size_t)63)))
-        return bench_fail(-ENOMEM, "queue source buffer");
-    uint64_t x = 0x2545f4914f6cdd1du;
-    for (size_t i = 0; i < p->size; i += 8) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        memcpy(p->src + i, &x, sizeof(x));
-    }
-    msg_stamp(p->src, p->size, 0);
-    p->base = words_sum(p->src, p->size);
-    return 0;
+    return msg_source("queue", p->size, 0x2545f4914f6cdd1du, &p->src, &p->base);
 }
 
 static int open_queue(const struct q_plan *p, int role, zipc_queue **q)
@@ -148,7 +127,7 @@ static int verify(const struct q_plan *p, unsigned c, const struct zipc_msg *m, 
                                 m->type, zipc_queue_msg_attempt(m));
     memcpy(&seq, d, sizeof(seq));
     if (seq >= p->cap || seq < next[m->type] || !msg_ok(d, d + p->size - 8, seq) ||
-        words_sum(d, p->size) != p->base + 2 * seq)
+        msg_words_sum(d, p->size) != p->base + 2 * seq)
         return bench_fail_plain(-EBADMSG, "queue: producer %u's message %llu (expected >= %llu) arrived "
                                 "corrupted or out of order", m->type, (unsigned long long)seq,
                                 (unsigned long long)next[m->type]);

@@ -10,6 +10,12 @@ static const char *kind_name(enum row_kind k)
     return k == KIND_RTT ? "rtt" : k == KIND_TOPIC ? "pubsub" : "stream";
 }
 
+/* A row's kind as the table and the JSON name it: an rpc rate is "calls". */
+static const char *row_kind(const struct row *r)
+{
+    return r->inflight && r->kind == KIND_STREAM ? "calls" : kind_name(r->kind);
+}
+
 static void fmt_size(char *out, size_t len, size_t bytes)
 {
     if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0)
@@ -84,7 +90,7 @@ static void zipc_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "zipc rows ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (!r->ok || !r->ring || r->subs || r->producers)
+        if (!r->ok || !r->ring || r->subs || r->producers || r->inflight)
             continue;
         char item[160], size[32], ring[32], batch[32] = "";
         fmt_size(size, sizeof(size), r->size);
@@ -113,7 +119,7 @@ static void floor_notes(FILE *f, const struct row *rows, size_t n)
     int col = fprintf(f, "vs floor  ");
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
-        if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32 || r->producers)
+        if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32 || r->producers || r->inflight)
             continue;
         char item[96];
         int len = snprintf(item, sizeof(item), " %s %.2fx of the stream floor;", r->name,
@@ -349,6 +355,9 @@ static const char *peer_topic(const struct ext_rows *x, const char *name, const 
 
 static bool is_topic_row(const char *r) { return !isnan(ext_field(r, "subscribers", NULL, 0)); }
 
+/* The peers' rpc rows have "in_flight" (rpc.rs). */
+static bool is_rpc_row(const char *r) { return !isnan(ext_field(r, "in_flight", NULL, 0)); }
+
 /* zipc-topic's speedup over iceoryx2-topic of the same kind, size and
  * subscribers, same child run: pubsub by the publisher's rate, rtt by p50. */
 static double topic_vs_iox(const struct ext_rows *x, const char *kind, size_t bytes, unsigned subs)
@@ -419,6 +428,105 @@ static void peers_topic_human(FILE *f, const struct ext_rows *x)
             "topic: every row ahead of iceoryx2", ahead, known);
 }
 
+/* ---- rpc --------------------------------------------------------------------- */
+
+/* The peers' rpc row of a name, kind ("rtt" or "calls"), request size and
+ * calls in flight (NULL: none). */
+static const char *peer_rpc(const struct ext_rows *x, const char *name, const char *kind, size_t bytes,
+                            unsigned inflight)
+{
+    for (size_t i = 0; x && i < x->n; i++) {
+        const char *r = x->rows[i];
+        char n[64], k[32];
+        ext_field(r, "name", n, sizeof(n));
+        ext_field(r, "kind", k, sizeof(k));
+        if (is_rpc_row(r) && !strcmp(n, name) && !strcmp(k, kind) &&
+            (size_t)ext_field(r, "size_bytes", NULL, 0) == bytes && ext_field(r, "in_flight", NULL, 0) == inflight)
+            return r;
+    }
+    return NULL;
+}
+
+/* How many times faster a row with figure v is than one with figure peer:
+ * rtt by p50 (peer / v), calls by rate (v / peer); NAN: either missing. */
+static double rpc_speedup(bool rtt, double v, double peer)
+{
+    return !(v > 0) || !(peer > 0) ? NAN : rtt ? peer / v : v / peer;
+}
+
+#define PR_FMT "%-13s %-5s %-7s %-6s %3s %8s %8s %9s %8s %6s %8s\n"
+
+/* The peers' rpc rows: zipc-rpc, Tachyon RPC and iceoryx2 request-response
+ * in the same child, rounds interleaved; what a round trip is for each. */
+static void peers_rpc_human(FILE *f, const struct ext_rows *x)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < x->n; i++)
+        k += is_rpc_row(x->rows[i]);
+    if (!k)
+        return;
+    fprintf(f, "\npeers rpc: one client (the child's measuring process) and one worker process on the two "
+               "CPUs, the C\n         rpc rows' work (every reply derived from its request and checked), "
+               "counts and phases\n\n");
+    fprintf(f, PR_FMT, "row (peers)", "kind", "request", "reply", "fl", "p50 ns", "p99 ns", "p99.9 ns",
+            "calls/s", "GB/s", "zipc is");
+    for (size_t i = 0; i < x->n; i++) {
+        const char *r = x->rows[i];
+        if (!is_rpc_row(r))
+            continue;
+        char name[64], kind[32], size[32], reply[32], fl[16], why[200], p[3][32] = {"", "", ""}, rate[32] = "",
+             gb[32] = "", vz[32] = "";
+        ext_field(r, "name", name, sizeof(name));
+        ext_field(r, "kind", kind, sizeof(kind));
+        bool rtt = !strcmp(kind, "rtt");
+        size_t bytes = (size_t)ext_field(r, "size_bytes", NULL, 0);
+        unsigned inflight = (unsigned)ext_field(r, "in_flight", NULL, 0);
+        fmt_size(size, sizeof(size), bytes);
+        fmt_size(reply, sizeof(reply), (size_t)ext_field(r, "reply_bytes", NULL, 0));
+        snprintf(fl, sizeof(fl), "%u", inflight);
+        ext_why(r, why, sizeof(why));
+        if (why[0]) {
+            fprintf(f, "%-13s %-5s %-7s %-6s %3s  %s\n", name, kind, size, reply, fl, why);
+            continue;
+        }
+        if (rtt) {
+            static const char *const keys[3] = {"p50_ns", "p99_ns", "p99_9_ns"};
+            for (int j = 0; j < 3; j++)
+                snprintf(p[j], sizeof(p[j]), "%.0f", ext_field(r, keys[j], NULL, 0));
+        } else {
+            fmt_rate(rate, sizeof(rate), ext_field(r, "msgs_per_s", NULL, 0));
+            snprintf(gb, sizeof(gb), "%.2f", ext_field(r, "gb_per_s", NULL, 0));
+        }
+        if (strcmp(name, "zipc-rpc"))
+            fmt_ratio(vz, sizeof(vz), rpc_speedup(rtt, ext_figure(peer_rpc(x, "zipc-rpc", kind, bytes, inflight), rtt),
+                                                  ext_figure(r, rtt)));
+        fprintf(f, PR_FMT, name, kind, size, reply, fl, p[0], p[1], p[2], rate, gb, vz);
+    }
+    const char *zr = peer_rpc(x, "zipc-rpc", "rtt", 32, 1), *zc = ext_find_sized(x, "zipc", "rtt", 32);
+    char vc[32];
+    fmt_ratio(vc, sizeof(vc), rpc_speedup(true, ext_figure(zc, true), ext_figure(zr, true)));
+    fprintf(f, "\nzipc is    how many times faster the zipc-rpc row of the same kind, size and calls in "
+               "flight is (> 1:\n           zipc ahead): rtt = peer p50 / zipc-rpc p50, calls = zipc-rpc "
+               "calls/s / peer calls/s\n"
+               "fl         calls in flight; GB/s: request bytes per second\n"
+               "zipc-rpc   p50 / the channel's 32 B rtt p50 (zipc row above, same child run): %s "
+               "(target <= 1.3x)\n", vc);
+    fprintf(f, "round trip as each peer's rtt row did it:\n");
+    for (size_t i = 0; i < x->n; i++) { /* each peer says what its round trip is, wrapped at ~100 */
+        char name[64], what[600];
+        ext_field(x->rows[i], "round_trip", what, sizeof(what));
+        ext_field(x->rows[i], "name", name, sizeof(name));
+        int col = what[0] ? fprintf(f, "  %-12s", name) : 0;
+        for (char *w = strtok(what, " "); w; w = strtok(NULL, " ")) {
+            if (col + 1 + (int)strlen(w) > 100)
+                col = fprintf(f, "\n  %-12s", "");
+            col += fprintf(f, " %s", w);
+        }
+        if (col)
+            fputc('\n', f);
+    }
+}
+
 /* The native peers (Tachyon, iceoryx2), measured by bench/peers with the C
  * rows' harness on the same CPUs, beside this run's zipc rows. */
 static void peers_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
@@ -433,9 +541,10 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
             ext_field(x->meta, "rounds", NULL, 0), ext_field(x->meta, "rounds", NULL, 0) == 1 ? "" : "s");
     size_t channel_rows = 0;
     for (size_t i = 0; i < x->n; i++)
-        channel_rows += !is_topic_row(x->rows[i]);
-    if (!channel_rows) { /* --rows chose only topic rows */
+        channel_rows += !is_topic_row(x->rows[i]) && !is_rpc_row(x->rows[i]);
+    if (!channel_rows) { /* --rows chose only topic or rpc rows */
         peers_topic_human(f, x);
+        peers_rpc_human(f, x);
         return;
     }
     fprintf(f, PEER_FMT, "row (peers)", "kind", "size", "p50 ns", "p99 ns", "p99.9 ns", "rate/s",
@@ -445,8 +554,8 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
         const char *r = x->rows[i];
         char name[64], kind[32], size[32], why[200], p[3][32] = {"", "", ""}, rate[32], gb[32] = "",
              vz[32], vb[32] = "-";
-        if (is_topic_row(r))
-            continue; /* peers_topic_human */
+        if (is_topic_row(r) || is_rpc_row(r))
+            continue; /* peers_topic_human, peers_rpc_human */
         ext_field(r, "name", name, sizeof(name));
         ext_field(r, "kind", kind, sizeof(kind));
         bool rtt = !strcmp(kind, "rtt");
@@ -482,6 +591,7 @@ static void peers_human(FILE *f, const struct ext_rows *x, const struct row *row
                "           rate/s: round trips (rtt) or messages (stream) per second\n");
     peers_targets(f, x);
     peers_topic_human(f, x);
+    peers_rpc_human(f, x);
 }
 
 /* ---- topic ----------------------------------------------------------------- */
@@ -672,6 +782,79 @@ static void queue_human(FILE *f, const struct bench_opts *o, const struct row *r
             o->allowed, o->allowed == 1 ? "" : "s", o->cpu[0], o->cpu[1]);
 }
 
+/* How many times faster a C rpc row is than the peers' row `peer` of the
+ * same kind, request size and calls in flight. */
+static double c_rpc_vs(const struct row *r, const struct ext_rows *peers, const char *peer)
+{
+    bool rtt = r->kind == KIND_RTT;
+    const char *pr = peer_rpc(peers, peer, row_kind(r), r->size, r->inflight);
+    return rpc_speedup(rtt, rtt ? (double)r->rtt.p50 : r->msgs_per_s, ext_figure(pr, rtt));
+}
+
+#define RPC_FMT "%-4s %-5s %-7s %-6s %3s %8s %8s %9s %8s %6s %8s %8s %8s\n"
+
+/* The rpc rows: one client, one worker; the round trip against the
+ * channel's, and every row against the peers' (after the C rows). */
+static void rpc_human(FILE *f, const struct bench_opts *o, const struct row *rows, size_t n,
+                      const struct ext_rows *peers)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += rows[i].inflight > 0;
+    if (!k)
+        return;
+    fprintf(f, "\nrpc      one client (the measuring process, CPU %d) and one worker process (CPU %d) on one "
+               "service: the\n         client copies each request, stamped with its call number, into the "
+               "frame it reserved\n         (reserve, copy, commit); the worker sums every 8-byte word of "
+               "it and writes a reply derived\n         from it (~number, the sum, number + i) in place, "
+               "respond; the client checks every word of\n         the reply, releases it; calls in flight "
+               "awaited oldest first. rtt: %llu calls after 10%%\n         warm-up, one at a time; calls: "
+               "%.3g s per row after %.3g s warm-up; %u interleaved round%s\n\n",
+            o->cpu[0], o->cpu[1], (unsigned long long)o->shm_iters, o->stream_s, o->warm_s, o->rounds,
+            o->rounds == 1 ? "" : "s");
+    fprintf(f, RPC_FMT, "row", "kind", "request", "reply", "fl", "p50 ns", "p99 ns", "p99.9 ns", "calls/s",
+            "GB/s", "vs chan", "vs tach", "vs iox2");
+    for (size_t i = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        char size[32], reply[32], fl[16], p[3][32] = {"", "", ""}, rate[32] = "", gb[32] = "", vc[32] = "",
+             vt[32], vi[32];
+        if (!r->inflight)
+            continue;
+        fmt_size(size, sizeof(size), r->size);
+        fmt_size(reply, sizeof(reply), r->reply);
+        snprintf(fl, sizeof(fl), "%u", r->inflight);
+        if (!r->ok) {
+            fprintf(f, "%-4s %-5s %-7s %-6s %3s  ERROR: %s\n", r->name, row_kind(r), size, reply, fl, r->error);
+            continue;
+        }
+        if (r->kind == KIND_RTT) {
+            const int64_t v[3] = {r->rtt.p50, r->rtt.p99, r->rtt.p999};
+            for (int j = 0; j < 3; j++)
+                snprintf(p[j], sizeof(p[j]), "%lld", (long long)v[j]);
+            fmt_ratio(vc, sizeof(vc), r->zipc_speedup);
+        } else {
+            fmt_rate(rate, sizeof(rate), r->msgs_per_s);
+            snprintf(gb, sizeof(gb), "%.2f", r->gb_per_s);
+        }
+        fmt_ratio(vt, sizeof(vt), c_rpc_vs(r, peers, "tachyon-rpc"));
+        fmt_ratio(vi, sizeof(vi), c_rpc_vs(r, peers, "iceoryx2-rpc"));
+        fprintf(f, RPC_FMT, r->name, row_kind(r), size, reply, fl, p[0], p[1], p[2], rate, gb, vc, vt, vi);
+    }
+    fprintf(f, "\nfl         calls in flight; GB/s: request bytes per second\n"
+               "vs chan    rpc p50 / the channel's 32 B rtt p50 (zipc rtt row, this run, rounds interleaved; "
+               "target <= 1.3x)\n"
+               "round trip rpc: commit of the call -> the worker takes it, writes the reply into the "
+               "request's frame,\n"
+               "           responds -> the client's wait returns the reply, checked and released; channel: "
+               "a 32 B\n"
+               "           message on one channel, echoed from the ring into a second channel, checked\n"
+               "vs tach    how many times faster than the peers' tachyon-rpc row (Tachyon RPC) of the same "
+               "kind, size\n"
+               "vs iox2    and calls in flight, resp. iceoryx2-rpc (request-response), measured after the C "
+               "rows (peers\n"
+               "           section): rtt = its p50 / p50, calls = calls/s / its calls/s\n");
+}
+
 /* The sections of the other languages' rows, in the order of the sources. */
 static void (*const EXT_HUMAN[EXT_SOURCES])(FILE *, const struct ext_rows *, const struct row *,
                                             size_t) = {[EXT_PYTHON] = python_human,
@@ -694,7 +877,7 @@ static void channel_table(FILE *f, const struct row *rows, size_t n)
 {
     fprintf(f, HDR_FMT, "row", "kind", "size", "min ns", "p50 ns", "p90 ns", "p99 ns", "p99.9 ns",
             "max ns", "rtt/s", "msgs/s", "GB/s", "vs zipc", "vs memcpy");
-    for (size_t i = 0; i < n && !rows[i].subs && !rows[i].producers; i++) {
+    for (size_t i = 0; i < n && !rows[i].subs && !rows[i].producers && !rows[i].inflight; i++) {
         if (i > 0 && rows[i].kind != rows[i - 1].kind)
             fputc('\n', f);
         human_row(f, &rows[i]);
@@ -731,10 +914,11 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
                "         each round after %.3g s warm-up, every message verified; memcpy: %.3g s\n\n",
             o->rounds, o->rounds == 1 ? "" : "s", (unsigned long long)o->shm_iters,
             (unsigned long long)o->fd_iters, o->stream_s, o->warm_s, o->memcpy_s);
-    if (n && !rows[0].subs && !rows[0].producers) /* else --rows chose only topic rows */
+    if (n && !rows[0].subs && !rows[0].producers && !rows[0].inflight) /* else --rows chose none */
         channel_table(f, rows, n);
     topic_human(f, o, rows, n, &ext[EXT_PEERS]);
     queue_human(f, o, rows, n);
+    rpc_human(f, o, rows, n, &ext[EXT_PEERS]);
     fprintf(f, "\ntargets\n");
     for (size_t i = 0; i < nt; i++)
         fprintf(f, "  %-4s  %-30s %-10s %s\n", !t[i].known ? "n/a" : t[i].pass ? "PASS" : "MISS",
@@ -772,7 +956,7 @@ static void json_row(FILE *f, const struct row *r)
 {
     fprintf(f, "{\"name\": ");
     json_str(f, r->name);
-    fprintf(f, ", \"kind\": \"%s\", \"lang\": \"%s\", \"size_bytes\": %zu, \"ok\": %s", kind_name(r->kind),
+    fprintf(f, ", \"kind\": \"%s\", \"lang\": \"%s\", \"size_bytes\": %zu, \"ok\": %s", row_kind(r),
             strcmp(r->name, "zipc-cpp") ? "c" : "cpp", r->size,
             r->ok ? "true" : "false");
     if (!r->ok) {
@@ -797,12 +981,15 @@ static void json_row(FILE *f, const struct row *r)
     json_num(f, "zipc_speedup", r->zipc_speedup, "%.4f");
     if (r->kind == KIND_STREAM)
         json_num(f, "memcpy_ratio", r->memcpy_ratio, "%.4f");
-    if (r->ring)
+    if (r->ring && !r->inflight)
         fprintf(f, ", \"ring_bytes\": %zu, \"batch\": %u", r->ring, r->batch);
     if (r->sleeps >= 0)
         fprintf(f, ", \"zipc_sleeps\": %lld", r->sleeps);
     if (r->subs)
         fprintf(f, ", \"subscribers\": %u, \"subscribers_cpu\": \"shared\"", r->subs);
+    if (r->inflight)
+        fprintf(f, ", \"in_flight\": %u, \"reply_bytes\": %zu, \"lane_bytes\": %zu", r->inflight, r->reply,
+                r->ring);
     if (r->producers)
         fprintf(f, ", \"producers\": %u, \"consumers\": %u, \"processes\": %u, \"cpus\": %u", r->producers,
                 r->consumers, r->producers + r->consumers, r->cpus);
@@ -852,7 +1039,8 @@ static void peers_json(FILE *f, const struct ext_rows *x)
         size_t bytes = (size_t)ext_field(x->rows[i], "size_bytes", NULL, 0);
         double z = zipc_vs(x, x->rows[i], "zipc");
         double b = rtt ? NAN : zipc_vs(x, x->rows[i], "zipc-batch");
-        if (!strncmp(name, "zipc", 4) || is_topic_row(x->rows[i]) || (isnan(z) && isnan(b)))
+        if (!strncmp(name, "zipc", 4) || is_topic_row(x->rows[i]) || is_rpc_row(x->rows[i]) ||
+            (isnan(z) && isnan(b)))
             continue;
         fprintf(f, "%s{\"peer\": ", k++ ? ",\n  " : "\n  ");
         json_str(f, name);
@@ -877,6 +1065,36 @@ static void topic_json(FILE *f, const struct row *rows, size_t n, const struct e
                 kind_name(r->kind), r->size, r->subs);
         json_num(f, "c_topic_speedup", c_topic_vs_iox(r, x), "%.4f");
         json_num(f, "zipc_topic_speedup", topic_vs_iox(x, kind_name(r->kind), r->size, r->subs), "%.4f");
+        fputc('}', f);
+    }
+    fputs("\n ]", f);
+}
+
+/* The rpc rows against the channel and the peers: the C rows' ratios
+ * (this run; the peers after) and zipc-rpc's (the peers child, interleaved). */
+static void rpc_json(FILE *f, const struct row *rows, size_t n, const struct ext_rows *x)
+{
+    fprintf(f, ",\n \"rpc_vs\": [");
+    for (size_t i = 0, k = 0; i < n; i++) {
+        const struct row *r = &rows[i];
+        if (!r->inflight || !r->ok)
+            continue;
+        bool rtt = r->kind == KIND_RTT;
+        const char *kind = row_kind(r), *zr = peer_rpc(x, "zipc-rpc", kind, r->size, r->inflight);
+        fprintf(f, "%s{\"kind\": \"%s\", \"size_bytes\": %zu, \"reply_bytes\": %zu, \"in_flight\": %u",
+                k++ ? ",\n  " : "\n  ", kind, r->size, r->reply, r->inflight);
+        json_num(f, "c_rpc_p50_vs_channel", rtt ? r->zipc_speedup : NAN, "%.4f");
+        json_num(f, "c_rpc_speedup_vs_tachyon", c_rpc_vs(r, x, "tachyon-rpc"), "%.4f");
+        json_num(f, "c_rpc_speedup_vs_iceoryx2", c_rpc_vs(r, x, "iceoryx2-rpc"), "%.4f");
+        json_num(f, "zipc_rpc_p50_vs_channel", rtt ? rpc_speedup(true, ext_figure(ext_find_sized(x, "zipc", "rtt", 32),
+                                                                                   true), ext_figure(zr, true))
+                                                   : NAN, "%.4f");
+        json_num(f, "zipc_rpc_speedup_vs_tachyon",
+                 rpc_speedup(rtt, ext_figure(zr, rtt), ext_figure(peer_rpc(x, "tachyon-rpc", kind, r->size, r->inflight), rtt)),
+                 "%.4f");
+        json_num(f, "zipc_rpc_speedup_vs_iceoryx2",
+                 rpc_speedup(rtt, ext_figure(zr, rtt), ext_figure(peer_rpc(x, "iceoryx2-rpc", kind, r->size, r->inflight), rtt)),
+                 "%.4f");
         fputc('}', f);
     }
     fputs("\n ]", f);
@@ -921,6 +1139,7 @@ void report_json(FILE *f, const struct machine *m, const struct bench_opts *o,
     }
     peers_json(f, &ext[EXT_PEERS]);
     topic_json(f, rows, n, &ext[EXT_PEERS]);
+    rpc_json(f, rows, n, &ext[EXT_PEERS]);
     fprintf(f, ",\n \"targets\": [");
     for (size_t i = 0; i < nt; i++) {
         fputs(i ? ",\n  " : "\n  ", f);

@@ -58,39 +58,18 @@ static uint64_t plan_total(const struct topic_plan *p)
 
 /* ---- messages: stamps (transport.h) and a checksum of every 8-byte word */
 
-static uint64_t words_sum(const uint8_t *p, size_t size)
-{
-    uint64_t s = 0, w;
-    for (size_t i = 0; i < size; i += 8) {
-        memcpy(&w, p + i, sizeof(w));
-        s += w;
-    }
-    return s;
-}
-
-/* Distinct pseudo-random words (xorshift64), the two stamp words zero: the
- * checksum of message `seq` is then base + 2 * seq. */
+/* Distinct pseudo-random words, the two stamp words zero: the checksum of
+ * message `seq` is then base + 2 * seq (msg.c). */
 static int source_make(struct topic_plan *p)
 {
-    if (p->size < 16 || p->size % 8)
-        return bench_fail_plain(-EINVAL, "topic: message size %zu is not a multiple of 8 >= 16", p->size);
-    if (!(p->src = aligned_alloc(64, (p->size + 63) & ~(size_t)63)))
-        return bench_fail(-ENOMEM, "topic source buffer");
-    uint64_t x = 0x9e3779b97f4a7c15u;
-    for (size_t i = 0; i < p->size; i += 8) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        memcpy(p->src + i, &x, sizeof(x));
-    }
-    msg_stamp(p->src, p->size, 0);
-    p->base = words_sum(p->src, p->size);
-    return 0;
+    return msg_source("topic", p->size, 0x9e3779b97f4a7c15u, &p->src, &p->base);
 }
 
 static int msg_verify(const struct topic_plan *p, const struct zipc_msg *m, uint64_t seq)
 {
     const uint8_t *d = m->data;
     if (m->size != p->size || !msg_ok(d, d + p->size - 8, seq) ||
-        words_sum(d, p->size) != p->base + 2 * seq)
+        msg_words_sum(d, p->size) != p->base + 2 * seq)
         return bench_fail_plain(-EBADMSG, "topic: message %llu (%u bytes) arrived corrupted or out "
                                 "of order", (unsigned long long)seq, m->size);
     return 0;

@@ -38,6 +38,8 @@ struct link {
     char path[2][96];           /* [0] child->parent, [1] parent->child */
     struct zipc_msg msgs[BENCH_MAX_BATCH];
     void *cpp;                  /* zipc-cpp: the C++ transport's channels (transport_cpp.cpp) */
+    zipc_rpc_client *rpc_client; /* rpc rows (rpc.c): the parent's end */
+    zipc_rpc_worker *rpc_worker; /* the child's */
 
     /* pipe / Unix socket */
     int fd[4];                  /* setup's descriptors, before each side keeps its own */
@@ -96,6 +98,14 @@ static inline bool msg_ok(const uint8_t *head, const uint8_t *tail, uint64_t seq
     memcpy(&b, tail, sizeof(b));
     return a == seq && b == seq;
 }
+
+/* msg.c: the sum of every 8-byte word of a message (size a multiple of 8). */
+uint64_t msg_words_sum(const uint8_t *p, size_t size);
+/* A source message of `size` bytes (a multiple of 8, >= 16; 64-byte aligned,
+ * free() it): distinct pseudo-random words (xorshift64 from seed), both
+ * stamp words zero, so the checksum of message `seq` is *base + 2 * seq.
+ * `what` names the rows in the error text. */
+int msg_source(const char *what, size_t size, uint64_t seed, uint8_t **src, uint64_t *base);
 
 /* Verify the next expected message at p (l->size bytes) and advance. */
 int link_check(struct link *l, const void *p);

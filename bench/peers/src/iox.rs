@@ -236,3 +236,92 @@ pub fn child(spec: &ChildSpec) -> Res<()> {
         _ => stream_child(spec),
     }
 }
+
+// ---- rpc (rpc.rs): request-response, as its docs show it ----------------------
+
+use crate::rpc::{self, Shape};
+use iceoryx2::pending_response::PendingResponse;
+use iceoryx2::port::{client::Client as IoxClientPort, server::Server as IoxServerPort};
+use iceoryx2::service::port_factory::request_response::PortFactory as RrFactory;
+use std::collections::VecDeque;
+
+type RrService = RrFactory<ipc::Service, [u8], (), [u8], ()>;
+
+/// The client: loan_slice_uninit + copy + send gives a PendingResponse per
+/// call; the oldest is polled (receive) until its response is there, read
+/// in place; dropping both releases them. The service allows `inflight`
+/// active requests per client (its default: 4).
+struct RpcClient {
+    client: IoxClientPort<ipc::Service, [u8], (), [u8], ()>,
+    pending: VecDeque<PendingResponse<ipc::Service, [u8], (), [u8], ()>>,
+    _svc: RrService,
+    _node: Node<ipc::Service>,
+}
+
+impl rpc::Client for RpcClient {
+    fn call(&mut self, req: &[u8]) -> Res<()> {
+        let r = self.client.loan_slice_uninit(req.len()).map_err(e("loan request"))?;
+        self.pending.push_back(r.write_from_slice(req).send().map_err(e("send request"))?);
+        Ok(())
+    }
+    fn wait_oldest(&mut self, f: &mut dyn FnMut(&[u8]) -> Res<()>) -> Res<()> {
+        let p = self.pending.pop_front().ok_or("iceoryx2 rpc: no call in flight")?;
+        let r = poll("iceoryx2 response", || p.receive().map_err(e("receive response")))?;
+        f(r.payload())
+    }
+}
+
+/// We create the service and the client; the worker process opens it.
+pub fn rpc_client(name: &str, s: &Shape) -> Res<Box<dyn rpc::Client>> {
+    let node = node()?;
+    let svc = node
+        .service_builder(&service_name(name)?)
+        .request_response::<[u8], [u8]>()
+        .max_active_requests_per_client(s.inflight.max(1))
+        .max_response_buffer_size(1)
+        .max_clients(1)
+        .max_servers(1)
+        .create()
+        .map_err(e("create request-response service"))?;
+    let client = svc.client_builder().initial_max_slice_len(s.req).create().map_err(e("client"))?;
+    // A request sent before the server is connected reaches nobody.
+    await_ports(|| svc.dynamic_config().number_of_servers() >= 1)?;
+    Ok(Box::new(RpcClient { client, pending: VecDeque::new(), _svc: svc, _node: node }))
+}
+
+/// The worker: receive an ActiveRequest, loan the response's slice, write
+/// it in place, send; dropping the request ends it.
+struct RpcWorker {
+    server: IoxServerPort<ipc::Service, [u8], (), [u8], ()>,
+    _svc: RrService,
+    _node: Node<ipc::Service>,
+}
+
+impl rpc::Worker for RpcWorker {
+    fn serve(&mut self, reply: usize, f: &mut dyn FnMut(&[u8], &mut [u8]) -> Res<()>) -> Res<bool> {
+        let q = poll("iceoryx2 request", || self.server.receive().map_err(e("receive request")))?;
+        let stop = q.payload().len() == rpc::STOP_LEN;
+        let n = if stop { rpc::STOP_LEN } else { reply };
+        let mut r = q.loan_slice_uninit(n).map_err(e("loan response"))?;
+        // SAFETY: MaybeUninit<u8> is a u8; every byte is written before assume_init.
+        let out = unsafe { &mut *(r.payload_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        if stop {
+            out.fill(0);
+        } else {
+            f(q.payload(), out)?;
+        }
+        // SAFETY: initialised just above.
+        unsafe { r.assume_init() }.send().map_err(e("send response"))?;
+        Ok(!stop)
+    }
+}
+
+pub fn rpc_worker(name: &str, s: &Shape) -> Res<Box<dyn rpc::Worker>> {
+    let node = node()?;
+    let sn = service_name(name)?;
+    let svc = retry("iceoryx2 open request-response service", || {
+        node.service_builder(&sn).request_response::<[u8], [u8]>().open().map_err(e("open service"))
+    })?;
+    let server = svc.server_builder().initial_max_slice_len(s.reply).create().map_err(e("server"))?;
+    Ok(Box::new(RpcWorker { server, _svc: svc, _node: node }))
+}

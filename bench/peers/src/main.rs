@@ -8,6 +8,8 @@
 //! with its sequence number and checked on arrival, the count checked at the
 //! end. Then the topic rows (pubsub.rs): zipc's topic against iceoryx2
 //! publish-subscribe, one publisher and 1, 2, 4 or 8 subscriber processes.
+//! Then the rpc rows (rpc.rs): zipc's rpc against Tachyon RPC and iceoryx2
+//! request-response, one client and one worker process, bench/rpc.c's work.
 //!
 //!     zipc-peers [--quick] [--json] [--cpus A,B]
 //!
@@ -26,6 +28,7 @@ mod harness;
 #[cfg(feature = "iceoryx2")]
 mod iox;
 mod pubsub;
+mod rpc;
 #[cfg(feature = "tachyon")]
 mod tachyon;
 mod zipc;
@@ -52,6 +55,7 @@ enum Kind {
     Rtt,
     Stream,
     Pubsub, // one publisher, `subs` subscriber processes (pubsub.rs)
+    Calls,  // rpc: a rate of calls, `inflight` in flight (rpc.rs)
 }
 
 struct Row {
@@ -68,12 +72,17 @@ struct Row {
     cost_s: f64,        // pubsub: the publisher's cost bursts
     cost_msgs: u64,
     cost_ns: Vec<f64>,  // pubsub: each burst's ns per message
+    inflight: usize,    // rpc rows: calls in flight (0: not an rpc row); size: the request's
+    reply: usize,       // rpc rows: reply bytes
 }
 
 const SIZES: [usize; 3] = [32, 64 * 1024, 1024 * 1024];
 
 const TOPIC_SIZES: [usize; 2] = [32, 1024 * 1024];
 const TOPIC_SUBS: [usize; 4] = [1, 2, 4, 8];
+/// The rpc rows (bench/bench.c plan_rpc): kind, request, reply, calls in flight.
+const RPC_ROWS: [(Kind, usize, usize, usize); 3] =
+    [(Kind::Rtt, 32, 32, 1), (Kind::Calls, 32, 32, 16), (Kind::Calls, 1024 * 1024, 1024, 4)];
 
 /// `zipc bench --rows` (passed as $ZIPC_BENCH_ROWS): a row runs if its name
 /// contains one of the comma-separated words.
@@ -101,6 +110,8 @@ fn plan() -> Vec<Row> {
         cost_s: 0.0,
         cost_msgs: 0,
         cost_ns: Vec::new(),
+        inflight: 0,
+        reply: 0,
     };
     let mut rows: Vec<Row> =
         ["zipc", "tachyon", "iceoryx2"].into_iter().map(|p| row(p, Kind::Rtt, RTT_SIZE)).collect();
@@ -118,9 +129,17 @@ fn plan() -> Vec<Row> {
             rows.extend(TOPICS.map(|p| Row { subs, ..row(p, Kind::Pubsub, size) }));
         }
     }
-    rows.retain(|r| wanted(r.name));
+    for (kind, req, reply, inflight) in RPC_ROWS {
+        for name in ["zipc-rpc", "tachyon-rpc", "iceoryx2-rpc"] {
+            rows.push(Row { inflight, reply, ..row(name, kind, req) });
+        }
+    }
+    // --rows rpc keeps the channel's round trip: zipc-rpc's is judged against it.
+    let rpc = wanted("rpc");
+    rows.retain(|r| wanted(r.name) || (rpc && r.name == "zipc" && r.kind == Kind::Rtt));
     rows
 }
+
 
 #[derive(PartialEq)]
 enum Family {
@@ -191,6 +210,14 @@ fn run_part(r: &mut Row, cfg: &Cfg, quick: bool) -> Res<Part> {
     if r.name == "zipc-topic" {
         return pubsub::zipc_rtt(r.name, cfg, iters, &mut r.samples);
     }
+    if r.inflight > 0 {
+        let shape = rpc::Shape { req: r.size, reply: r.reply, inflight: r.inflight };
+        let m = match r.kind {
+            Kind::Rtt => rpc::Measure::Rtt { iters, samples: &mut r.samples },
+            _ => rpc::Measure::Rate { warm_s: cfg.warm_s, secs },
+        };
+        return rpc::run(r.name, &shape, cfg, m);
+    }
     match (family(r.name), r.kind) {
         (Family::Zipc, Kind::Rtt) => zipc::rtt(r.name, cfg, iters, &mut r.samples),
         (Family::Zipc, Kind::Stream) => zipc::stream(r.name, r.size, cfg, secs),
@@ -245,12 +272,22 @@ fn kind_name(k: Kind) -> &'static str {
         Kind::Rtt => "rtt",
         Kind::Stream => "stream",
         Kind::Pubsub => "pubsub",
+        Kind::Calls => "calls",
     }
 }
 
 
 /// What the peer got where the C rows have their ring.
 fn setup_json(r: &Row) -> String {
+    if r.inflight > 0 {
+        let shape = rpc::Shape { req: r.size, reply: r.reply, inflight: r.inflight };
+        return format!(
+            ", \"in_flight\": {}, \"reply_bytes\": {}{}",
+            r.inflight,
+            r.reply,
+            rpc_setup_json(r.name, &shape)
+        );
+    }
     if family(r.name) == Family::Zipc {
         let (ring, batch) = match (r.kind, r.name.ends_with("-batch")) {
             (Kind::Rtt, _) => (64 * 1024, 1),
@@ -270,6 +307,32 @@ fn setup_json(r: &Row) -> String {
     }
     let _ = r;
     String::new()
+}
+
+/// What an rpc row's peer got (its lane, arenas or limits) and, on its rtt
+/// row, what its round trip is.
+fn rpc_setup_json(name: &str, s: &rpc::Shape) -> String {
+    let trip = |what: &str| if s.inflight == 1 { format!(", \"round_trip\": {}", json_str(what)) } else { String::new() };
+    match family(name) {
+        Family::Zipc => format!(", \"lane_bytes\": {}{}", rpc::lane_for(s), trip(
+            "zipc_rpc_reserve + copy + commit -> the worker's zipc_rpc_next, reply written into the request's \
+             frame, zipc_rpc_respond -> zipc_rpc_wait(id) returns it, checked, zipc_rpc_reply_release")),
+        #[cfg(feature = "tachyon")]
+        Family::Tachyon => {
+            let (fwd, rev) = tachyon::rpc_caps(s);
+            format!(", \"arena_bytes\": [{fwd}, {rev}]{}", trip(
+                "RpcBus acquire_call + copy + commit (forward arena) -> the worker's serve, acquire_reply + \
+                 reply written + commit (reverse arena), commit_serve -> wait(cid) returns it (replies in call \
+                 order), checked, commit"))
+        }
+        #[cfg(feature = "iceoryx2")]
+        Family::Iceoryx2 => format!(", \"max_active_requests_per_client\": {}{}", s.inflight, trip(
+            "client loan_slice_uninit + copy + send -> the server's receive (busy-polled), response \
+             loan_slice_uninit + written + send -> the PendingResponse's receive (busy-polled) returns it, \
+             checked, dropped")),
+        #[allow(unreachable_patterns)]
+        _ => String::new(),
+    }
 }
 
 fn row_json(r: &mut Row) -> String {
@@ -344,6 +407,7 @@ fn child_main(spec: &str) -> ! {
         pin(c);
     }
     let r: Res<()> = match family(&spec.peer) {
+        _ if spec.mode.starts_with("rpc/") => rpc::child(&spec),
         Family::Zipc if spec.peer == "zipc-topic" => pubsub::zipc_child(&spec),
         Family::Zipc => zipc::child(&spec),
         #[cfg(feature = "tachyon")]

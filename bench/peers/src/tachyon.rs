@@ -151,3 +151,87 @@ pub fn child(spec: &ChildSpec) -> Res<()> {
         stream_child(spec)
     }
 }
+
+// ---- rpc (rpc.rs): RpcBus, as its README's RPC example -----------------------
+
+use crate::rpc::{self, Shape};
+use std::collections::VecDeque;
+use tachyon_ipc::RpcBus;
+
+/// The rpc arenas: as zipc's lane (rpc.rs lane_for) and never below what
+/// ring_for gives the message size (more than 32 frames: the reading side
+/// hands space back every 32 messages); forward for requests, reverse for
+/// replies.
+pub fn rpc_caps(s: &Shape) -> (usize, usize) {
+    (rpc::lane_for(s).max(ring_for(s.req)), ring_for(s.reply))
+}
+
+/// The client: acquire_call + copy + commit (it flushes); the replies come
+/// back in call order, so wait(cid) for the oldest is the next reply (a
+/// reply to another call would be a fatal error of the bus).
+struct RpcClient {
+    bus: RpcBus,
+    cids: VecDeque<u64>,
+}
+
+impl rpc::Client for RpcClient {
+    fn call(&mut self, req: &[u8]) -> Res<()> {
+        let bus = &self.bus;
+        let mut g = poll("tachyon acquire_call", || match bus.acquire_call(req.len()) {
+            Ok(g) => Ok(Some(g)),
+            Err(TachyonError::BufferFull) => Ok(None),
+            Err(e) => Err(err("acquire_call", e)),
+        })?;
+        g.as_mut_slice()[..req.len()].copy_from_slice(req);
+        let cid = g.commit(req.len(), 1).map_err(|e| err("commit_call", e))?;
+        self.cids.push_back(cid);
+        Ok(())
+    }
+    fn wait_oldest(&mut self, f: &mut dyn FnMut(&[u8]) -> Res<()>) -> Res<()> {
+        let cid = self.cids.pop_front().ok_or("tachyon rpc: no call in flight")?;
+        let g = self.bus.wait(cid, SPIN).map_err(|e| err("rpc wait", e))?;
+        let ok = f(g.data());
+        g.commit().map_err(|e| err("rpc commit_rx", e))?;
+        ok
+    }
+}
+
+/// We listen (it blocks until the worker connects), as the channel rows.
+pub fn rpc_client(name: &str, s: &Shape) -> Res<Box<dyn rpc::Client>> {
+    let (fwd, rev) = rpc_caps(s);
+    let bus = RpcBus::listen(&sock(name, "rpc"), fwd, rev).map_err(|e| err("rpc listen", e))?;
+    Ok(Box::new(RpcClient { bus, cids: VecDeque::new() }))
+}
+
+/// The worker: serve, acquire_reply + the reply written in place + commit,
+/// then the request's slot released.
+struct RpcWorker(RpcBus);
+
+impl rpc::Worker for RpcWorker {
+    fn serve(&mut self, reply: usize, f: &mut dyn FnMut(&[u8], &mut [u8]) -> Res<()>) -> Res<bool> {
+        let bus = &self.0;
+        let q = bus.serve(SPIN).map_err(|e| err("rpc serve", e))?;
+        let stop = q.data().len() == rpc::STOP_LEN;
+        let n = if stop { rpc::STOP_LEN } else { reply };
+        let mut t = poll("tachyon acquire_reply", || match bus.acquire_reply(q.correlation_id, n) {
+            Ok(g) => Ok(Some(g)),
+            Err(TachyonError::BufferFull) => Ok(None),
+            Err(e) => Err(err("acquire_reply", e)),
+        })?;
+        let out = &mut t.as_mut_slice()[..n];
+        if stop {
+            out.fill(0);
+        } else {
+            f(q.data(), out)?;
+        }
+        t.commit(n, 1).map_err(|e| err("commit_reply", e))?;
+        q.commit().map_err(|e| err("rpc commit_serve", e))?;
+        Ok(!stop)
+    }
+}
+
+pub fn rpc_worker(name: &str, _s: &Shape) -> Res<Box<dyn rpc::Worker>> {
+    let path = sock(name, "rpc");
+    let bus = retry("tachyon rpc connect", || RpcBus::connect(&path).map_err(|e| err("rpc connect", e)))?;
+    Ok(Box::new(RpcWorker(bus)))
+}
