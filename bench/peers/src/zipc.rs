@@ -168,6 +168,8 @@ mod rpc_ffi {
         pub type_: u32,
         pub status: i32,
         pub method: u32,
+        pub flags: u32,
+        pub part: u32,
     }
     /// `struct zipc_rpc_request`.
     #[repr(C)]
