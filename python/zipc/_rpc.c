@@ -612,6 +612,53 @@ static PyBufferProcs Request_as_buffer = {
     .bf_releasebuffer = (releasebufferproc)Request_releasebuffer,
 };
 
+/* An exporter of the request's bytes that counts as one export for as long
+ * as it lives: NumPy keeps its buffer's exporter as an array's base (not an
+ * export), so arrays in place are made over one of these and the request
+ * sees them alive (respond() refuses until they are gone). */
+typedef struct {
+    PyObject_HEAD
+    RequestObject *req;
+} ReqBufObject;
+
+static void ReqBuf_dealloc(ReqBufObject *b)
+{
+    b->req->exports--;
+    Py_DECREF(b->req);
+    PyObject_Free(b);
+}
+
+static int ReqBuf_getbuffer(ReqBufObject *b, Py_buffer *view, int flags)
+{
+    if (request_check(b->req))
+        return -1;
+    return PyBuffer_FillInfo(view, (PyObject *)b, (void *)b->req->req.data, b->req->req.size, 1, flags);
+}
+
+static PyBufferProcs ReqBuf_as_buffer = {.bf_getbuffer = (getbufferproc)ReqBuf_getbuffer};
+
+static PyTypeObject ReqBuf_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "zipc._zipc.RequestBuffer",
+    .tp_basicsize = sizeof(ReqBufObject),
+    .tp_dealloc = (destructor)ReqBuf_dealloc,
+    .tp_as_buffer = &ReqBuf_as_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The bytes of a Request, held in place (Request.object(copy=False)).",
+};
+
+static PyObject *Request_buffer(RequestObject *r, PyObject *Py_UNUSED(ignored))
+{
+    if (request_check(r) || PyType_Ready(&ReqBuf_Type) < 0)
+        return NULL;
+    ReqBufObject *b = PyObject_New(ReqBufObject, &ReqBuf_Type);
+    if (!b)
+        return NULL;
+    b->req = (RequestObject *)Py_NewRef(r);
+    r->exports++;
+    return (PyObject *)b;
+}
+
 /* zipc._rpc.request_object(request, copy): the typed layer decodes. */
 static PyObject *request_object(RequestObject *r, bool copy)
 {
@@ -694,6 +741,8 @@ static PyMethodDef Request_methods[] = {
      "as a read-only ndarray over the caller's frame and bytes as a memoryview; drop them before "
      "respond() (BufferError otherwise)."},
     {"tobytes", (PyCFunction)Request_tobytes, METH_NOARGS, "A copy of the request's bytes as they came."},
+    {"_buffer", (PyCFunction)Request_buffer, METH_NOARGS,
+     "_buffer(): an exporter of the request's bytes that holds the request (no respond()) while it lives."},
     {"cancelled", (PyCFunction)Request_cancelled, METH_NOARGS,
      "True if the caller cancelled the call or its deadline passed: the answer would be dropped."},
     {NULL},

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import errno
 import struct
+import time
 
 from . import _aio, _typed
 from ._zipc import (
@@ -64,7 +65,9 @@ def _request_payload(obj, raw: bool):
 def request_object(req: Request, copy: bool):
     """The object of a typed request (Request.data, Request.object): a copy,
     or (copy=False) an array / memoryview over the caller's frame."""
-    mv = memoryview(req)
+    # in place: over an exporter that keeps the request unanswerable while
+    # anything made from it lives (NumPy keeps exporters, not exports)
+    mv = memoryview(req) if copy else memoryview(req._buffer())
     try:
         count, reserved, type_id, _, offset, size = _ENVELOPE.unpack_from(mv) if len(mv) >= _ENVELOPE.size else (0,) * 6
         if count != 1 or reserved or offset < _ENVELOPE.size or offset > len(mv) or size != len(mv) - offset:
@@ -84,14 +87,19 @@ _TEXTS = {
     errno.ETIMEDOUT: "the call's deadline passed",
     errno.ECONNRESET: "the worker serving the call died, or dropped it unanswered",
     errno.ECANCELED: "the call was cancelled",
-    errno.EBADMSG: "the call's reply was malformed",
 }
 
 
-def _reply_value(raw, copy: bool):
+def _reply_value(raw, copy: bool, deadline: float | None = None):
     """The object of a reply from _wait; an error status raises its zipc
-    exception (.call_id, and .reply: what the worker sent with it, or None)."""
+    exception (.call_id, and .reply: what the worker sent with it, or None).
+    A reply seen past the call's deadline (time.monotonic()) is a timeout:
+    the C service gives a reply that came before it looked at the deadline
+    (a worker answering late), and a call's deadline is a promise."""
     call_id, status, type_id, view = raw
+    if status == 0 and deadline is not None and time.monotonic() > deadline:
+        _drop(raw)
+        status, view = -errno.ETIMEDOUT, None
     if status == 0:
         return _typed.view_object(view, copy)
     detail = None
@@ -120,7 +128,7 @@ class _Calls:
     and replies the asyncio reader took for calls nobody awaits there."""
 
     def __init__(self) -> None:
-        self.pending: set[int] = set()
+        self.pending: dict[int, float | None] = {}  # call id -> its deadline (time.monotonic())
         self.early: dict[int, tuple] = {}
         self.dispatch: _Dispatch | None = None
 
@@ -172,8 +180,10 @@ class RpcClient(_CClient):
                reply_capacity: int = RPC_DEFAULT_REPLY, raw: bool = False) -> int:
         """Issue a call without waiting for its reply: its call id. Waits for
         room in the client's lane (calls in flight hold it) up to `timeout`."""
-        call_id = self._submit(_request_payload(obj, raw), method, idempotent, reply_capacity, timeout, True)
-        self._st().pending.add(call_id)
+        payload = _request_payload(obj, raw)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        call_id = self._submit(payload, method, idempotent, reply_capacity, timeout, True)
+        self._st().pending[call_id] = deadline
         return call_id
 
     def wait(self, call_id: int | None = None, timeout: float | None = None, *, copy: bool = True):
@@ -184,16 +194,14 @@ class RpcClient(_CClient):
         st = self._st()
         if call_id is None:
             raw = st.early.pop(next(iter(st.early))) if st.early else self._wait(None, timeout)
-            st.pending.discard(raw[0])
-            return raw[0], _reply_value(raw, copy)
+            return raw[0], _reply_value(raw, copy, st.pending.pop(raw[0], None))
         raw = st.early.pop(call_id, None)
         if raw is None:
             if call_id not in st.pending:
                 raise InvalidArgument(errno.EINVAL, f"call {call_id} is not in flight (answered, cancelled or "
                                       "not submitted by this client)")
             raw = self._wait(call_id, timeout)
-        st.pending.discard(call_id)
-        return _reply_value(raw, copy)
+        return _reply_value(raw, copy, st.pending.pop(call_id, None))
 
     def call(self, obj, method: int = 0, *, timeout: float | None = None, idempotent: bool = False,
              reply_capacity: int = RPC_DEFAULT_REPLY, copy: bool = True, raw: bool = False):
@@ -216,12 +224,12 @@ class RpcClient(_CClient):
         st = self._st()
         raw = st.early.pop(call_id, None)
         if raw is not None:
-            st.pending.discard(call_id)
+            st.pending.pop(call_id, None)
             _drop(raw)
             return
         if call_id not in st.pending:
             raise InvalidArgument(errno.EINVAL, f"call {call_id} is not in flight")
-        st.pending.discard(call_id)
+        del st.pending[call_id]
         self._cancel(call_id)
 
     def pending(self) -> frozenset[int]:
@@ -344,14 +352,14 @@ class _Dispatch:
             if entry is None:  # a call submitted for wait(): keep it for that
                 st.early[call_id] = raw
                 continue
-            st.pending.discard(call_id)
+            deadline = st.pending.pop(call_id, None)
             freed = True
             fut, copy = entry
             if fut.done():
                 _drop(raw)
                 continue
             try:
-                fut.set_result(_reply_value(raw, copy))
+                fut.set_result(_reply_value(raw, copy, deadline))
             except Exception as e:  # the call's error
                 fut.set_exception(e)
         if freed:
@@ -382,7 +390,7 @@ class _Dispatch:
                 if left == 0:
                     raise Timeout(errno.ETIMEDOUT, "the call's deadline passed before the lane had room") from None
             else:
-                c._st().pending.add(call_id)
+                c._st().pending[call_id] = deadline
                 return call_id
             f = self.loop.create_future()
             self.room.append(f)
