@@ -41,7 +41,7 @@ EXPECTED = {
     "ESTALE": zipc.Stale,
     "ENOSPC": zipc.Error,
     "EPROTOTYPE": zipc.Error,
-    "ECONNRESET": zipc.Error,
+    "ECONNRESET": zipc.ConnectionReset,
 }
 
 

@@ -24,6 +24,14 @@ messages has them delivered again): ``Queue.open(name, "producer")`` /
 ``queue.Full``), ``put_many`` / ``get_many``, ``for obj in q`` until the
 end of the stream; and the channel's raw and zero-copy calls.
 
+An rpc service has many clients and a pool of workers, calls in flight
+answered in any order: ``RpcClient.connect(name)`` / ``RpcWorker.serve(name)``.
+A client's ``call(obj, method)`` returns the worker's reply object
+(``submit`` / ``wait`` / ``cancel`` for many in flight, ``call_async`` for
+asyncio); a worker takes a :class:`Request` with ``next()`` and answers it with
+``respond(req, obj)`` (or runs ``serve_forever(handler)``). Deadlines raise
+``Timeout``, a worker dying mid-call ``ConnectionReset``.
+
 Timeouts are in seconds; ``None`` waits forever, ``0`` never blocks.
 ``listen`` and ``connect`` wait ``DEFAULT_TIMEOUT_NS`` (10 s) unless told.
 
@@ -48,7 +56,9 @@ checked against the C one, ``_zipc.ERRNO_MAP``, by the tests)::
         │   ├── zipc.Empty         (also queue.Empty)      Queue.get found nothing in time
         │   └── zipc.Full          (also queue.Full)       Queue.put found its lane full
         ├── zipc.PeerGone          (also BrokenPipeError)  EPIPE: the peer closed or died
-        ├── zipc.Cancelled                                 ECANCELED: interrupt()/close() from another thread
+        ├── zipc.Cancelled                                 ECANCELED: interrupt()/close() from another thread;
+        │                                                  an rpc call cancelled
+        ├── zipc.ConnectionReset (also ConnectionResetError) ECONNRESET: an rpc call's worker died
         ├── zipc.AbiMismatchError                          EPROTO: another zipc ABI
         ├── zipc.CorruptedError                            EBADMSG: hostile/corrupt segment or message
         ├── zipc.InvalidArgument   (also ValueError)       EINVAL, EMSGSIZE, ENAMETOOLONG,
@@ -82,6 +92,7 @@ from ._zipc import (
     AbiMismatchError,
     Batch,
     Cancelled,
+    ConnectionReset,
     CorruptedError,
     Error,
     InvalidArgument,
@@ -89,6 +100,8 @@ from ._zipc import (
     Overflow,
     PeerGone,
     PermissionDenied,
+    RPC_DEFAULT_REPLY,
+    Request,
     Reservation,
     Stale,
     Timeout,
@@ -97,6 +110,7 @@ from ._zipc import (
 from ._channel import Channel
 from ._topic import Publisher, Subscriber, Topic
 from ._queue import Empty, Full, Queue
+from ._rpc import RpcClient, RpcWorker
 from ._typed import RawMessage, register_type, unregister_type
 from ._stream import StreamReader, StreamWriter
 
@@ -120,6 +134,7 @@ __all__ = [
     "Batch",
     "Cancelled",
     "Channel",
+    "ConnectionReset",
     "CorruptedError",
     "Empty",
     "Error",
@@ -131,8 +146,12 @@ __all__ = [
     "PermissionDenied",
     "Publisher",
     "Queue",
+    "RPC_DEFAULT_REPLY",
     "RawMessage",
+    "Request",
     "Reservation",
+    "RpcClient",
+    "RpcWorker",
     "Stale",
     "StreamReader",
     "StreamWriter",

@@ -3,7 +3,7 @@ import os
 import queue
 from collections.abc import Callable, Iterable, Iterator, AsyncIterator, Sequence
 from types import TracebackType
-from typing import Any, Literal, NamedTuple, SupportsIndex, TypeVar
+from typing import Any, Literal, NamedTuple, SupportsIndex, TypeVar, overload
 
 from typing_extensions import Buffer, Self
 
@@ -21,6 +21,7 @@ TYPE_JSON: int
 TYPE_TENSOR: int
 TYPE_LIST: int
 TYPE_RESERVED_MIN: int
+RPC_DEFAULT_REPLY: int  # reply_capacity unless told (4096 bytes)
 
 class Error(OSError):
     """Base of every zipc error: .errno and the C library's text."""
@@ -33,6 +34,8 @@ class Full(Timeout, queue.Full):
 class PeerGone(Error, BrokenPipeError): ...
 class Cancelled(Error):
     """ECANCELED: the blocked call was woken by interrupt() or close() from another thread."""
+class ConnectionReset(Error, ConnectionResetError):
+    """ECONNRESET: an rpc call's worker died serving it (or dropped its Request unanswered)."""
 class AbiMismatchError(Error): ...
 class CorruptedError(Error):
     raw: RawMessage  # set when a typed message could not be decoded
@@ -396,6 +399,107 @@ class Queue:
     async def send_object_async(self, obj: Any, *, timeout: _Timeout = None) -> None: ...
     async def recv_object_async(self, timeout: _Timeout = None) -> Any: ...
     def __aiter__(self) -> AsyncIterator[Any]: ...
+
+# ---- rpc (zipc/_rpc.py over include/zipc/rpc.h) ----
+class Request:
+    """A call taken by an RpcWorker; its bytes in place (read-only buffer) until respond()."""
+    @property
+    def id(self) -> int: ...
+    @property
+    def method(self) -> int: ...
+    @property
+    def attempt(self) -> int:
+        """1, or 2 for an idempotent call run again after its worker died."""
+    @property
+    def idempotent(self) -> bool: ...
+    @property
+    def deadline(self) -> float | None:
+        """time.monotonic() seconds, or None."""
+    @property
+    def size(self) -> int: ...
+    @property
+    def reply_capacity(self) -> int: ...
+    @property
+    def answered(self) -> bool: ...
+    @property
+    def data(self) -> Any:
+        """The typed request object (a copy, decoded once)."""
+    def object(self, copy: bool = True) -> Any:
+        """copy=False: arrays (read-only ndarray) and bytes (memoryview) over the caller's frame; drop them before respond()."""
+    def tobytes(self) -> bytes: ...
+    def cancelled(self) -> bool: ...
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int) -> memoryview: ...
+
+class RpcClient:
+    """A client of an rpc service: calls to a pool of workers, replies matched by call id."""
+    @classmethod
+    def connect(
+        cls, name: str | bytes, *, lane_capacity: int | None = None, timeout: _Timeout = 10.0, any_uid: bool = False,
+        peer_uid: int | None = None, max_segment: int | None = None, label: str | None = None, spin: float | None = None,
+    ) -> Self: ...
+    @property
+    def lane_capacity(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def call(
+        self, obj: Any, method: int = 0, *, timeout: _Timeout = None, idempotent: bool = False,
+        reply_capacity: int = ..., copy: bool = True, raw: bool = False,
+    ) -> Any:
+        """The reply object. timeout: the call's deadline (Timeout past it); raw: send bytes as they are."""
+    def submit(
+        self, obj: Any, method: int = 0, *, timeout: _Timeout = None, idempotent: bool = False,
+        reply_capacity: int = ..., raw: bool = False,
+    ) -> int:
+        """Issue a call: its call id."""
+    @overload
+    def wait(self, call_id: int, timeout: _Timeout = None, *, copy: bool = True) -> Any: ...
+    @overload
+    def wait(self, call_id: None = None, timeout: _Timeout = None, *, copy: bool = True) -> tuple[int, Any]: ...
+    def cancel(self, call_id: int) -> None: ...
+    def pending(self) -> frozenset[int]:
+        """Call ids submitted and not waited for nor cancelled."""
+    def in_flight(self) -> int:
+        """Calls in the C client: unanswered, or answered and their reply still held."""
+    async def call_async(
+        self, obj: Any, method: int = 0, *, timeout: _Timeout = None, idempotent: bool = False,
+        reply_capacity: int = ..., copy: bool = True, raw: bool = False,
+    ) -> Any:
+        """call() for asyncio: any number at once on one client; cancelling the task cancels the call."""
+    def close(self) -> None: ...
+    def interrupt(self) -> None: ...
+    def fileno(self) -> int: ...
+    def stats(self) -> dict[str, int]:
+        """in_flight."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *exc: object) -> bool: ...
+
+class RpcWorker:
+    """A worker of an rpc service: next() takes a Request, respond() answers it."""
+    @classmethod
+    def serve(
+        cls, name: str | bytes, *, lane_capacity: int | None = None, timeout: _Timeout = 10.0, any_uid: bool = False,
+        peer_uid: int | None = None, max_segment: int | None = None, label: str | None = None, spin: float | None = None,
+    ) -> Self: ...
+    @property
+    def lane_capacity(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    def next(self, timeout: _Timeout = None) -> Request: ...
+    async def next_async(self, timeout: _Timeout = None) -> Request: ...
+    def respond(self, request: Request, obj: Any = None, *, status: int = 0, type_id: int | None = None) -> None:
+        """obj as a typed reply (type_id None) or a bytes-like with type_id; status 0 or a negative errno."""
+    def respond_error(self, request: Request, exc: BaseException) -> None:
+        """Its errno (an OSError's, else EREMOTEIO) and its text."""
+    def serve_forever(self, handler: Callable[[Request], Any], *, idle_timeout: _Timeout = None) -> int:
+        """handler(request) -> reply object, until close()/interrupt() (or idle_timeout); the count answered."""
+    def close(self) -> None: ...
+    def interrupt(self) -> None: ...
+    def fileno(self) -> int: ...
+    def stats(self) -> dict[str, int]:
+        """held: requests taken and not answered."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> bool: ...
 
 def listen(
     name: str | bytes | os.PathLike[str], capacity: int = ..., *, role: Literal["consumer", "producer"] | None = None,

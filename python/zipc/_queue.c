@@ -74,9 +74,8 @@ static int parse_queue_role(PyObject *role, int *out)
     return 0;
 }
 
-/* lane_capacity=None or 0 (the default lane, as the C config's 0) or bytes
- * in ZIPC_MIN_CAPACITY..2^30. */
-static int parse_lane(PyObject *obj, uint64_t *out)
+/* The C config's 0 is the default lane. */
+int zp_parse_lane(PyObject *obj, uint64_t *out)
 {
     if (obj == Py_None)
         return 0;
@@ -124,7 +123,7 @@ static PyObject *Queue_open(PyTypeObject *type, PyObject *args, PyObject *kw)
     struct queue_open_arg a = {.name = PyBytes_AS_STRING(path), .opts = {.label = label}};
     PyObject *res = NULL;
     int64_t tmo;
-    if (parse_queue_role(role, &a.role) || parse_lane(lane, &a.cfg.lane_capacity) || !zp_open_timeout(timeout, &tmo) ||
+    if (parse_queue_role(role, &a.role) || zp_parse_lane(lane, &a.cfg.lane_capacity) || !zp_open_timeout(timeout, &tmo) ||
         zp_parse_peer_uid(peer_uid, any_uid, &a.opts) || zp_parse_max_segment(max_segment, &a.opts.max_segment) ||
         zp_parse_spin(spin, &a.opts))
         goto out;

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import queue as _stdqueue
 
-from . import _aio, _arrays, _typed
+from . import _aio, _typed
 from ._endpoint import ConsumerLayer, ProducerLayer
-from ._zipc import TYPE_BYTES, TYPE_TENSOR, Cancelled, CorruptedError, PeerGone, Timeout
+from ._zipc import TYPE_BYTES, Cancelled, PeerGone, Timeout
 from ._zipc import Queue as _CQueue
 
 
@@ -28,29 +28,6 @@ class Full(Timeout, _stdqueue.Full):
 
 
 Empty.__module__ = Full.__module__ = "zipc"  # as zipc.Timeout and the other errors
-
-
-def _object(v, copy: bool):
-    """The object a View carries, the view's claim given back; with
-    copy=False an array or memoryview returned holds the message instead.
-    Bytes and arrays go straight to one copy; the rest through _typed.decode."""
-    kind = v.type_id
-    if kind == TYPE_TENSOR and not copy:
-        try:
-            # NumPy keeps the View itself as the array's base (not an export of
-            # it): the view stays claimed, and gives the message back when the
-            # array (the last reference) goes
-            return _arrays.array_in_place(memoryview(v))
-        except CorruptedError as e:
-            e.raw = _typed.RawMessage(kind, v.tobytes())
-            v.release()
-            raise
-    try:
-        if kind == TYPE_BYTES:
-            return v.tobytes() if copy else memoryview(v)  # a memoryview holds an export
-        return _typed.decode(kind, memoryview(v))
-    finally:
-        v.release()
 
 
 class Queue(_CQueue, ProducerLayer, ConsumerLayer):
@@ -165,7 +142,7 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
         held (not given back, redelivered if this process dies) until the
         last of those is gone. Other kinds are decoded either way."""
         if self._pending:
-            return _object(self._pending.pop(0), copy)
+            return _typed.view_object(self._pending.pop(0), copy)
         try:
             v = self.view(timeout if block else 0)
         except Timeout as e:
@@ -174,7 +151,7 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
             data = v.tobytes()
             v.release()
             return data
-        return _object(v, copy)
+        return _typed.view_object(v, copy)
 
     def get_nowait(self):
         """``get(block=False)``."""
@@ -194,7 +171,7 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
         out = []
         for i, v in enumerate(batch):
             try:
-                out.append(_object(v, True))
+                out.append(_typed.view_object(v, True))
             except BaseException:
                 self._pending = [batch[k] for k in range(i + 1, len(batch))]
                 raise

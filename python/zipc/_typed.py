@@ -133,6 +133,26 @@ def encode(obj) -> tuple[int, bytes]:
         raise TypeError(f"cannot send {type(obj).__name__} as a typed message: {e}") from None
 
 
+def encode_parts(obj) -> tuple[int, tuple, int]:
+    """(type_id, parts, size): obj's typed payload as buffers to copy one
+    after the other (rpc requests and replies): an array as its tensor
+    header and its own memory (one copy on the way), bytes-likes as they
+    are, the rest through encode()."""
+    if _registered_id(obj) is None:
+        arr = obj if _is_ndarray(obj) else _pil_array(obj)
+        if arr is not None:
+            np = _arrays.numpy()
+            arr = np.asarray(arr)
+            if not arr.flags.c_contiguous:
+                arr = np.ascontiguousarray(arr)
+            header = tensor_header(*_arrays.dlpack_dtype(arr.dtype), arr.shape)
+            return TYPE_TENSOR, (header, arr), len(header) + arr.nbytes
+        if isinstance(obj, (bytes, bytearray, memoryview)):
+            return TYPE_BYTES, (obj,), memoryview(obj).nbytes
+    type_id, payload = encode(obj)
+    return type_id, (payload,), len(payload)
+
+
 def _align(n: int) -> int:
     return (n + LIST_ALIGN - 1) // LIST_ALIGN * LIST_ALIGN
 
@@ -181,6 +201,41 @@ def decode(type_id: int, buf, depth: int = 0):
     except (ValueError, struct.error) as e:  # UnicodeDecodeError, JSONDecodeError are ValueErrors
         raise _bad(type_id, buf, str(e)) from None
     return RawMessage(type_id, bytes(buf))
+
+
+def decode_buffer(type_id: int, buf, copy: bool = True):
+    """decode(), but with copy=False an array comes as a read-only ndarray over
+    buf and bytes as buf itself (a memoryview): both hold buf's exporter."""
+    if not copy:
+        if type_id == TYPE_TENSOR:
+            return _arrays.array_in_place(buf)
+        if type_id == TYPE_BYTES:
+            return buf
+    return decode(type_id, buf)
+
+
+def view_object(v, copy: bool):
+    """The object a View carries (Queue.get, rpc replies), the view's claim
+    given back; with copy=False an array or memoryview returned holds the
+    message instead. Bytes and arrays go straight to one copy; the rest
+    through decode."""
+    kind = v.type_id
+    if kind == TYPE_TENSOR and not copy:
+        try:
+            # NumPy keeps the View itself as the array's base (not an export of
+            # it): the view stays claimed, and gives the message back when the
+            # array (the last reference) goes
+            return _arrays.array_in_place(memoryview(v))
+        except CorruptedError as e:
+            e.raw = RawMessage(kind, v.tobytes())
+            v.release()
+            raise
+    try:
+        if kind == TYPE_BYTES:
+            return v.tobytes() if copy else memoryview(v)  # a memoryview holds an export
+        return decode(kind, memoryview(v))
+    finally:
+        v.release()
 
 
 def _decode_list(mv: memoryview, depth: int) -> list:

@@ -53,6 +53,8 @@ static PyObject *error_class(int e)
         return st->err_overflow;
     case ESTALE:
         return st->err_stale;
+    case ECONNRESET: /* rpc: the worker serving the call died */
+        return st->err_conn_reset;
     default: /* EADDRINUSE, ENOENT, ENOSPC, ECONNREFUSED, ENOTSOCK, EFBIG, ... : zipc.Error with .errno */
         return st->err_base;
     }
@@ -1050,6 +1052,11 @@ static void stash(EndpointObject *self, const struct zipc_msg *m, Py_ssize_t n)
     self->stash_n += n;
 }
 
+int zp_room(EndpointObject *self, Py_ssize_t n)
+{
+    return ensure_room(&self->deferred, &self->deferred_cap, self->held + n);
+}
+
 /* Take up to max messages into scratch: the stashed ones first, else wait
  * for one. Returns the count (> 0) or a negative errno (ZP_PYERR: a Python
  * exception is set). Each taken message ends in a View, in give_back or in
@@ -1389,16 +1396,16 @@ static PyMethodDef module_methods[] = {
     {NULL},
 };
 
-#define ZP_STATE_NREFS (15 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
+#define ZP_STATE_NREFS (16 + sizeof(((zp_state *)0)->dtypes) / sizeof(((zp_state *)0)->dtypes[0]))
 
 /* Every reference the state holds, for traverse and clear. */
 static size_t state_refs(zp_state *st, PyObject **refs[ZP_STATE_NREFS])
 {
     PyObject **fixed[] = {&st->err_base, &st->err_timeout, &st->err_peer_gone, &st->err_cancelled,
                           &st->err_abi, &st->err_corrupted, &st->err_invalid, &st->err_permission,
-                          &st->err_overflow, &st->err_stale, &st->tensor_args, &st->np_ndarray, &st->dtype_args, &st->last_shape,
+                          &st->err_overflow, &st->err_stale, &st->err_conn_reset, &st->tensor_args, &st->np_ndarray, &st->dtype_args, &st->last_shape,
                           &st->str_read_only};
-    _Static_assert(sizeof fixed / sizeof fixed[0] == 15, "ZP_STATE_NREFS counts these");
+    _Static_assert(sizeof fixed / sizeof fixed[0] == 16, "ZP_STATE_NREFS counts these");
     size_t n = 0;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         refs[n++] = fixed[i];
@@ -1464,6 +1471,8 @@ static int add_errors(PyObject *m, zp_state *st)
         "what it lost; the next call goes on after the gap.");
     SUB(err_stale, "Stale", NULL, "A topic view was overwritten by the publisher while it was held (ESTALE): what "
         "was read through it may be torn; discard it.");
+    SUB(err_conn_reset, "ConnectionReset", PyExc_ConnectionResetError, "An rpc call's worker died serving it "
+        "(ECONNRESET), or dropped it unanswered; an idempotent call is run once more first.");
 #undef SUB
     return 0;
 }
@@ -1495,7 +1504,7 @@ static int add_constants(PyObject *m)
         {"DEFAULT_TIMEOUT_NS", ZIPC_DEFAULT_TIMEOUT_NS}, {"DEFAULT_SPIN_NS", ZIPC_DEFAULT_SPIN_NS},
         {"DEFAULT_SOCKET_MODE", ZIPC_DEFAULT_SOCKET_MODE},
         {"DEFAULT_MAX_SEGMENT", (long long)ZIPC_DEFAULT_MAX_SEGMENT}, {"NAME_MAX", ZIPC_NAME_MAX},
-        {"MIN_CAPACITY", ZIPC_MIN_CAPACITY}, {"MAX_CAPACITY", (long long)ZIPC_MAX_CAPACITY},
+        {"RPC_DEFAULT_REPLY", ZIPC_RPC_DEFAULT_REPLY}, {"MIN_CAPACITY", ZIPC_MIN_CAPACITY}, {"MAX_CAPACITY", (long long)ZIPC_MAX_CAPACITY},
     };
     for (size_t i = 0; i < sizeof c / sizeof c[0]; i++)
         if (zp_add_owned(m, c[i].name, PyLong_FromLongLong(c[i].v)) < 0)
@@ -1518,7 +1527,9 @@ PyMODINIT_FUNC PyInit__zipc(void)
         add_type(m, &ZpChannel_Type, "Channel") ||
         add_type(m, &ZpView_Type, "View") || add_type(m, &ZpBatch_Type, "Batch") ||
         add_type(m, &ZpReservation_Type, "Reservation") || add_type(m, &ZpPublisher_Type, "Publisher") ||
-        add_type(m, &ZpSubscriber_Type, "Subscriber") || add_type(m, &ZpQueue_Type, "Queue")) {
+        add_type(m, &ZpSubscriber_Type, "Subscriber") || add_type(m, &ZpQueue_Type, "Queue") ||
+        add_type(m, &ZpRpcClient_Type, "RpcClient") || add_type(m, &ZpRpcWorker_Type, "RpcWorker") ||
+        add_type(m, &ZpRequest_Type, "Request")) {
         Py_DECREF(m);
         return NULL;
     }

@@ -124,6 +124,10 @@ void zp_pin(EndpointObject *self);
  * -ESTALE for an overwritten topic view), or in the thread inside a call
  * (returns 0; a stale one is counted in stale_unreported). */
 int zp_unpin(EndpointObject *self, const struct zipc_msg *msg);
+/* Room in `deferred` for n more held messages (a View's or a Request's
+ * give-back may have to wait there); the caller then adds them to `held`.
+ * Raises MemoryError. */
+int zp_room(EndpointObject *self, Py_ssize_t n);
 
 /* Raise the exception for a negative errno; returns NULL. */
 PyObject *zp_raise(int err);
@@ -367,10 +371,17 @@ extern PyTypeObject ZpPublisher_Type, ZpSubscriber_Type;
 /* ---- queue (_queue.c) --------------------------------------------------- */
 extern PyTypeObject ZpQueue_Type;
 
+/* ---- rpc (_rpc.c) ----------------------------------------------------- */
+extern PyTypeObject ZpRpcClient_Type, ZpRpcWorker_Type, ZpRequest_Type;
+
+/* lane_capacity=None or 0 (the default lane) or bytes in
+ * ZIPC_MIN_CAPACITY..ZIPC_QUEUE_MAX_LANE, else ValueError (queue, rpc). */
+int zp_parse_lane(PyObject *obj, uint64_t *out);
+
 /* ---- module state (zipc._zipc) ------------------------------------------- */
 typedef struct {
     PyObject *err_base, *err_timeout, *err_peer_gone, *err_cancelled, *err_abi, *err_corrupted,
-        *err_invalid, *err_permission, *err_overflow, *err_stale;
+        *err_invalid, *err_permission, *err_overflow, *err_stale, *err_conn_reset;
     PyObject *tensor_args;          /* zipc._arrays.tensor_args, once needed */
     PyObject *np_ndarray;           /* numpy.ndarray, once NumPy is imported */
     PyObject *dtype_args;           /* reserve_tensor: {dtype argument: (dtype, code, bits)} */
