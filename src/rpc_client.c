@@ -128,11 +128,19 @@ int zipc_rpc_call(zipc_rpc_client *c, const void *req, size_t size, uint32_t met
         return err;
     if (size)
         memcpy(buf, req, size);
-    if ((err = zipc_rpc_commit(c, size, method, flags, timeout_ns, id))) {
-        zipc_queue_abort(c->q);
-        c->res = NULL;
-    }
+    if ((err = zipc_rpc_commit(c, size, method, flags, timeout_ns, id)))
+        zipc_rpc_abort(c);
     return err;
+}
+
+int zipc_rpc_abort(zipc_rpc_client *c)
+{
+    if (!c)
+        return -EINVAL;
+    if (!c->res)
+        return -EINVAL; /* nothing reserved */
+    c->res = NULL;
+    return zipc_queue_abort(c->q);
 }
 
 /* ---- completing ------------------------------------------------------------------ */
@@ -274,13 +282,13 @@ static int reply_ready(void *arg)
         int i = find(c, x->id);
         if (i < 0)
             return -EINVAL;
-        return replied(c, (uint32_t)i, x->r) || expired(c, (uint32_t)i, x->r, now);
+        return expired(c, (uint32_t)i, x->r, now) || replied(c, (uint32_t)i, x->r);
     }
     for (uint32_t k = 0; k < c->n; k++) { /* in turn, from after the last one answered */
         uint32_t i = (c->next_any + k) % c->n;
         if (c->calls[i].delivered)
             continue;
-        if (replied(c, i, x->r) || expired(c, i, x->r, now)) {
+        if (expired(c, i, x->r, now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
             c->next_any = i + 1;
             return 1;
         }

@@ -94,12 +94,18 @@ int zipc_rpc_connect(zipc_rpc_client **out, const char *name, const struct zipc_
  *          of up to reply_capacity bytes; waits (timeout_ns) for lane space.
  * commit:  sends the reserved request (size <= reserved) as method `method`
  *          with enum zipc_rpc_flags, due within timeout_ns; *id is its call id.
+ *          A commit that fails leaves the reservation open: commit again
+ *          or abort.
+ * abort:   drop the open reservation (-EINVAL if there is none).
  * call:    reserve + copy + commit.
  * wait:    the reply of call `id`, or of any call (ZIPC_RPC_ANY), up to
  *          timeout_ns. 0: *reply describes it (status: the worker's, or
  *          -ECONNRESET / -ETIMEDOUT / -ECANCELED from the service). A call's
  *          own deadline passing is -ETIMEDOUT for that call (it is cancelled;
- *          reply->id names it). -EAGAIN / -ETIMEDOUT: no reply yet.
+ *          reply->id names it; a reply found after the deadline is
+ *          late: the call is -ETIMEDOUT all the same). -EAGAIN /
+ *          -ETIMEDOUT: no reply yet; -EAGAIN at once if no call is in
+ *          flight (ZIPC_RPC_ANY).
  *          A part of a streamed reply has ZIPC_RPC_REPLY_MORE in flags: the
  *          call stays in flight; its next part or final reply comes after
  *          the part's release.
@@ -121,6 +127,7 @@ struct zipc_rpc_reply {
 int zipc_rpc_reserve(zipc_rpc_client *c, size_t size, size_t reply_capacity, void **buf, int64_t timeout_ns);
 int zipc_rpc_commit(zipc_rpc_client *c, size_t size, uint32_t method, unsigned flags, int64_t timeout_ns,
                     uint64_t *id);
+int zipc_rpc_abort(zipc_rpc_client *c);
 int zipc_rpc_call(zipc_rpc_client *c, const void *req, size_t size, uint32_t method, unsigned flags,
                   size_t reply_capacity, int64_t timeout_ns, uint64_t *id);
 int zipc_rpc_wait(zipc_rpc_client *c, uint64_t id, struct zipc_rpc_reply *reply, int64_t timeout_ns);

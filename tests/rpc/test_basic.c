@@ -133,6 +133,23 @@ static void deadlines_and_cancel(void)
     CHECK_OK(zipc_rpc_reply_release(c, &r)); /* made up by the service: nothing to give back */
     CHECK_EQ(zipc_rpc_cancelled(w, &req), 1);
     CHECK_OK(zipc_rpc_respond(w, &req, 0, 0, 0)); /* late: dropped */
+    /* a reply written after the deadline is late: the call timed out all the same */
+    CHECK_OK(zipc_rpc_call(c, &v, 8, 1, 0, 64, 20 * TU_MS, &id));
+    if (CHECK_OK(zipc_rpc_next(w, &req, TU_S))) {
+        tu_sleep_us(40000);
+        CHECK_OK(zipc_rpc_respond(w, &req, 0, 0, 0));
+        CHECK_OK(zipc_rpc_wait(c, id, &r, TU_S));
+        CHECK(r.id == id && r.status == -ETIMEDOUT);
+        CHECK_OK(zipc_rpc_reply_release(c, &r));
+    }
+    /* a reservation dropped: the next one works */
+    void *buf;
+    CHECK_ERR(zipc_rpc_abort(c), -EINVAL);
+    CHECK_OK(zipc_rpc_reserve(c, 8, 64, &buf, TU_S));
+    CHECK_ERR(zipc_rpc_reserve(c, 8, 64, &buf, TU_S), -EALREADY);
+    CHECK_OK(zipc_rpc_abort(c));
+    CHECK_OK(zipc_rpc_reserve(c, 8, 64, &buf, TU_S));
+    CHECK_OK(zipc_rpc_abort(c));
     /* cancelled before any worker took it: never handed out */
     CHECK_OK(zipc_rpc_call(c, &v, 8, 2, 0, 64, ZIPC_FOREVER, &id));
     CHECK_OK(zipc_rpc_cancel(c, id));
