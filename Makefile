@@ -17,14 +17,23 @@ $(BUILD)/.configured:
 # The Rust rows come from the crate's prebuilt example bench, the peer rows
 # (Tachyon, iceoryx2) from bench/peers: both are built when cargo exists (no
 # cargo, or a failed build: those rows are skipped or stale). The Python rows
-# run in build-py/venv (bench-python-env).
+# run in build-py/venv (bench-python-env), then python -m zipc.bench_store
+# (its torch rows need torch in that venv's Python: apt-get install python3-torch).
 bench: all bench-python-env
 	@if command -v cargo >/dev/null 2>&1; then \
 	  (cd rust && cargo build --release -p zipc --example bench) || \
 	    echo "make bench: cargo build of the Rust bench failed; its rows may be skipped" >&2; \
 	else echo "make bench: no cargo: the Rust bench is not (re)built" >&2; fi
 	@$(MAKE) --no-print-directory bench-peers
-	ZIPC_PYTHON=$$([ -x $(BENCH_PY) ] && echo $(BENCH_PY) || echo python3) ./$(BUILD)/zipc bench
+	ZIPC_PYTHON=$$([ -x $(BENCH_PY) ] && echo $(BENCH_PY) || echo python3) ./$(BUILD)/zipc bench --plot $(BUILD)/bench.svg
+	@# the tensor store: N worker processes loading one model, against safetensors and torch
+	@if [ -x $(BENCH_PY) ]; then $(BENCH_PY) -m zipc.bench_store $(BENCH_STORE_ARGS) || \
+	  echo "make bench: the tensor store benchmark failed" >&2; \
+	else echo "make bench: no Python venv: the tensor store rows are skipped" >&2; fi
+	@# the bridge: zipc bridge against plain pyzmq between two network namespaces (loopback if not root)
+	@if [ -x $(BENCH_PY) ]; then $(BENCH_PY) -m zipc.bench_bridge --zipc ./$(BUILD)/zipc || \
+	  echo "make bench: the bridge benchmark failed" >&2; \
+	else echo "make bench: no Python venv: the bridge rows are skipped" >&2; fi
 
 # The Python rows: the extension built into build-py/venv (as tests/run_all.sh
 # does), with NumPy and the peers they are compared with. A peer that fails to
@@ -32,7 +41,8 @@ bench: all bench-python-env
 BENCH_VENV := build-py/venv
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_PIP := $(BENCH_PY) -m pip install -q --disable-pip-version-check
-BENCH_PEERS := pyzmq faster-fifo iceoryx2 ipc0cp
+BENCH_PEERS := pyzmq faster-fifo iceoryx2 ipc0cp safetensors
+BENCH_STORE_ARGS ?= --mib 1024 --procs 1,4,16
 BENCH_PY_SOURCES := $(wildcard python/zipc/*.c python/zipc/*.h python/zipc/*.py src/*.c src/*.h \
                       include/*.h include/zipc/*.h examples/c_producer.c) setup.py pyproject.toml
 
@@ -44,7 +54,7 @@ build-py/.bench-env: $(BENCH_PY_SOURCES)
 	@mkdir -p build-py
 	@echo "make bench: building zipc into $(BENCH_VENV) and installing NumPy and the Python peers" >&2
 	{ [ -x $(BENCH_PY) ] || python3 -m venv --system-site-packages $(BENCH_VENV); } >build-py/bench-env.log 2>&1
-	$(BENCH_PIP) setuptools wheel numpy >>build-py/bench-env.log 2>&1
+	$(BENCH_PIP) setuptools wheel numpy matplotlib >>build-py/bench-env.log 2>&1
 	$(BENCH_PIP) --no-build-isolation --force-reinstall --no-deps . >>build-py/bench-env.log 2>&1
 	@for p in $(BENCH_PEERS); do $(BENCH_PIP) $$p >>build-py/bench-env.log 2>&1 || \
 	  echo "make bench: pip install $$p failed (build-py/bench-env.log): its rows are skipped" >&2; done

@@ -33,5 +33,8 @@ ext = Extension(
     extra_compile_args=["-std=c11", "-O2", "-fvisibility=hidden"] + WARNINGS,
 )
 
-# build-py, not build/: that is the CMake build directory.
-setup(version=c_version(), ext_modules=[ext], options={"build": {"build_base": "build-py"}})
+# build-py, not build/: that is the CMake build directory. ZIPC_BUILD_BASE
+# gives a second interpreter of the same version (tests/run_all.sh's Debian
+# python3 for the torch tests) build files of its own.
+setup(version=c_version(), ext_modules=[ext],
+      options={"build": {"build_base": os.environ.get("ZIPC_BUILD_BASE", "build-py")}})

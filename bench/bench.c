@@ -27,6 +27,11 @@ static const char USAGE[] =
     "  --iterations N   round trips per shared-memory rtt row (default 200000;\n"
     "                   pipe and unix rows get N/10: they are ~250x slower)\n"
     "  --seconds S      measured seconds per streaming row (default 1)\n"
+    "  --rows W,W...    only the rows whose name contains one of the words\n"
+    "                   (zipc, floor, pipe, memcpy, topic, queue, rpc, ...)\n"
+    "  --plot FILE      also draw the result into FILE (.svg or .png): the 32 B\n"
+    "                   round trip's distribution and the streaming rows, with\n"
+    "                   bench/plot.py (matplotlib) run by $ZIPC_PYTHON or python3\n"
     "  --help           this text\n"
     "\n"
     "The topic rows: one publisher and 1, 2, 4, 8 subscriber processes (all on\n"
@@ -171,12 +176,17 @@ static int parse_args(int argc, char **argv, struct bench_opts *o)
         } else if ((v = opt_value(argc, argv, &i, "--seconds"))) {
             if (!parse_double(v, 0.1, 60, &seconds))
                 err = usage_error("--seconds wants a number from 0.1 to 60 (got '%s')", v);
+        } else if ((v = opt_value(argc, argv, &i, "--plot"))) {
+            size_t n = strlen(v);
+            if (n < 5 || (strcmp(v + n - 4, ".svg") && strcmp(v + n - 4, ".png")))
+                err = usage_error("--plot wants a file name ending in .svg or .png (got '%s')", v);
+            o->plot = v;
         } else if ((v = opt_value(argc, argv, &i, "--rows"))) {
             if (!v[0] || strspn(v, ",") == strlen(v))
                 err = usage_error("--rows wants comma-separated words (got '%s')", v);
             o->rows = v;
         } else if (!strcmp(a, "--cpus") || !strcmp(a, "--iterations") || !strcmp(a, "--seconds") ||
-                   !strcmp(a, "--rows")) {
+                   !strcmp(a, "--rows") || !strcmp(a, "--plot")) {
             err = usage_error("option '%s' needs a value", a);
         } else {
             err = usage_error("unknown option '%s'", a);
@@ -583,6 +593,29 @@ static size_t judge(const struct row *rows, size_t n, struct target *t)
     return (size_t)(p - t);
 }
 
+/* --plot: the JSON result into a temporary file, drawn by bench/plot.py. A
+ * plot that cannot be drawn says why on stderr; the run's status is kept. */
+static void plot(const struct bench_opts *o, const struct machine *m, const struct row *rows, size_t n,
+                 const struct target *t, size_t nt, const struct ext_rows *ext)
+{
+    char path[] = "/tmp/zipc-bench-XXXXXX.json", why[256] = "";
+    int fd = mkstemps(path, 5);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        fprintf(stderr, "zipc bench: plot skipped: a temporary file: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    report_json(f, m, o, rows, n, t, nt, ext);
+    bool written = fclose(f) == 0;
+    if (written && external_plot(path, o->plot, why, sizeof(why)) == 0)
+        fprintf(stderr, "zipc bench: plot written to %s\n", o->plot);
+    else
+        fprintf(stderr, "zipc bench: plot skipped: %s\n", written ? why : "could not write the JSON result");
+    unlink(path);
+}
+
 int zipc_bench_main(int argc, char **argv)
 {
     struct bench_opts o;
@@ -606,6 +639,8 @@ int zipc_bench_main(int argc, char **argv)
         report_json(stdout, &m, &o, rows, n, t, nt, ext);
     else
         report_human(stdout, &m, &o, rows, n, t, nt, ext);
+    if (o.plot)
+        plot(&o, &m, rows, n, t, nt, ext);
     external_rows_free(ext);
     status = 0;
     for (size_t i = 0; i < n; i++) {

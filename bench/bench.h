@@ -41,6 +41,7 @@ struct bench_opts {
     int ncpus;
     bool json;
     bool quick;
+    const char *plot;       /* --plot FILE (.svg, .png): draw the result there too */
     uint64_t shm_iters;     /* measured round trips, shared-memory rows */
     uint64_t fd_iters;      /* measured round trips, pipe / Unix rows */
     double stream_s;        /* measured seconds per streaming row */
@@ -57,10 +58,15 @@ struct bench_opts {
 /* The one timer of every row: CLOCK_MONOTONIC (vDSO, ~20 ns). */
 int64_t bench_now_ns(void);
 
+/* The quantiles of a round trip's distribution kept for plots (--plot). */
+#define RTT_CDF_POINTS 21
+extern const double RTT_CDF_Q[RTT_CDF_POINTS];
+
 struct rtt_stats {
     uint64_t n;
     int64_t min, p50, p90, p99, p999, max; /* ns */
     double per_s;                          /* round trips per second */
+    int64_t cdf[RTT_CDF_POINTS];           /* ns at each of RTT_CDF_Q */
 };
 /* Sorts samples in place. */
 void stats_rtt(int64_t *samples, size_t n, struct rtt_stats *out);
@@ -144,6 +150,9 @@ struct ext_rows {
  * --cpus on our CPUs) after the C rows; show: progress on stderr. */
 void external_rows(const struct bench_opts *o, bool show, struct ext_rows x[EXT_SOURCES]);
 void external_rows_free(struct ext_rows x[EXT_SOURCES]);
+/* Draw a --json result (a file) into out (.svg or .png) with bench/plot.py
+ * run by $ZIPC_PYTHON or python3: 0, or -1 and why (e.g. no matplotlib). */
+int external_plot(const char *json_path, const char *out, char *why, size_t len);
 /* A one-line JSON object's "key": a string copied into out, or a number
  * returned (NAN for a string, null or a missing key). */
 double ext_field(const char *obj, const char *key, char *out, size_t len);

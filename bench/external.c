@@ -182,6 +182,27 @@ void external_rows(const struct bench_opts *o, bool show, struct ext_rows x[EXT_
         fprintf(stderr, "%30s\r", "");
 }
 
+int external_plot(const char *json_path, const char *out, char *why, size_t len)
+{
+    char python[256], script[512], in[512], dest[512], cmd[2048];
+    const char *given = getenv("ZIPC_PYTHON") && getenv("ZIPC_PYTHON")[0] ? getenv("ZIPC_PYTHON") : "python3";
+    sh_quote(python, sizeof(python), given);
+    sh_quote(script, sizeof(script), ZIPC_SOURCE_DIR "/bench/plot.py");
+    sh_quote(in, sizeof(in), json_path);
+    sh_quote(dest, sizeof(dest), out);
+    snprintf(cmd, sizeof(cmd), "%s %s %s %s 2>&1", python, script, in, dest);
+    char *text = NULL;
+    int st = capture(cmd, &text);
+    if (st == 127)
+        snprintf(why, len, "%.200s not found", given);
+    else if (st != 0 && text && text[0])
+        last_line(text, why, len);
+    else if (st != 0)
+        snprintf(why, len, "%.200s exited with %d", cmd, st);
+    free(text);
+    return st == 0 ? 0 : -1;
+}
+
 void external_rows_free(struct ext_rows x[EXT_SOURCES])
 {
     for (size_t i = 0; i < EXT_SOURCES; i++) {

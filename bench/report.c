@@ -141,6 +141,25 @@ static void ext_why(const char *r, char *why, size_t len)
 
 #define PY_FMT "%-44s %-9s %-7s %8s %8s %8s\n"
 
+/* The Python stream transport against ipc0cp's STDIO transport, the same
+ * objects through a pipe (the rows' zipc_stream_x); a row without figures
+ * says why in the table. */
+static void pipe_ratios(FILE *f, const struct ext_rows *x)
+{
+    int shown = 0;
+    for (size_t i = 0; i < x->n; i++) {
+        double v = ext_field(x->rows[i], "zipc_stream_x", NULL, 0);
+        char kind[32];
+        if (!(v > 0))
+            continue;
+        ext_field(x->rows[i], "kind", kind, sizeof(kind));
+        fprintf(f, "%s %s %.2fx", shown++ ? "," : "pipe       zipc stream rate / ipc0cp STDIO rate, same objects:",
+                kind, v);
+    }
+    if (shown)
+        fputc('\n', f);
+}
+
 /* The Python rows: their own columns (rates vs multiprocessing.Queue). */
 static void python_human(FILE *f, const struct ext_rows *x, const struct row *rows, size_t n)
 {
@@ -171,6 +190,7 @@ static void python_human(FILE *f, const struct ext_rows *x, const struct row *ro
     }
     fprintf(f, "\nvs Queue   row rate / multiprocessing.Queue rate for the same workload (Python to "
                "Python, pickling)\n");
+    pipe_ratios(f, x);
 }
 
 /* A row's overhead over a baseline in percent, + = slower: rtt by p50,
@@ -972,6 +992,10 @@ static void json_row(FILE *f, const struct row *r)
                 (unsigned long long)s->n, (long long)s->min, (long long)s->p50, (long long)s->p90,
                 (long long)s->p99, (long long)s->p999, (long long)s->max);
         json_num(f, "rtt_per_s", s->per_s, "%.1f");
+        fputs(", \"cdf\": [", f); /* [quantile, ns] pairs, for plots */
+        for (size_t i = 0; i < RTT_CDF_POINTS; i++)
+            fprintf(f, "%s[%g, %lld]", i ? ", " : "", RTT_CDF_Q[i], (long long)s->cdf[i]);
+        fputc(']', f);
     } else {
         fprintf(f, ", \"messages\": %llu", (unsigned long long)r->messages);
         json_num(f, "msgs_per_s", r->msgs_per_s, "%.1f");

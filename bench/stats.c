@@ -28,6 +28,9 @@ static int64_t percentile(const int64_t *sorted, size_t n, double q)
     return sorted[rank ? rank - 1 : 0];
 }
 
+const double RTT_CDF_Q[RTT_CDF_POINTS] = {0,    0.01, 0.05, 0.1,  0.2,   0.3,   0.4,    0.5,    0.6,     0.7,  0.8,
+                                           0.9,  0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 1};
+
 void stats_rtt(int64_t *samples, size_t n, struct rtt_stats *out)
 {
     memset(out, 0, sizeof(*out));
@@ -44,6 +47,8 @@ void stats_rtt(int64_t *samples, size_t n, struct rtt_stats *out)
     out->p99 = percentile(samples, n, 0.99);
     out->p999 = percentile(samples, n, 0.999);
     out->max = samples[n - 1];
+    for (size_t i = 0; i < RTT_CDF_POINTS; i++)
+        out->cdf[i] = percentile(samples, n, RTT_CDF_Q[i]);
     out->per_s = total > 0 ? (double)n * 1e9 / total : 0;
 }
 

@@ -22,5 +22,6 @@
 #include "zipc/queue.h"
 #include "zipc/rpc.h"
 #include "zipc/stream.h"
+#include "zipc/store.h"
 
 #endif /* ZIPC_H */

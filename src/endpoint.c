@@ -13,6 +13,8 @@
  * same messages; a surviving member takes the door over when the holder
  * dies. The kind says what differs in a zipc__kind_desc: its fds, roles,
  * body and how an endpoint binds to it. */
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -102,6 +104,78 @@ int zipc__door_admit(struct zipc__door *door, const struct zipc__kind_desc *d,
 }
 
 void zipc__door_close(struct zipc__door *door) { zipc__addr_unbind(&door->addr, &door->lsock); }
+
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    int running_fd;
+};
+
+static void *thread_trampoline(void *p)
+{
+    struct thread_start st = *(struct thread_start *)p; /* the creator's copy goes when it is told */
+    uint64_t one = 1;
+    if (write(st.running_fd, &one, sizeof(one)) < 0) {
+        /* cannot fail on a fresh eventfd */
+    }
+    return st.fn(st.arg);
+}
+
+int zipc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    struct thread_start st = {.fn = fn, .arg = arg, .running_fd = eventfd(0, EFD_CLOEXEC)};
+    if (st.running_fd < 0)
+        return -errno;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int err = pthread_create(t, NULL, thread_trampoline, &st);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    uint64_t v;
+    while (!err && read(st.running_fd, &v, sizeof(v)) < 0 && errno == EINTR) {
+    }
+    close(st.running_fd);
+    return -err;
+}
+
+/* Guarded doors: the process's list, closed in a forked child. */
+static pthread_mutex_t guards_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct zipc__door_guard *guards;
+
+static void guards_prepare(void) { pthread_mutex_lock(&guards_lock); }
+static void guards_parent(void) { pthread_mutex_unlock(&guards_lock); }
+static void guards_child(void)
+{
+    for (struct zipc__door_guard *g = guards; g; g = g->next)
+        close_fd(g->lsock);
+    pthread_mutex_unlock(&guards_lock);
+}
+static void guards_init(void) { pthread_atfork(guards_prepare, guards_parent, guards_child); }
+
+void zipc__door_guard_add(struct zipc__door_guard *g, int *lsock)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, guards_init);
+    pthread_mutex_lock(&guards_lock);
+    g->lsock = lsock;
+    g->next = guards;
+    guards = g;
+    pthread_mutex_unlock(&guards_lock);
+}
+
+void zipc__door_guard_close(struct zipc__door_guard *g)
+{
+    pthread_mutex_lock(&guards_lock);
+    for (struct zipc__door_guard **p = &guards; *p; p = &(*p)->next)
+        if (*p == g) {
+            *p = g->next;
+            break;
+        }
+    if (g->lsock)
+        close_fd(g->lsock); /* under the lock: a fork never sees it half closed */
+    g->lsock = NULL;
+    pthread_mutex_unlock(&guards_lock);
+}
 
 /* ---- one-shot listener ---------------------------------------------------- */
 

@@ -265,8 +265,9 @@ int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_we
     int err = recv_exact(peer->sock, w, sizeof(*w), fds, nfds, &got, deadline);
     if (err == 0 && w->magic != ZIPC_WELCOME_MAGIC)
         err = -EPROTO;
-    else if (err == 0 && w->status) /* a listener refuses with EPERM, ENOSPC or EPROTO, nothing else */
-        err = w->status == EPERM || w->status == ENOSPC ? -(int)w->status : -EPROTO;
+    else if (err == 0 && w->status) /* a listener refuses with EPERM, ENOSPC, ESTALE (a superseded
+                                       store holder) or EPROTO, nothing else */
+        err = w->status == EPERM || w->status == ENOSPC || w->status == ESTALE ? -(int)w->status : -EPROTO;
     else if (err == 0 && (w->abi_major != ZIPC_ABI_MAJOR || w->kind != kind))
         err = -EPROTO;
     else if (err == 0 && got != nfds)

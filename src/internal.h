@@ -3,6 +3,7 @@
 #define ZIPC_INTERNAL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -75,12 +76,16 @@ struct zipc__segment {
 };
 /* How a segment is mapped and which seals it must (and must not) carry.
  * Every policy also requires F_SEAL_SHRINK | F_SEAL_GROW. */
+#define ZIPC_HUGE_PAGE (UINT64_C(2) << 20) /* a huge page (x86-64, arm64 with 4 KiB pages) */
+
 struct zipc__segment_policy {
     int prot;                  /* attach: PROT_READ or PROT_READ | PROT_WRITE */
     unsigned seals_required;   /* F_SEAL_* all of which must be set */
     unsigned seals_forbidden;  /* F_SEAL_* none of which may be set */
     uint64_t max_size;         /* attach: larger is -EBADMSG; create: -EINVAL (0: no bound) */
     bool prefault;             /* MAP_POPULATE: commits up to max_size of memory */
+    bool huge_pages;           /* create: 2 MiB hugetlb pages if reserved ones are free (size a
+                                  multiple of 2 MiB), else shmem asking for transparent ones */
 };
 /* The channel's: read-write, pre-faulted, write seals forbidden. */
 struct zipc__segment_policy zipc__segment_policy_rw(uint64_t max_size);
@@ -110,6 +115,11 @@ int zipc__segment_seal_writes(struct zipc__segment *seg, bool frozen);
  * -EBADMSG for anything malformed or against the policy, -EPROTO for another
  * ABI major. */
 int zipc__segment_attach(struct zipc__segment *seg, struct zipc__segment_policy p, int fd, uint32_t kind);
+/* Move the mapping to an address that is a multiple of align (a power of
+ * two; a no-op up to a page): a store's tensors aligned to 2 MiB in the
+ * file are aligned in memory too. Same fd and protection; on failure the
+ * old mapping stays. */
+int zipc__segment_realign(struct zipc__segment *seg, uint64_t align);
 void zipc__segment_close(struct zipc__segment *seg);
 /* A new open file description (O_RDONLY, close-on-exec) of the file open at
  * fd, through /proc/self/fd: locks taken on it are ours alone, and mappings
@@ -342,6 +352,22 @@ int zipc__door_admit(struct zipc__door *door, const struct zipc__kind_desc *d,
                      int64_t deadline, struct zipc__peer *peer);
 /* Free the name (the layer that bound it unlinks it). */
 void zipc__door_close(struct zipc__door *door);
+/* A door socket that a child forked without exec must not keep: it would
+ * hold the name bound after the holder is gone, and never answer. Guarded
+ * doors are closed in the child at once (pthread_atfork). */
+struct zipc__door_guard {
+    int *lsock;
+    struct zipc__door_guard *next;
+};
+void zipc__door_guard_add(struct zipc__door_guard *g, int *lsock);
+/* Start a helper thread (a door's) that takes no signals (they stay the
+ * application's), and return once it runs: a process that forks right
+ * after (a DataLoader's workers) never copies a thread mid-start, with
+ * whatever lock its start held. 0 or a negative errno. */
+int zipc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/* Close the guarded socket (if still open) and forget it; any thread,
+ * idempotent. An abstract name is free once this returns. */
+void zipc__door_guard_close(struct zipc__door_guard *g);
 
 /* ---- wait.c: spin, sleep, wake, liveness ---------------------------- */
 struct zipc__waiter {

@@ -18,6 +18,7 @@
 #include "queue.h"
 
 #define OPEN_RETRY_NS 1000000LL /* a creator holds the lock name: look again after 1 ms */
+#define CREATE_SETTLE_NS 5000000LL /* no door found: look once more 5 ms later before creating */
 #define DOOR_PATIENCE_NS 500000000LL /* a door's handshake: a live helper answers in microseconds */
 
 /* ------------------------------------------------------------------------
@@ -76,8 +77,8 @@ static void lane_at(const zipc_queue *q, const struct zipc_queue_ctl *c, uint32_
 }
 
 /* The control block must be exactly what layout_for makes of its ring
- * size; read once, as any member may write it. */
-static int check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out)
+ * size; read once, as any member may write it. Members and inspect. */
+int zipc__queue_check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out)
 {
     if (seg->size < ZIPC_QUEUE_BODY_OFFSET + sizeof(*out))
         return -EBADMSG; /* the block would be read past the segment's end */
@@ -101,7 +102,7 @@ static int queue_bind(void *ep, struct zipc__handover *h, const struct zipc__opt
     (void)o;
     zipc_queue *q = ep;
     struct zipc_queue_ctl c;
-    int err = check_ctl(&h->seg, &c);
+    int err = zipc__queue_check_ctl(&h->seg, &c);
     if (err || (err = zipc__members_bind(&q->members, &h->seg, ZIPC_QUEUE_MEMBERS_OFFSET)))
         return err;
     if (q->members.capacity != ZIPC_QUEUE_SLOTS)
@@ -198,7 +199,10 @@ static zipc_queue *queue_new(void)
     return q;
 }
 
-/* Join through any member's door: 0, or -ENOENT if no member answered. */
+/* Join through any member's door: 0, -ENOENT if no door was bound, or
+ * -EAGAIN if none let us in but one was there a moment ago (a member dying
+ * as we came): the queue exists, and its live members may all be between
+ * joining and binding their doors; never a reason to create another. */
 static int join_any(zipc_queue *q, int64_t deadline)
 {
     int err = -ENOENT;
@@ -214,8 +218,13 @@ static int join_any(zipc_queue *q, int64_t deadline)
                                             patience < deadline ? patience : deadline);
         if (r == 0)
             return 0;
-        if (r == -ENOENT || r == -ECONNREFUSED || r == -EPIPE || r == -ECONNRESET)
-            continue; /* nobody there, or a member leaving as we came */
+        if (r == -ENOENT || r == -ECONNREFUSED)
+            continue; /* nobody there */
+        if (r == -EPIPE || r == -ECONNRESET) {
+            if (err == -ENOENT)
+                err = -EAGAIN; /* a member leaving as we came */
+            continue;
+        }
         err = r;
         if (r != -ETIMEDOUT && r != -EPERM)
             return r; /* -EPROTO, -EBADMSG, -EFBIG...: what the queue is, not who answered */
@@ -223,11 +232,13 @@ static int join_any(zipc_queue *q, int64_t deadline)
     return err;
 }
 
-static int create_queue(zipc_queue *q, const struct qparams *p)
+/* The segment's label is the name unless the options give one (common.h):
+ * tools (zipc ls, zipc stat NAME) find the queue by it. */
+static int create_queue(zipc_queue *q, const struct qparams *p, const char *name)
 {
     struct zipc__handover h;
     int err = zipc__handover_create(&zipc__queue_kind, &h, layout_for(p->ring_size).size, p,
-                                    q->opts.label ? q->opts.label : "queue");
+                                    q->opts.label ? q->opts.label : name);
     if (err)
         return err;
     err = queue_bind(q, &h, &q->opts);
@@ -239,22 +250,26 @@ static int create_queue(zipc_queue *q, const struct qparams *p)
  * time, and a creator looks for members once more under it. A creator keeps
  * the lock (*lock) until its own door is open, so nobody creates a second
  * queue in between. */
-static int find_or_create(zipc_queue *q, const struct qparams *p, int64_t deadline, int *lock)
+static int find_or_create(zipc_queue *q, const struct qparams *p, const char *name, int64_t deadline,
+                          int *lock)
 {
     struct zipc__addr lock_addr;
     int err = zipc__addr_suffix(&q->addr, "#lock", &lock_addr);
     if (err)
         return err;
     for (;;) {
-        if ((err = join_any(q, deadline)) != -ENOENT)
-            return err;
-        err = zipc__addr_bind(&lock_addr, &q->opts, lock);
-        if (err == 0) {
-            if ((err = join_any(q, deadline)) == -ENOENT)
-                err = create_queue(q, p);
-            return err;
+        err = join_any(q, deadline);
+        if (err == -ENOENT && (err = zipc__addr_bind(&lock_addr, &q->opts, lock)) == 0) {
+            /* twice, a moment apart: a member that joined as we scanned binds its door by then */
+            if ((err = join_any(q, deadline)) == -ENOENT && !(err = zipc__sleep_ns(CREATE_SETTLE_NS)) &&
+                (err = join_any(q, deadline)) == -ENOENT)
+                return create_queue(q, p, name);
+            if (err != -EAGAIN)
+                return err;
+            close(*lock); /* members come and go: look again, without the lock */
+            *lock = -1;
         }
-        if (err != -EADDRINUSE)
+        if (err != -EADDRINUSE && err != -EAGAIN)
             return err;
         if (zipc__now_ns() >= deadline)
             return -ETIMEDOUT;
@@ -299,7 +314,7 @@ int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct 
         return err;
     }
     int lock = -1;
-    err = find_or_create(q, &p, zipc__deadline(q->opts.timeout_ns), &lock);
+    err = find_or_create(q, &p, name, zipc__deadline(q->opts.timeout_ns), &lock);
     if (err == 0 && (q->flags & ZIPC_QUEUE_SEGMENT_RPC) != segment_flags)
         err = -EPROTOTYPE; /* a queue's name opened as an rpc service, or the reverse */
     if (err == 0)

@@ -83,7 +83,7 @@ struct zipc_queue {
     struct zipc__opts opts;
     struct zipc__addr addr;      /* the queue's name; members bind it + "#slot" */
     int lsock;                   /* our door */
-    zipc_queue *next_door;       /* the process's list of doors (closed in a forked child) */
+    struct zipc__door_guard guard; /* a forked child closes lsock */
     int stop_fd;
     pthread_t helper;
     bool helper_running;
@@ -122,6 +122,9 @@ static inline uint64_t *claim_word(const zipc_queue *q, const struct lane *l, ui
 
 /* queue.c */
 extern const struct zipc__kind_desc zipc__queue_kind;
+/* The queue's control block, copied into *out and checked against the
+ * layout its ring size makes (and the segment's size): 0 or -EBADMSG. */
+int zipc__queue_check_ctl(const struct zipc__segment *seg, struct zipc_queue_ctl *out);
 /* zipc_queue_open for a queue (segment_flags 0) or an rpc service
  * (ZIPC_QUEUE_SEGMENT_RPC): -EPROTOTYPE if the name holds the other. */
 int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct zipc_queue_config *cfg,

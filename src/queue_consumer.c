@@ -232,6 +232,34 @@ static bool others_hold(const zipc_queue *q)
     return false;
 }
 
+/* Does a frame behind the claim wait for redelivery? 1 yes, 0 no, -1 the
+ * walk was torn (reuse under us: ask again later). The lane's `redeliver`
+ * count is a hint a SIGKILL can leave wrong either way (a cleanup killed
+ * between its words and its count; a taker killed between its word and
+ * its decrement): the end of the stream reads the words, and heals the
+ * hint so that takers walk (or stop walking) accordingly. */
+static int redelivery_pending(const zipc_queue *q, const struct lane *l)
+{
+    /* acquire: as take_fresh */
+    uint64_t fr = zipc__load(&l->ctl->freed, ZIPC__ACQUIRE), c = zipc__load(&l->ctl->claim, ZIPC__ACQUIRE);
+    uint32_t seq = (uint32_t)(fr >> 32), claim_seq = (uint32_t)(c >> 32);
+    uint64_t pos = (uint64_t)(uint32_t)fr * ZIPC_FRAME_ALIGN, next;
+    if (pos >= l->ring.size || claim_seq - seq > l->ring.lap_frames)
+        return -1;
+    for (uint32_t steps = 0; seq != claim_seq; steps++, pos = next) {
+        const struct zipc_frame *f;
+        if (steps > 2 * l->ring.lap_frames || zipc__ring_frame_step(&l->ring, pos, seq, &next, &f) != 1)
+            return -1;
+        if (!f)
+            continue;
+        uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__ACQUIRE); /* acquire: as take_fresh */
+        if (ZIPC_QCLAIM_TAG(w) == seq && ZIPC_QCLAIM_STATE(w) == ZIPC_QCLAIM_REDELIVER)
+            return 1;
+        seq++;
+    }
+    return 0;
+}
+
 static bool lanes_empty(const zipc_queue *q)
 {
     uint32_t hwm = zipc__load(&q->ctl->lane_hwm, ZIPC__ACQUIRE);
@@ -242,8 +270,17 @@ static bool lanes_empty(const zipc_queue *q)
         uint64_t c = zipc__load(&l->ctl->claim, ZIPC__SEQ_CST), next; /* seq_cst: see others_hold */
         const struct zipc_frame *f;
         uint64_t pos = (uint64_t)(uint32_t)c * ZIPC_FRAME_ALIGN;
-        if (zipc__load(&l->ctl->redeliver, ZIPC__SEQ_CST) ||
-            (pos < l->ring.size && zipc__ring_frame_step(&l->ring, pos, (uint32_t)(c >> 32), &next, &f) != 0))
+        if (pos < l->ring.size && zipc__ring_frame_step(&l->ring, pos, (uint32_t)(c >> 32), &next, &f) != 0)
+            return false; /* a fresh frame, or a bad one (take says which) */
+        /* seq_cst: see others_hold */
+        uint32_t hint = zipc__load(&l->ctl->redeliver, ZIPC__SEQ_CST);
+        int pending = redelivery_pending(q, l);
+        /* relaxed CAS: a hint healed (a count changed meanwhile is someone's news: kept) */
+        if (pending == 1 && !hint)
+            __atomic_compare_exchange_n(&l->ctl->redeliver, &hint, 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        else if (pending == 0 && hint)
+            __atomic_compare_exchange_n(&l->ctl->redeliver, &hint, 0, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        if (pending != 0)
             return false;
     }
     return true;

@@ -7,7 +7,6 @@
  * compare-and-swap, so doing it twice, or dying halfway, is harmless
  * (docs/DESIGN.md §12). */
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -16,6 +15,8 @@
 
 #define HELPER_LOOK_NS 100000000LL  /* new members are watched within 100 ms of joining */
 #define DOOR_HANDSHAKE_NS 2000000000LL /* a silent joiner holds the door at most this long */
+#define DOOR_FREE_NS 2000000000LL      /* a dead holder's door is gone within this (its exit closing files) */
+#define DOOR_RETRY_NS 1000000LL        /* look again after 1 ms */
 
 /* ------------------------------------------------------------------------
  * Cleaning up
@@ -142,49 +143,9 @@ static void *helper_main(void *arg)
     return NULL;
 }
 
-/* ------------------------------------------------------------------------
- * Doors and fork: a child forked without exec inherits every door socket,
- * and once the member that bound it is gone its name would stay bound by
- * the child, which never answers. The child closes its copies at once.
- * ------------------------------------------------------------------------ */
-
-static pthread_mutex_t doors_lock = PTHREAD_MUTEX_INITIALIZER;
-static zipc_queue *doors; /* every open door of this process, through next_door */
-
-static void doors_prepare(void) { pthread_mutex_lock(&doors_lock); }
-static void doors_parent(void) { pthread_mutex_unlock(&doors_lock); }
-static void doors_child(void)
-{
-    for (zipc_queue *q = doors; q; q = q->next_door)
-        if (q->lsock >= 0) {
-            close(q->lsock);
-            q->lsock = -1;
-        }
-    pthread_mutex_unlock(&doors_lock);
-}
-
-static void doors_init(void) { pthread_atfork(doors_prepare, doors_parent, doors_child); }
-
-static void door_register(zipc_queue *q)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, doors_init);
-    pthread_mutex_lock(&doors_lock);
-    q->next_door = doors;
-    doors = q;
-    pthread_mutex_unlock(&doors_lock);
-}
-
-static void door_unregister(zipc_queue *q)
-{
-    pthread_mutex_lock(&doors_lock);
-    for (zipc_queue **p = &doors; *p; p = &(*p)->next_door)
-        if (*p == q) {
-            *p = q->next_door;
-            break;
-        }
-    pthread_mutex_unlock(&doors_lock);
-}
+/* Doors and fork: a child forked without exec would inherit the door
+ * socket and keep the name bound, never answering, once this member is
+ * gone; the endpoint layer's door guard closes it in the child at once. */
 
 int zipc__queue_helper_start(zipc_queue *q)
 {
@@ -192,19 +153,20 @@ int zipc__queue_helper_start(zipc_queue *q)
     struct zipc__addr door;
     snprintf(suffix, sizeof(suffix), "#%u", q->me.slot);
     int err = zipc__addr_suffix(&q->addr, suffix, &door);
-    if (err || (err = zipc__addr_bind(&door, &q->opts, &q->lsock)))
+    /* Our slot's last holder is dead (its lock went with it), but a process
+     * SIGKILLed closes its files one by one: its door may outlive its lock
+     * by a moment. Nobody else can hold this slot's door: wait for it. */
+    int64_t until = zipc__now_ns() + DOOR_FREE_NS;
+    while (!err && (err = zipc__addr_bind(&door, &q->opts, &q->lsock)) == -EADDRINUSE && zipc__now_ns() < until)
+        err = zipc__sleep_ns(DOOR_RETRY_NS);
+    if (err)
         return err;
-    door_register(q);
+    zipc__door_guard_add(&q->guard, &q->lsock);
     if ((q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return -errno;
-    /* the helper takes no signals: they stay the application's */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    err = pthread_create(&q->helper, NULL, helper_main, q);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    err = zipc__thread_start(&q->helper, helper_main, q);
     q->helper_running = err == 0;
-    return -err;
+    return err;
 }
 
 void zipc__queue_helper_stop(zipc_queue *q)
@@ -214,11 +176,7 @@ void zipc__queue_helper_stop(zipc_queue *q)
         pthread_join(q->helper, NULL);
         q->helper_running = false;
     }
-    if (q->lsock >= 0) {
-        door_unregister(q);
-        close(q->lsock); /* an abstract name: free at once */
-    }
-    q->lsock = -1;
+    zipc__door_guard_close(&q->guard); /* an abstract name: free at once */
     if (q->stop_fd >= 0)
         close(q->stop_fd);
     q->stop_fd = -1;

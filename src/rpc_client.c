@@ -205,8 +205,8 @@ static int part_came(zipc_rpc_client *c, struct call *call, struct zipc_rpc_repl
         return 0; /* none new (a counter that jumps is not believed) */
     call->parts++;
     /* relaxed: after part_sent's acquire; read once, checked in describe_part */
-    call->part_size = zipc__load(&h->reply_size, ZIPC__RELAXED);
-    call->part_type = zipc__load(&h->reply_type, ZIPC__RELAXED);
+    call->part_size = zipc__load(&h->part_size, ZIPC__RELAXED);
+    call->part_type = zipc__load(&h->part_type, ZIPC__RELAXED);
     call->part_held = call->delivered = true;
     describe_part(c, call, r);
     return 1;
@@ -340,13 +340,15 @@ int zipc_rpc_reply_release(zipc_rpc_client *c, const struct zipc_rpc_reply *repl
     int i = find(c, reply->id);
     if (i < 0)
         return reply->data ? -EINVAL : 0; /* a status the service made up (expired): nothing to give back */
-    if (!c->calls[i].delivered)
-        return -EINVAL;
-    if (c->calls[i].part_held) {
-        release_part(c, &c->calls[i]);
+    struct call *call = &c->calls[i];
+    bool part = reply->flags & ZIPC_RPC_REPLY_MORE;
+    if (!call->delivered || part != call->part_held || (part && reply->part != call->parts))
+        return -EINVAL; /* released already (an older part given back twice must not free the newer one) */
+    if (part) {
+        release_part(c, call);
         return 0;
     }
-    int err = withdraw(c, &c->calls[i]);
+    int err = withdraw(c, call);
     forget(c, (uint32_t)i);
     return err;
 }

@@ -156,7 +156,7 @@ static bool part_out(const struct zipc_rpc_header *sh)
 
 static void write_reply_header(struct zipc_rpc_header *sh, size_t size, uint32_t type, int32_t status)
 {
-    /* relaxed: published by the claim word's CAS or part_sent's release store */
+    /* relaxed: published by the claim word's CAS */
     zipc__store(&sh->reply_size, (uint32_t)size, ZIPC__RELAXED);
     zipc__store(&sh->status, status, ZIPC__RELAXED);
     zipc__store(&sh->reply_type, type, ZIPC__RELAXED);
@@ -203,10 +203,23 @@ int zipc_rpc_respond_part(zipc_rpc_worker *w, const struct zipc_rpc_request *req
         return -ECANCELED;
     if (part_out(sh))
         return -EBUSY; /* the last part was not released (its wait timed out) */
-    write_reply_header(sh, size, type, 0);
+    /* relaxed: published by part_sent's release store; the final reply's
+     * fields stay apart (a status may end the call before this part is read) */
+    zipc__store(&sh->part_size, (uint32_t)size, ZIPC__RELAXED);
+    zipc__store(&sh->part_type, type, ZIPC__RELAXED);
     /* release: the part's bytes and header before its number (§2.5 #31) */
     zipc__store(&sh->part_sent, zipc__load(&sh->part_sent, ZIPC__RELAXED) + 1, ZIPC__RELEASE);
     zipc__queue_wake_producer(w->q, req->lane_);
+    return zipc_rpc_part_wait(w, req, timeout_ns);
+}
+
+int zipc_rpc_part_wait(zipc_rpc_worker *w, const struct zipc_rpc_request *req, int64_t timeout_ns)
+{
+    if (!w || !req)
+        return -EINVAL;
+    const struct zipc_rpc_header *sh = held_header(w, req);
+    if (!sh)
+        return -EBADMSG;
     struct part_wait x = {.w = w, .req = req, .sh = sh};
     return zipc__wait(&w->q->wait, part_released, &x, 0, timeout_ns);
 }

@@ -14,6 +14,10 @@
 
 #include "internal.h"
 
+#ifndef MFD_HUGE_2MB /* <linux/memfd.h>'s: log2(2 MiB) in the MFD_HUGE bits */
+#define MFD_HUGE_2MB (21u << 26)
+#endif
+
 /* Without these the file could shrink under a mapping (SIGBUS) or grow past
  * what was validated: every policy requires them. */
 #define ZIPC__SIZE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
@@ -69,6 +73,27 @@ static int map_segment(int fd, int prot, bool prefault, uint64_t size, uint8_t *
     return 0;
 }
 
+/* A memfd of 2 MiB hugetlb pages, sized: its pages are reserved here, so
+ * a machine without enough free ones (vm.nr_hugepages) says so now; -1
+ * then (the caller takes ordinary pages). */
+static int memfd_hugetlb(const char *label, uint64_t size)
+{
+    if (size % ZIPC_HUGE_PAGE)
+        return -1;
+    int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_HUGE_2MB);
+    if (fd < 0)
+        return -1;
+    void *probe = MAP_FAILED;
+    if (ftruncate(fd, (off_t)size) == 0) /* mmap reserves the pages, or fails with ENOMEM */
+        probe = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (probe == MAP_FAILED) {
+        close(fd);
+        return -1;
+    }
+    munmap(probe, size);
+    return fd;
+}
+
 int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy p, uint32_t kind,
                          uint64_t size, uint64_t body_offset, uint64_t body_size, const char *name)
 {
@@ -77,8 +102,8 @@ int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy 
         return -EINVAL; /* write seals come after filling: zipc__segment_seal_writes */
     char label[80];
     snprintf(label, sizeof(label), "zipc:%s", name ? name : "");
-    int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
+    int fd = p.huge_pages ? memfd_hugetlb(label, size) : -1;
+    if (fd < 0 && (fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
         return -errno;
     int err = 0;
     /* A policy that forbids write seals closes the seal set now: nobody (a
@@ -96,6 +121,8 @@ int zipc__segment_create(struct zipc__segment *seg, struct zipc__segment_policy 
         close(fd);
         return err;
     }
+    if (p.huge_pages) /* shmem's transparent huge pages, if its policy is "advise" (a hint) */
+        (void)madvise(seg->base, size, MADV_HUGEPAGE);
     header_fill((void *)seg->base, kind, size, body_offset, body_size, name);
     seg->size = size;
     seg->fd = fd;
@@ -184,6 +211,31 @@ int zipc__segment_attach(struct zipc__segment *seg, struct zipc__segment_policy 
     seg->size = size;
     seg->fd = fd;
     seg->prot = p.prot;
+    return 0;
+}
+
+int zipc__segment_realign(struct zipc__segment *seg, uint64_t align)
+{
+    if (align <= ZIPC_PAGE || (uintptr_t)seg->base % align == 0)
+        return 0;
+    /* Reserve enough address space to hold an aligned copy, map the
+     * segment over its aligned part, give back the rest. */
+    size_t span = (size_t)(seg->size + align);
+    uint8_t *r = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (r == MAP_FAILED)
+        return -errno;
+    uint8_t *a = (uint8_t *)(uintptr_t)zipc__align_up((uintptr_t)r, align), *end = a + seg->size;
+    if (mmap(a, (size_t)seg->size, seg->prot, MAP_SHARED | MAP_FIXED, seg->fd, 0) == MAP_FAILED) {
+        int err = -errno;
+        munmap(r, span);
+        return err;
+    }
+    if (a > r)
+        munmap(r, (size_t)(a - r));
+    if (r + span > end)
+        munmap(end, (size_t)(r + span - end));
+    munmap(seg->base, (size_t)seg->size);
+    seg->base = a;
     return 0;
 }
 

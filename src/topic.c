@@ -10,8 +10,39 @@
  *
  * This file: walking published frames, for the publisher (reclaim, a
  * joiner's start) and for subscribers (resuming at the newest, latest);
- * the one check of a subscription, for both ends. */
+ * the one check of a subscription, for both ends; the checks of a topic's
+ * segments, for subscribers and for inspect. */
+#include <string.h>
+
 #include "topic.h"
+
+int zipc__topic_check_data(const struct zipc__segment *seg, struct zipc_topic_ctl *ctl)
+{
+    struct zipc_segment_header h;
+    if (seg->size < ZIPC_TOPIC_TABLE_OFFSET)
+        return -EBADMSG; /* the control block would be read past the end */
+    /* copies: what is checked is what the caller uses, whatever the shared
+     * block says later */
+    memcpy(&h, seg->base, sizeof(h));
+    memcpy(ctl, ctl_of(seg), sizeof(*ctl));
+    uint64_t ring_offset = ctl->ring_offset, size = ctl->ring_size;
+    uint32_t max_subs = ctl->max_subscribers;
+    if (h.body_offset != ZIPC_TOPIC_BODY_OFFSET || max_subs == 0 || max_subs > ZIPC_TOPIC_MAX_SUBSCRIBERS ||
+        h.body_size != sizeof(*ctl) + (uint64_t)max_subs * sizeof(struct zipc_topic_slot_info) ||
+        ring_offset != ZIPC_TOPIC_RING_OFFSET(max_subs) || size < ZIPC_MIN_CAPACITY || size > ZIPC_MAX_CAPACITY ||
+        (size & (size - 1)) || seg->size != ring_offset + size ||
+        ctl->max_message != size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
+        return -EBADMSG;
+    return 0;
+}
+
+int zipc__topic_check_page(const struct zipc__segment *seg, uint64_t body_size)
+{
+    const struct zipc_segment_header *h = (const void *)seg->base;
+    if (seg->size != ZIPC_TOPIC_PAGE_SEGMENT || h->body_offset != ZIPC_TOPIC_BODY_OFFSET || h->body_size != body_size)
+        return -EBADMSG;
+    return 0;
+}
 
 uint64_t zipc__topic_walk(const struct zipc__ring *r, struct spot *at, uint64_t max)
 {

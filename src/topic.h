@@ -56,6 +56,13 @@ bool zipc__topic_find_newest(const struct zipc__ring *r, struct spot *at, uint32
  * subscriber's own call, and the publisher reading its request). */
 int zipc__subscription_check(const struct zipc_subscription *r);
 
+/* The data segment's layout (its header and control block, copied into
+ * *ctl once and checked there): 0 or -EBADMSG. Subscribers and inspect. */
+int zipc__topic_check_data(const struct zipc__segment *seg, struct zipc_topic_ctl *ctl);
+/* A board or cursor page (an attached segment of that kind): its size and
+ * body. 0 or -EBADMSG. */
+int zipc__topic_check_page(const struct zipc__segment *seg, uint64_t body_size);
+
 /* The subscriber's side of the kind (topic_subscriber.c): the door offers it. */
 extern const struct zipc__kind_desc zipc__topic_kind;
 

@@ -2,7 +2,6 @@
  * start, "go") and watches their links and pidfds, freeing the slot of one
  * that leaves, dies or was evicted (docs/DESIGN.md §11). */
 #include <poll.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -227,14 +226,9 @@ static void *door_main(void *arg)
     return NULL;
 }
 
-/* The door thread takes no signals: they stay the application's. */
 int zipc__topic_door_start(zipc_publisher *pub)
 {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(&pub->door_thread, NULL, door_main, pub);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    int err = zipc__thread_start(&pub->door_thread, door_main, pub);
     pub->door_running = err == 0;
-    return -err;
+    return err;
 }

@@ -41,6 +41,10 @@ static int report_loss(zipc_subscriber *sub, uint64_t messages, uint64_t bytes)
     sub->lost_messages += messages;
     sub->lost_bytes += bytes;
     sub->overflows++;
+    /* relaxed: informative, for tools (zipc stat); only we write them */
+    zipc__store(&sub->cursor->lost_messages, sub->lost_messages, ZIPC__RELAXED);
+    zipc__store(&sub->cursor->lost_bytes, sub->lost_bytes, ZIPC__RELAXED);
+    zipc__store(&sub->cursor->overflows, sub->overflows, ZIPC__RELAXED);
     return -EOVERFLOW;
 }
 
@@ -93,7 +97,9 @@ static int overtaken(zipc_subscriber *sub)
         err = -EBADMSG;
     if (err)
         return err == -EBADMSG ? zipc__ring_fail(&sub->rx.sticky_err, err) : err;
-    if (sub->req.flags & ZIPC_SUB_RESUME_NEWEST)
+    /* only after a loss: an overtake that reclaimed a pad alone lost nothing,
+     * and the next message is still ours to read */
+    if ((sub->req.flags & ZIPC_SUB_RESUME_NEWEST) && s.seq != sub->rx.taken)
         zipc__topic_find_newest(&sub->rx.ring, &s, ZIPC_TYPE_ANY, NULL);
     uint64_t messages = s.seq - sub->rx.taken, bytes = s.pos - sub->rx.rpos;
     sub->dropped_below = sub->rx.taken;
@@ -306,23 +312,6 @@ static struct zipc__segment_policy data_policy(uint64_t max_size)
     return zipc__segment_policy_ro(max_size, F_SEAL_FUTURE_WRITE, true);
 }
 
-/* The data's layout, from the publisher (validated; read once). */
-static int check_layout(const struct zipc__segment *seg, struct zipc__ring *ring)
-{
-    const struct zipc_segment_header *h = (const void *)seg->base;
-    const struct zipc_topic_ctl *ctl = ctl_of(seg);
-    uint64_t ring_offset = ctl->ring_offset, size = ctl->ring_size;
-    uint32_t max_subs = ctl->max_subscribers;
-    if (h->body_offset != ZIPC_TOPIC_BODY_OFFSET || max_subs == 0 || max_subs > ZIPC_TOPIC_MAX_SUBSCRIBERS ||
-        h->body_size != sizeof(*ctl) + (uint64_t)max_subs * sizeof(struct zipc_topic_slot_info) ||
-        ring_offset != ZIPC_TOPIC_RING_OFFSET(max_subs) || size < ZIPC_MIN_CAPACITY || size > ZIPC_MAX_CAPACITY ||
-        (size & (size - 1)) || seg->size != ring_offset + size ||
-        ctl->max_message != size / 2 - ZIPC_FRAME_HEADER || ctl->frame_align != ZIPC_FRAME_ALIGN)
-        return -EBADMSG;
-    zipc__ring_init(ring, seg->base + ring_offset, size);
-    return 0;
-}
-
 /* A one-page segment of ours (board or cursor): read-write, that kind. */
 static int attach_page(struct zipc__segment *seg, int *fd, uint32_t kind, uint64_t body_size)
 {
@@ -330,10 +319,7 @@ static int attach_page(struct zipc__segment *seg, int *fd, uint32_t kind, uint64
     if (err)
         return err;
     *fd = -1;
-    const struct zipc_segment_header *h = (const void *)seg->base;
-    if (seg->size != ZIPC_TOPIC_PAGE_SEGMENT || h->body_offset != ZIPC_TOPIC_BODY_OFFSET || h->body_size != body_size)
-        return -EBADMSG;
-    return 0;
+    return zipc__topic_check_page(seg, body_size);
 }
 
 static void bind_sub_waiter(zipc_subscriber *sub, struct zipc__handover *h, const struct zipc__opts *o)
@@ -361,8 +347,11 @@ static void bind_sub_waiter(zipc_subscriber *sub, struct zipc__handover *h, cons
 static int subscriber_bind(void *ep, struct zipc__handover *h, const struct zipc__opts *o)
 {
     zipc_subscriber *sub = ep;
+    struct zipc_topic_ctl ctl;
     struct zipc__ring ring;
-    int err = check_layout(&h->seg, &ring);
+    int err = zipc__topic_check_data(&h->seg, &ctl);
+    if (!err)
+        zipc__ring_init(&ring, h->seg.base + ctl.ring_offset, ctl.ring_size);
     if (err || (err = attach_page(&sub->board_seg, &h->fds[FD_BOARD], ZIPC_KIND_TOPIC_BOARD,
                                   sizeof(struct zipc_topic_board))) ||
         (err = attach_page(&sub->cursor_seg, &h->fds[FD_CURSOR], ZIPC_KIND_TOPIC_CURSOR,

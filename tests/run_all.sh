@@ -109,7 +109,7 @@ stage_python() {
         echo "[python] failed: python3 is not installed"; s_fail=$((s_fail + 1)); return
     fi
     { [ -x "$py" ] || python3 -m venv --system-site-packages "$venv"; } >>"$log" 2>&1 &&
-        $py -m pip install $pip_q setuptools wheel numpy pytest pyzmq pillow >>"$log" 2>&1 &&
+        $py -m pip install $pip_q setuptools wheel numpy pytest pyzmq pillow matplotlib safetensors >>"$log" 2>&1 &&
         ZIPC_WERROR=1 $py -m pip install $pip_q --no-build-isolation --force-reinstall --no-deps . >>"$log" 2>&1 || {
         tail -30 "$log"
         echo "[python] failed: setting up $venv (log: $log; Debian needs python3-venv python3-dev)"
@@ -124,6 +124,40 @@ stage_python() {
     count_reports python "$xml"
     if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
         echo "[python] pytest exited $rc$([ $rc -eq 5 ] && echo ' (no test collected)')"
+        s_fail=$((s_fail + 1))
+    fi
+    python_torch_tests
+}
+
+# The tests marked "torch" (DLPack into torch, Store.state_dict) once more
+# with Debian's python3, which has python3-torch (.ci/run installs it; the
+# CI's own python3 has no torch): the package built into
+# build-py/venv-deb, which sees Debian's torch and NumPy.
+python_torch_tests() {
+    local venv=build-py/venv-deb log=build-py/python-deb.log py=build-py/venv-deb/bin/python
+    local pip_q="-q --disable-pip-version-check"
+    if ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then
+        echo "[python] torch tests under /usr/bin/python3: skipped (it cannot import torch: apt-get install python3-torch)"
+        s_skip=$((s_skip + 1)); return
+    fi
+    : >"$log"
+    { [ -x "$py" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"; } >>"$log" 2>&1 &&
+        $py -m pip install $pip_q setuptools wheel pytest safetensors >>"$log" 2>&1 &&
+        ZIPC_WERROR=1 ZIPC_BUILD_BASE=build-py/deb $py -m pip install $pip_q --no-build-isolation \
+            --force-reinstall --no-deps . >>"$log" 2>&1 || {
+        tail -30 "$log"
+        echo "[python] failed: setting up $venv for the torch tests (log: $log)"
+        s_fail=$((s_fail + 1)); return
+    }
+    local out rc xml=$PWD/build-py/pytest-torch-junit.xml
+    rm -f "$xml"
+    out=$($py -m pytest python/tests -q -m torch -p no:cacheprovider --junitxml="$xml" 2>&1)
+    rc=$?
+    echo "$out" | tail -1 | sed 's/^/[python] torch, Debian python3: /'
+    [ $rc -ne 0 ] && echo "$out" | tail -60 && digest python "$out"
+    count_reports python "$xml"
+    if [ $rc -ne 0 ] && [ "$r_fail" -eq 0 ]; then
+        echo "[python] pytest -m torch exited $rc$([ $rc -eq 5 ] && echo ' (no test collected)')"
         s_fail=$((s_fail + 1))
     fi
 }

@@ -1,8 +1,9 @@
-/* The zipc command: `zipc bench` (ls and stat come with the tools issue). */
+/* The zipc command: bench, bridge, ls, stat, store, top (one file per command). */
 #include <stdio.h>
 #include <string.h>
 
 #include "bench.h"
+#include "commands.h"
 #include "zipc.h"
 
 static void usage(FILE *f)
@@ -12,6 +13,12 @@ static void usage(FILE *f)
                "commands:\n"
                "  bench       measure zipc against pipe, Unix socket, the cache-line floor\n"
                "              and memcpy (zipc bench --help)\n"
+               "  bridge      carry a topic, queue or channel between hosts over ZeroMQ\n"
+               "              (zipc bridge --help)\n"
+               "  ls          every live zipc object: kind, name, members, pids (--json)\n"
+               "  stat NAME   every counter of an object (--json, --watch SECONDS)\n"
+               "  store       publish, hold, list and verify tensor stores (zipc store --help)\n"
+               "  top         a live table of every object with its rates\n"
                "\n"
                "  --version   print the library and ABI versions\n"
                "  --help      this text\n");
@@ -29,6 +36,23 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "bench"))
         return zipc_bench_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "bridge")) {
+#ifdef ZIPC_HAVE_ZMQ
+        return zipc_bridge_main(argc - 2, argv + 2);
+#else
+        fprintf(stderr, "zipc bridge: not built: libzmq was not found at build time "
+                        "(Debian: apt-get install libzmq3-dev, then rebuild)\n");
+        return 2;
+#endif
+    }
+    if (!strcmp(argv[1], "ls"))
+        return zipc_ls_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "stat"))
+        return zipc_stat_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "store"))
+        return zipc_store_main(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "top"))
+        return zipc_top_main(argc - 2, argv + 2);
     fprintf(stderr, "zipc: unknown command '%s'\nTry 'zipc --help'.\n", argv[1]);
     return 2;
 }

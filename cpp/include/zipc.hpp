@@ -8,11 +8,21 @@
  *                      (a zipc::policy, history, resume_newest); move-only
  *   zipc::queue        a producer or a consumer of a queue (zipc/queue.h),
  *                      with its zipc::queue_config; move-only
+ *   zipc::rpc_client   a service's client (zipc/rpc.h): call, reserve,
+ *                      wait, wait_any, cancel; zipc::call_options
+ *   zipc::rpc_worker   one of its workers: next, then the zipc::rpc_request
+ *                      is answered in place (respond, fail; respond_part
+ *                      for a streamed reply)
+ *   zipc::rpc_reply    a call's reply (or a part of it), read in place;
+ *                      released when it dies
  *   zipc::reservation  a slot being written; aborted unless committed
  *   zipc::view         one message read in place; released when it dies
  *   zipc::batch        the views of one drain; released together
  *   zipc::message      what recv copied out (size and type)
  *   zipc::tensor_view  a validated tensor message (zipc/tensor.h)
+ *   zipc::store        a holder of a named store of sealed read-only tensors
+ *                      (zipc/store.h): publish, publish_safetensors, open;
+ *                      zipc::store_tensor, store_tensor_ref, store_options
  *
  * Errors. A throwing call throws zipc::error (a std::system_error) whose
  * code() is {errno, zipc::category()}, whose name() is the errno's name
@@ -35,12 +45,13 @@
  * zipc::default_spin), then sleep in the kernel until the peer acts, dies,
  * channel::interrupt() is called, or the timeout passes.
  *
- * Threads. An endpoint (channel, publisher, subscriber, queue) and everything it
- * hands out (reservations, views, batches) belong to one thread at a time;
- * calls on them must not run concurrently, except interrupt(), which any
- * thread may call. The endpoints (usually in other processes) run fully in
- * parallel. Views, batches and reservations must not outlive the endpoint
- * that made them (like iterators and their container).
+ * Threads. An endpoint (channel, publisher, subscriber, queue, rpc client
+ * or worker) and everything it hands out (reservations, views, batches,
+ * replies, requests) belong to one thread at a time; calls on them must
+ * not run concurrently, except interrupt(), which any thread may call. The
+ * endpoints (usually in other processes) run fully in parallel. What an
+ * endpoint hands out must not outlive it (like iterators and their
+ * container).
  *
  * Release order. Views and batches may die in any order: each is given back
  * with zipc_channel_release_view (zipc_subscriber_release_view,
@@ -58,8 +69,10 @@
 #include <zipc.h>
 #include <zipc/tensor.h>
 #include <zipc/types.h>
+#include <zipc/store.h>
 
 #include <chrono>
+#include <algorithm>
 #include <climits>
 #include <complex>
 #include <cstddef>
@@ -650,16 +663,25 @@ inline std::size_t tensor_payload_size(const zipc_tensor_header &h) noexcept
     return static_cast<std::size_t>(h.data_offset + h.nbytes);
 }
 
-/* Encode a tensor payload into out (>= tensor_payload_size(h) bytes): the
- * header, zeroed padding, then h.nbytes from data. */
-inline void write_tensor(bytes out, const zipc_tensor_header &h, const void *data)
+/* Start a tensor payload in out (>= tensor_payload_size(h) bytes, else
+ * EMSGSIZE): the header and zeroed padding. Returns where its h.nbytes of
+ * data go (out + h.data_offset), to fill in place. */
+inline std::byte *write_tensor_header(bytes out, const zipc_tensor_header &h)
 {
     if (out.size() < tensor_payload_size(h))
         throw error(-EMSGSIZE, "zipc::write_tensor: buffer smaller than the payload");
     std::memcpy(out.data(), &h, sizeof h);
     std::memset(out.data() + sizeof h, 0, static_cast<std::size_t>(h.data_offset) - sizeof h);
+    return out.data() + h.data_offset;
+}
+
+/* Encode a tensor payload into out (>= tensor_payload_size(h) bytes): the
+ * header, zeroed padding, then h.nbytes from data. */
+inline void write_tensor(bytes out, const zipc_tensor_header &h, const void *data)
+{
+    std::byte *dst = write_tensor_header(out, h);
     if (h.nbytes)
-        std::memcpy(out.data() + h.data_offset, data, static_cast<std::size_t>(h.nbytes));
+        std::memcpy(dst, data, static_cast<std::size_t>(h.nbytes));
 }
 
 /* A tensor message, read in place. The header is copied out of the ring
@@ -736,9 +758,8 @@ private:
     tensor_reservation(reservation r, const zipc_tensor_header &h) noexcept
         : r_(std::move(r)), n_(static_cast<std::size_t>(h.nbytes / sizeof(T)))
     {
-        std::memcpy(r_.data(), &h, sizeof h);
-        std::memset(r_.data() + sizeof h, 0, static_cast<std::size_t>(h.data_offset) - sizeof h);
-        data_ = reinterpret_cast<T *>(r_.data() + h.data_offset); /* 64-byte aligned in the ring */
+        /* the reservation is the payload's size: the header fits */
+        data_ = reinterpret_cast<T *>(write_tensor_header(r_.span(), h)); /* 64-byte aligned in the ring */
     }
     reservation r_;
     T *data_ = nullptr;
@@ -939,6 +960,10 @@ inline int c_interrupt(zipc_channel *e) noexcept { return zipc_channel_interrupt
 inline int c_interrupt(zipc_publisher *e) noexcept { return zipc_publisher_interrupt(e); }
 inline int c_interrupt(zipc_subscriber *e) noexcept { return zipc_subscriber_interrupt(e); }
 inline int c_interrupt(zipc_queue *e) noexcept { return zipc_queue_interrupt(e); }
+inline int c_close(zipc_rpc_client *e) noexcept { return zipc_rpc_client_close(e); }
+inline int c_close(zipc_rpc_worker *e) noexcept { return zipc_rpc_worker_close(e); }
+inline int c_interrupt(zipc_rpc_client *e) noexcept { return zipc_rpc_client_interrupt(e); }
+inline int c_interrupt(zipc_rpc_worker *e) noexcept { return zipc_rpc_worker_interrupt(e); }
 
 /* An owned C endpoint E: move-only, closed when it dies. Empty (default or
  * moved from): every call fails with EINVAL. */
@@ -1470,6 +1495,1001 @@ public:
         detail::check(zipc_queue_get_stats(e_, &st), "zipc_queue_get_stats");
         return st;
     }
+};
+
+/* ======================================================================
+ * Rpc (zipc/rpc.h): many clients, a pool of workers
+ * ====================================================================== */
+
+/* How a new service is laid out (struct zipc_rpc_config); ignored when it
+ * exists already. Default: lanes of ZIPC_QUEUE_DEFAULT_LANE (1 MiB). */
+struct rpc_config {
+    std::uint64_t lane_capacity = 0; /* ring bytes per client; 0: the default */
+    zipc_rpc_config native() const noexcept
+    {
+        zipc_rpc_config c{};
+        c.lane_capacity = lane_capacity;
+        return c;
+    }
+};
+
+/* The reply room a call reserves unless told otherwise (ZIPC_RPC_DEFAULT_REPLY). */
+inline constexpr std::size_t default_reply = ZIPC_RPC_DEFAULT_REPLY;
+
+/* How a call is made. An aggregate: zipc::call_options{500ms, 1 << 16, true}.
+ *   deadline: the call's timeout, counted from its commit (forever: none);
+ *     past it the call is cancelled and its reply is std::errc::timed_out.
+ *     call() and reserve() also wait that long for room in the lane.
+ *   reply_capacity: the most bytes the worker may answer with.
+ *   idempotent: run it again on another worker if its worker dies
+ *     (ZIPC_RPC_IDEMPOTENT); otherwise that is std::errc::connection_reset. */
+struct call_options {
+    zipc::timeout deadline = forever;
+    std::size_t reply_capacity = default_reply;
+    bool idempotent = false;
+    unsigned flags() const noexcept { return idempotent ? static_cast<unsigned>(ZIPC_RPC_IDEMPOTENT) : 0u; }
+};
+
+class rpc_client;
+class rpc_worker;
+
+/* A reply, read in place in the call's frame (view_ref's payload(),
+ * text(), as<T>(), tensor(); seq() is the call id). Released when it dies,
+ * is assigned to, or on release(); until then the frame stays the
+ * caller's. Move-only; must not outlive its client. status() says how the
+ * call ended: 0 (the worker answered: the payload is its reply), the
+ * worker's own error, or the service's: std::errc::connection_reset (its
+ * worker died), timed_out (its deadline passed), bad_message (the reply
+ * was malformed); the payload is then empty. Wait for each call once:
+ * waiting again for a call whose reply object lives gives a second object
+ * over the same frame, dangling once the first is released.
+ * A streamed reply (rpc_request::respond_part) comes as parts, then the
+ * final reply: a part has is_part() and part() 1, 2, ...; the call stays
+ * in flight, and its next part or final reply comes once the part is
+ * released (wait again then). */
+class rpc_reply : public view_ref {
+public:
+    rpc_reply() noexcept = default;
+    rpc_reply(rpc_reply &&o) noexcept : view_ref(o), c_(std::exchange(o.c_, nullptr)), r_(o.r_) {}
+    rpc_reply &operator=(rpc_reply &&o) noexcept
+    {
+        if (this != &o) {
+            release();
+            m_ = o.m_;
+            r_ = o.r_;
+            c_ = std::exchange(o.c_, nullptr);
+        }
+        return *this;
+    }
+    rpc_reply(const rpc_reply &) = delete;
+    rpc_reply &operator=(const rpc_reply &) = delete;
+    ~rpc_reply() { release(); }
+
+    explicit operator bool() const noexcept { return c_ != nullptr; }
+    std::uint64_t id() const noexcept { return r_.id; }
+    std::uint32_t method() const noexcept { return r_.method; }
+    std::error_code status() const noexcept { return make_error_code(r_.status); }
+    bool ok() const noexcept { return r_.status == 0; }
+    /* A part of a streamed reply (ZIPC_RPC_REPLY_MORE), not the final reply. */
+    bool is_part() const noexcept { return (r_.flags & ZIPC_RPC_REPLY_MORE) != 0; }
+    /* A part's number (1, 2, ...); 0 for the final reply. */
+    std::uint32_t part() const noexcept { return r_.part; }
+    /* Give the frame back now (what the destructor does; a part: the
+     * worker may write the next one). */
+    std::error_code release() noexcept
+    {
+        if (!c_)
+            return {};
+        return make_error_code(zipc_rpc_reply_release(std::exchange(c_, nullptr), &r_));
+    }
+    const zipc_rpc_reply &native() const noexcept { return r_; }
+
+private:
+    friend class rpc_client;
+    rpc_reply(zipc_rpc_client *c, const zipc_rpc_reply &r) noexcept : view_ref(as_msg(r)), c_(c), r_(r) {}
+    static zipc_msg as_msg(const zipc_rpc_reply &r) noexcept
+    {
+        zipc_msg m{};
+        m.data = r.data;
+        m.size = r.size;
+        m.type = r.type;
+        m.seq = r.id;
+        return m;
+    }
+    zipc_rpc_client *c_ = nullptr; /* the client while the frame is held */
+    zipc_rpc_reply r_{};
+};
+
+/* A request being written in place (16-byte aligned), from
+ * rpc_client::reserve: commit() sends it and gives its call id. Dropped
+ * uncommitted, it is withdrawn: no worker sees it. At most one is open per
+ * client (a second reserve: std::errc::connection_already_in_progress,
+ * EALREADY). */
+class rpc_reservation {
+public:
+    rpc_reservation() noexcept = default;
+    rpc_reservation(rpc_reservation &&o) noexcept
+        : c_(std::exchange(o.c_, nullptr)), data_(o.data_), size_(o.size_), deadline_(o.deadline_), flags_(o.flags_)
+    {
+    }
+    rpc_reservation &operator=(rpc_reservation &&o) noexcept
+    {
+        if (this != &o) {
+            abort();
+            c_ = std::exchange(o.c_, nullptr), data_ = o.data_, size_ = o.size_;
+            deadline_ = o.deadline_, flags_ = o.flags_;
+        }
+        return *this;
+    }
+    rpc_reservation(const rpc_reservation &) = delete;
+    rpc_reservation &operator=(const rpc_reservation &) = delete;
+    ~rpc_reservation() { abort(); }
+
+    explicit operator bool() const noexcept { return c_ != nullptr; }
+    std::byte *data() const noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    bytes span() const noexcept { return bytes(data_, size_); }
+
+    /* Send the first `size` bytes (<= size(); default: all) as a call of
+     * `method`, with reserve's call_options; returns its call id. Never
+     * blocks. On error the reservation stays open. */
+    std::uint64_t commit(std::uint32_t method) { return commit(method, size_); }
+    std::uint64_t commit(std::uint32_t method, std::size_t size)
+    {
+        return detail::value_or_throw(commit(method, size, std::nothrow), "zipc_rpc_commit");
+    }
+    result<std::uint64_t> commit(std::uint32_t method, std::size_t size, std::nothrow_t) noexcept
+    {
+        std::uint64_t id = 0;
+        if (int rc = zipc_rpc_commit(c_, size, method, flags_, deadline_, &id))
+            return make_error_code(rc);
+        c_ = nullptr;
+        return id;
+    }
+    /* Withdraw it (what the destructor does): zipc_rpc_abort, no worker
+     * sees it and its room is the lane's again at once. */
+    void abort() noexcept
+    {
+        if (c_)
+            (void)zipc_rpc_abort(std::exchange(c_, nullptr));
+    }
+
+private:
+    friend class rpc_client;
+    rpc_reservation(zipc_rpc_client *c, void *data, std::size_t size, const call_options &o) noexcept
+        : c_(c), data_(static_cast<std::byte *>(data)), size_(size), deadline_(o.deadline.ns()), flags_(o.flags())
+    {
+    }
+    zipc_rpc_client *c_ = nullptr; /* the client while the request is open */
+    std::byte *data_ = nullptr;
+    std::size_t size_ = 0;
+    std::int64_t deadline_ = ZIPC_FOREVER;
+    unsigned flags_ = 0;
+};
+
+/* A service's client: issues calls (any number in flight, as many as its
+ * lane holds) and waits for their replies, in any order. Move-only; closes
+ * when it dies (its calls in flight are withdrawn). An empty client
+ * (default-constructed or moved from) fails every call with EINVAL.
+ *
+ * call / reserve + commit: issue a call, get its id. wait(id): that call's
+ * reply; wait_any(): the reply of whichever call ends first. Both throw
+ * (or return, with std::nothrow; try_ forms never block) only about the
+ * wait: timed_out / resource_unavailable_try_again (no reply yet; wait_any:
+ * also nothing in flight), invalid_argument (no such call in flight),
+ * operation_canceled (interrupt()). How the call itself ended is the
+ * reply's status(). cancel(id): the call will not be answered (its worker,
+ * if one holds it, sees rpc_request::cancelled()). */
+class rpc_client : public detail::owner<zipc_rpc_client> {
+public:
+    using owner::owner;
+
+    /* Attach to the service `name` (a name, not a path) as a client,
+     * creating it with `cfg` if nobody holds it. Waits up to
+     * options::handshake_timeout. Throws wrong_protocol_type (EPROTOTYPE:
+     * the name is a queue), no_space_on_device (32 clients), EINVAL, ... */
+    static rpc_client connect(const std::string &name, const rpc_config &cfg = {}, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        zipc_rpc_config c = cfg.native();
+        zipc_rpc_client *p = nullptr;
+        detail::check(zipc_rpc_connect(&p, name.c_str(), &c, &o), "zipc_rpc_connect");
+        return rpc_client(p);
+    }
+
+    /* Copy `request` in and send it as a call of `method`; its id. */
+    std::uint64_t call(std::uint32_t method, const_bytes request, const call_options &o = {})
+    {
+        return detail::value_or_throw(call(method, request, o, std::nothrow), "zipc_rpc_call");
+    }
+    result<std::uint64_t> call(std::uint32_t method, const_bytes request, const call_options &o,
+                               std::nothrow_t) noexcept
+    {
+        std::uint64_t id = 0;
+        if (int rc = zipc_rpc_call(e_, request.data(), request.size(), method, o.flags(), o.reply_capacity,
+                                   o.deadline.ns(), &id))
+            return make_error_code(rc);
+        return id;
+    }
+    /* The same without waiting for room in the lane (the call's deadline
+     * is still o.deadline): resource_unavailable_try_again when it is full. */
+    result<std::uint64_t> try_call(std::uint32_t method, const_bytes request, const call_options &o = {}) noexcept
+    {
+        result<rpc_reservation> r = try_reserve(request.size(), o);
+        if (!r)
+            return r.error();
+        if (!request.empty())
+            std::memcpy(r->data(), request.data(), request.size());
+        return r->commit(method, request.size(), std::nothrow);
+    }
+    /* Room for a request of `size` bytes with o.reply_capacity of reply,
+     * written in place, then committed (rpc_reservation::commit). Waits up
+     * to o.deadline for room in the lane. EMSGSIZE: request and reply do
+     * not fit in a lane.
+     * Room in the lane. Frames come back in the order the calls were made,
+     * once their replies are released: one slow call holds back the room
+     * of every later one. A client that keeps calls in flight should wait
+     * for replies when its lane is full (try_call / try_reserve: EAGAIN),
+     * not in call / reserve: the replies that would make room are only
+     * released by its own wait, so a blocked call / reserve then waits
+     * until its deadline. */
+    rpc_reservation reserve(std::size_t size, const call_options &o = {})
+    {
+        return detail::value_or_throw(reserve(size, o, std::nothrow), "zipc_rpc_reserve");
+    }
+    result<rpc_reservation> reserve(std::size_t size, const call_options &o, std::nothrow_t) noexcept
+    {
+        void *p = nullptr;
+        std::int64_t wait = o.deadline.ns() < 0 ? ZIPC_FOREVER : o.deadline.ns();
+        if (int rc = zipc_rpc_reserve(e_, size, o.reply_capacity, &p, wait))
+            return make_error_code(rc);
+        return rpc_reservation(e_, p, size, o);
+    }
+    result<rpc_reservation> try_reserve(std::size_t size, const call_options &o = {}) noexcept
+    {
+        void *p = nullptr;
+        if (int rc = zipc_rpc_reserve(e_, size, o.reply_capacity, &p, ZIPC_TRY))
+            return make_error_code(rc);
+        return rpc_reservation(e_, p, size, o);
+    }
+
+    rpc_reply wait(std::uint64_t id, timeout t = forever)
+    {
+        return detail::value_or_throw(wait(id, t, std::nothrow), "zipc_rpc_wait");
+    }
+    result<rpc_reply> wait(std::uint64_t id, timeout t, std::nothrow_t) noexcept { return wait_for(id, t); }
+    result<rpc_reply> try_wait(std::uint64_t id) noexcept { return wait_for(id, try_once); }
+    rpc_reply wait_any(timeout t = forever)
+    {
+        return detail::value_or_throw(wait_any(t, std::nothrow), "zipc_rpc_wait");
+    }
+    result<rpc_reply> wait_any(timeout t, std::nothrow_t) noexcept { return wait_for(ZIPC_RPC_ANY, t); }
+    result<rpc_reply> try_wait_any() noexcept { return wait_for(ZIPC_RPC_ANY, try_once); }
+
+    /* The call will not be answered; its frame comes back by itself.
+     * EINVAL: it is not in flight (answered and released, or expired). */
+    void cancel(std::uint64_t id) { detail::check(cancel(id, std::nothrow), "zipc_rpc_cancel"); }
+    [[nodiscard]] std::error_code cancel(std::uint64_t id, std::nothrow_t) noexcept
+    {
+        return make_error_code(zipc_rpc_cancel(e_, id));
+    }
+
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    /* Calls issued and not yet released (a reply object holds its call). */
+    unsigned in_flight() const noexcept { return zipc_rpc_in_flight(e_); }
+    /* For poll/epoll: readable when a reply may be there (or lane space). */
+    int fd() const { return detail::check(zipc_rpc_client_fd(e_), "zipc_rpc_client_fd"); }
+
+private:
+    result<rpc_reply> wait_for(std::uint64_t id, timeout t) noexcept
+    {
+        zipc_rpc_reply r;
+        if (int rc = zipc_rpc_wait(e_, id, &r, t.ns()))
+            return make_error_code(rc);
+        return rpc_reply(e_, r);
+    }
+};
+
+/* A request a worker holds (view_ref's payload(), text(), as<T>(); seq()
+ * is the call id). Requests carry no type id: the method says what they
+ * hold, and tensor() parses the payload as a tensor whatever its type.
+ * The reply is written in place at reply() (reply_capacity() bytes), then
+ * sent with respond(size, type); fail(code) answers with an error
+ * instead. respond_part(size, type) sends a part of a streamed reply
+ * first (as many as wanted; respond or fail ends the call). A request
+ * destroyed unanswered is answered
+ * std::errc::connection_reset (the worker gave up on it, as one that dies
+ * does), so its caller never waits for nothing. Move-only; must not
+ * outlive its worker. A worker may hold any number and answer them in any
+ * order. */
+class rpc_request : public view_ref {
+public:
+    rpc_request() noexcept = default;
+    rpc_request(rpc_request &&o) noexcept : view_ref(o), w_(std::exchange(o.w_, nullptr)), r_(o.r_) {}
+    rpc_request &operator=(rpc_request &&o) noexcept
+    {
+        if (this != &o) {
+            abandon();
+            m_ = o.m_;
+            r_ = o.r_;
+            w_ = std::exchange(o.w_, nullptr);
+        }
+        return *this;
+    }
+    rpc_request(const rpc_request &) = delete;
+    rpc_request &operator=(const rpc_request &) = delete;
+    ~rpc_request() { abandon(); }
+
+    /* Held, not answered yet. */
+    explicit operator bool() const noexcept { return w_ != nullptr; }
+    std::uint64_t id() const noexcept { return r_.id; }
+    std::uint32_t method() const noexcept { return r_.method; }
+    bool idempotent() const noexcept { return (r_.flags & ZIPC_RPC_IDEMPOTENT) != 0; }
+    /* 1, or 2 for an idempotent call run again after its worker died. */
+    std::uint32_t attempt() const noexcept { return r_.attempt; }
+    /* When the caller stops waiting (steady_clock is CLOCK_MONOTONIC); none: no deadline. */
+    std::optional<std::chrono::steady_clock::time_point> deadline() const noexcept
+    {
+        if (r_.deadline_ns == INT64_MAX)
+            return std::nullopt;
+        return std::chrono::steady_clock::time_point(
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(r_.deadline_ns)));
+    }
+    /* The payload as a tensor (std::errc::bad_message if it is not a valid one). */
+    result<tensor_view> tensor() const noexcept { return tensor_view::parse(payload()); }
+    /* Where the reply goes: reply_capacity() writable bytes, 16-byte aligned
+     * (a tensor's data, at its data_offset, is 64-byte aligned). */
+    bytes reply() const noexcept { return as_writable_bytes(r_.reply, r_.reply_capacity); }
+    std::size_t reply_capacity() const noexcept { return r_.reply_capacity; }
+    /* The caller cancelled the call, or its deadline passed: any reply is dropped. */
+    bool cancelled() const noexcept { return w_ && zipc_rpc_cancelled(w_, &r_) == 1; }
+
+    /* Send the reply: the first `size` bytes of reply(), of type `type`.
+     * Never blocks. A cancelled call's reply is dropped (no error). On
+     * EINVAL (size > reply_capacity()) and EBUSY (a part not released:
+     * respond_part timed out) the request stays held. */
+    void respond(std::size_t size, std::uint32_t type = 0)
+    {
+        detail::check(respond(size, type, std::nothrow), "zipc_rpc_respond");
+    }
+    [[nodiscard]] std::error_code respond(std::size_t size, std::uint32_t type, std::nothrow_t) noexcept
+    {
+        return answer(size, type, 0);
+    }
+    /* Send a part of a streamed reply: the first `size` bytes of reply(),
+     * of type `type` (the caller's reply has is_part()). Waits up to t for
+     * the caller to release it; then reply() is free for the next part or
+     * the final respond(). The request stays held whatever the outcome:
+     * operation_canceled (the caller cancelled, left or passed the
+     * deadline), timed_out (the part is still out: part_wait() waits
+     * more; until it returns, only fail() may follow, respond() with
+     * bytes is device_or_resource_busy), invalid_argument (size >
+     * reply_capacity()). End the call with respond() or fail(). */
+    void respond_part(std::size_t size, std::uint32_t type = 0, timeout t = forever)
+    {
+        detail::check(respond_part(size, type, t, std::nothrow), "zipc_rpc_respond_part");
+    }
+    [[nodiscard]] std::error_code respond_part(std::size_t size, std::uint32_t type, timeout t,
+                                               std::nothrow_t) noexcept
+    {
+        return make_error_code(zipc_rpc_respond_part(w_, &r_, size, type, t.ns()));
+    }
+    /* Wait up to t until the last part sent was released (after
+     * respond_part timed out): then reply() is free again. At once if no
+     * part is out; operation_canceled, timed_out as respond_part. */
+    void part_wait(timeout t = forever) { detail::check(part_wait(t, std::nothrow), "zipc_rpc_part_wait"); }
+    [[nodiscard]] std::error_code part_wait(timeout t, std::nothrow_t) noexcept
+    {
+        return make_error_code(zipc_rpc_part_wait(w_, &r_, t.ns()));
+    }
+    /* Answer with an error (ec: a zipc or generic errno code, not 0): the
+     * caller's reply has that status() and no payload. */
+    void fail(std::error_code ec) { detail::check(fail(ec, std::nothrow), "zipc_rpc_respond"); }
+    void fail(std::errc e) { fail(std::make_error_code(e)); }
+    [[nodiscard]] std::error_code fail(std::error_code ec, std::nothrow_t) noexcept
+    {
+        if (!ec || ec.value() < 0)
+            return make_error_code(-EINVAL);
+        return answer(0, 0, -ec.value());
+    }
+    const zipc_rpc_request &native() const noexcept { return r_; }
+
+private:
+    friend class rpc_worker;
+    rpc_request(zipc_rpc_worker *w, const zipc_rpc_request &r) noexcept : view_ref(as_msg(r)), w_(w), r_(r) {}
+    static zipc_msg as_msg(const zipc_rpc_request &r) noexcept
+    {
+        zipc_msg m{};
+        m.data = r.data;
+        m.size = r.size;
+        m.seq = r.id;
+        return m;
+    }
+    /* EINVAL (a bad size or status) and EBUSY (a part still out) leave
+     * the request held; anything else means the worker no longer holds it. */
+    std::error_code answer(std::size_t size, std::uint32_t type, std::int32_t status) noexcept
+    {
+        int rc = zipc_rpc_respond(w_, &r_, size, type, status);
+        if (rc != -EINVAL && rc != -EBUSY)
+            w_ = nullptr;
+        return make_error_code(rc);
+    }
+    void abandon() noexcept
+    {
+        if (w_)
+            (void)answer(0, 0, -ECONNRESET);
+    }
+    zipc_rpc_worker *w_ = nullptr; /* the worker while the request is held */
+    zipc_rpc_request r_{};
+};
+
+/* One of a service's workers: takes requests (each taken by one worker),
+ * answers them. Requests whose caller cancelled, died or passed the
+ * deadline are never handed out. Move-only; closes when it dies (requests
+ * it still holds go to another worker as if it died: connection_reset, or
+ * run again if idempotent). An empty worker fails every call with EINVAL.
+ * Each endpoint runs a helper thread (zipc/queue.h); a forked child opens
+ * its own. */
+class rpc_worker : public detail::owner<zipc_rpc_worker> {
+public:
+    using owner::owner;
+
+    /* Attach to the service `name` as a worker, creating it with `cfg` if
+     * nobody holds it. Throws as rpc_client::connect. */
+    static rpc_worker serve(const std::string &name, const rpc_config &cfg = {}, const options &opts = {})
+    {
+        zipc_options o = opts.native();
+        zipc_rpc_config c = cfg.native();
+        zipc_rpc_worker *p = nullptr;
+        detail::check(zipc_rpc_serve(&p, name.c_str(), &c, &o), "zipc_rpc_serve");
+        return rpc_worker(p);
+    }
+
+    /* The next request, waiting up to t: timed_out /
+     * resource_unavailable_try_again (none yet), operation_canceled
+     * (interrupt()). */
+    rpc_request next(timeout t = forever) { return detail::value_or_throw(next(t, std::nothrow), "zipc_rpc_next"); }
+    result<rpc_request> next(timeout t, std::nothrow_t) noexcept
+    {
+        zipc_rpc_request r;
+        if (int rc = zipc_rpc_next(e_, &r, t.ns()))
+            return make_error_code(rc);
+        return rpc_request(e_, r);
+    }
+    result<rpc_request> try_next() noexcept { return next(try_once, std::nothrow); }
+
+    /* close(), interrupt(), operator bool and native_handle(): detail::owner. */
+    /* For poll/epoll: readable when a request may be there. */
+    int fd() const { return detail::check(zipc_rpc_worker_fd(e_), "zipc_rpc_worker_fd"); }
+};
+
+/* ======================================================================
+ * Store (zipc/store.h): named, sealed, read-only tensors
+ *
+ *   zipc::store             a holder of one version of a named store:
+ *                           publish, publish_safetensors, open; move-only
+ *   zipc::store_tensor      one of its tensors, read in place (PROT_READ)
+ *   zipc::store_tensor_ref  a tensor to publish (name, dtype, shape, bytes)
+ *   zipc::store_options     alignment, metadata, prefault, verify, huge_pages, timeout
+ *   zipc::store_dtype       enum zipc_store_dtype (the safetensors dtypes)
+ *
+ * (zipc::dtype is the DLPack type of a tensor message; a store's dtypes
+ * are safetensors' and have their own enum.) A store's queries may run on
+ * any number of threads at once (the C contract); close() and destruction
+ * must not race with them. What a store hands out (tensors, names,
+ * metadata) points into its mapping: it must not outlive the store.
+ * ====================================================================== */
+
+enum class store_dtype : std::uint32_t {
+    bool_ = ZIPC_STORE_BOOL, /* `bool` is a keyword */
+    u8 = ZIPC_STORE_U8,
+    i8 = ZIPC_STORE_I8,
+    u16 = ZIPC_STORE_U16,
+    i16 = ZIPC_STORE_I16,
+    u32 = ZIPC_STORE_U32,
+    i32 = ZIPC_STORE_I32,
+    u64 = ZIPC_STORE_U64,
+    i64 = ZIPC_STORE_I64,
+    f16 = ZIPC_STORE_F16,
+    bf16 = ZIPC_STORE_BF16,
+    f32 = ZIPC_STORE_F32,
+    f64 = ZIPC_STORE_F64,
+    c64 = ZIPC_STORE_C64,
+    f8_e4m3 = ZIPC_STORE_F8_E4M3,
+    f8_e5m2 = ZIPC_STORE_F8_E5M2,
+    f8_e4m3fnuz = ZIPC_STORE_F8_E4M3FNUZ,
+    f8_e5m2fnuz = ZIPC_STORE_F8_E5M2FNUZ,
+    f8_e8m0 = ZIPC_STORE_F8_E8M0,
+    f6_e2m3 = ZIPC_STORE_F6_E2M3, /* 6 bits an element, packed */
+    f6_e3m2 = ZIPC_STORE_F6_E3M2,
+    f4 = ZIPC_STORE_F4, /* 4 bits an element, packed */
+};
+
+/* Bits per element (0: not a dtype) and the safetensors name ("F32"). */
+inline unsigned bits(store_dtype d) noexcept { return zipc_store_dtype_bits(static_cast<std::uint32_t>(d)); }
+inline const char *name(store_dtype d) noexcept { return zipc_store_dtype_name(static_cast<std::uint32_t>(d)); }
+
+/* The store dtype of an element type: bool, the fixed-width integers,
+ * float, double, std::complex<float>. Specialise it for a type of your own
+ * (a half-precision float: store_dtype::f16 or bf16) to publish and read
+ * it with the typed calls. */
+template <class T, class = void> struct store_element {
+    static_assert(detail::dependent_false<T>, "zipc: no store dtype for this type (specialise zipc::store_element)");
+};
+namespace detail {
+template <class T> constexpr store_dtype integer_store_dtype() noexcept
+{
+    constexpr bool s = std::is_signed_v<T>;
+    switch (sizeof(T)) {
+    case 1: return s ? store_dtype::i8 : store_dtype::u8;
+    case 2: return s ? store_dtype::i16 : store_dtype::u16;
+    case 4: return s ? store_dtype::i32 : store_dtype::u32;
+    default: return s ? store_dtype::i64 : store_dtype::u64;
+    }
+}
+} // namespace detail
+template <> struct store_element<bool> {
+    static constexpr store_dtype value = store_dtype::bool_;
+};
+template <class T>
+struct store_element<T, std::enable_if_t<std::is_integral_v<T> && !std::is_same_v<T, bool> && sizeof(T) <= 8>> {
+    static constexpr store_dtype value = detail::integer_store_dtype<T>();
+};
+template <> struct store_element<float> {
+    static constexpr store_dtype value = store_dtype::f32;
+};
+template <> struct store_element<double> {
+    static constexpr store_dtype value = store_dtype::f64;
+};
+template <> struct store_element<std::complex<float>> {
+    static constexpr store_dtype value = store_dtype::c64;
+};
+template <class T> inline constexpr store_dtype store_dtype_of = store_element<std::remove_cv_t<T>>::value;
+
+/* A tensor to publish: C-contiguous data of exactly size bytes (elements *
+ * bits / 8; the C core checks: EINVAL). An aggregate:
+ *     zipc::store_tensor_ref{"w", zipc::store_dtype::f16, {4096, 4096}, data, bytes}
+ * or, with the dtype deduced, store_tensor_ref::of("w", floats, {2, 3}). */
+struct store_tensor_ref {
+    std::string name;
+    store_dtype dtype = store_dtype::u8;
+    std::vector<std::int64_t> shape; /* {}: a scalar */
+    const void *data = nullptr;
+    std::size_t size = 0; /* bytes */
+
+    /* count elements of T at data, with this shape (or one dimension of count). */
+    template <class T>
+    static store_tensor_ref of(std::string name, const T *data, std::size_t count, std::vector<std::int64_t> shape)
+    {
+        return {std::move(name), store_dtype_of<T>, std::move(shape), data, count * sizeof(T)};
+    }
+    template <class T> static store_tensor_ref of(std::string name, const T *data, std::size_t count)
+    {
+        return of(std::move(name), data, count, {static_cast<std::int64_t>(count)});
+    }
+    /* A contiguous container of T (vector, array, zipc::span). */
+    template <class C, class T = std::remove_pointer_t<decltype(std::declval<const C &>().data())>>
+    static store_tensor_ref of(std::string name, const C &values, std::vector<std::int64_t> shape)
+    {
+        return of(std::move(name), values.data(), values.size(), std::move(shape));
+    }
+    template <class C, class T = std::remove_pointer_t<decltype(std::declval<const C &>().data())>>
+    static store_tensor_ref of(std::string name, const C &values)
+    {
+        return of(std::move(name), values.data(), values.size());
+    }
+};
+
+/* How a store is published or opened; an option left unset keeps the C
+ * library's default. Chainable:
+ *     zipc::store_options().align(4096).metadata("format", "pt").timeout(2s) */
+class store_options {
+public:
+    /* publish: each tensor's alignment, a power of two from 64 (the
+     * default) to 2 MiB (4096: page-aligned tensors). */
+    store_options &align(std::uint64_t alignment) noexcept
+    {
+        align_ = alignment;
+        return *this;
+    }
+    /* publish: a metadata pair stored with the tensors (publish_safetensors:
+     * added after the file's own). */
+    store_options &metadata(std::string key, std::string value)
+    {
+        meta_.emplace_back(std::move(key), std::move(value));
+        return *this;
+    }
+    /* open: read-fault every page now (ZIPC_STORE_PREFAULT). */
+    store_options &prefault(bool on = true) noexcept { return flag(ZIPC_STORE_PREFAULT, on); }
+    /* open: verify every checksum before returning (ZIPC_STORE_VERIFY; bad_message). */
+    store_options &verify(bool on = true) noexcept { return flag(ZIPC_STORE_VERIFY, on); }
+    /* publish: 2 MiB pages where the kernel has them (ZIPC_STORE_HUGE_PAGES;
+     * never an error: store::page_size says what the version got). */
+    store_options &huge_pages(bool on = true) noexcept { return flag(ZIPC_STORE_HUGE_PAGES, on); }
+    /* How long publish and open wait (handshakes, a concurrent publisher);
+     * default: zipc::default_timeout. */
+    store_options &timeout(std::chrono::nanoseconds d) noexcept
+    {
+        common_.handshake_timeout(d);
+        return *this;
+    }
+    store_options &timeout(forever_t) noexcept
+    {
+        common_.handshake_timeout(forever);
+        return *this;
+    }
+    /* The endpoint options the store uses (timeout, peer uid, label, max_segment). */
+    store_options &options(const zipc::options &o)
+    {
+        common_ = o;
+        return *this;
+    }
+    const zipc::options &options() const noexcept { return common_; }
+    std::uint64_t align() const noexcept { return align_; }
+    std::uint32_t flags() const noexcept { return flags_; }
+    const std::vector<std::pair<std::string, std::string>> &metadata() const noexcept { return meta_; }
+
+private:
+    store_options &flag(std::uint32_t f, bool on) noexcept
+    {
+        flags_ = on ? (flags_ | f) : (flags_ & ~f);
+        return *this;
+    }
+    zipc::options common_;
+    std::uint64_t align_ = 0;
+    std::uint32_t flags_ = 0;
+    std::vector<std::pair<std::string, std::string>> meta_;
+};
+
+/* One tensor of a store, read in place: data() is in the store's read-only
+ * mapping (a write through it faults), aligned as published (>= 64
+ * bytes), C-contiguous. Valid while its store lives (not closed). */
+class store_tensor {
+public:
+    explicit store_tensor(const zipc_store_info &info) noexcept : i_(info) {}
+
+    std::string_view name() const noexcept { return std::string_view(i_.name, i_.name_len); }
+    store_dtype dtype() const noexcept { return static_cast<store_dtype>(i_.dtype); }
+    unsigned bits() const noexcept { return i_.bits; } /* per element */
+    std::size_t ndim() const noexcept { return i_.ndim; }
+    shape_t shape() const noexcept { return shape_t(i_.shape, i_.ndim); }
+    shape_t strides() const noexcept { return shape_t(i_.strides, i_.ndim); } /* in elements */
+    /* Elements: the product of the shape (1 for a scalar). */
+    std::size_t elements() const noexcept
+    {
+        std::size_t n = 1;
+        for (std::int64_t d : shape())
+            n *= static_cast<std::size_t>(d);
+        return n;
+    }
+    const void *data() const noexcept { return i_.data; }
+    std::size_t size() const noexcept { return static_cast<std::size_t>(i_.size); } /* bytes */
+    const_bytes bytes() const noexcept { return as_bytes(i_.data, size()); }
+    std::uint64_t xxh3() const noexcept { return i_.xxh3; } /* recorded at publish */
+    std::size_t index() const noexcept { return i_.index; } /* in name order: store[index()] */
+
+    /* The elements as T (store_element<T> must be dtype()): a read-only
+     * view over the mapping. A mismatch throws zipc::error
+     * (std::errc::invalid_argument); the std::nothrow form returns it. */
+    template <class T> span<const T> as() const
+    {
+        return detail::value_or_throw(as<T>(std::nothrow), "zipc::store_tensor::as: the tensor's dtype is not this type");
+    }
+    template <class T> result<span<const T>> as(std::nothrow_t) const noexcept
+    {
+        if (dtype() != store_dtype_of<T> || bits() != sizeof(T) * CHAR_BIT || i_.size % sizeof(T) != 0)
+            return make_error_code(-EINVAL);
+        if (reinterpret_cast<std::uintptr_t>(i_.data) % alignof(T) != 0) /* a sealed store is >= 64-aligned */
+            return make_error_code(-EINVAL);
+        return span<const T>(static_cast<const T *>(i_.data), size() / sizeof(T));
+    }
+    const zipc_store_info &native() const noexcept { return i_; }
+
+private:
+    zipc_store_info i_;
+};
+
+/* A holder of one version of a named store: the publisher's handle or an
+ * opened one, alike (each serves the name while its version is the
+ * newest; the store lives while any holder does). Move-only; closes when
+ * it dies. An empty store (default or moved from) fails every call with
+ * EINVAL (size() is 0). Iterates its tensors in name order. */
+class store {
+public:
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = store_tensor;
+        using difference_type = std::ptrdiff_t;
+        using pointer = void;
+        using reference = store_tensor;
+        iterator() noexcept = default;
+        iterator(const zipc_store *s, std::size_t i) noexcept : s_(s), i_(i) {}
+        store_tensor operator*() const
+        {
+            zipc_store_info info;
+            detail::check(zipc_store_tensor_at(s_, i_, &info), "zipc_store_tensor_at");
+            return store_tensor(info);
+        }
+        iterator &operator++() noexcept { return ++i_, *this; }
+        iterator operator++(int) noexcept { return iterator(s_, i_++); }
+        friend bool operator==(iterator a, iterator b) noexcept { return a.s_ == b.s_ && a.i_ == b.i_; }
+        friend bool operator!=(iterator a, iterator b) noexcept { return !(a == b); }
+
+    private:
+        const zipc_store *s_ = nullptr;
+        std::size_t i_ = 0;
+    };
+
+    /* The metadata pairs, in key order (views into the mapping). */
+    class metadata_range {
+    public:
+        class iterator {
+        public:
+            using iterator_category = std::input_iterator_tag;
+            using value_type = std::pair<std::string_view, std::string_view>;
+            using difference_type = std::ptrdiff_t;
+            using pointer = void;
+            using reference = value_type;
+            iterator() noexcept = default;
+            iterator(const zipc_store *s, std::size_t i) noexcept : s_(s), i_(i) {}
+            value_type operator*() const
+            {
+                zipc_store_kv kv;
+                detail::check(zipc_store_metadata_at(s_, i_, &kv), "zipc_store_metadata_at");
+                return {std::string_view(kv.key), std::string_view(kv.value, kv.value_len)};
+            }
+            iterator &operator++() noexcept { return ++i_, *this; }
+            iterator operator++(int) noexcept { return iterator(s_, i_++); }
+            friend bool operator==(iterator a, iterator b) noexcept { return a.s_ == b.s_ && a.i_ == b.i_; }
+            friend bool operator!=(iterator a, iterator b) noexcept { return !(a == b); }
+
+        private:
+            const zipc_store *s_ = nullptr;
+            std::size_t i_ = 0;
+        };
+        metadata_range(const zipc_store *s, std::size_t n) noexcept : s_(s), n_(n) {}
+        iterator begin() const noexcept { return iterator(s_, 0); }
+        iterator end() const noexcept { return iterator(s_, n_); }
+        std::size_t size() const noexcept { return n_; }
+        bool empty() const noexcept { return n_ == 0; }
+
+    private:
+        const zipc_store *s_;
+        std::size_t n_;
+    };
+
+    store() noexcept = default;
+    /* Take ownership of a C handle. */
+    explicit store(zipc_store *adopt) noexcept : s_(adopt) {}
+    store(store &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+    store &operator=(store &&o) noexcept
+    {
+        if (this != &o) {
+            close();
+            s_ = std::exchange(o.s_, nullptr);
+        }
+        return *this;
+    }
+    store(const store &) = delete;
+    store &operator=(const store &) = delete;
+    ~store() { close(); }
+
+    /* Publish `tensors` (and opts' metadata) as the newest version of
+     * `name` (a name, no '/'): copied and hashed into one new sealed
+     * segment. Returns the publisher's handle, a holder like any other.
+     * Throws EINVAL (a bad dtype, shape, size, duplicate or invalid name,
+     * alignment), EFBIG, ENOMEM, ETIMEDOUT, ... */
+    static store publish(const std::string &name, span<const store_tensor_ref> tensors, const store_options &opts = {})
+    {
+        return detail::value_or_throw(publish(name, tensors, opts, std::nothrow), "zipc_store_publish");
+    }
+    /* A braced list: publish(name, {store_tensor_ref::of("w", w, {2, 3}), ...}). */
+    static store publish(const std::string &name, std::initializer_list<store_tensor_ref> tensors,
+                         const store_options &opts = {})
+    {
+        return publish(name, span<const store_tensor_ref>(tensors.begin(), tensors.size()), opts);
+    }
+    static store publish(const std::string &name, const std::vector<store_tensor_ref> &tensors,
+                         const store_options &opts = {})
+    {
+        return publish(name, span<const store_tensor_ref>(tensors.data(), tensors.size()), opts);
+    }
+    static result<store> publish(const std::string &name, const std::vector<store_tensor_ref> &tensors,
+                                 const store_options &opts, std::nothrow_t) noexcept
+    {
+        return publish(name, span<const store_tensor_ref>(tensors.data(), tensors.size()), opts, std::nothrow);
+    }
+    static result<store> publish(const std::string &name, span<const store_tensor_ref> tensors,
+                                 const store_options &opts, std::nothrow_t) noexcept
+    {
+        try {
+            std::vector<zipc_store_tensor> c(tensors.size());
+            for (std::size_t i = 0; i < tensors.size(); i++)
+                if (int rc = to_c(tensors[i], c[i]))
+                    return make_error_code(rc);
+            native_options o(opts);
+            zipc_store *s = nullptr;
+            if (int rc = zipc_store_publish(&s, name.c_str(), c.data(), c.size(), &o.c))
+                return make_error_code(rc);
+            return store(s);
+        } catch (const std::bad_alloc &) {
+            return make_error_code(-ENOMEM);
+        }
+    }
+
+    /* The same from a safetensors file, every rule of the format checked
+     * (the file's __metadata__ kept, then opts' metadata). A file breaking
+     * a rule throws std::errc::bad_message, and what() says which rule and
+     * where; the std::nothrow form puts that reason in *reason. */
+    static store publish_safetensors(const std::string &name, const std::string &path, const store_options &opts = {})
+    {
+        std::string why;
+        result<store> r = publish_safetensors(name, path, opts, std::nothrow, &why);
+        if (!r) {
+            std::string what = "zipc_store_publish_safetensors(" + path + ")";
+            if (!why.empty())
+                what += ": " + why;
+            throw error(r.error(), what.c_str());
+        }
+        return std::move(r).value();
+    }
+    static result<store> publish_safetensors(const std::string &name, const std::string &path,
+                                             const store_options &opts, std::nothrow_t,
+                                             std::string *reason = nullptr) noexcept
+    {
+        try {
+            char why[512] = "";
+            native_options o(opts);
+            o.c.error = why;
+            o.c.error_len = sizeof why;
+            zipc_store *s = nullptr;
+            int rc = zipc_store_publish_safetensors(&s, name.c_str(), path.c_str(), &o.c);
+            if (reason)
+                *reason = rc == -EBADMSG ? why : "";
+            if (rc)
+                return make_error_code(rc);
+            return store(s);
+        } catch (const std::bad_alloc &) {
+            return make_error_code(-ENOMEM);
+        }
+    }
+
+    /* Open the newest version of `name` served by a holder, zero-copy. Its
+     * segment is validated whole first (bad_message if hostile). Throws
+     * ENOENT (nobody serves the name), ETIMEDOUT, bad_message, ... */
+    static store open(const std::string &name, const store_options &opts = {})
+    {
+        return detail::value_or_throw(open(name, opts, std::nothrow), "zipc_store_open");
+    }
+    static result<store> open(const std::string &name, const store_options &opts, std::nothrow_t) noexcept
+    {
+        try {
+            native_options o(opts);
+            zipc_store *s = nullptr;
+            if (int rc = zipc_store_open(&s, name.c_str(), &o.c))
+                return make_error_code(rc);
+            return store(s);
+        } catch (const std::bad_alloc &) {
+            return make_error_code(-ENOMEM);
+        }
+    }
+
+    /* Leave now (what the destructor does): unmap, stop serving. Must not
+     * race with queries on other threads. */
+    void close() noexcept
+    {
+        if (s_)
+            zipc_store_close(std::exchange(s_, nullptr));
+    }
+    explicit operator bool() const noexcept { return s_ != nullptr; }
+    zipc_store *native_handle() const noexcept { return s_; }
+
+    /* Tensors (0 for an empty store). */
+    std::size_t size() const noexcept
+    {
+        int n = s_ ? zipc_store_count(s_) : 0;
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    bool empty() const noexcept { return size() == 0; }
+    /* The i-th tensor in name order; throws ENOENT past the end. */
+    store_tensor operator[](std::size_t i) const { return *iterator(s_, i); }
+    iterator begin() const noexcept { return iterator(s_, 0); }
+    iterator end() const noexcept { return iterator(s_, size()); }
+
+    /* The tensor `name`, or std::nullopt. */
+    std::optional<store_tensor> find(const std::string &name) const
+    {
+        result<store_tensor> t = find(name, std::nothrow);
+        if (!t && t.error() == std::errc::no_such_file_or_directory)
+            return std::nullopt;
+        return detail::value_or_throw(std::move(t), "zipc_store_find");
+    }
+    /* The same as a result: std::errc::no_such_file_or_directory if absent. */
+    result<store_tensor> find(const std::string &name, std::nothrow_t) const noexcept
+    {
+        zipc_store_info info;
+        if (int rc = zipc_store_find(s_, name.c_str(), &info))
+            return make_error_code(rc);
+        return store_tensor(info);
+    }
+    /* The tensor `name`; throws ENOENT if absent. */
+    store_tensor at(const std::string &name) const { return detail::value_or_throw(find(name, std::nothrow), "zipc_store_find"); }
+
+    /* Recompute the XXH3-64 of every tensor (in parallel for a large
+     * store), of tensor i, or of tensor `name`, and compare with the table:
+     * throws std::errc::bad_message on a mismatch (ENOENT: no such tensor). */
+    void verify() const { detail::check(verify(std::nothrow), "zipc_store_verify"); }
+    void verify(std::size_t i) const { detail::check(verify(i, std::nothrow), "zipc_store_verify"); }
+    void verify(const std::string &name) const { verify(at(name).index()); }
+    [[nodiscard]] std::error_code verify(std::nothrow_t) const noexcept { return verify(ZIPC_STORE_ALL, std::nothrow); }
+    [[nodiscard]] std::error_code verify(std::size_t i, std::nothrow_t) const noexcept
+    {
+        return make_error_code(zipc_store_verify(s_, i));
+    }
+
+    /* The value of metadata `key`, or std::nullopt; all pairs, in key order. */
+    std::optional<std::string_view> metadata(const std::string &key) const
+    {
+        zipc_store_kv kv;
+        int rc = zipc_store_metadata(s_, key.c_str(), &kv);
+        if (rc == -ENOENT)
+            return std::nullopt;
+        detail::check(rc, "zipc_store_metadata");
+        return std::string_view(kv.value, kv.value_len);
+    }
+    metadata_range metadata() const noexcept
+    {
+        int n = s_ ? zipc_store_metadata_count(s_) : 0;
+        return metadata_range(s_, n > 0 ? static_cast<std::size_t>(n) : 0);
+    }
+
+    /* This handle's version (1 for a name's first publish), and the newest
+     * published under its name (> version(): reopen to get it). */
+    std::uint64_t version() const noexcept { return s_ ? zipc_store_version(s_) : 0; }
+    std::uint64_t latest() const noexcept { return s_ ? zipc_store_latest(s_) : 0; }
+    /* The page size of the version's memory (2 MiB: hugetlb pages). */
+    std::size_t page_size() const noexcept { return s_ ? zipc_store_page_size(s_) : 0; }
+    /* The mapped segment (e.g. for cudaHostRegister). */
+    const_bytes mapping() const noexcept
+    {
+        std::size_t n = 0;
+        const void *p = s_ ? zipc_store_base(s_, &n) : nullptr;
+        return as_bytes(p, p ? n : 0);
+    }
+
+private:
+    /* The C options and the metadata pairs they point to. */
+    struct native_options {
+        explicit native_options(const store_options &o) : common(o.options()), c{}
+        {
+            kv.reserve(o.metadata().size());
+            for (const auto &[k, v] : o.metadata())
+                kv.push_back(zipc_store_kv{k.c_str(), v.data(), v.size()});
+            c.options = common.native();
+            c.align = o.align();
+            c.flags = o.flags();
+            c.metadata = kv.empty() ? nullptr : kv.data();
+            c.nmeta = kv.size();
+        }
+        zipc::options common; /* owns the label c.options points to */
+        std::vector<zipc_store_kv> kv;
+        zipc_store_options c;
+    };
+    static int to_c(const store_tensor_ref &t, zipc_store_tensor &c) noexcept
+    {
+        if (t.shape.size() > ZIPC_STORE_MAX_NDIM)
+            return -EINVAL;
+        c = zipc_store_tensor{};
+        c.name = t.name.c_str();
+        c.dtype = static_cast<std::uint32_t>(t.dtype);
+        c.ndim = static_cast<std::uint32_t>(t.shape.size());
+        std::copy(t.shape.begin(), t.shape.end(), c.shape);
+        c.data = t.data;
+        c.size = t.size;
+        return 0;
+    }
+    zipc_store *s_ = nullptr;
 };
 
 /* Library version ("MAJOR.MINOR.PATCH", from zipc/common.h) and the

@@ -18,6 +18,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using zt::reap;
+using zt::spawn;
+using zt::wait_until;
+using zt::shared;
+using zt::unshare;
+
 /* A fresh queue name (a queue has names only: nothing on disk). */
 std::string queue_name()
 {
@@ -86,59 +92,6 @@ std::optional<head> check(zipc::view_ref m)
     if (fnv(body, m.size() - sizeof h) != h.sum)
         return std::nullopt;
     return h;
-}
-
-bool wait_until(const std::function<bool()> &cond)
-{
-    for (int i = 0; i < 2000; i++) {
-        if (cond())
-            return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return false;
-}
-
-int reap(pid_t pid)
-{
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-template <class F> pid_t spawn(F &&child)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int rc = 1;
-        try {
-            rc = child();
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "child %d: %s\n", static_cast<int>(getpid()), e.what());
-        }
-        _exit(rc);
-    }
-    return pid;
-}
-
-#define CHILD_CHECK(cond)                                                                   \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            std::fprintf(stderr, "child %d: %s:%d: %s\n", static_cast<int>(getpid()), __FILE__, \
-                         __LINE__, #cond);                                                  \
-            return 1;                                                                       \
-        }                                                                                   \
-    } while (0)
-
-/* Memory the children write and the parent reads after them. */
-template <class T> T *shared()
-{
-    void *p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? nullptr : new (p) T();
-}
-template <class T> void unshare(T *p)
-{
-    p->~T();
-    munmap(p, sizeof(T));
 }
 
 } // namespace

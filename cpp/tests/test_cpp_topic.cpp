@@ -14,6 +14,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using zt::reap;
+using zt::spawn;
+
 /* A fresh topic name (no '/': an abstract socket, nothing on disk). */
 std::string topic_name()
 {
@@ -64,37 +67,6 @@ bool wait_subscribers(const zipc::publisher &pub, int n)
     }
     return false;
 }
-
-int reap(pid_t pid)
-{
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-template <class F> pid_t spawn(F &&child)
-{
-    pid_t pid = fork();
-    if (pid == 0) {
-        int rc = 1;
-        try {
-            rc = child();
-        } catch (const std::exception &e) {
-            std::fprintf(stderr, "child %d: %s\n", static_cast<int>(getpid()), e.what());
-        }
-        _exit(rc);
-    }
-    return pid;
-}
-
-#define CHILD_CHECK(cond)                                                                   \
-    do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            std::fprintf(stderr, "child %d: %s:%d: %s\n", static_cast<int>(getpid()), __FILE__, \
-                         __LINE__, #cond);                                                  \
-            return 1;                                                                       \
-        }                                                                                   \
-    } while (0)
 
 } // namespace
 

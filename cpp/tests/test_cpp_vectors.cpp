@@ -3,11 +3,9 @@
  * bytes. Every <name>.bin in the directory must be covered here. */
 #include "testing.hpp"
 
-#include <dirent.h>
+#include "vectors.hpp"
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
 #include <set>
 #include <string>
 #include <vector>
@@ -16,32 +14,11 @@ namespace {
 
 const std::string kDir = ZIPC_VECTORS_DIR;
 
-std::vector<std::byte> read_file(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::vector<char> c((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-    std::vector<std::byte> out(c.size());
-    std::transform(c.begin(), c.end(), out.begin(), [](char x) { return static_cast<std::byte>(x); });
-    return out;
-}
+std::vector<std::byte> payload(const std::string &name) { return zv::read_file(kDir + "/" + name + ".bin"); }
 
-std::vector<std::byte> payload(const std::string &name) { return read_file(kDir + "/" + name + ".bin"); }
+using zv::text;
 
-std::string text(const std::vector<std::byte> &b)
-{
-    return std::string(reinterpret_cast<const char *>(b.data()), b.size());
-}
-
-/* vectors.json (indent 1, sorted keys): the "type_id" of top-level `name`. */
-std::uint64_t type_id(const std::string &name)
-{
-    std::string json = text(read_file(kDir + "/vectors.json"));
-    std::size_t at = json.find("\n \"" + name + "\": {");
-    std::size_t id = json.find("\"type_id\": ", at);
-    if (at == std::string::npos || id == std::string::npos)
-        return 0;
-    return std::stoull(json.substr(id + 11));
-}
+std::uint64_t type_id(const std::string &name) { return zv::type_id(kDir, name); }
 
 /* Decode a tensor vector, check dtype/shape/values, re-encode, compare bytes. */
 template <class T> void check_tensor(const std::string &name, std::vector<std::int64_t> shape, std::vector<T> values)
@@ -67,18 +44,12 @@ TEST(Vectors, EveryBinIsCovered)
 {
     const std::set<std::string> covered = {"bytes", "str", "json", "list", "tensor_f32_2x3",
                                            "tensor_i64_4", "tensor_u8_scalar", "tick"};
-    DIR *d = opendir(kDir.c_str());
-    ASSERT_TRUE(d);
-    int n = 0;
-    while (dirent *e = readdir(d)) {
-        std::string f = e->d_name;
-        if (f.size() > 4 && f.compare(f.size() - 4, 4, ".bin") == 0) {
-            EXPECT_TRUE(covered.count(f.substr(0, f.size() - 4)) == 1);
-            n++;
-        }
+    const std::vector<zv::vector> all = zv::load(kDir); /* every .bin, with its type id */
+    for (const zv::vector &v : all) {
+        EXPECT_TRUE(covered.count(v.name) == 1);
+        EXPECT_TRUE(v.payload == payload(v.name));
     }
-    closedir(d);
-    EXPECT_EQ(n, static_cast<int>(covered.size()));
+    EXPECT_EQ(all.size(), covered.size());
 }
 
 TEST(Vectors, BytesAndStr)

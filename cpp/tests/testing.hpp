@@ -1,5 +1,6 @@
 /* Shared by the C++ tests: the test harness (minitest.hpp), unique socket
- * paths, and a producer/consumer pair in one process. */
+ * paths, a producer/consumer pair in one process, and real processes
+ * (spawn, reap, CHILD_CHECK, memory shared with the children). */
 #ifndef ZIPC_CPP_TESTING_HPP
 #define ZIPC_CPP_TESTING_HPP
 
@@ -7,10 +8,17 @@
 
 #include <zipc.hpp>
 
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
+#include <functional>
+#include <new>
 #include <string>
 #include <thread>
 
@@ -67,6 +75,83 @@ struct tick {
 static_assert(sizeof(tick) == 32, "the tick is 32 bytes");
 inline constexpr std::uint32_t tick_type = 0x7469636B; /* "tick" */
 
+/* ---- real processes ------------------------------------------------------ */
+
+/* Its exit status, or 128 + the signal that killed it. */
+inline int reap(pid_t pid)
+{
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Fork a child that runs child() and exits with what it returns (1 if it throws). */
+template <class F> pid_t spawn(F &&child)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int rc = 1;
+        try {
+            rc = child();
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "child %d: %s\n", static_cast<int>(getpid()), e.what());
+        }
+        _exit(rc);
+    }
+    return pid;
+}
+
+/* Poll cond every 5 ms for up to 10 s. */
+inline bool wait_until(const std::function<bool()> &cond)
+{
+    for (int i = 0; i < 2000; i++) {
+        if (cond())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+}
+
+/* Runs f when it goes out of scope (a failed ASSERT included): stop and
+ * reap the children a test started, so that none outlives it. */
+template <class F> struct on_exit {
+    F f;
+    ~on_exit() { f(); }
+};
+template <class F> on_exit(F) -> on_exit<F>;
+
+/* SIGKILL and reap a child still running (pid > 0), then forget it. */
+inline void kill_reap(pid_t &pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        reap(pid);
+    }
+    pid = -1;
+}
+
+/* Memory the children write and the parent reads after them. */
+template <class T> T *shared()
+{
+    void *p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : new (p) T();
+}
+template <class T> void unshare(T *p)
+{
+    p->~T();
+    munmap(p, sizeof(T));
+}
+
 } // namespace zt
+
+/* In a spawned child: fail it (exit status 1) with the condition's text. */
+#define CHILD_CHECK(cond)                                                                   \
+    do {                                                                                    \
+        if (!(cond)) {                                                                      \
+            std::fprintf(stderr, "child %d: %s:%d: %s\n", static_cast<int>(getpid()), __FILE__, \
+                         __LINE__, #cond);                                                  \
+            return 1;                                                                       \
+        }                                                                                   \
+    } while (0)
 
 #endif

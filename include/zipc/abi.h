@@ -19,7 +19,7 @@
 /* Peers must agree on the major version exactly; the minor version only
  * adds meaning to reserved fields, so any minor interoperates. */
 #define ZIPC_ABI_MAJOR 1
-#define ZIPC_ABI_MINOR 3
+#define ZIPC_ABI_MINOR 4
 
 #define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
 #define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45484350495a) /* "ZIPCHELO" */
@@ -39,6 +39,7 @@ enum zipc_segment_kind {
     ZIPC_KIND_TENSOR_STORE = 4,
     ZIPC_KIND_TOPIC_BOARD = 5,   /* a topic's shared wake-up board */
     ZIPC_KIND_TOPIC_CURSOR = 6,  /* one topic subscriber's cursor */
+    ZIPC_KIND_STORE_BOARD = 7,   /* a store name's board: the newest version */
 };
 
 /* ---- generic segment header, offset 0 of every segment --------------- */
@@ -274,7 +275,11 @@ struct zipc_topic_cursor {
     uint32_t flags;      /* enum zipc_sub_flags */
     uint64_t max_lag;
     uint64_t history;
-    uint8_t pad1_[ZIPC_SIDE_STRIDE - 24];
+    /* written by the subscriber as it reports each loss (1.4), for tools */
+    uint64_t lost_messages;
+    uint64_t lost_bytes;
+    uint64_t overflows;  /* -EOVERFLOW events */
+    uint8_t pad1_[ZIPC_SIDE_STRIDE - 48];
     /* written by the publisher */
     uint32_t slot;       /* the subscriber's slot */
     uint32_t evicted;    /* nonzero: evicted (an invalid cursor) */
@@ -289,6 +294,9 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, policy) == 256, 
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, flags) == 260, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, max_lag) == 264, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, history) == 272, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, lost_messages) == 280, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, lost_bytes) == 288, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, overflows) == 296, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, slot) == 384, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, evicted) == 388, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, start) == 392, "abi");
@@ -482,7 +490,8 @@ struct zipc_rpc_header {
     uint32_t reply_type;     /* worker */
     uint32_t part_sent;      /* worker: parts of a streamed reply published (1.3) */
     uint32_t part_taken;     /* client: parts of it released (1.3) */
-    uint8_t pad_[ZIPC_RPC_HEADER - 56];
+    uint32_t part_size;      /* worker: the last part's size (1.3) */
+    uint32_t part_type;      /* worker: the last part's type (1.3) */
 };
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, magic) == 0, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, method) == 4, "abi");
@@ -497,7 +506,118 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, status) == 40, "ab
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, reply_type) == 44, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_sent) == 48, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_taken) == 52, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_size) == 56, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_rpc_header, part_type) == 60, "abi");
 ZIPC_STATIC_ASSERT(sizeof(struct zipc_rpc_header) == ZIPC_RPC_HEADER, "abi");
+
+/* ---- tensor store (kind 4) ---------------------------------------------
+ * One version of a store is one segment, filled by its publisher, then
+ * sealed with F_SEAL_WRITE (nobody, the publisher included, writes again)
+ * and mapped PROT_READ by every holder:
+ *   [segment header | store ctl @ 128 | tensor table @ 256 (by name) |
+ *    metadata table (by key) | strings | data @ data_offset (align) ]
+ * Offsets are from the segment's start unless said otherwise; the
+ * strings (names, metadata keys and values, each followed by a NUL) are
+ * addressed from strings_offset. Tensors are C-contiguous, in name order
+ * in the data area too, each at a multiple of align. docs/ABI.md §15. */
+#define ZIPC_STORE_BODY_OFFSET 128
+#define ZIPC_STORE_TABLE_OFFSET 256
+#define ZIPC_STORE_MAGIC UINT64_C(0x524f54534350495a) /* "ZIPCSTOR" */
+#define ZIPC_STORE_MAX_NDIM 8
+#define ZIPC_STORE_MIN_ALIGN 64
+#define ZIPC_STORE_MAX_ALIGN (UINT64_C(2) << 20)
+#define ZIPC_STORE_MAX_TENSORS (UINT32_C(1) << 24)
+#define ZIPC_STORE_MAX_META (UINT32_C(1) << 20)
+
+struct zipc_store_ctl {
+    uint64_t magic;          /* ZIPC_STORE_MAGIC */
+    uint64_t version;        /* 1, 2, ...: the name's versions, in publishing order */
+    uint32_t ntensors;       /* entries in the tensor table, <= ZIPC_STORE_MAX_TENSORS */
+    uint32_t nmeta;          /* entries in the metadata table, <= ZIPC_STORE_MAX_META */
+    uint32_t align;          /* data alignment: a power of two, 64 .. 2 MiB */
+    uint32_t flags;          /* reserved, 0 */
+    uint64_t table_offset;   /* ZIPC_STORE_TABLE_OFFSET */
+    uint64_t meta_offset;    /* table_offset + ntensors * 192 */
+    uint64_t strings_offset; /* meta_offset + nmeta * 32 */
+    uint64_t strings_size;
+    uint64_t data_offset;    /* strings_offset + strings_size, aligned up to align */
+    uint64_t data_size;      /* data_offset + data_size <= segment size */
+    uint8_t reserved[48];    /* 0 */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, magic) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, version) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, ntensors) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, nmeta) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, align) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, flags) == 28, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, table_offset) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, meta_offset) == 40, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, strings_offset) == 48, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, strings_size) == 56, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, data_offset) == 64, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, data_size) == 72, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_ctl, reserved) == 80, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_store_ctl) == 128, "abi");
+ZIPC_STATIC_ASSERT(ZIPC_STORE_BODY_OFFSET + sizeof(struct zipc_store_ctl) == ZIPC_STORE_TABLE_OFFSET, "abi");
+
+/* One tensor. Names: UTF-8, no NUL, unique; the table is sorted by name
+ * (bytewise, a prefix first). */
+struct zipc_store_entry {
+    uint64_t name_offset;    /* from strings_offset; name_len bytes, then a NUL */
+    uint32_t name_len;       /* >= 1 */
+    uint32_t dtype;          /* enum zipc_store_dtype (zipc/store.h) */
+    uint32_t ndim;           /* 0 (a scalar) .. ZIPC_STORE_MAX_NDIM */
+    uint32_t flags;          /* reserved, 0 */
+    uint64_t data_offset;    /* a multiple of align, inside [data_offset, +data_size) of the ctl */
+    uint64_t nbytes;         /* elements * bits / 8 */
+    uint64_t xxh3;           /* XXH3-64 (seed 0) of the nbytes of data */
+    int64_t shape[ZIPC_STORE_MAX_NDIM];   /* >= 0; entries >= ndim are 0 */
+    int64_t strides[ZIPC_STORE_MAX_NDIM]; /* in elements, C order; entries >= ndim are 0 */
+    uint8_t reserved[16];    /* 0 */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, name_offset) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, name_len) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, dtype) == 12, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, ndim) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, flags) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, data_offset) == 24, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, nbytes) == 32, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, xxh3) == 40, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, shape) == 48, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, strides) == 112, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_entry, reserved) == 176, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_store_entry) == 192, "abi");
+
+/* One __metadata__ pair of the source (or the publisher's), sorted by key.
+ * Keys: UTF-8, no NUL, unique. Values: UTF-8, may hold NUL (use value_len). */
+struct zipc_store_meta {
+    uint64_t key_offset;     /* from strings_offset; key_len bytes, then a NUL */
+    uint64_t value_offset;   /* from strings_offset; value_len bytes, then a NUL */
+    uint32_t key_len;        /* >= 1 */
+    uint32_t value_len;
+    uint8_t reserved[8];     /* 0 */
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_meta, key_offset) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_meta, value_offset) == 8, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_meta, key_len) == 16, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_meta, value_len) == 20, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_meta, reserved) == 24, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_store_meta) == 32, "abi");
+
+/* A store name's board (kind 7): one small read-write segment shared by
+ * every holder of every version of the name, handed out with the version
+ * by each door. `latest` is the newest version published (compare-and-swap
+ * by publishers, who hold the name's lock); holders of an older one stop
+ * serving the name. */
+#define ZIPC_STORE_BOARD_SIZE ZIPC_PAGE
+struct zipc_store_board {
+    uint64_t latest;         /* the newest version published under the name */
+    uint64_t publishes;      /* versions published (informative) */
+    uint8_t pad_[ZIPC_CACHE_LINE - 16];
+};
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_board, latest) == 0, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_store_board, publishes) == 8, "abi");
+ZIPC_STATIC_ASSERT(sizeof(struct zipc_store_board) == 64, "abi");
 
 /* ---- handshake messages over the Unix stream socket ----------------- */
 

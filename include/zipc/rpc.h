@@ -39,7 +39,7 @@
  * Contract
  *   Concurrency, blocking, threads, allocation, limits: as zipc/queue.h (a
  *   client is a queue producer, a worker a queue consumer: 32 of each at
- *   once). zipc_rpc_wait, zipc_rpc_next and zipc_rpc_respond_part
+ *   once). zipc_rpc_wait, zipc_rpc_next, zipc_rpc_respond_part and zipc_rpc_part_wait
  *   block up to their timeout; nothing else blocks. A worker may hold any number of requests at once
  *   and reply in any order.
  *
@@ -110,7 +110,9 @@ int zipc_rpc_connect(zipc_rpc_client **out, const char *name, const struct zipc_
  *          call stays in flight; its next part or final reply comes after
  *          the part's release.
  * reply_release: give the frame back (a part: let the worker go on). Every
- *          reply and every part must be released.
+ *          reply and every part must be released, once: pass the struct
+ *          wait filled (a part is named by its flags and number; one
+ *          released already, or an older one, is -EINVAL and frees nothing).
  * cancel:  the call will not be answered (-EINVAL if it is not in flight).
  */
 struct zipc_rpc_reply {
@@ -152,7 +154,10 @@ int zipc_rpc_client_close(zipc_rpc_client *c);
  *          -ECANCELED: the caller cancelled, left or passed the deadline;
  *          -ETIMEDOUT: not released in time (the part stays out: only a
  *          status-only final reply may follow, a reply with bytes is
- *          -EBUSY). Either way, end the call with zipc_rpc_respond.
+ *          -EBUSY, until part_wait says it was released). Either way, end
+ *          the call with zipc_rpc_respond.
+ * part_wait: wait (timeout_ns) until the last part sent was released: 0 (at
+ *          once if none is out), -ECANCELED, -ETIMEDOUT, -EAGAIN (timeout 0).
  * cancelled: 1 if the caller cancelled the call or its deadline passed.
  */
 struct zipc_rpc_request {
@@ -173,6 +178,7 @@ int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, siz
                    int32_t status);
 int zipc_rpc_respond_part(zipc_rpc_worker *w, const struct zipc_rpc_request *req, size_t size, uint32_t type,
                           int64_t timeout_ns);
+int zipc_rpc_part_wait(zipc_rpc_worker *w, const struct zipc_rpc_request *req, int64_t timeout_ns);
 int zipc_rpc_cancelled(zipc_rpc_worker *w, const struct zipc_rpc_request *req);
 int zipc_rpc_worker_fd(zipc_rpc_worker *w);
 int zipc_rpc_worker_interrupt(zipc_rpc_worker *w);

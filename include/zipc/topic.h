@@ -140,7 +140,8 @@ int zipc_publisher_get_stats(zipc_publisher *pub, struct zipc_publisher_stats *s
  *   corrupt ring).
  * latest: copies the newest message still in the ring whose type is `type`
  *   (ZIPC_TYPE_ANY: of any type), without moving the cursor: for state
- *   topics. -ENOENT if there is none; -EMSGSIZE (size set) if cap is short.
+ *   topics. -ENOENT if there is none; -EMSGSIZE (size set) if cap is short;
+ *   -EAGAIN if the publisher overwrote it during each of 8 tries (call again).
  */
 #define ZIPC_TYPE_ANY UINT32_C(0xFFFFFFFF)
 

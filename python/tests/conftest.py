@@ -74,3 +74,20 @@ def c_producer():
     if exe is None:
         pytest.skip(why)
     return exe
+
+
+def run_pipeline(*argvs, timeout=120):
+    """argvs[0] | argvs[1] | ...: the last one's stdout, every exit status 0."""
+    procs, prev = [], None
+    for i, argv in enumerate(argvs):
+        p = subprocess.Popen(argv, stdin=prev, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if prev is not None:
+            prev.close()  # the next one holds it now: EOF reaches it when the writer ends
+        prev = p.stdout
+        procs.append(p)
+    out, err = procs[-1].communicate(timeout=timeout)
+    for p in procs[:-1]:
+        p.wait(timeout=timeout)
+        assert p.returncode == 0, p.stderr.read().decode()
+    assert procs[-1].returncode == 0, err.decode()
+    return out.decode().strip()

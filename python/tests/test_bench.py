@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from zipc import _bench_work as bw
+from zipc import bench
 
 np = pytest.importorskip("numpy")
 
@@ -39,7 +40,7 @@ def test_every_row_verifies_the_same_count_or_says_why():
     rows = json.loads(out.stdout)["rows"]
     assert {r["kind"] for r in rows} == set(bw.KINDS)
     for r in rows:
-        if r["name"].startswith("ipc0cp") and "error" in r:
+        if r["name"].startswith("ipc0cp push/pop") and "error" in r:
             continue  # ipc0cp 0.1.0's consumer frees a slot before reading it: a wrapping ring may tear it
         assert "error" not in r, r
         if "skipped" in r:  # a peer that is not installed: the row says how to get it
@@ -49,4 +50,60 @@ def test_every_row_verifies_the_same_count_or_says_why():
         assert r["messages"] == r["verified"] == n and r["msgs_per_s"] > 0, r
     ran = {r["name"] for r in rows if "msgs_per_s" in r}
     assert {"zipc send/recv_many", "multiprocessing.Queue", "zipc C producer -> recv_tensors",
-            "zipc Queue put/get"} <= ran
+            "zipc Queue put/get", bench.STREAM_ROW} <= ran
+    for r in rows:  # the pipe rows' ratio, in the same run
+        if r["name"] == bench.IPC0CP_STDIO_ROW and "msgs_per_s" in r:
+            mine = next(m for m in rows if m["kind"] == r["kind"] and m["name"] == bench.STREAM_ROW)
+            assert r["zipc_stream_x"] == round(mine["msgs_per_s"] / r["msgs_per_s"], 2), r
+    assert bench.pipe_line(rows).startswith("pipe, same objects: zipc stream rate / ipc0cp STDIO rate: msg32 ")
+
+
+def test_pipe_line_gives_the_ratio_or_says_why_not():
+    rows = [{"kind": "msg32", "name": bench.STREAM_ROW, "msgs_per_s": 300.0},
+            {"kind": "msg32", "name": bench.IPC0CP_STDIO_ROW, "msgs_per_s": 100.0},
+            {"kind": "array1m", "name": bench.STREAM_ROW, "msgs_per_s": 30.0},
+            {"kind": "array1m", "name": bench.IPC0CP_STDIO_ROW, "skipped": "ipc0cp is not installed: pip install ipc0cp"}]
+    bench.add_ratios(rows)
+    assert rows[1]["zipc_stream_x"] == 3.0
+    assert bench.pipe_line(rows) == ("pipe, same objects: zipc stream rate / ipc0cp STDIO rate: msg32 3.00x, "
+                                     "array1m no ratio (ipc0cp is not installed: pip install ipc0cp)")
+
+
+def _cli():
+    """The zipc CLI of a build tree of this checkout (tests/run_all.sh's plain stage builds build-test)."""
+    from cbuild import repo_root
+
+    root = repo_root()
+    for d in ("build-test", "build"):
+        if root is not None and (root / d / "zipc").is_file():
+            return root, root / d / "zipc"
+    pytest.skip("no zipc CLI built in build-test/ or build/ (make, or tests/run_all.sh's plain stage)")
+
+
+def test_bench_plot_draws_the_run(tmp_path):
+    """zipc bench --plot: the run's JSON (with each round trip's quantiles) drawn by bench/plot.py."""
+    pytest.importorskip("matplotlib", reason="matplotlib not installed: --plot says so and draws nothing")
+    root, cli = _cli()
+    env = dict(__import__("os").environ, ZIPC_PYTHON=sys.executable, ZIPC_RUST_BENCH="/nonexistent",
+               ZIPC_PEERS="/nonexistent")
+    out = tmp_path / "bench.svg"
+    r = subprocess.run([str(cli), "bench", "--quick", "--json", "--rows", "zipc,floor", "--plot", str(out)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    rtt = [row for row in result["rows"] if row["kind"] == "rtt" and row["ok"]]
+    assert {"zipc", "floor"} <= {row["name"] for row in rtt}
+    for row in rtt:  # quantiles from 0 to 1, the latencies never decreasing, ending at the max
+        qs, ns = zip(*row["cdf"])
+        assert qs[0] == 0 and qs[-1] == 1 and list(ns) == sorted(ns)
+        assert ns[0] == row["min_ns"] and ns[-1] == row["max_ns"]
+    assert f"plot written to {out}" in r.stderr
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    # without matplotlib's interpreter: one line says why, the run still succeeds
+    env["ZIPC_PYTHON"] = "/nonexistent/python"
+    r = subprocess.run([str(cli), "bench", "--quick", "--rows", "floor", "--plot", str(tmp_path / "b.png")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0 and "plot skipped: /nonexistent/python not found" in r.stderr
+    bad = subprocess.run([str(cli), "bench", "--plot", "x.pdf"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and ".svg or .png" in bad.stderr

@@ -441,3 +441,111 @@ def test_bad_input_raises_clear_errors(name, both):
     w.close()
     with pytest.raises(ValueError):
         w.next(timeout=0)
+
+
+# ---- streamed replies ------------------------------------------------------------------
+
+STREAMER = """
+import sys, numpy as np, zipc
+with zipc.RpcWorker.serve(sys.argv[1]) as w:
+    print("ready", flush=True)
+    while True:
+        try:
+            req = w.next()
+        except zipc.Cancelled:
+            break
+        try:
+            for i in range(req.data):
+                w.respond_part(req, np.full(1000, i, dtype=np.float32), timeout=10)
+            w.respond(req, "end")
+        except zipc.Cancelled:  # the caller gave up on the stream
+            w.respond(req, status=-125)
+"""
+
+
+def test_streamed_reply_parts_in_order(name):
+    kids = start_workers(name, 1, STREAMER)
+    try:
+        with zipc.RpcClient.connect(name) as c:
+            got = list(c.stream(5, timeout=10, reply_capacity=8192))
+            assert len(got) == 6 and got[-1] == "end"
+            for i, part in enumerate(got[:-1]):
+                assert part.dtype == np.float32 and part.shape == (1000,) and (part == i).all()
+            # in place: each part released before the next comes
+            total = 0
+            for part in c.stream(50, timeout=10, reply_capacity=8192, copy=False):
+                if isinstance(part, str):
+                    assert part == "end"
+                    break
+                assert not part.flags.writeable
+                total += int(part[0])
+                del part
+            assert total == sum(range(50))
+            # wait() hands parts out one by one, the call staying in flight
+            call_id = c.submit(2, timeout=10, reply_capacity=8192)
+            first = c.wait(call_id)
+            assert isinstance(first, zipc.ReplyPart) and first.index == 1 and (first.value == 0).all()
+            assert call_id in c.pending()
+            second = c.wait(call_id)
+            assert second.index == 2 and (second.value == 1).all()
+            assert c.wait(call_id) == "end" and call_id not in c.pending()
+            # a call that wants one reply is told, and the call is cancelled
+            with pytest.raises(zipc.InvalidArgument, match="stream"):
+                c.call(3, timeout=10, reply_capacity=8192)
+
+            async def one():
+                return await c.call_async(3, timeout=10, reply_capacity=8192)
+
+            with pytest.raises(zipc.InvalidArgument, match="stream"):
+                asyncio.run(one())
+            # asyncio: streams at once on one client, with plain calls beside them
+
+            async def streams():
+                async def one(n):
+                    return [p async for p in c.stream_async(n, timeout=10, reply_capacity=8192)]
+
+                async def early():
+                    async for p in c.stream_async(1000, timeout=10, reply_capacity=8192):
+                        return p  # leaving early cancels the call
+
+                return await asyncio.gather(one(3), one(0), one(7), early())
+
+            three, none, seven, first = asyncio.run(streams())
+            assert none == ["end"] and three[-1] == seven[-1] == "end"
+            assert [int(p[0]) for p in three[:-1]] == [0, 1, 2] and [int(p[0]) for p in seven[:-1]] == list(range(7))
+            assert (first == 0).all()
+            # leaving a stream early cancels it; the worker goes on serving
+            for part in c.stream(1000, timeout=10, reply_capacity=8192):
+                break
+            assert list(c.stream(1, timeout=10, reply_capacity=8192))[-1] == "end"
+            assert c.in_flight() == 0
+    finally:
+        stop(kids)
+
+
+def test_streamed_part_not_released_in_time(both):
+    c, w = both
+    call_id = c.submit(b"go", timeout=10)
+    req = w.next(timeout=5)
+    with pytest.raises(zipc.Timeout):  # nobody reads the part
+        w.respond_part(req, b"part one", timeout=0.05)
+    with pytest.raises(zipc.Error) as err:  # its room may still be read: no bytes may go there
+        w.respond(req, b"final")
+    assert err.value.errno == errno.EBUSY and not req.answered
+    with pytest.raises(zipc.Error):
+        w.respond_part(req, b"part two", timeout=0.05)
+    part = c.wait(call_id, timeout=5)  # a copy: the part is released
+    assert part.index == 1 and part.value == b"part one"
+    w.respond(req, b"final")  # its room is free again
+    assert c.wait(call_id, timeout=5) == b"final"
+    # a status-only end is always possible, even with a part out
+    call_id = c.submit(b"go", timeout=10)
+    req = w.next(timeout=5)
+    with pytest.raises(zipc.Timeout):
+        w.respond_part(req, b"part one", timeout=0.05)
+    w.respond(req, status=-errno.EPIPE)
+    part = c.wait(call_id, timeout=5)
+    assert part.index == 1 and part.value == b"part one"
+    with pytest.raises(zipc.Error) as err:
+        c.wait(call_id, timeout=5)
+    assert err.value.errno == errno.EPIPE

@@ -5,23 +5,21 @@ import errno
 import hashlib
 import io
 import os
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import tracemalloc
 import zlib
-from pathlib import Path
 
 import pytest
 
 import zipc
 from zipc import _stream
 
-from cbuild import compiler, repo_root
+from cbuild import build_peer, repo_root
+from conftest import run_pipeline
 
 np = pytest.importorskip("numpy")
 
@@ -75,6 +73,16 @@ def test_objects_round_trip_through_a_pipe():
     assert len(got) == len(OBJECTS)
     for a, b in zip(OBJECTS, got):
         assert same(a, b), (a, b)
+
+
+def test_arrays_read_are_writable_and_their_own():
+    """A frame's array is made over the frame's own buffer (no second copy): as a copy would be."""
+    a = np.arange(6, dtype=np.complex128).reshape(2, 3)
+    got = pipe_round_trip([a, a, np.float32(2.5)])
+    for g in got:
+        assert g.flags.writeable and g.flags.aligned
+    got[0][0, 0] = 99
+    assert got[1][0, 0] == 0 and np.array_equal(got[1], a) and got[2].shape == () and got[2] == 2.5
 
 
 def test_registered_type_and_raw_reads():
@@ -162,58 +170,8 @@ def expected_digest():
     return f"{len(objs)} {h.hexdigest()}"
 
 
-def run_pipeline(*argvs, timeout=120):
-    """argvs[0] | argvs[1] | ...: the last one's stdout, every exit status 0."""
-    procs, prev = [], None
-    for i, argv in enumerate(argvs):
-        last = i == len(argvs) - 1
-        p = subprocess.Popen(argv, stdin=prev, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        if prev is not None:
-            prev.close()  # the next one holds it now: EOF reaches it when the writer ends
-        prev = p.stdout
-        procs.append(p)
-    out, err = procs[-1].communicate(timeout=timeout)
-    for p in procs[:-1]:
-        p.wait(timeout=timeout)
-        assert p.returncode == 0, p.stderr.read().decode()
-    assert procs[-1].returncode == 0, err.decode()
-    return out.decode().strip()
-
-
 def test_producer_pipe_consumer_processes():
     assert run_pipeline([sys.executable, "-c", PRODUCER], [sys.executable, "-c", CONSUMER]) == expected_digest()
-
-
-def build_peer(name: str, main: Path, cxx: bool = False) -> Path:
-    """main linked with the C library's sources, cached by the sources' hash
-    (a C file alone, or a C++ file with the C sources compiled apart)."""
-    root, cc = repo_root(), compiler()
-    cxx_tool = os.environ.get("CXX", "c++")
-    if root is None or cc is None or (cxx and not shutil.which(cxx_tool)):
-        pytest.skip("needs the zipc source tree and a C" + ("++" if cxx else "") + " compiler")
-    c_sources = sorted((root / "src").glob("*.c"))
-    inputs = [main, *c_sources, *sorted((root / "include").rglob("*.h")), *sorted((root / "src").glob("*.h")),
-              root / "tests" / "testutil.h", root / "cpp" / "include" / "zipc.hpp"]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in inputs)).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / f"zipc-{name}-{os.getuid()}-{digest}"
-    if out.is_file():
-        return out
-    work = Path(tempfile.mkdtemp(prefix=f"zipc-{name}-"))
-    flags = ["-O2", "-D_GNU_SOURCE", f"-I{root / 'include'}", f"-I{root / 'src'}", f"-I{root / 'tests'}"]
-    if cxx:
-        objs = [str(work / f"{c.stem}.o") for c in c_sources]
-        steps = [[cc, "-std=c11", *flags, "-c", str(c), "-o", o] for c, o in zip(c_sources, objs)]
-        steps.append([cxx_tool, "-std=c++17", *flags, f"-I{root / 'cpp' / 'include'}", str(main), *objs,
-                      "-o", str(work / name), "-lpthread"])
-    else:
-        steps = [[cc, "-std=c11", *flags, str(main), *map(str, c_sources), "-o", str(work / name), "-lpthread"]]
-    for cmd in steps:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            pytest.fail(f"building {main} failed: {proc.stderr[:2000]}")
-    os.replace(work / name, out)  # atomic: a concurrent run never sees half a binary
-    shutil.rmtree(work, ignore_errors=True)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +199,7 @@ def test_python_to_cpp_to_python(cpp_stream_echo):
 
 
 def test_c_writes_the_vectors_python_decodes_them(c_stream_tool):
-    from test_vectors import MANIFEST, VECTORS, expected
+    from typed_vectors import MANIFEST, VECTORS, expected
 
     out = subprocess.run([str(c_stream_tool), "--write", str(VECTORS)], capture_output=True, timeout=60, check=True).stdout
     names = sorted(p.stem for p in VECTORS.glob("*.bin"))

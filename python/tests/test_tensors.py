@@ -114,6 +114,7 @@ def test_corrupt_tensor_header_is_refused(pair):
             v.__dlpack__()
 
 
+@pytest.mark.torch
 def test_torch_from_dlpack(pair):
     torch = pytest.importorskip("torch", reason="torch not installed: torch.from_dlpack test skipped")
     prod, cons = pair

@@ -32,6 +32,12 @@ asyncio); a worker takes a :class:`Request` with ``next()`` and answers it with
 ``respond(req, obj)`` (or runs ``serve_forever(handler)``). Deadlines raise
 ``Timeout``, a worker dying mid-call ``ConnectionReset``.
 
+A :class:`Store` holds named, read-only tensors (model weights) published
+once into sealed shared memory: ``Store.publish(name, "model.safetensors")``
+(or a dict of arrays / torch tensors), ``Store.open(name)`` in any process,
+then ``store["w"]`` (a read-only NumPy array, zero-copy),
+``torch.from_dlpack(store.tensor("w"))``, ``store.state_dict()``.
+
 Timeouts are in seconds; ``None`` waits forever, ``0`` never blocks.
 ``listen`` and ``connect`` wait ``DEFAULT_TIMEOUT_NS`` (10 s) unless told.
 
@@ -104,15 +110,17 @@ from ._zipc import (
     Request,
     Reservation,
     Stale,
+    StoreTensor,
     Timeout,
     View,
 )
 from ._channel import Channel
 from ._topic import Publisher, Subscriber, Topic
 from ._queue import Empty, Full, Queue
-from ._rpc import RpcClient, RpcWorker
+from ._rpc import ReplyPart, RpcClient, RpcWorker
 from ._typed import RawMessage, register_type, unregister_type
 from ._stream import StreamReader, StreamWriter
+from ._store import Store, StoreInfo
 
 __version__ = C_VERSION  # the C library's zipc_version(); setup.py reads the same macros
 
@@ -148,11 +156,15 @@ __all__ = [
     "Queue",
     "RPC_DEFAULT_REPLY",
     "RawMessage",
+    "ReplyPart",
     "Request",
     "Reservation",
     "RpcClient",
     "RpcWorker",
     "Stale",
+    "Store",
+    "StoreInfo",
+    "StoreTensor",
     "StreamReader",
     "StreamWriter",
     "Subscriber",

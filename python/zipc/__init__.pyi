@@ -431,6 +431,11 @@ class Request:
     def __len__(self) -> int: ...
     def __buffer__(self, flags: int) -> memoryview: ...
 
+class ReplyPart:
+    """A part of a streamed reply, as RpcClient.wait returns it (the call stays in flight)."""
+    index: int
+    value: Any
+
 class RpcClient:
     """A client of an rpc service: calls to a pool of workers, replies matched by call id."""
     @classmethod
@@ -456,6 +461,16 @@ class RpcClient:
     def wait(self, call_id: int, timeout: _Timeout = None, *, copy: bool = True) -> Any: ...
     @overload
     def wait(self, call_id: None = None, timeout: _Timeout = None, *, copy: bool = True) -> tuple[int, Any]: ...
+    def stream(
+        self, obj: Any, method: int = 0, *, timeout: _Timeout = None, idempotent: bool = False,
+        reply_capacity: int = ..., copy: bool = True, raw: bool = False,
+    ) -> Iterator[Any]:
+        """A streamed reply: each part's object, then the final reply's (if it has bytes)."""
+    def stream_async(
+        self, obj: Any, method: int = 0, *, timeout: _Timeout = None, idempotent: bool = False,
+        reply_capacity: int = ..., copy: bool = True, raw: bool = False,
+    ) -> AsyncIterator[Any]:
+        """stream() for asyncio: async for over the parts, then the final reply."""
     def cancel(self, call_id: int) -> None: ...
     def pending(self) -> frozenset[int]:
         """Call ids submitted and not waited for nor cancelled."""
@@ -489,6 +504,8 @@ class RpcWorker:
     async def next_async(self, timeout: _Timeout = None) -> Request: ...
     def respond(self, request: Request, obj: Any = None, *, status: int = 0, type_id: int | None = None) -> None:
         """obj as a typed reply (type_id None) or a bytes-like with type_id; status 0 or a negative errno."""
+    def respond_part(self, request: Request, obj: Any, *, timeout: _Timeout = None, type_id: int | None = None) -> None:
+        """One part of a streamed reply; returns once the caller released it (Timeout: only a reply without bytes may follow)."""
     def respond_error(self, request: Request, exc: BaseException) -> None:
         """Its errno (an OSError's, else EREMOTEIO) and its text."""
     def serve_forever(self, handler: Callable[[Request], Any], *, idle_timeout: _Timeout = None) -> int:
@@ -498,6 +515,97 @@ class RpcWorker:
     def fileno(self) -> int: ...
     def stats(self) -> dict[str, int]:
         """held: requests taken and not answered."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> bool: ...
+
+# ---- the tensor store (zipc/_store.py, _store.c) ----
+StoreDtype = Literal["BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "BF16", "F32", "F64",
+                     "C64", "F8_E4M3", "F8_E5M2", "F8_E4M3FNUZ", "F8_E5M2FNUZ", "F8_E8M0", "F6_E2M3", "F6_E3M2",
+                     "F4"]
+STORE_DTYPES: tuple[StoreDtype, ...]  # by dtype id (zipc_store_dtype)
+
+class StoreInfo(NamedTuple):
+    """What a store's table says of one tensor (Store.info)."""
+    name: str
+    dtype: StoreDtype
+    shape: tuple[int, ...]
+    strides: tuple[int, ...]  # in elements
+    nbytes: int
+    xxh3: int                 # XXH3-64 of its bytes, recorded at publish
+    offset: int               # from the start of the mapping
+    address: int              # of its first byte in this process
+
+class StoreTensor:
+    """One tensor of a Store for torch.from_dlpack / numpy.from_dlpack: zero-copy, read-only.
+    Keeps the store's mapping alive, as do the arrays and DLPack tensors made from it."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def store(self) -> Store: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __dlpack__(
+        self,
+        *,
+        stream: None = None,
+        max_version: tuple[int, int] | None = None,
+        dl_device: tuple[int, int] | None = None,
+        copy: bool | None = None,
+    ) -> Any: ...
+    def __dlpack_device__(self) -> tuple[int, int]: ...
+
+class Store:
+    """Named, sealed, read-only tensors in shared memory: a read-only mapping name -> NumPy array.
+    Every handle (publisher's or opener's) is a holder: the name lives while one does."""
+    @classmethod
+    def publish(
+        cls,
+        name: str,
+        source: str | os.PathLike[str] | dict[str, Any],
+        *,
+        align: int = 64,
+        metadata: dict[str, str] | None = None,
+        timeout: _Timeout = 10.0,
+        max_segment: int | None = None,
+        huge_pages: bool = False,
+    ) -> Self:
+        """Publish a .safetensors file (CorruptedError with its reason if it breaks a rule) or a
+        dict {name: NumPy array or CPU torch tensor} as the newest version of `name`."""
+    @classmethod
+    def open(cls, name: str, *, prefault: bool = False, verify: bool = False, timeout: _Timeout = 10.0) -> Self:
+        """Map the newest version of `name` (zipc.Error ENOENT if no holder serves it)."""
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __contains__(self, name: object) -> bool: ...
+    def __getitem__(self, name: str) -> Any:
+        """A read-only NumPy array, zero-copy. BF16 -> uint16, F8 -> uint8 (raw bits, same shape);
+        F6/F4 (packed) -> uint8[nbytes]. KeyError if missing."""
+    def keys(self) -> list[str]: ...
+    def values(self) -> list[Any]: ...
+    def items(self) -> list[tuple[str, Any]]: ...
+    def get(self, name: str, default: Any = None) -> Any: ...
+    def info(self, name: str) -> StoreInfo: ...
+    def tensor(self, name: str) -> StoreTensor: ...
+    def state_dict(self) -> dict[str, Any]:
+        """{name: torch.Tensor} sharing the store's memory (BF16 as torch.bfloat16). Needs torch."""
+    def verify(self, name: str | None = None) -> None:
+        """Recompute the XXH3-64 of one tensor or of all (GIL released); CorruptedError on a mismatch."""
+    @property
+    def metadata(self) -> dict[str, str]: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def latest(self) -> int:
+        """The newest version published under the name: > version once a newer one exists."""
+    @property
+    def page_size(self) -> int:
+        """2 MiB when the version is hugetlb pages (publish(huge_pages=True) honoured), else 4096."""
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def nbytes(self) -> int:
+        """The size of the mapped segment."""
+    def close(self) -> None:
+        """Stop serving the name; unmap once no array, StoreTensor or DLPack tensor of it is left."""
     def __enter__(self) -> Self: ...
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> bool: ...
 

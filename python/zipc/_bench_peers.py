@@ -334,6 +334,42 @@ def run_ipc0cp(kind: str, n: int) -> tuple[int, float]:
         q.close()  # the last consumer unlinks the segment and its semaphores
 
 
+# ---- ipc0cp's STDIO transport: the same framing (JSON metadata + payload) over a pipe --
+# Used as its module docstring shows, on the pipe's ends rather than stdin/stdout;
+# the reader gets the read-ahead zipc.StreamReader has (64 KiB, where a default
+# file object has 8 KiB), the writer its default buffered file (one write a push).
+
+def ipc0cp_stdio_producer(fd: int, kind: str, n: int) -> None:
+    from ipc0cp import StdioProducer
+    work = Work(kind, n)
+    with os.fdopen(fd, "wb") as out:
+        q = StdioProducer(out)
+        for i in range(n):
+            q.push(work.payload(i))
+        q.close()  # its end-of-stream marker
+
+
+def run_ipc0cp_stdio(kind: str, n: int) -> tuple[int, float]:
+    from ipc0cp import StdioConsumer
+    r, w = os.pipe()
+    p = spawn(ipc0cp_stdio_producer, w, kind, n)
+    os.close(w)  # the producer holds the write end
+    work, clock = Work(kind, n), Clock()
+    with os.fdopen(r, "rb", buffering=64 * 1024) as inp:
+        q = StdioConsumer(inp)
+        while not work.done:
+            m = q.pop()
+            if m is None:
+                raise RuntimeError(f"end of stream after {work.expect} of {n} messages")
+            clock.tick()
+            work.check(m)
+        result = finish(p, clock, work)
+        extra = q.pop()
+        if extra is not None:
+            raise RuntimeError(f"a message after the {n}th: {extra!r:.60}")
+        return result
+
+
 # ---- multiprocessing.Queue ---------------------------------------------------------
 
 def queue_producer(q, kind: str, n: int) -> None:

@@ -162,15 +162,18 @@ out:
  * Client
  * ------------------------------------------------------------------------ */
 
-/* A reply as a View's message: the call id rides in seq. */
+/* A reply as a View's message: the call id rides in seq, a streamed part's
+ * number in end_ (0: the final reply), which its release must name. */
 static struct zipc_msg msg_of_reply(const struct zipc_rpc_reply *r)
 {
-    return (struct zipc_msg){.data = r->data, .size = r->size, .type = r->type, .seq = r->id};
+    uint64_t part = (r->flags & ZIPC_RPC_REPLY_MORE) ? r->part : 0;
+    return (struct zipc_msg){.data = r->data, .size = r->size, .type = r->type, .seq = r->id, .end_ = part};
 }
 
 static int c_release_view(void *ep, const struct zipc_msg *m)
 {
-    struct zipc_rpc_reply r = {.id = m->seq, .data = m->data, .size = m->size, .type = m->type};
+    struct zipc_rpc_reply r = {.id = m->seq, .data = m->data, .size = m->size, .type = m->type,
+                               .flags = m->end_ ? ZIPC_RPC_REPLY_MORE : 0, .part = (uint32_t)m->end_};
     return zipc_rpc_reply_release(ep, &r);
 }
 
@@ -249,9 +252,11 @@ static PyObject *RpcClient_submit(EndpointObject *self, FASTCALL_ARGS)
         parts_copy(&p, r.buf);
         int64_t left = tmo == ZIPC_FOREVER ? ZIPC_FOREVER : tmo - (mono_ns() - t0);
         /* Every argument is checked: commit fails only without memory, and
-         * then its reservation stays open (rpc.h has no abort: see the report) */
+         * leaves its reservation open: drop it, or the next submit is EALREADY */
         rc = zipc_rpc_commit(self->ep, p.size, (uint32_t)method, flags, left == ZIPC_FOREVER || left > 0 ? left : 1,
                              &id);
+        if (rc)
+            (void)zipc_rpc_abort(self->ep);
     }
     zp_leave(self);
     parts_release(&p);
@@ -293,7 +298,9 @@ static PyObject *reply_view(EndpointObject *self, const struct zipc_rpc_reply *r
     return v;
 }
 
-/* _wait(id or None, timeout) -> (id, status, type_id, View or None). */
+/* _wait(id or None, timeout) -> (id, status, type_id, View or None, part):
+ * part > 0 for a part of a streamed reply (the call goes on once its View is
+ * released), 0 for the final reply. */
 static PyObject *RpcClient_wait(EndpointObject *self, FASTCALL_ARGS)
 {
     static const char *const names[] = {"id", "timeout", NULL};
@@ -315,7 +322,8 @@ static PyObject *RpcClient_wait(EndpointObject *self, FASTCALL_ARGS)
         return rc == -EINVAL ? zp_raise_text(EINVAL, "no such call in flight") : zp_raise(rc);
     if (!view)
         return NULL;
-    return Py_BuildValue("(KiIN)", (unsigned long long)w.r.id, (int)w.r.status, (unsigned)w.r.type, view);
+    return Py_BuildValue("(KiINI)", (unsigned long long)w.r.id, (int)w.r.status, (unsigned)w.r.type, view,
+                         (unsigned)((w.r.flags & ZIPC_RPC_REPLY_MORE) ? w.r.part : 0));
 }
 
 /* _cancel(id): the call will not be answered; its reply (if one came and
@@ -396,6 +404,7 @@ typedef struct {
     struct zipc_rpc_request req;
     Py_ssize_t exports;  /* buffers of the request alive: no answer until they go */
     bool open;           /* taken, not answered */
+    bool part_out;       /* a part was not released in time: only a reply without bytes may follow */
     PyObject *data;      /* the decoded request (zipc._rpc.request_object), once asked */
 } RequestObject;
 
@@ -456,6 +465,7 @@ static PyObject *request_new(EndpointObject *owner, const struct zipc_rpc_reques
     r->req = *req;
     r->exports = 0;
     r->open = true;
+    r->part_out = false;
     r->data = NULL;
     zp_pin(owner);
     owner->held++;
@@ -501,6 +511,56 @@ static RequestObject *request_arg(EndpointObject *self, PyObject *obj)
     return NULL;
 }
 
+/* The payload for request r's reply room: 0, or an exception set (the
+ * request stays open). */
+static int reply_payload(RequestObject *r, PyObject *obj, struct parts *p)
+{
+    if (parts_get(obj, p))
+        return -1;
+    if (p->size <= r->req.reply_capacity)
+        return 0;
+    char text[160];
+    snprintf(text, sizeof text, "a reply of %zu bytes exceeds the call's reply_capacity (%u bytes)", p->size,
+             r->req.reply_capacity);
+    parts_release(p);
+    zp_raise_text(EMSGSIZE, text);
+    return -1;
+}
+
+/* Inside zp_enter: the reply room of r may take n bytes (a part sent and
+ * not released yet is still read there); else EBUSY raised, left. */
+static int room_free(EndpointObject *self, RequestObject *r, struct parts *p)
+{
+    if (!r->part_out || !p->size || zipc_rpc_part_wait(self->ep, &r->req, 0) == 0) {
+        r->part_out = false;
+        return 0;
+    }
+    zp_leave(self);
+    parts_release(p);
+    zp_raise_text(EBUSY, "the caller has not released the last part of this reply: wait, or end the call "
+                         "with a reply without bytes (status only)");
+    return -1;
+}
+
+/* respond and respond_part: the request, its reply's bytes copied into the
+ * caller's frame, inside zp_enter (the caller leaves, then releases p).
+ * NULL with an exception set: the request stays open. */
+static RequestObject *enter_with_reply(EndpointObject *self, PyObject *request, PyObject *payload,
+                                       struct parts *p)
+{
+    RequestObject *r = request_arg(self, request);
+    if (!r || reply_payload(r, payload, p))
+        return NULL;
+    if (zp_enter(self)) {
+        parts_release(p);
+        return NULL;
+    }
+    if (room_free(self, r, p))
+        return NULL;
+    parts_copy(p, r->req.reply);
+    return r;
+}
+
 /* _respond(request, payload, type_id, status): the reply written in the
  * caller's frame. A reply over the call's reply_capacity raises
  * InvalidArgument (EMSGSIZE) and leaves the request open (answer it again). */
@@ -517,28 +577,60 @@ static PyObject *RpcWorker_respond(EndpointObject *self, FASTCALL_ARGS)
         PyErr_SetString(PyExc_ValueError, "status must be 0 or a negative errno (an int)");
         return NULL;
     }
-    RequestObject *r = request_arg(self, a[0]);
     struct parts p;
-    if (!r || parts_get(a[1], &p))
+    RequestObject *r = enter_with_reply(self, a[0], a[1], &p);
+    if (!r)
         return NULL;
-    if (p.size > r->req.reply_capacity) {
-        char text[160];
-        snprintf(text, sizeof text, "a reply of %zu bytes exceeds the call's reply_capacity (%u bytes)", p.size,
-                 r->req.reply_capacity);
-        parts_release(&p);
-        return zp_raise_text(EMSGSIZE, text);
-    }
-    if (zp_enter(self)) {
-        parts_release(&p);
-        return NULL;
-    }
-    parts_copy(&p, r->req.reply);
     int rc = zipc_rpc_respond(self->ep, &r->req, p.size, type, (int32_t)status);
-    r->open = false;
-    self->held--;
+    if (rc != -EBUSY) { /* EBUSY: a part is still read; the request stays open */
+        r->open = false;
+        self->held--;
+    }
     zp_leave(self);
     parts_release(&p);
-    zp_unpin(self, NULL);
+    if (rc != -EBUSY)
+        zp_unpin(self, NULL);
+    return rc ? zp_raise(rc) : Py_NewRef(Py_None);
+}
+
+struct part_arg {
+    RequestObject *r;
+    size_t size;
+    uint32_t type;
+    bool sent;
+};
+
+/* zp_block calls it again and again (a try, then slices): the part goes
+ * once, the later calls wait for its release. */
+static int op_respond_part(EndpointObject *self, void *arg, int64_t timeout_ns)
+{
+    struct part_arg *a = arg;
+    if (a->sent)
+        return zipc_rpc_part_wait(self->ep, &a->r->req, timeout_ns);
+    a->sent = true;
+    return zipc_rpc_respond_part(self->ep, &a->r->req, a->size, a->type, timeout_ns);
+}
+
+/* _respond_part(request, payload, type_id, timeout): one part of a streamed
+ * reply; returns once the caller released it. The request stays open. */
+static PyObject *RpcWorker_respond_part(EndpointObject *self, FASTCALL_ARGS)
+{
+    static const char *const names[] = {"request", "payload", "type_id", "timeout", NULL};
+    PyObject *a[4];
+    uint32_t type = 0;
+    int64_t tmo;
+    if (zp_args("_respond_part", args, nargs, kwnames, names, 4, 4, a) || !zp_type_id(a[2], &type) ||
+        !zp_opt_timeout(a[3], &tmo))
+        return NULL;
+    struct parts p;
+    RequestObject *r = enter_with_reply(self, a[0], a[1], &p);
+    if (!r)
+        return NULL;
+    struct part_arg pa = {.r = r, .size = p.size, .type = type};
+    int rc = zp_block(self, op_respond_part, &pa, tmo);
+    r->part_out = rc != 0 && pa.sent; /* maybe still read: the room is not ours until released */
+    zp_leave(self);
+    parts_release(&p);
     return rc ? zp_raise(rc) : Py_NewRef(Py_None);
 }
 
@@ -554,6 +646,9 @@ static PyMethodDef RpcWorker_methods[] = {
      "deadline or of dead clients are never handed out. Timeout when none came in time."},
     {"_respond", WITH_KEYWORDS(RpcWorker_respond), FASTCALL_KW,
      "_respond(request, payload, type_id, status): zipc_rpc_respond, the payload copied into the reply room."},
+    {"_respond_part", WITH_KEYWORDS(RpcWorker_respond_part), FASTCALL_KW,
+     "_respond_part(request, payload, type_id, timeout): zipc_rpc_respond_part (blocks until the caller "
+     "released the part)."},
     {NULL},
 };
 

@@ -19,6 +19,12 @@ without blocking, which also arms the fd) and settles its future. A call's
 deadline is the C service's (its wait reports -ETIMEDOUT once the deadline
 passed): a timer looks again at that moment. Cancelling the awaiting task
 cancels the call (zipc_rpc_cancel).
+
+Streamed replies. A worker may answer with parts before its final reply
+(``respond_part``; the caller's release of a part lets the next one come).
+``stream()`` / ``stream_async()`` yield them; ``wait`` hands a part out as a ReplyPart (the call
+stays in flight); ``call`` and ``call_async`` want one reply: a part fails
+them (InvalidArgument) and cancels the call, never dropping it silently.
 """
 from __future__ import annotations
 
@@ -96,7 +102,7 @@ def _reply_value(raw, copy: bool, deadline: float | None = None):
     A reply seen past the call's deadline (time.monotonic()) is a timeout:
     the C service gives a reply that came before it looked at the deadline
     (a worker answering late), and a call's deadline is a promise."""
-    call_id, status, type_id, view = raw
+    call_id, status, type_id, view = raw[:4]
     if status == 0 and deadline is not None and time.monotonic() > deadline:
         _drop(raw)
         status, view = -errno.ETIMEDOUT, None
@@ -118,9 +124,47 @@ def _reply_value(raw, copy: bool, deadline: float | None = None):
     raise err
 
 
+class ReplyPart:
+    """One part of a streamed reply (RpcWorker.respond_part), as wait()
+    returns it: ``index`` (1, 2, ...) and ``value`` (the part's object). The
+    call stays in flight: wait for it again for the next part or the final
+    reply."""
+
+    __slots__ = ("index", "value")
+
+    def __init__(self, index: int, value) -> None:
+        self.index = index
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<zipc.ReplyPart {self.index}: {self.value!r}>"
+
+
+def _is_part(raw) -> bool:
+    return raw[4] > 0
+
+
+def _settle(raw, copy: bool, deadline: float | None):
+    """wait()'s answer for raw: a ReplyPart or the final reply's object."""
+    if _is_part(raw):
+        return ReplyPart(raw[4], _reply_value(raw, copy))
+    return _reply_value(raw, copy, deadline)
+
+
 def _drop(raw) -> None:
     if raw[3] is not None:
         raw[3].release()
+
+
+def _empty(reply) -> bool:
+    return reply is None or (isinstance(reply, (bytes, bytearray, memoryview)) and len(reply) == 0)
+
+
+def _streamed(call_id: int) -> InvalidArgument:
+    err = InvalidArgument(errno.EINVAL, "the worker streams this call's reply (respond_part): read it with "
+                          "RpcClient.stream(); the call was cancelled")
+    err.call_id = call_id
+    return err
 
 
 class _Calls:
@@ -194,13 +238,16 @@ class RpcClient(_CClient):
         st = self._st()
         if call_id is None:
             raw = st.early.pop(next(iter(st.early))) if st.early else self._wait(None, timeout)
-            return raw[0], _reply_value(raw, copy, st.pending.pop(raw[0], None))
+            deadline = st.pending.get(raw[0]) if _is_part(raw) else st.pending.pop(raw[0], None)
+            return raw[0], _settle(raw, copy, deadline)
         raw = st.early.pop(call_id, None)
         if raw is None:
             if call_id not in st.pending:
                 raise InvalidArgument(errno.EINVAL, f"call {call_id} is not in flight (answered, cancelled or "
                                       "not submitted by this client)")
             raw = self._wait(call_id, timeout)
+        if _is_part(raw):
+            return _settle(raw, copy, None)
         return _reply_value(raw, copy, st.pending.pop(call_id, None))
 
     def call(self, obj, method: int = 0, *, timeout: float | None = None, idempotent: bool = False,
@@ -210,12 +257,43 @@ class RpcClient(_CClient):
         call_id = self.submit(obj, method, timeout=timeout, idempotent=idempotent, reply_capacity=reply_capacity,
                               raw=raw)
         try:
-            return self.wait(call_id, copy=copy)
+            reply = self.wait(call_id, copy=copy)
+            if isinstance(reply, ReplyPart):
+                raise _streamed(call_id)
+            return reply
         except BaseException:
             if call_id in self._st().pending:  # not answered: nobody will wait for it
                 with contextlib.suppress(Error, ValueError, RuntimeError):
                     self.cancel(call_id)
             raise
+
+    def stream(self, obj, method: int = 0, *, timeout: float | None = None, idempotent: bool = False,
+               reply_capacity: int = RPC_DEFAULT_REPLY, copy: bool = True, raw: bool = False):
+        """A call whose worker streams its reply (RpcWorker.respond_part):
+        yields each part's object, then the final reply's object if it has
+        one (a final reply without bytes ends the stream). The worker sends
+        the next part once the previous one is released: with copy=False,
+        drop each array / memoryview before taking the next. Leaving the
+        loop early cancels the call."""
+        call_id = self.submit(obj, method, timeout=timeout, idempotent=idempotent, reply_capacity=reply_capacity,
+                              raw=raw)
+        done = False
+        try:
+            while True:
+                reply = self.wait(call_id, copy=copy)
+                if not isinstance(reply, ReplyPart):
+                    done = True
+                    if not _empty(reply):
+                        yield reply
+                    return
+                value = reply.value
+                del reply  # in place, the part is held by what the caller keeps, not by us
+                yield value
+                del value
+        finally:
+            if not done and call_id in self._st().pending:
+                with contextlib.suppress(Error, ValueError, RuntimeError):
+                    self.cancel(call_id)
 
     def cancel(self, call_id: int) -> None:
         """Withdraw a call: it will not be answered (a worker not there yet
@@ -242,6 +320,45 @@ class RpcClient(_CClient):
                          reply_capacity: int = RPC_DEFAULT_REPLY, copy: bool = True, raw: bool = False):
         """call() for asyncio, never blocking the loop; any number may run at
         once on one client. Cancelling the awaiting task cancels the call."""
+        d, call_id, fut, timer = await self._issue_async(obj, method, timeout, idempotent, reply_capacity, copy,
+                                                         raw, None)
+        try:
+            return await fut
+        finally:
+            self._settle_async(d, call_id, timer)
+
+    async def stream_async(self, obj, method: int = 0, *, timeout: float | None = None, idempotent: bool = False,
+                           reply_capacity: int = RPC_DEFAULT_REPLY, copy: bool = True, raw: bool = False):
+        """stream() for asyncio (``async for part in client.stream_async(...)``):
+        each part's object, then the final reply's if it has one. Leaving
+        the loop early (or cancelling the task) cancels the call."""
+        parts: asyncio.Queue = asyncio.Queue()
+        d, call_id, fut, timer = await self._issue_async(obj, method, timeout, idempotent, reply_capacity, copy,
+                                                         raw, parts)
+        try:
+            while True:
+                if parts.empty() and not fut.done():
+                    get = asyncio.ensure_future(parts.get())
+                    try:
+                        await asyncio.wait((get, fut), return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        if not get.done():
+                            get.cancel()
+                    if get.done() and not get.cancelled():
+                        yield get.result()
+                        continue
+                if not parts.empty():  # parts came before the final reply: theirs first
+                    yield parts.get_nowait()
+                    continue
+                final = fut.result()
+                if not _empty(final):
+                    yield final
+                return
+        finally:
+            self._settle_async(d, call_id, timer)
+
+    async def _issue_async(self, obj, method, timeout, idempotent, reply_capacity, copy, raw, parts):
+        """Submit a call for asyncio: (dispatch, call id, future, deadline timer)."""
         loop = asyncio.get_running_loop()
         st = self._st()
         d = st.dispatch
@@ -253,22 +370,21 @@ class RpcClient(_CClient):
         deadline = None if timeout is None else loop.time() + timeout
         call_id = await d.submit(payload, method, idempotent, reply_capacity, deadline)
         fut = loop.create_future()
-        d.futures[call_id] = (fut, copy)
+        d.futures[call_id] = (fut, copy, parts)
         d.watch()
         d.look_soon()  # the reply may be there already, and a look arms the fd
         timer = None if deadline is None else loop.call_at(deadline, d.look_at_deadline, call_id)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            if d.futures.pop(call_id, None) is not None and call_id in st.pending:
-                with contextlib.suppress(Error, ValueError, RuntimeError):
-                    self.cancel(call_id)
-            raise
-        finally:
-            d.futures.pop(call_id, None)
-            if timer is not None:
-                timer.cancel()
-            d.idle()
+        return d, call_id, fut, timer
+
+    def _settle_async(self, d: _Dispatch, call_id: int, timer) -> None:
+        """After an async call: cancel it if nobody got its final reply (the
+        task was cancelled, the loop left early), and stop watching."""
+        if d.futures.pop(call_id, None) is not None and call_id in self._st().pending:
+            with contextlib.suppress(Error, ValueError, RuntimeError):
+                self.cancel(call_id)
+        if timer is not None:
+            timer.cancel()
+        d.idle()
 
     # ---- lifetime --------------------------------------------------------------
 
@@ -308,7 +424,8 @@ class _Dispatch:
         self.client = client
         self.loop = loop
         self.fd = client.fileno()  # created before the first try: every try that would block arms it
-        self.futures: dict[int, tuple[asyncio.Future, bool]] = {}
+        # call id -> (its future, copy, its parts' queue: stream_async's, else None)
+        self.futures: dict[int, tuple[asyncio.Future, bool, asyncio.Queue | None]] = {}
         self.room: list[asyncio.Future] = []  # submits waiting for lane room
         self.reading = False
         self.looking = False  # a look is scheduled
@@ -348,15 +465,28 @@ class _Dispatch:
                 self.detach(e)
                 return
             call_id = raw[0]
-            entry = self.futures.pop(call_id, None)
+            entry = self.futures.get(call_id)
             if entry is None:  # a call submitted for wait(): keep it for that
                 st.early[call_id] = raw
                 continue
+            fut, copy, parts = entry
+            if parts is not None and _is_part(raw) and not fut.done():
+                try:
+                    parts.put_nowait(_reply_value(raw, copy))
+                except Exception as e:  # a part the service found broken
+                    fut.set_exception(e)
+                continue
+            del self.futures[call_id]
             deadline = st.pending.pop(call_id, None)
             freed = True
-            fut, copy = entry
             if fut.done():
                 _drop(raw)
+                continue
+            if _is_part(raw):  # call_async wants one reply
+                _drop(raw)
+                with contextlib.suppress(Error, ValueError, RuntimeError):
+                    c._cancel(call_id)
+                fut.set_exception(_streamed(call_id))
                 continue
             try:
                 fut.set_result(_reply_value(raw, copy, deadline))
@@ -387,6 +517,10 @@ class _Dispatch:
             try:
                 call_id = c._submit(payload, method, idempotent, reply_capacity, left, False)
             except Timeout:  # the lane is full
+                # the failed try armed (and may have drained) the fd our
+                # reader waits on: look for replies ourselves, or a reply
+                # that came meanwhile would wait for a wake-up already taken
+                self.look_soon()
                 if left == 0:
                     raise Timeout(errno.ETIMEDOUT, "the call's deadline passed before the lane had room") from None
             else:
@@ -410,7 +544,7 @@ class _Dispatch:
             self.loop.remove_reader(self.fd)
             self.reading = False
         futures, self.futures = self.futures, {}
-        for fut, _ in futures.values():
+        for fut, _, _ in futures.values():
             if not fut.done():
                 fut.set_exception(err)
         self.wake_room()
@@ -450,6 +584,21 @@ class RpcWorker(_CWorker):
         else:
             t, parts, _ = _typed.encode_parts(obj)
             self._respond(request, parts, t, status)
+
+    def respond_part(self, request: Request, obj, *, timeout: float | None = None,
+                     type_id: int | None = None) -> None:
+        """One part of a streamed reply (the caller reads it with
+        RpcClient.stream()): obj typed, or a bytes-like with `type_id`.
+        Returns once the caller released it (the reply's room is reused),
+        waiting up to `timeout`: Timeout, and the part stays out (until the
+        caller releases it, only a reply without bytes may go: a reply with
+        bytes raises Error EBUSY); Cancelled if the caller gave up.
+        The request stays open: end it with respond()."""
+        if type_id is not None:
+            self._respond_part(request, obj, type_id, timeout)
+        else:
+            t, parts, _ = _typed.encode_parts(obj)
+            self._respond_part(request, parts, t, timeout)
 
     def respond_error(self, request: Request, exc: BaseException) -> None:
         """Answer with an exception: its errno (an OSError's, else EREMOTEIO)

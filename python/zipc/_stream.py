@@ -156,7 +156,7 @@ class StreamReader:
     def read(self):
         """The next object (what send_object would have sent)."""
         type_id, payload = self._next_frame()
-        return _typed.decode(type_id, payload)
+        return _typed.decode(type_id, payload, own=True)  # the frame's buffer: an array needs no copy
 
     def read_raw(self) -> _typed.RawMessage:
         """The next frame as RawMessage(type_id, data), not decoded."""

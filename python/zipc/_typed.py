@@ -177,9 +177,11 @@ def _bad(type_id: int, buf, why: str) -> CorruptedError:
     return err
 
 
-def decode(type_id: int, buf, depth: int = 0):
+def decode(type_id: int, buf, depth: int = 0, *, own: bool = False):
     """The object a payload (any buffer) carries. Malformed built-in payloads
-    raise CorruptedError with the message in .raw."""
+    raise CorruptedError with the message in .raw. own=True: buf is this
+    call's alone (a stream frame's fresh buffer), so an array is made over it
+    rather than copied out of it."""
     codec = _by_id.get(type_id)
     if codec is not None:
         return codec.decode(bytes(buf))
@@ -191,7 +193,7 @@ def decode(type_id: int, buf, depth: int = 0):
         if type_id == TYPE_JSON:
             return json.loads(bytes(buf))
         if type_id == TYPE_TENSOR:
-            return _arrays.array_copy(buf)
+            return _arrays.array_in_place(buf) if own else _arrays.array_copy(buf)
         if type_id == TYPE_LIST:
             return _decode_list(memoryview(buf), depth)
     except CorruptedError as e:

@@ -1,57 +1,8 @@
-/* View (a message in place), Batch (the views of one drain) and the DLPack
- * export. A View is live while claimed or exported; each live View holds
- * one pin on its channel (see _zipc.h). */
+/* View (a message in place), Batch (the views of one drain) and the View's
+ * DLPack export (the capsules are made in _dlpack.c). A View is live while
+ * claimed or exported; each live View holds one pin on its channel (see
+ * _zipc.h). */
 #include "_zipc.h"
-
-/* ------------------------------------------------------------------------
- * DLPack, written from the DLPack specification (v1.0 ABI): the structures a
- * "dltensor" / "dltensor_versioned" capsule points to.
- * ------------------------------------------------------------------------ */
-
-typedef struct {
-    int32_t device_type; /* kDLCPU = 1 */
-    int32_t device_id;
-} DLDevice;
-
-typedef struct {
-    uint8_t code;  /* zipc_dtype_code: the same numbering */
-    uint8_t bits;
-    uint16_t lanes;
-} DLDataType;
-
-typedef struct {
-    void *data;
-    DLDevice device;
-    int32_t ndim;
-    DLDataType dtype;
-    int64_t *shape;
-    int64_t *strides; /* in elements */
-    uint64_t byte_offset;
-} DLTensor;
-
-typedef struct DLManagedTensor {
-    DLTensor dl_tensor;
-    void *manager_ctx;
-    void (*deleter)(struct DLManagedTensor *self);
-} DLManagedTensor;
-
-typedef struct {
-    uint32_t major;
-    uint32_t minor;
-} DLPackVersion;
-
-typedef struct DLManagedTensorVersioned {
-    DLPackVersion version;
-    void *manager_ctx;
-    void (*deleter)(struct DLManagedTensorVersioned *self);
-    uint64_t flags;
-    DLTensor dl_tensor;
-} DLManagedTensorVersioned;
-
-#define DL_CPU 1
-#define DL_FLAG_READ_ONLY (UINT64_C(1) << 0)
-#define DL_CAPSULE "dltensor"
-#define DL_CAPSULE_VERSIONED "dltensor_versioned"
 
 /* ------------------------------------------------------------------------
  * Liveness
@@ -191,151 +142,56 @@ static PyObject *View_get_tensor(ViewObject *v, void *Py_UNUSED(c))
 }
 
 /* ------------------------------------------------------------------------
- * DLPack export: each capsule is an export of the view (it stays live).
+ * DLPack export (_dlpack.c): each capsule is an export of the view (it
+ * stays live).
  * ------------------------------------------------------------------------ */
 
-struct dl_export {
-    union {
-        DLManagedTensor legacy;
-        DLManagedTensorVersioned versioned;
-    } m;
-    int64_t shape[ZIPC_TENSOR_MAX_NDIM];
-    int64_t strides[ZIPC_TENSOR_MAX_NDIM];
-    ViewObject *view;
-};
-
-/* The consumer may call the deleter from any thread, with or without the GIL. */
-static void export_free(struct dl_export *e)
+static void view_export_end(PyObject *owner)
 {
-    if (!Py_IsInitialized())
-        return; /* interpreter gone: nothing left to unpin */
-    PyGILState_STATE g = PyGILState_Ensure();
-    ViewObject *v = e->view;
+    ViewObject *v = (ViewObject *)owner;
     v->exports--;
     view_update_quiet(v);
-    Py_DECREF(v);
-    PyMem_RawFree(e);
-    PyGILState_Release(g);
-}
-
-static void legacy_deleter(DLManagedTensor *m) { export_free(m->manager_ctx); }
-static void versioned_deleter(DLManagedTensorVersioned *m) { export_free(m->manager_ctx); }
-
-/* An unconsumed capsule still owns its tensor; a consumed one was renamed
- * ("used_dltensor...") and its consumer calls the deleter. */
-static void capsule_destructor(PyObject *cap)
-{
-    if (PyCapsule_IsValid(cap, DL_CAPSULE)) {
-        DLManagedTensor *m = PyCapsule_GetPointer(cap, DL_CAPSULE);
-        m->deleter(m);
-    } else if (PyCapsule_IsValid(cap, DL_CAPSULE_VERSIONED)) {
-        DLManagedTensorVersioned *m = PyCapsule_GetPointer(cap, DL_CAPSULE_VERSIONED);
-        m->deleter(m);
-    }
 }
 
 /* A tensor message exports its header's dtype/shape/strides; any other
  * message exports uint8[size]. */
-static int fill_dltensor(ViewObject *v, struct dl_export *e, DLTensor *t)
+static int fill_dltensor(ViewObject *v, zp_dl_desc *d)
 {
     int kind = view_tensor(v);
     if (kind < 0)
         return -1;
-    t->device = (DLDevice){DL_CPU, 0};
-    t->shape = e->shape;
-    t->strides = e->strides;
-    t->byte_offset = 0;
+    memset(d, 0, sizeof *d);
     if (kind == 1) {
         const struct zipc_tensor_header *h = &v->th;
-        t->data = (void *)((const uint8_t *)v->msg.data + h->data_offset);
-        t->ndim = h->ndim;
-        t->dtype = (DLDataType){h->dtype_code, h->dtype_bits, h->dtype_lanes};
-        memcpy(e->shape, h->shape, sizeof e->shape);
-        memcpy(e->strides, h->strides, sizeof e->strides);
+        d->data = (void *)((const uint8_t *)v->msg.data + h->data_offset);
+        d->ndim = h->ndim;
+        d->code = h->dtype_code;
+        d->bits = h->dtype_bits;
+        d->lanes = h->dtype_lanes;
+        memcpy(d->shape, h->shape, sizeof h->shape);
+        memcpy(d->strides, h->strides, sizeof h->strides);
     } else {
-        t->data = (void *)v->msg.data;
-        t->ndim = 1;
-        t->dtype = (DLDataType){ZIPC_DTYPE_UINT, 8, 1};
-        e->shape[0] = v->msg.size;
-        e->strides[0] = 1;
+        d->data = (void *)v->msg.data;
+        d->ndim = 1;
+        d->code = ZIPC_DTYPE_UINT;
+        d->bits = 8;
+        d->lanes = 1;
+        d->shape[0] = v->msg.size;
+        d->strides[0] = 1;
     }
     return 0;
-}
-
-static int check_dlpack_args(PyObject *stream, PyObject *dl_device, PyObject *copy)
-{
-    if (stream != Py_None) {
-        PyErr_SetString(PyExc_BufferError, "zipc views live in CPU memory: stream must be None");
-        return -1;
-    }
-    if (copy == Py_True) {
-        PyErr_SetString(PyExc_BufferError, "zipc views export without copying (copy=True unsupported)");
-        return -1;
-    }
-    if (dl_device != Py_None) {
-        int type, id;
-        if (!PyArg_ParseTuple(dl_device, "ii", &type, &id))
-            return -1;
-        if (type != DL_CPU || id != 0) {
-            PyErr_SetString(PyExc_BufferError, "zipc views can only be exported to the CPU");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Versioned (read-only flag set) when the consumer says it takes 1.x. */
-static int wants_versioned(PyObject *max_version)
-{
-    if (max_version == Py_None)
-        return 0;
-    unsigned major, minor;
-    if (!PyArg_ParseTuple(max_version, "II", &major, &minor))
-        return -1;
-    return major >= 1;
 }
 
 static PyObject *View_dlpack(ViewObject *v, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"stream", "max_version", "dl_device", "copy", NULL};
-    PyObject *stream = Py_None, *max_version = Py_None, *dl_device = Py_None, *copy = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$OOOO:__dlpack__", kwlist, &stream, &max_version,
-                                     &dl_device, &copy) ||
-        view_check(v) || check_dlpack_args(stream, dl_device, copy))
+    zp_dl_desc d;
+    int versioned = zp_dlpack_args(args, kw);
+    if (versioned < 0 || view_check(v) || fill_dltensor(v, &d))
         return NULL;
-    int versioned = wants_versioned(max_version);
-    if (versioned < 0)
-        return NULL;
-    struct dl_export *e = PyMem_RawCalloc(1, sizeof *e);
-    if (!e)
-        return PyErr_NoMemory();
-    DLTensor *t = versioned ? &e->m.versioned.dl_tensor : &e->m.legacy.dl_tensor;
-    if (fill_dltensor(v, e, t)) {
-        PyMem_RawFree(e);
-        return NULL;
-    }
-    if (versioned) {
-        e->m.versioned.version = (DLPackVersion){1, 0};
-        e->m.versioned.manager_ctx = e;
-        e->m.versioned.deleter = versioned_deleter;
-        e->m.versioned.flags = DL_FLAG_READ_ONLY;
-    } else {
-        e->m.legacy.manager_ctx = e;
-        e->m.legacy.deleter = legacy_deleter;
-    }
-    PyObject *cap = PyCapsule_New(&e->m, versioned ? DL_CAPSULE_VERSIONED : DL_CAPSULE, capsule_destructor);
-    if (!cap) {
-        PyMem_RawFree(e);
-        return NULL;
-    }
-    e->view = (ViewObject *)Py_NewRef(v);
-    v->exports++; /* the capsule (then its consumer) keeps the slot */
+    PyObject *cap = zp_dlpack_capsule((PyObject *)v, view_export_end, &d, versioned);
+    if (cap)
+        v->exports++; /* the capsule (then its consumer) keeps the slot */
     return cap;
-}
-
-static PyObject *View_dlpack_device(PyObject *Py_UNUSED(v), PyObject *Py_UNUSED(ignored))
-{
-    return Py_BuildValue("(ii)", DL_CPU, 0);
 }
 
 /* ------------------------------------------------------------------------
@@ -385,7 +241,7 @@ static PyMethodDef View_methods[] = {
     {"__dlpack__", (PyCFunction)(void (*)(void))View_dlpack, METH_VARARGS | METH_KEYWORDS,
      "DLPack export without copying: a tensor message's dtype/shape/strides, else uint8[size]. "
      "Read-only (the versioned capsule carries the read-only flag)."},
-    {"__dlpack_device__", View_dlpack_device, METH_NOARGS, "(1, 0): CPU."},
+    {"__dlpack_device__", zp_dlpack_device, METH_NOARGS, "(1, 0): CPU."},
     {NULL},
 };
 

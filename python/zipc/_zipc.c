@@ -1,7 +1,8 @@
 /* zipc._zipc: the endpoint methods every kind shares, the Channel type,
  * error mapping, the blocking-call helper and the module. The topic's
- * Publisher and Subscriber live in _topic.c, the Queue in _queue.c; views,
- * batches and DLPack in _view.c, reservations in _reserve.c, tensor headers
+ * Publisher and Subscriber live in _topic.c, the Queue in _queue.c, the
+ * Store in _store.c; views and batches in _view.c, DLPack capsules in
+ * _dlpack.c, reservations in _reserve.c, tensor headers
  * and NumPy arrays in _tensor.c, the built-in C producer in _cproducer.c.
  * See _zipc.h for the lifetime rules. */
 #include "_zipc.h"
@@ -1529,7 +1530,8 @@ PyMODINIT_FUNC PyInit__zipc(void)
         add_type(m, &ZpReservation_Type, "Reservation") || add_type(m, &ZpPublisher_Type, "Publisher") ||
         add_type(m, &ZpSubscriber_Type, "Subscriber") || add_type(m, &ZpQueue_Type, "Queue") ||
         add_type(m, &ZpRpcClient_Type, "RpcClient") || add_type(m, &ZpRpcWorker_Type, "RpcWorker") ||
-        add_type(m, &ZpRequest_Type, "Request")) {
+        add_type(m, &ZpRequest_Type, "Request") || add_type(m, &ZpStore_Type, "Store") ||
+        add_type(m, &ZpStoreTensor_Type, "StoreTensor") || zp_store_add_dtypes(m)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -191,6 +191,31 @@ PyObject *zp_batch_new(PyObject *views_tuple);
  * (TypeError: not a tensor) and nothing consumed: the caller stashes it. */
 PyObject *zp_tensor_array(EndpointObject *owner, const struct zipc_msg *msg);
 
+/* ---- DLPack export (_dlpack.c) -------------------------------------------
+ * Read-only CPU memory of an owner object (a View, a store's Tensor) as a
+ * "dltensor" capsule, or a "dltensor_versioned" one with the read-only flag
+ * when the consumer asks max_version >= (1, 0). */
+#define ZP_DL_MAX_NDIM 8 /* ZIPC_TENSOR_MAX_NDIM, ZIPC_STORE_MAX_NDIM */
+typedef struct {
+    void *data;
+    int32_t ndim;
+    uint8_t code, bits;     /* DLPack's (zipc_dtype_code's) numbering */
+    uint16_t lanes;
+    int64_t shape[ZP_DL_MAX_NDIM];
+    int64_t strides[ZP_DL_MAX_NDIM]; /* in elements */
+} zp_dl_desc;
+/* Called under the GIL when the consumer frees a capsule's tensor (or an
+ * unconsumed capsule dies), before the capsule's reference on owner goes. */
+typedef void (*zp_dl_release)(PyObject *owner);
+/* __dlpack__(*, stream, max_version, dl_device, copy): 1 versioned, 0
+ * legacy, -1 raised (BufferError: a stream, copy=True, not the CPU). */
+int zp_dlpack_args(PyObject *args, PyObject *kw);
+/* A capsule over d (copied), holding a reference on owner until its tensor
+ * is freed; release(owner) then. The caller counts the export on success. */
+PyObject *zp_dlpack_capsule(PyObject *owner, zp_dl_release release, const zp_dl_desc *d, int versioned);
+/* __dlpack_device__: (1, 0), the CPU. */
+PyObject *zp_dlpack_device(PyObject *self, PyObject *ignored);
+
 /* ---- Reservation -------------------------------------------------------- */
 typedef struct ReservationObject {
     PyObject_HEAD
@@ -373,6 +398,11 @@ extern PyTypeObject ZpQueue_Type;
 
 /* ---- rpc (_rpc.c) ----------------------------------------------------- */
 extern PyTypeObject ZpRpcClient_Type, ZpRpcWorker_Type, ZpRequest_Type;
+
+/* ---- store (_store.c) ------------------------------------------------- */
+extern PyTypeObject ZpStore_Type, ZpStoreTensor_Type;
+/* _zipc.STORE_DTYPES: the dtype names ("F32") in the order of their ids. */
+int zp_store_add_dtypes(PyObject *m);
 
 /* lane_capacity=None or 0 (the default lane) or bytes in
  * ZIPC_MIN_CAPACITY..ZIPC_QUEUE_MAX_LANE, else ValueError (queue, rpc). */

@@ -6,15 +6,17 @@ messages, 1 KiB float32[256] arrays, 1 MiB float32 arrays); every row of a
 workload sends the same number of distinct messages, and the consumer checks
 every one of them and their count (python/zipc/_bench_work.py says how).
 Transports: zipc (Python to Python, and the C producer of examples/c_producer.c,
-built into the extension; the channel, and the queue's typed put/get as a
-multiprocessing.Queue user writes it), the peers users compare zipc with
-(tachyon-ipc, iceoryx2, pyzmq over ipc://, faster-fifo, ipc0cp,
-multiprocessing.Queue; a peer that is not installed gives a "skipped" row
-saying how to get it), a hand-rolled
+built into the extension; the channel, the queue's typed put/get as a
+multiprocessing.Queue user writes it, and the stream transport:
+StreamWriter | StreamReader through a pipe), the peers users compare zipc with
+(tachyon-ipc, iceoryx2, pyzmq over ipc://, faster-fifo, ipc0cp's ring and its
+STDIO transport through the same kind of pipe, multiprocessing.Queue; a peer
+that is not installed gives a "skipped" row saying how to get it), a hand-rolled
 multiprocessing.shared_memory ring, and the same work in one process without
 any transport. Rates are measured by the consumer from its first receive to
 its last check; each row runs in 3 rounds (--quick: 1), round-robin over the
-table, and shows the median.
+table, and shows the median. The table ends with the stream transport's rate
+over ipc0cp's STDIO transport's, per workload (or why there is none).
 
 --json prints one JSON object with one row object per line (and "runtime" on
 one line): `zipc bench` merges these lines into its own table and JSON.
@@ -39,6 +41,8 @@ from ._bench_work import BATCH, CAPACITY, CPUS, KINDS, BadMessage, Clock, Work, 
 
 ROW_DEADLINE_S = 180  # a row that has not reported by then is killed, with its producer
 ROUNDS = 3  # each row's figure: the median of its rounds
+STREAM_ROW = "zipc StreamWriter/StreamReader (pipe)"
+IPC0CP_STDIO_ROW = "ipc0cp StdioProducer/StdioConsumer (pipe)"
 
 
 def runtime() -> dict:
@@ -187,6 +191,40 @@ def queue_rows(how: str, get: str):
     return run
 
 
+def stream_producer(fd: int, kind: str, n: int) -> None:
+    work = Work(kind, n)
+    w = zipc.StreamWriter(fd)  # an fd: one writev per frame, an array from its own memory
+    for i in range(n):
+        w.write(work.payload(i))
+    os.close(fd)  # the end of the stream
+
+
+def run_stream(kind: str, n: int) -> tuple[int, float]:
+    """The stream transport: StreamWriter | StreamReader through a pipe between the
+    two processes (the same objects as the queue rows: bytes, or arrays); then the
+    clean end of the stream."""
+    r, w = os.pipe()
+    p = peers.spawn(stream_producer, w, kind, n)
+    os.close(w)  # the producer holds the write end: its close is the end of the stream
+    work, clock = Work(kind, n), Clock()
+    try:
+        reader = zipc.StreamReader(r)
+        while not work.done:
+            obj = reader.read()
+            clock.tick()
+            work.check(obj)
+        result = peers.finish(p, clock, work)
+        try:  # the count: nothing after the n-th object
+            extra = reader.read()
+            raise BadMessage(f"an object after the {n}th: {extra!r:.60}")
+        except zipc.PeerGone:
+            pass
+        reader.close()
+        return result
+    finally:
+        os.close(r)
+
+
 def run_alone(kind: str, n: int) -> tuple[int, float]:
     """The same work in one process, no transport: make message i, then check it."""
     work, clock = Work(kind, n), Clock()
@@ -213,20 +251,23 @@ def row_table() -> list:
                      (kind, "zipc send_many/recv_many (batched)", None, zipc_rows("send_many")),
                      (kind, "zipc C producer -> recv_many", None, zipc_rows("c")),
                      (kind, "zipc Queue put/get", None, queue_rows("put", "get")),
-                     (kind, "zipc Queue put_many/get_many (batched)", None, queue_rows("put_many", "get_many"))]
+                     (kind, "zipc Queue put_many/get_many (batched)", None, queue_rows("put_many", "get_many")),
+                     (kind, STREAM_ROW, None, run_stream)]
         else:
             how = "send_tensor" if kind == "tensor1k" else "reserve_tensor"
             rows += [(kind, f"zipc {how}/recv_tensors", None, zipc_rows(how)),
                      (kind, f"zipc {how}/recv_tensor", None, zipc_rows(how, batch=1)),
                      (kind, "zipc C producer -> recv_tensors", None, zipc_rows("c")),
                      (kind, "zipc Queue put/get", None, queue_rows("put", "get")),
-                     (kind, "zipc Queue put/get(copy=False)", None, queue_rows("put", "get_in_place"))]
+                     (kind, "zipc Queue put/get(copy=False)", None, queue_rows("put", "get_in_place")),
+                     (kind, STREAM_ROW, None, run_stream)]
         rows += [(kind, "tachyon-ipc acquire_tx+flush/drain_batch", "tachyon", peers.run_tachyon),
                  (kind, "iceoryx2 loan+send/receive (busy poll)", "iceoryx2", peers.run_iceoryx2),
                  (kind, "pyzmq ipc:// PUSH/PULL", "pyzmq", peers.run_zmq),
                  (kind, "faster-fifo put/get_many", "faster-fifo", peers.run_fifo),
                  (kind, "faster-fifo put/get", "faster-fifo", peers.run_fifo_one),
                  (kind, "ipc0cp push/pop (MPMC shm ring)", "ipc0cp", peers.run_ipc0cp),
+                 (kind, IPC0CP_STDIO_ROW, "ipc0cp", peers.run_ipc0cp_stdio),
                  (kind, "multiprocessing.Queue", None, peers.run_queue),
                  (kind, "shared_memory slots + pipe (hand-rolled)", None, peers.run_shm),
                  (kind, "no transport: make + check, one process", None, run_alone)]
@@ -342,11 +383,33 @@ def add_ratios(rows: list) -> None:
     for r in rows:
         if r["name"].startswith("zipc ") and "C producer" not in r["name"] and r.get("msgs_per_s"):
             best[r["kind"]] = max(best.get(r["kind"], 0), r["msgs_per_s"])
+    stream = {r["kind"]: r.get("msgs_per_s") for r in rows if r["name"] == STREAM_ROW}
     for r in rows:
         if r.get("msgs_per_s") and queue.get(r["kind"]):
             r["speedup_vs_queue"] = round(r["msgs_per_s"] / queue[r["kind"]], 2)
         if r.get("msgs_per_s") and best.get(r["kind"]) and not r["name"].startswith("zipc "):
             r["zipc_x"] = round(best[r["kind"]] / r["msgs_per_s"], 2)
+        if r["name"] == IPC0CP_STDIO_ROW and r.get("msgs_per_s") and stream.get(r["kind"]):
+            r["zipc_stream_x"] = round(stream[r["kind"]] / r["msgs_per_s"], 2)
+
+
+def pipe_line(rows: list) -> str:
+    """One line: the stream transport against ipc0cp's STDIO transport, per workload
+    (the same objects through a pipe), or why there is no ratio."""
+    parts = []
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        mine = next((r for r in rows if r["kind"] == kind and r["name"] == STREAM_ROW), None)
+        theirs = next((r for r in rows if r["kind"] == kind and r["name"] == IPC0CP_STDIO_ROW), None)
+        if mine is None or theirs is None:
+            continue
+        if "zipc_stream_x" in theirs:
+            parts.append(f"{kind} {theirs['zipc_stream_x']:.2f}x")
+        else:
+            why = theirs.get("skipped") or theirs.get("error") or mine.get("skipped") or mine.get("error")
+            parts.append(f"{kind} no ratio ({why})")
+    if not parts:
+        return ""
+    return "pipe, same objects: zipc stream rate / ipc0cp STDIO rate: " + ", ".join(parts)
 
 
 def print_json(report: dict) -> None:
@@ -372,6 +435,9 @@ def print_table(report: dict) -> None:
             print(f"{r['kind']:9} {r['name']:44} {'skipped: ' + r['skipped'] if 'skipped' in r else 'error: ' + r['error']}")
     print(f"msgs/s: the median of {rt['rounds']} rounds; spread: (max - min) / median; "
           "zipc x: the best zipc Python-to-Python rate of the workload / the row's rate")
+    line = pipe_line(report["rows"])
+    if line:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", src.join("internal.h").display());
     println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-changed={}", manifest.join("src/shim.c").display());
-    for h in ["zipc.h", "zipc/common.h", "zipc/channel.h", "zipc/abi.h", "zipc/tensor.h", "zipc/types.h", "zipc/topic.h", "zipc/queue.h"] {
+    for h in ["zipc.h", "zipc/common.h", "zipc/channel.h", "zipc/abi.h", "zipc/tensor.h", "zipc/types.h", "zipc/topic.h", "zipc/queue.h",
+        "zipc/rpc.h", "zipc/store.h"] {
         println!("cargo:rerun-if-changed={}", include.join(h).display());
     }
     println!("cargo:rerun-if-changed=build.rs");

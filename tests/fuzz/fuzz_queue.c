@@ -993,6 +993,14 @@ static void op_stats(struct world *w, struct fz_in *in)
     if (w->clean)
         FZ_CHECK((unsigned)np == producers_open(w) && (unsigned)nc == consumers_open(w));
     FZ_CHECK(zipc_queue_fd(q) >= 0);
+    /* the tools' view of the same segment: never a crash; while clean, the
+     * members this queue's own count sees */
+    struct zipc_segment_info info;
+    int r = zipc_inspect_fd(q->seg.fd, &info);
+    FZ_CHECK(r <= 0);
+    if (w->clean)
+        FZ_CHECK(r == 0 && info.detail == ZIPC_INSPECT_QUEUE && info.queue.ring_size == w->ring_size &&
+                 info.queue.producers == producers_open(w) && info.queue.consumers == consumers_open(w));
 }
 
 /* interrupt, then a blocking call: -ECANCELED unless there was something to take. */

@@ -144,6 +144,14 @@ static void run(const uint8_t *data, size_t size)
             FZ_CHECK(r == 0 || r == 1);
         }
     }
+    /* the tools' view (zipc_inspect_fd), after whatever was scribbled: the
+     * scribbles never reach the control block or the member table, so it is
+     * an rpc service with its two members, the queued count within a lap */
+    struct zipc_segment_info info;
+    FZ_CHECK(zipc_inspect_fd(zipc__rpc_client_queue(c)->seg.fd, &info) == 0);
+    FZ_CHECK(info.detail == ZIPC_INSPECT_RPC && info.queue.producers == 1 && info.queue.consumers == 1);
+    for (unsigned i = 0; i < ZIPC_INSPECT_QUEUE_LANES; i++)
+        FZ_CHECK(info.queue.lane[i].queued <= LANE / ZIPC_FRAME_ALIGN);
     zipc_rpc_worker_close(w);
     zipc_rpc_client_close(c);
 }

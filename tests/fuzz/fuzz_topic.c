@@ -592,6 +592,20 @@ static void op_stats(struct tp *s)
     FZ_CHECK(zipc_subscriber_capacity(s->sub) == s->ring_size);
     FZ_CHECK(zipc_subscriber_max_message(s->sub) == s->max_message);
     FZ_CHECK(zipc_subscriber_fd(s->sub) >= 0);
+    /* the tools' view of the same segments (zipc_inspect_fd): never a
+     * crash, whatever was written; while clean, what the model says */
+    struct zipc_segment_info info;
+    int r = zipc_inspect_fd(s->data.fd, &info);
+    FZ_CHECK(r <= 0);
+    if (s->clean)
+        FZ_CHECK(r == 0 && info.detail == ZIPC_INSPECT_TOPIC && info.topic.publisher.messages == s->published &&
+                 info.topic.ring_size == s->ring_size && info.topic.listed <= info.topic.subscribers);
+    r = zipc_inspect_fd(s->cursor.fd, &info);
+    FZ_CHECK(r <= 0);
+    if (s->clean)
+        FZ_CHECK(r == 0 && info.detail == ZIPC_INSPECT_TOPIC_CURSOR &&
+                 info.cursor.side.bytes == zipc__load(&cur(s)->side.position, ZIPC__RELAXED));
+    FZ_CHECK(zipc_inspect_fd(s->board.fd, &info) <= 0);
 }
 
 /* ---- hostile writes ---------------------------------------------------------- */
@@ -805,8 +819,11 @@ static bool tp_open(struct tp *s, struct fz_in *in)
         FZ_CHECK(err == 0);
     fz_close_all(fds, ZIPC__TOPIC_NFDS);
     fz_close(&peer.sock);
+    struct zipc_segment_info info; /* what a subscriber accepts, inspect shows as a topic */
+    FZ_CHECK(zipc_inspect_fd(s->data.fd, &info) <= 0);
     if (err)
         return false;
+    FZ_CHECK(zipc_inspect_fd(s->data.fd, &info) == 0 && info.detail == ZIPC_INSPECT_TOPIC);
     find_data_map(s);
     return true;
 }

@@ -377,6 +377,8 @@ static void stream_worker(const char *name, int fd)
         if (req.method == 4)
             raise(SIGKILL); /* two parts out, the final reply never */
         if (req.method == 2) {
+            a = part_of(v, 1);
+            memcpy(req.reply, &a, 8);
             CHECK_ERR(zipc_rpc_respond_part(w, &req, 8, 1, 100 * TU_MS), -ETIMEDOUT);
             CHECK_ERR(zipc_rpc_respond(w, &req, 8, 0, 0), -EBUSY); /* the part is still read */
             CHECK_OK(zipc_rpc_respond(w, &req, 0, 0, -EIO));       /* a status goes */
@@ -426,9 +428,12 @@ static void streamed_replies(void)
         memcpy(&got, r.data, 8);
         CHECK(got == part_of(v, k) && r.size == 8 && r.type == k && r.status == 0);
         struct zipc_rpc_reply again;
-        if (k == 2 && CHECK_OK(zipc_rpc_wait(c, id, &again, 0))) /* asked again: the part held */
+        bool asked = k == 2 && CHECK_OK(zipc_rpc_wait(c, id, &again, 0)); /* asked again: the part held */
+        if (asked)
             CHECK(again.part == 2 && again.data == r.data);
         CHECK_OK(zipc_rpc_reply_release(c, &r));
+        if (asked) /* given back twice: refused, the next part is not freed by it */
+            CHECK_EQ(zipc_rpc_reply_release(c, &again), -EINVAL);
     }
     if (next_reply(c, id, 0, &r)) {
         memcpy(&got, r.data, 8);
@@ -438,7 +443,9 @@ static void streamed_replies(void)
     /* a part held past the worker's patience: the call ends with a status after it */
     CHECK_OK(zipc_rpc_call(c, &v, 8, 2, 0, 64, ZIPC_FOREVER, &id));
     if (next_reply(c, id, 1, &r)) {
-        tu_sleep_us(300000);
+        tu_sleep_us(300000); /* meanwhile the worker ends the call with a status */
+        memcpy(&got, r.data, 8);
+        CHECK(got == part_of(v, 1) && r.size == 8 && r.type == 1);
         CHECK_OK(zipc_rpc_reply_release(c, &r));
         if (next_reply(c, id, 0, &r)) {
             CHECK_EQ(r.status, -EIO);

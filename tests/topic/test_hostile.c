@@ -39,6 +39,7 @@ static const struct {
 struct shared {
     uint32_t stop;
     uint32_t honest_joined;
+    uint32_t started;   /* the publisher counted the two honest ones: it streams */
     uint64_t total;
     uint64_t evicted, subscribers; /* the publisher's stats, refreshed as it streams */
     uint32_t scribbled; /* the hostile one wrote its garbage */
@@ -56,6 +57,7 @@ static void publisher(void)
     if (!CHECK_OK(zipc_topic_create(&p, name, CAP, 0, NULL)))
         tu_child_exit();
     CHECK(tu_await_subscribers(p, 2, 20000));
+    __atomic_store_n(&sh->started, 1, __ATOMIC_RELEASE);
     size_t max = zipc_publisher_max_message(p);
     uint64_t k = 0;
     struct zipc_publisher_stats st;
@@ -195,6 +197,9 @@ int main(void)
     if (pub == 0)
         publisher(); /* it starts once the two honest ones joined, before any hostile one */
     CHECK(await_count(&sh->honest_joined, 2, 20000));
+    /* it waits for exactly two: a hostile one joining before it counted them
+     * would keep it waiting (and everyone else, for its messages) */
+    CHECK(await_flag(&sh->started, 20000));
     for (int c = 0; c < N_CASES; c++) {
         uint64_t before = __atomic_load_n(&sh->evicted, __ATOMIC_ACQUIRE);
         __atomic_store_n(&sh->scribbled, 0, __ATOMIC_RELEASE);

@@ -241,6 +241,12 @@ int main(void)
         publisher();
     for (int i = 0; i < NSUB; i++)
         CHECK_MSG(await_joined(i, 20000), "subscriber %d did not join", i);
+    /* The publisher streams once it counts all eight: a kill before it did
+     * would leave it waiting for the eighth while the trial waits for it. */
+    for (int64_t end = tu_now_ns() + 20000 * TU_MS;
+         !__atomic_load_n(&sh->committed, __ATOMIC_ACQUIRE) && tu_now_ns() < end;)
+        tu_sleep_us(100);
+    CHECK_MSG(__atomic_load_n(&sh->committed, __ATOMIC_ACQUIRE) > 0, "the publisher did not start");
     uint64_t rng = tu_seed;
     unsigned held = 0, kills_by_policy[3] = {0};
     long done = 0;

@@ -4,7 +4,8 @@
  * front of message A: the frame that overwrites A's slot ends two bytes
  * into A's header, so A's mark is intact but its size is not (the ABI
  * allows exactly this: the publisher moved the oldest past A first, and a
- * frame's payload may cover the next slot's first bytes). The contract for
+ * frame's payload may cover the next slot's first bytes), or it ends one
+ * byte into A's mark, whose kind byte it rewrites. The contract for
  * a lossy subscriber: the loss is reported (-EOVERFLOW), a view the
  * publisher overwrote says -ESTALE on release, and it "never returns torn
  * data" as intact. So whatever it reads next, a message whose release says
@@ -13,7 +14,11 @@
  *   - "garbage": where A's torn size points, the slot holds another
  *     message's header;
  *   - "fake": it points into a payload that happens to hold bytes shaped
- *     like the next frame header (a payload is the user's: any bytes).
+ *     like the next frame header (a payload is the user's: any bytes);
+ *   - "pad": the byte over A's mark is ZIPC_FRAME_PAD, so the torn mark
+ *     reads as the pad before A (issue 9: the subscriber skipped to the
+ *     next lap's first frame, found another message there, and since the
+ *     oldest had not passed that one, called the ring corrupt).
  * Positions are exact: 64-byte frames, one of 128, in a 4096-byte ring (the
  * publisher reclaims a sixteenth of the ring past what it needs). */
 #include "testutil.h"
@@ -51,18 +56,23 @@ static void make_plan(struct plan *p)
     p->n = k;
 }
 
-static void publish(zipc_publisher *p, unsigned k, bool fake)
+enum variant { GARBAGE, FAKE, PAD };
+static const char *const variant_names[] = {"garbage", "fake", "pad"};
+
+static void publish(zipc_publisher *p, unsigned k, enum variant v)
 {
     void *buf;
     if (!CHECK_OK(zipc_publisher_reserve(p, sh->plan.size[k], &buf, ZIPC_TRY)))
         return;
     uint8_t *b = buf;
     tu_msg_fill(b, sh->plan.size[k], sh->seed, k);
-    if (sh->plan.type[k] == 3 && fake) { /* bytes shaped like message 2's header, at ring offset 1088 */
+    if (sh->plan.type[k] == 3 && v == FAKE) { /* bytes shaped like message 2's header, at ring offset 1088 */
         struct zipc_frame f = {.size = 8, .type = 7, .mark = ZIPC_FRAME_MARK(2, ZIPC_FRAME_MSG)};
         memcpy(b + (1088 - 1040), &f, sizeof(f));
     }
-    if (sh->plan.type[k] == 5) { /* its last two bytes land on A's size */
+    if (sh->plan.type[k] == 5 && v == PAD) { /* its last byte lands on the kind byte of A's mark */
+        b[sh->plan.size[k] - 1] = ZIPC_FRAME_PAD;
+    } else if (sh->plan.type[k] == 5) { /* its last two bytes land on A's size */
         b[48] = TORN_SIZE & 0xff;
         b[49] = TORN_SIZE >> 8;
     }
@@ -116,9 +126,11 @@ static void subscriber(int go, int done, const char *variant)
     tu_child_exit();
 }
 
-static void run(bool fake)
+static void run(enum variant v)
 {
-    const char *variant = fake ? "fake" : "garbage";
+    const char *variant = variant_names[v];
+    /* F's payload ends at ring offset 66 (A's size), or 73 (A's mark, offset 72, is little-endian: kind first) */
+    sh->plan.size[sh->plan.n - 1] = v == PAD ? 64 + offsetof(struct zipc_frame, mark) + 1 - ZIPC_FRAME_HEADER : 50;
     int go[2], done[2];
     if (!CHECK_OK(pipe(go)) || !CHECK_OK(pipe(done)))
         return;
@@ -128,12 +140,12 @@ static void run(bool fake)
         subscriber(go[0], done[1], variant);
     zipc_publisher *p = NULL;
     if (CHECK_OK(zipc_topic_create(&p, name, CAP, 0, NULL)) && CHECK(tu_await_subscribers(p, 1, 10000))) {
-        publish(p, 0, fake);
-        publish(p, 1, fake);
+        publish(p, 0, v);
+        publish(p, 1, v);
         tu_notify(go[1]);
         CHECK(tu_await(done[0], 10000));
         for (unsigned k = 2; k < sh->plan.n; k++)
-            publish(p, k, fake);
+            publish(p, k, v);
         tu_notify(go[1]);
     }
     CHECK_CHILD(kid, 20000);
@@ -153,7 +165,8 @@ int main(void)
     sh->seed = tu_mix(tu_seed ^ 0x1a9);
     make_plan(&sh->plan);
     CHECK_EQ(sh->plan.n, 2 + 14 + 1 + 46 + 1);
-    run(false);
-    run(true);
+    run(GARBAGE);
+    run(FAKE);
+    run(PAD);
     return tu_finish();
 }

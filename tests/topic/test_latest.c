@@ -53,14 +53,15 @@ static void expect_latest(zipc_subscriber *s, uint32_t t, uint64_t k, uint32_t w
 }
 
 /* The k in a latest() copy (its first 8 bytes, once its checksum holds):
- * 0, -ENOENT, or another error (counted as a failure). */
+ * 0, -ENOENT, -EAGAIN (the ring lapped every try while this process was
+ * descheduled: a loaded machine), or another error (a failure). */
 static int latest_k(zipc_subscriber *s, uint32_t t, uint64_t *k)
 {
     uint8_t buf[CAP];
     size_t size = 0;
     uint32_t type = 0;
     int r = zipc_subscriber_latest(s, t, buf, sizeof(buf), &size, &type);
-    if (r == -ENOENT || !CHECK_HOT_OK(r))
+    if (r == -ENOENT || r == -EAGAIN || !CHECK_HOT_OK(r))
         return r;
     memcpy(k, buf, 8);
     int why = size == SIZE ? tu_msg_verify(buf, size, tu_msg_type(sh->seed, *k), sh->seed, *k, SIZE) : TU_BAD_SIZE;
@@ -116,6 +117,8 @@ static void subscriber(int go, int done)
     bool ok = true;
     while (ok && !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
         int r = latest_k(sub, TA, &k);
+        if (r == -EAGAIN)
+            continue;
         if (r == -ENOENT) /* only before the stream's first A */
             ok = CHECK_MSG(prev == 0, "latest(A): -ENOENT after A %" PRIu64 " while A's stream", prev);
         else if ((ok = r == 0)) {

@@ -149,68 +149,7 @@ pub fn child(spec: &ChildSpec) -> Res<()> {
     }
 }
 
-// ---- rpc (rpc.rs): zipc/rpc.h, declared here (zipc-sys has no rpc yet) -------
-
-mod rpc_ffi {
-    use core::ffi::{c_char, c_int, c_uint, c_void};
-    /// `struct zipc_rpc_config`.
-    #[repr(C)]
-    pub struct Config {
-        pub lane_capacity: u64,
-        pub reserved: [u32; 2],
-    }
-    /// `struct zipc_rpc_reply`.
-    #[repr(C)]
-    pub struct Reply {
-        pub id: u64,
-        pub data: *const c_void,
-        pub size: u32,
-        pub type_: u32,
-        pub status: i32,
-        pub method: u32,
-        pub flags: u32,
-        pub part: u32,
-    }
-    /// `struct zipc_rpc_request`.
-    #[repr(C)]
-    pub struct Request {
-        pub id: u64,
-        pub data: *const c_void,
-        pub size: u32,
-        pub method: u32,
-        pub flags: u32,
-        pub attempt: u32,
-        pub deadline_ns: i64,
-        pub reply: *mut c_void,
-        pub reply_capacity: u32,
-        pub lane_: u32,
-    }
-    #[repr(C)]
-    pub struct RpcClient {
-        _p: [u8; 0],
-    }
-    #[repr(C)]
-    pub struct RpcWorker {
-        _p: [u8; 0],
-    }
-    extern "C" {
-        pub fn zipc_rpc_serve(out: *mut *mut RpcWorker, name: *const c_char, cfg: *const Config,
-                              opts: *const c_void) -> c_int;
-        pub fn zipc_rpc_connect(out: *mut *mut RpcClient, name: *const c_char, cfg: *const Config,
-                                opts: *const c_void) -> c_int;
-        pub fn zipc_rpc_reserve(c: *mut RpcClient, size: usize, reply_capacity: usize, buf: *mut *mut c_void,
-                                timeout_ns: i64) -> c_int;
-        pub fn zipc_rpc_commit(c: *mut RpcClient, size: usize, method: u32, flags: c_uint, timeout_ns: i64,
-                               id: *mut u64) -> c_int;
-        pub fn zipc_rpc_wait(c: *mut RpcClient, id: u64, reply: *mut Reply, timeout_ns: i64) -> c_int;
-        pub fn zipc_rpc_reply_release(c: *mut RpcClient, reply: *const Reply) -> c_int;
-        pub fn zipc_rpc_client_close(c: *mut RpcClient) -> c_int;
-        pub fn zipc_rpc_next(w: *mut RpcWorker, req: *mut Request, timeout_ns: i64) -> c_int;
-        pub fn zipc_rpc_respond(w: *mut RpcWorker, req: *const Request, size: usize, type_: u32, status: i32)
-            -> c_int;
-        pub fn zipc_rpc_worker_close(w: *mut RpcWorker) -> c_int;
-    }
-}
+// ---- rpc (rpc.rs): zipc/rpc.h through zipc-sys ------------------------------
 
 use crate::rpc::{self, Shape};
 use std::collections::VecDeque;
@@ -218,7 +157,7 @@ use std::collections::VecDeque;
 /// The C rows' calls (bench/rpc.c): reserve + copy + commit, wait for the
 /// call's id, read the reply in place, release it.
 struct RpcClient {
-    c: *mut rpc_ffi::RpcClient,
+    c: *mut sys::zipc_rpc_client,
     ids: VecDeque<u64>,
     reply: usize,
 }
@@ -226,7 +165,7 @@ struct RpcClient {
 impl Drop for RpcClient {
     fn drop(&mut self) {
         // SAFETY: a client this process connected, closed once.
-        unsafe { rpc_ffi::zipc_rpc_client_close(self.c) };
+        unsafe { sys::zipc_rpc_client_close(self.c) };
     }
 }
 
@@ -235,26 +174,26 @@ impl rpc::Client for RpcClient {
         let (mut buf, mut id) = (ptr::null_mut(), 0u64);
         // SAFETY: the reservation holds req.len() bytes until the commit.
         unsafe {
-            check(rpc_ffi::zipc_rpc_reserve(self.c, req.len(), self.reply, &mut buf, TIMEOUT_NS), "rpc reserve")?;
+            check(sys::zipc_rpc_reserve(self.c, req.len(), self.reply, &mut buf, TIMEOUT_NS), "rpc reserve")?;
             ptr::copy_nonoverlapping(req.as_ptr(), buf.cast::<u8>(), req.len());
-            check(rpc_ffi::zipc_rpc_commit(self.c, req.len(), 1, 0, TIMEOUT_NS, &mut id), "rpc commit")?;
+            check(sys::zipc_rpc_commit(self.c, req.len(), 1, 0, TIMEOUT_NS, &mut id), "rpc commit")?;
         }
         self.ids.push_back(id);
         Ok(())
     }
     fn wait_oldest(&mut self, f: &mut dyn FnMut(&[u8]) -> Res<()>) -> Res<()> {
         let id = self.ids.pop_front().ok_or("rpc: no call in flight")?;
-        let mut r = std::mem::MaybeUninit::<rpc_ffi::Reply>::zeroed();
+        let mut r = std::mem::MaybeUninit::<sys::zipc_rpc_reply>::zeroed();
         // SAFETY: a waited reply stays valid until its release.
         unsafe {
-            check(rpc_ffi::zipc_rpc_wait(self.c, id, r.as_mut_ptr(), TIMEOUT_NS), "rpc wait")?;
+            check(sys::zipc_rpc_wait(self.c, id, r.as_mut_ptr(), TIMEOUT_NS), "rpc wait")?;
             let r = r.assume_init();
             let ok = if r.id != id || r.status != 0 {
                 Err(format!("zipc rpc: call {id}: a reply of call {}, status {}", r.id, r.status))
             } else {
                 f(std::slice::from_raw_parts(r.data.cast::<u8>(), r.size as usize))
             };
-            check(rpc_ffi::zipc_rpc_reply_release(self.c, &r), "rpc reply_release")?;
+            check(sys::zipc_rpc_reply_release(self.c, &r), "rpc reply_release")?;
             ok
         }
     }
@@ -262,29 +201,29 @@ impl rpc::Client for RpcClient {
 
 pub fn rpc_client(name: &str, s: &Shape) -> Res<Box<dyn rpc::Client>> {
     let n = CString::new(name).unwrap();
-    let cfg = rpc_ffi::Config { lane_capacity: rpc::lane_for(s) as u64, reserved: [0; 2] };
+    let cfg = sys::zipc_rpc_config { lane_capacity: rpc::lane_for(s) as u64, reserved: [0; 2] };
     let mut c = ptr::null_mut();
     // SAFETY: valid out pointer, C string and config; NULL options: the defaults.
-    check(unsafe { rpc_ffi::zipc_rpc_connect(&mut c, n.as_ptr(), &cfg, ptr::null()) }, "rpc connect")?;
+    check(unsafe { sys::zipc_rpc_connect(&mut c, n.as_ptr(), &cfg, ptr::null()) }, "rpc connect")?;
     Ok(Box::new(RpcClient { c, ids: VecDeque::new(), reply: s.reply }))
 }
 
 /// The worker: next, the reply written at req.reply, respond.
-struct RpcWorker(*mut rpc_ffi::RpcWorker);
+struct RpcWorker(*mut sys::zipc_rpc_worker);
 
 impl Drop for RpcWorker {
     fn drop(&mut self) {
         // SAFETY: a worker this process opened, closed once.
-        unsafe { rpc_ffi::zipc_rpc_worker_close(self.0) };
+        unsafe { sys::zipc_rpc_worker_close(self.0) };
     }
 }
 
 impl rpc::Worker for RpcWorker {
     fn serve(&mut self, reply: usize, f: &mut dyn FnMut(&[u8], &mut [u8]) -> Res<()>) -> Res<bool> {
-        let mut q = std::mem::MaybeUninit::<rpc_ffi::Request>::zeroed();
+        let mut q = std::mem::MaybeUninit::<sys::zipc_rpc_request>::zeroed();
         // SAFETY: a taken request's data and reply room stay valid until the respond.
         unsafe {
-            check(rpc_ffi::zipc_rpc_next(self.0, q.as_mut_ptr(), TIMEOUT_NS), "rpc next")?;
+            check(sys::zipc_rpc_next(self.0, q.as_mut_ptr(), TIMEOUT_NS), "rpc next")?;
             let q = q.assume_init();
             let req = std::slice::from_raw_parts(q.data.cast::<u8>(), q.size as usize);
             let n = if req.len() == rpc::STOP_LEN { rpc::STOP_LEN } else { reply };
@@ -297,7 +236,7 @@ impl rpc::Worker for RpcWorker {
             } else {
                 f(req, out)?;
             }
-            check(rpc_ffi::zipc_rpc_respond(self.0, &q, n, 0, 0), "rpc respond")?;
+            check(sys::zipc_rpc_respond(self.0, &q, n, 0, 0), "rpc respond")?;
             Ok(req.len() != rpc::STOP_LEN)
         }
     }
@@ -305,9 +244,9 @@ impl rpc::Worker for RpcWorker {
 
 pub fn rpc_worker(name: &str, s: &Shape) -> Res<Box<dyn rpc::Worker>> {
     let n = CString::new(name).unwrap();
-    let cfg = rpc_ffi::Config { lane_capacity: rpc::lane_for(s) as u64, reserved: [0; 2] };
+    let cfg = sys::zipc_rpc_config { lane_capacity: rpc::lane_for(s) as u64, reserved: [0; 2] };
     let mut w = ptr::null_mut();
     // SAFETY: as in rpc_client.
-    check(unsafe { rpc_ffi::zipc_rpc_serve(&mut w, n.as_ptr(), &cfg, ptr::null()) }, "rpc serve")?;
+    check(unsafe { sys::zipc_rpc_serve(&mut w, n.as_ptr(), &cfg, ptr::null()) }, "rpc serve")?;
     Ok(Box::new(RpcWorker(w)))
 }

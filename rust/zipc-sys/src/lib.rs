@@ -1,5 +1,5 @@
 //! Raw FFI bindings to the zipc C core (`include/zipc.h`: the channel, the
-//! topic and the queue), hand-written.
+//! topic, the queue, the rpc and the store), hand-written.
 //! The constants mirror `include/zipc/common.h` and the other headers; the
 //! tests check each against the C compiler's value (and the version against
 //! `common.h` and `Cargo.toml`).
@@ -575,12 +575,447 @@ extern "C" {
     pub fn zipc_sys_queue_msg_attempt(msg: *const zipc_msg) -> u32;
 }
 
+// ---- zipc/rpc.h ---------------------------------------------------------
+
+/// `zipc_rpc_wait`'s id for "the reply of any call".
+pub const ZIPC_RPC_ANY: u64 = u64::MAX;
+/// The reply room the bindings reserve unless told otherwise.
+pub const ZIPC_RPC_DEFAULT_REPLY: u32 = 4096;
+/// `enum zipc_rpc_flags`: the call may run again on another worker if its worker dies.
+pub const ZIPC_RPC_IDEMPOTENT: u32 = 1 << 0;
+/// `enum zipc_rpc_reply_flags`: a part of a streamed reply (the call goes on after its release).
+pub const ZIPC_RPC_REPLY_MORE: u32 = 1 << 0;
+
+/// Opaque rpc client (`zipc_rpc_client`).
+#[repr(C)]
+pub struct zipc_rpc_client {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// Opaque rpc worker (`zipc_rpc_worker`).
+#[repr(C)]
+pub struct zipc_rpc_worker {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// `struct zipc_rpc_config`: how a new service is laid out (ignored when it
+/// exists already). All zeroes: the defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct zipc_rpc_config {
+    /// Ring bytes per client; 0: `ZIPC_QUEUE_DEFAULT_LANE`.
+    pub lane_capacity: u64,
+    /// 0.
+    pub reserved: [u32; 2],
+}
+
+/// `struct zipc_rpc_reply`: a call's reply, valid until `zipc_rpc_reply_release`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_rpc_reply {
+    /// The call id.
+    pub id: u64,
+    /// In the frame, read-only, 16-byte aligned (NULL when the service made the status up).
+    pub data: *const core::ffi::c_void,
+    /// Reply bytes.
+    pub size: u32,
+    /// The worker's reply type.
+    pub type_: u32,
+    /// 0 or a negative errno.
+    pub status: i32,
+    /// The call's method.
+    pub method: u32,
+    /// `enum zipc_rpc_reply_flags` (`ZIPC_RPC_REPLY_MORE`: a part of a streamed reply).
+    pub flags: u32,
+    /// A part's number (1, 2, ...), 0 for the final reply.
+    pub part: u32,
+}
+
+impl Default for zipc_rpc_reply {
+    fn default() -> Self {
+        zipc_rpc_reply { id: 0, data: core::ptr::null(), size: 0, type_: 0, status: 0, method: 0, flags: 0, part: 0 }
+    }
+}
+
+/// `struct zipc_rpc_request`: a request a worker holds, until it responds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_rpc_request {
+    /// The call id.
+    pub id: u64,
+    /// The request, read-only.
+    pub data: *const core::ffi::c_void,
+    /// Request bytes.
+    pub size: u32,
+    /// The method.
+    pub method: u32,
+    /// `ZIPC_RPC_*` flags.
+    pub flags: u32,
+    /// 1, or 2 for an idempotent call run again.
+    pub attempt: u32,
+    /// `CLOCK_MONOTONIC` ns; `i64::MAX`: none.
+    pub deadline_ns: i64,
+    /// Where the reply goes.
+    pub reply: *mut core::ffi::c_void,
+    /// Reply room in bytes.
+    pub reply_capacity: u32,
+    /// Private.
+    pub lane_: u32,
+}
+
+impl Default for zipc_rpc_request {
+    fn default() -> Self {
+        zipc_rpc_request {
+            id: 0,
+            data: core::ptr::null(),
+            size: 0,
+            method: 0,
+            flags: 0,
+            attempt: 0,
+            deadline_ns: 0,
+            reply: core::ptr::null_mut(),
+            reply_capacity: 0,
+            lane_: 0,
+        }
+    }
+}
+
+extern "C" {
+    /// Attach to the service `name` as a worker (create it with `cfg` if nobody holds it).
+    pub fn zipc_rpc_serve(
+        out: *mut *mut zipc_rpc_worker,
+        name: *const c_char,
+        cfg: *const zipc_rpc_config,
+        opts: *const zipc_options,
+    ) -> c_int;
+    /// Attach to the service `name` as a client (create it with `cfg` if nobody holds it).
+    pub fn zipc_rpc_connect(
+        out: *mut *mut zipc_rpc_client,
+        name: *const c_char,
+        cfg: *const zipc_rpc_config,
+        opts: *const zipc_options,
+    ) -> c_int;
+
+    /// Room for a request of `size` bytes (at `*buf`) and a reply of up to `reply_capacity`.
+    pub fn zipc_rpc_reserve(
+        c: *mut zipc_rpc_client,
+        size: usize,
+        reply_capacity: usize,
+        buf: *mut *mut core::ffi::c_void,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Send the reserved request as `method`, due within `timeout_ns`; `*id`: its call id.
+    pub fn zipc_rpc_commit(
+        c: *mut zipc_rpc_client,
+        size: usize,
+        method: u32,
+        flags: c_uint,
+        timeout_ns: i64,
+        id: *mut u64,
+    ) -> c_int;
+    /// Drop the open reservation (a failed commit leaves it open); `-EINVAL` if there is none.
+    pub fn zipc_rpc_abort(c: *mut zipc_rpc_client) -> c_int;
+    /// Reserve + copy + commit.
+    pub fn zipc_rpc_call(
+        c: *mut zipc_rpc_client,
+        req: *const core::ffi::c_void,
+        size: usize,
+        method: u32,
+        flags: c_uint,
+        reply_capacity: usize,
+        timeout_ns: i64,
+        id: *mut u64,
+    ) -> c_int;
+    /// The reply of call `id` (or `ZIPC_RPC_ANY`), waiting up to `timeout_ns`.
+    pub fn zipc_rpc_wait(c: *mut zipc_rpc_client, id: u64, reply: *mut zipc_rpc_reply, timeout_ns: i64) -> c_int;
+    /// Give a reply's frame back.
+    pub fn zipc_rpc_reply_release(c: *mut zipc_rpc_client, reply: *const zipc_rpc_reply) -> c_int;
+    /// The call will not be answered.
+    pub fn zipc_rpc_cancel(c: *mut zipc_rpc_client, id: u64) -> c_int;
+    /// Calls issued and not yet released.
+    pub fn zipc_rpc_in_flight(c: *const zipc_rpc_client) -> c_uint;
+    /// Pollable fd.
+    pub fn zipc_rpc_client_fd(c: *mut zipc_rpc_client) -> c_int;
+    /// Wake the call blocked on `c` (`-ECANCELED`); any thread.
+    pub fn zipc_rpc_client_interrupt(c: *mut zipc_rpc_client) -> c_int;
+    /// Leave (NULL accepted); calls in flight are withdrawn.
+    pub fn zipc_rpc_client_close(c: *mut zipc_rpc_client) -> c_int;
+
+    /// Take the next request, waiting up to `timeout_ns`.
+    pub fn zipc_rpc_next(w: *mut zipc_rpc_worker, req: *mut zipc_rpc_request, timeout_ns: i64) -> c_int;
+    /// The reply (written at `req.reply`): `size` bytes of `type_`, with `status`.
+    pub fn zipc_rpc_respond(
+        w: *mut zipc_rpc_worker,
+        req: *const zipc_rpc_request,
+        size: usize,
+        type_: u32,
+        status: i32,
+    ) -> c_int;
+    /// One part of a streamed reply (written at `req.reply`): `size` bytes of `type_`;
+    /// returns once the caller released it, waiting up to `timeout_ns`.
+    pub fn zipc_rpc_respond_part(
+        w: *mut zipc_rpc_worker,
+        req: *const zipc_rpc_request,
+        size: usize,
+        type_: u32,
+        timeout_ns: i64,
+    ) -> c_int;
+    /// Wait up to `timeout_ns` until the last part sent was released (at once if none is out).
+    pub fn zipc_rpc_part_wait(w: *mut zipc_rpc_worker, req: *const zipc_rpc_request, timeout_ns: i64) -> c_int;
+    /// 1 if the caller cancelled the call or its deadline passed.
+    pub fn zipc_rpc_cancelled(w: *mut zipc_rpc_worker, req: *const zipc_rpc_request) -> c_int;
+    /// Pollable fd.
+    pub fn zipc_rpc_worker_fd(w: *mut zipc_rpc_worker) -> c_int;
+    /// Wake the call blocked on `w` (`-ECANCELED`); any thread.
+    pub fn zipc_rpc_worker_interrupt(w: *mut zipc_rpc_worker) -> c_int;
+    /// Leave (NULL accepted); requests it holds go to another worker as if it died.
+    pub fn zipc_rpc_worker_close(w: *mut zipc_rpc_worker) -> c_int;
+}
+
+// ---- zipc/store.h -------------------------------------------------------
+
+/// Most dimensions of a store's tensor.
+pub const ZIPC_STORE_MAX_NDIM: usize = 8;
+/// `zipc_store_verify`'s index for "every tensor".
+pub const ZIPC_STORE_ALL: usize = usize::MAX;
+
+/// `enum zipc_store_dtype`: the dtypes of safetensors (the table's `u32`).
+pub const ZIPC_STORE_BOOL: u32 = 0;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_U8: u32 = 1;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_I8: u32 = 2;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_U16: u32 = 3;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_I16: u32 = 4;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_U32: u32 = 5;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_I32: u32 = 6;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_U64: u32 = 7;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_I64: u32 = 8;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F16: u32 = 9;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_BF16: u32 = 10;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F32: u32 = 11;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F64: u32 = 12;
+/// `enum zipc_store_dtype`: two f32.
+pub const ZIPC_STORE_C64: u32 = 13;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F8_E4M3: u32 = 14;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F8_E5M2: u32 = 15;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F8_E4M3FNUZ: u32 = 16;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F8_E5M2FNUZ: u32 = 17;
+/// `enum zipc_store_dtype`.
+pub const ZIPC_STORE_F8_E8M0: u32 = 18;
+/// `enum zipc_store_dtype`: 6 bits an element, packed.
+pub const ZIPC_STORE_F6_E2M3: u32 = 19;
+/// `enum zipc_store_dtype`: 6 bits an element, packed.
+pub const ZIPC_STORE_F6_E3M2: u32 = 20;
+/// `enum zipc_store_dtype`: 4 bits an element, packed.
+pub const ZIPC_STORE_F4: u32 = 21;
+/// `enum zipc_store_dtype`: how many there are.
+pub const ZIPC_STORE_NDTYPES: u32 = 22;
+
+/// `enum zipc_store_flags`: open: read-fault every page now.
+pub const ZIPC_STORE_PREFAULT: u32 = 1 << 0;
+/// `enum zipc_store_flags`: open: verify every checksum before returning.
+pub const ZIPC_STORE_VERIFY: u32 = 1 << 1;
+/// Publish: 2 MiB pages where the kernel has them (never an error).
+pub const ZIPC_STORE_HUGE_PAGES: u32 = 1 << 2;
+
+/// Opaque store handle (`zipc_store`).
+#[repr(C)]
+pub struct zipc_store {
+    _private: [u8; 0],
+    _not_send_sync: core::marker::PhantomData<(*mut u8, core::marker::PhantomPinned)>,
+}
+
+/// `struct zipc_store_tensor`: a tensor to publish, C-contiguous, exactly
+/// `size` bytes (elements * bits / 8).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_store_tensor {
+    /// NUL-terminated UTF-8, unique in the store.
+    pub name: *const c_char,
+    /// `enum zipc_store_dtype`.
+    pub dtype: u32,
+    /// 0 ..= `ZIPC_STORE_MAX_NDIM`.
+    pub ndim: u32,
+    /// The first `ndim` are the dimensions.
+    pub shape: [i64; ZIPC_STORE_MAX_NDIM],
+    /// May be NULL when `size` is 0.
+    pub data: *const core::ffi::c_void,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// `struct zipc_store_kv`: a metadata pair.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_store_kv {
+    /// NUL-terminated UTF-8.
+    pub key: *const c_char,
+    /// UTF-8, `value_len` bytes.
+    pub value: *const c_char,
+    /// Bytes of `value`.
+    pub value_len: usize,
+}
+
+impl Default for zipc_store_kv {
+    fn default() -> Self {
+        zipc_store_kv { key: core::ptr::null(), value: core::ptr::null(), value_len: 0 }
+    }
+}
+
+/// `struct zipc_store_options`. All zeroes (or NULL) means all defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_store_options {
+    /// timeout_ns, peer uid, label, max_segment.
+    pub options: zipc_options,
+    /// publish: 0 (64) or a power of two from 64 to 2 MiB.
+    pub align: u64,
+    /// `ZIPC_STORE_PREFAULT`, `ZIPC_STORE_VERIFY`, `ZIPC_STORE_HUGE_PAGES`.
+    pub flags: u32,
+    /// 0.
+    pub reserved: u32,
+    /// publish: pairs stored with the tensors.
+    pub metadata: *const zipc_store_kv,
+    /// Pairs at `metadata`.
+    pub nmeta: usize,
+    /// publish_safetensors: if not NULL, an `-EBADMSG`'s reason (NUL-terminated).
+    pub error: *mut c_char,
+    /// Bytes at `error`.
+    pub error_len: usize,
+}
+
+impl Default for zipc_store_options {
+    fn default() -> Self {
+        zipc_store_options {
+            options: zipc_options::default(),
+            align: 0,
+            flags: 0,
+            reserved: 0,
+            metadata: core::ptr::null(),
+            nmeta: 0,
+            error: core::ptr::null_mut(),
+            error_len: 0,
+        }
+    }
+}
+
+/// `struct zipc_store_info`: what a handle shows of one tensor (pointers
+/// into the read-only mapping, valid until close).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct zipc_store_info {
+    /// NUL-terminated.
+    pub name: *const c_char,
+    /// Bytes of `name`.
+    pub name_len: usize,
+    /// `enum zipc_store_dtype`.
+    pub dtype: u32,
+    /// Per element: 4, 6, 8, 16, 32 or 64.
+    pub bits: u32,
+    /// Dimensions.
+    pub ndim: u32,
+    /// In name order.
+    pub index: u32,
+    /// The first `ndim` are the dimensions.
+    pub shape: [i64; ZIPC_STORE_MAX_NDIM],
+    /// In elements.
+    pub strides: [i64; ZIPC_STORE_MAX_NDIM],
+    /// Aligned as published (>= 64 bytes).
+    pub data: *const core::ffi::c_void,
+    /// Bytes.
+    pub size: u64,
+    /// The XXH3-64 recorded at publish.
+    pub xxh3: u64,
+}
+
+impl Default for zipc_store_info {
+    fn default() -> Self {
+        zipc_store_info {
+            name: core::ptr::null(),
+            name_len: 0,
+            dtype: 0,
+            bits: 0,
+            ndim: 0,
+            index: 0,
+            shape: [0; ZIPC_STORE_MAX_NDIM],
+            strides: [0; ZIPC_STORE_MAX_NDIM],
+            data: core::ptr::null(),
+            size: 0,
+            xxh3: 0,
+        }
+    }
+}
+
+extern "C" {
+    /// Publish `tensors[0..n)` (and `opts.metadata`) as the newest version of `name`.
+    pub fn zipc_store_publish(
+        out: *mut *mut zipc_store,
+        name: *const c_char,
+        tensors: *const zipc_store_tensor,
+        n: usize,
+        opts: *const zipc_store_options,
+    ) -> c_int;
+    /// The same from a safetensors file (every rule checked: `-EBADMSG`, reason in `opts.error`).
+    pub fn zipc_store_publish_safetensors(
+        out: *mut *mut zipc_store,
+        name: *const c_char,
+        path: *const c_char,
+        opts: *const zipc_store_options,
+    ) -> c_int;
+    /// Open the newest version of `name` served by a holder.
+    pub fn zipc_store_open(out: *mut *mut zipc_store, name: *const c_char, opts: *const zipc_store_options) -> c_int;
+    /// Leave (NULL accepted): unmap, stop serving.
+    pub fn zipc_store_close(s: *mut zipc_store) -> c_int;
+    /// Tensors, or `-EINVAL`.
+    pub fn zipc_store_count(s: *const zipc_store) -> c_int;
+    /// Tensor `i` in name order (`-ENOENT` past the end).
+    pub fn zipc_store_tensor_at(s: *const zipc_store, i: usize, info: *mut zipc_store_info) -> c_int;
+    /// Tensor `name` (`-ENOENT`).
+    pub fn zipc_store_find(s: *const zipc_store, name: *const c_char, info: *mut zipc_store_info) -> c_int;
+    /// Recompute tensor `i`'s XXH3 (or every one: `ZIPC_STORE_ALL`): 0, `-EBADMSG`, `-ENOENT`.
+    pub fn zipc_store_verify(s: *const zipc_store, i: usize) -> c_int;
+    /// Metadata pairs, or `-EINVAL`.
+    pub fn zipc_store_metadata_count(s: *const zipc_store) -> c_int;
+    /// Pair `i` in key order.
+    pub fn zipc_store_metadata_at(s: *const zipc_store, i: usize, kv: *mut zipc_store_kv) -> c_int;
+    /// The pair of `key` (`-ENOENT`).
+    pub fn zipc_store_metadata(s: *const zipc_store, key: *const c_char, kv: *mut zipc_store_kv) -> c_int;
+    /// The handle's version.
+    pub fn zipc_store_version(s: *const zipc_store) -> u64;
+    /// The newest version published under the handle's name.
+    pub fn zipc_store_latest(s: *const zipc_store) -> u64;
+    pub fn zipc_store_page_size(s: *const zipc_store) -> usize;
+    /// The segment mapped: base, and its bytes in `*size`.
+    pub fn zipc_store_base(s: *const zipc_store, size: *mut usize) -> *const core::ffi::c_void;
+    /// Bits per element of a dtype, or 0 for an unknown one.
+    pub fn zipc_store_dtype_bits(dtype: u32) -> c_uint;
+    /// A dtype's safetensors name (`"F32"`).
+    pub fn zipc_store_dtype_name(dtype: u32) -> *const c_char;
+}
+
 // ---- zipc/abi.h ---------------------------------------------------------
 
 /// Peers must agree on the major version exactly.
 pub const ZIPC_ABI_MAJOR: u16 = 1;
 /// Any minor interoperates.
-pub const ZIPC_ABI_MINOR: u16 = 3;
+pub const ZIPC_ABI_MINOR: u16 = 4;
 /// `"ZIPC_SEG"`.
 pub const ZIPC_SEGMENT_MAGIC: u64 = 0x4745_535f_4350_495a;
 /// Cache line size the layout assumes.

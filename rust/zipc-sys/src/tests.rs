@@ -49,6 +49,28 @@ fn layout_matches_c() {
     check!("zipc_queue_stats", zipc_queue_stats, 48;
         "messages" => messages = 0, "bytes" => bytes = 8, "redelivered" => redelivered = 16,
         "wakeups" => wakeups = 24, "sleeps" => sleeps = 32, "reclaimed" => reclaimed = 40);
+    check!("zipc_rpc_config", zipc_rpc_config, 16;
+        "lane_capacity" => lane_capacity = 0, "reserved" => reserved = 8);
+    check!("zipc_rpc_reply", zipc_rpc_reply, 40;
+        "id" => id = 0, "data" => data = 8, "size" => size = 16, "type" => type_ = 20,
+        "status" => status = 24, "method" => method = 28, "flags" => flags = 32, "part" => part = 36);
+    check!("zipc_rpc_request", zipc_rpc_request, 56;
+        "id" => id = 0, "data" => data = 8, "size" => size = 16, "method" => method = 20,
+        "flags" => flags = 24, "attempt" => attempt = 28, "deadline_ns" => deadline_ns = 32,
+        "reply" => reply = 40, "reply_capacity" => reply_capacity = 48, "lane_" => lane_ = 52);
+    check!("zipc_store_tensor", zipc_store_tensor, 96;
+        "name" => name = 0, "dtype" => dtype = 8, "ndim" => ndim = 12, "shape" => shape = 16,
+        "data" => data = 80, "size" => size = 88);
+    check!("zipc_store_kv", zipc_store_kv, 24;
+        "key" => key = 0, "value" => value = 8, "value_len" => value_len = 16);
+    check!("zipc_store_options", zipc_store_options, 96;
+        "options" => options = 0, "align" => align = 48, "flags" => flags = 56,
+        "reserved" => reserved = 60, "metadata" => metadata = 64, "nmeta" => nmeta = 72,
+        "error" => error = 80, "error_len" => error_len = 88);
+    check!("zipc_store_info", zipc_store_info, 184;
+        "name" => name = 0, "name_len" => name_len = 8, "dtype" => dtype = 16, "bits" => bits = 20,
+        "ndim" => ndim = 24, "index" => index = 28, "shape" => shape = 32, "strides" => strides = 96,
+        "data" => data = 160, "size" => size = 168, "xxh3" => xxh3 = 176);
     check!("zipc_tensor_header", zipc_tensor_header, ZIPC_TENSOR_DATA_OFFSET;
         "magic" => magic = 0, "version" => version = 4, "ndim" => ndim = 6,
         "dtype_code" => dtype_code = 8, "dtype_bits" => dtype_bits = 9,
@@ -93,7 +115,14 @@ fn constants_match_c() {
         ZIPC_COMMIT_MORE, ZIPC_TOPIC_DEFAULT_SUBSCRIBERS, ZIPC_TOPIC_MAX_SUBSCRIBERS,
         ZIPC_SUB_BLOCK, ZIPC_SUB_DROP_OLDEST, ZIPC_SUB_MAX_LAG, ZIPC_SUB_RESUME_NEWEST, ZIPC_TYPE_ANY,
         ZIPC_QUEUE_MAX_PRODUCERS, ZIPC_QUEUE_MAX_CONSUMERS, ZIPC_QUEUE_DEFAULT_LANE, ZIPC_QUEUE_MAX_LANE,
-        ZIPC_QUEUE_AT_MOST_ONCE,
+        ZIPC_QUEUE_AT_MOST_ONCE, ZIPC_RPC_ANY, ZIPC_RPC_DEFAULT_REPLY, ZIPC_RPC_IDEMPOTENT,
+        ZIPC_RPC_REPLY_MORE,
+        ZIPC_STORE_MAX_NDIM, ZIPC_STORE_ALL, ZIPC_STORE_BOOL, ZIPC_STORE_U8, ZIPC_STORE_I8, ZIPC_STORE_U16,
+        ZIPC_STORE_I16, ZIPC_STORE_U32, ZIPC_STORE_I32, ZIPC_STORE_U64, ZIPC_STORE_I64, ZIPC_STORE_F16,
+        ZIPC_STORE_BF16, ZIPC_STORE_F32, ZIPC_STORE_F64, ZIPC_STORE_C64, ZIPC_STORE_F8_E4M3,
+        ZIPC_STORE_F8_E5M2, ZIPC_STORE_F8_E4M3FNUZ, ZIPC_STORE_F8_E5M2FNUZ, ZIPC_STORE_F8_E8M0,
+        ZIPC_STORE_F6_E2M3, ZIPC_STORE_F6_E3M2, ZIPC_STORE_F4, ZIPC_STORE_NDTYPES, ZIPC_STORE_PREFAULT,
+        ZIPC_STORE_VERIFY,
         ZIPC_ABI_MAJOR, ZIPC_ABI_MINOR, ZIPC_SEGMENT_MAGIC, ZIPC_CACHE_LINE,
         ZIPC_MIN_CAPACITY, ZIPC_MAX_CAPACITY, ZIPC_FRAME_HEADER, ZIPC_FRAME_ALIGN,
         ZIPC_TYPE_RESERVED_MIN, ZIPC_TYPE_BYTES, ZIPC_TYPE_STR, ZIPC_TYPE_JSON, ZIPC_TYPE_TENSOR,

@@ -342,14 +342,23 @@ impl Msg {
         &self.0
     }
 
+    /// A C message as a `Msg` (an rpc reply or request read through it):
+    /// the caller keeps its bytes readable while the `&Msg` lives.
+    #[inline]
+    pub(crate) fn from_raw(m: &sys::zipc_msg) -> &Msg {
+        // SAFETY: Msg is a repr(transparent) zipc_msg.
+        unsafe { &*(m as *const sys::zipc_msg as *const Msg) }
+    }
+
     /// The payload, in place (16-byte aligned, read-only).
     #[inline]
     pub fn data(&self) -> &[u8] {
         if self.0.size == 0 {
             return &[];
         }
-        // SAFETY: a Msg only exists inside a View or Batch, which keep the
-        // C view open (size readable bytes at data) while it is borrowed.
+        // SAFETY: a Msg only exists inside a View or Batch (or an rpc Reply
+        // or Request), which keep the C view open (size readable bytes at
+        // data) while it is borrowed.
         unsafe { std::slice::from_raw_parts(self.0.data.cast::<u8>(), self.0.size as usize) }
     }
 

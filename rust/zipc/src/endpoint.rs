@@ -1,4 +1,4 @@
-//! What every kind of endpoint shares (channel, topic, queue), written once:
+//! What every kind of endpoint shares (channel, topic, queue, rpc), written once:
 //!
 //! - [`Handle`]: an owned C endpoint, closed on drop, and its
 //!   [`Interrupter`]s (one public type for every kind);
@@ -78,6 +78,8 @@ raw!(zipc_channel: zipc_channel_close, zipc_channel_interrupt);
 raw!(zipc_publisher: zipc_publisher_close, zipc_publisher_interrupt);
 raw!(zipc_subscriber: zipc_subscriber_close, zipc_subscriber_interrupt);
 raw!(zipc_queue: zipc_queue_close, zipc_queue_interrupt);
+raw!(zipc_rpc_client: zipc_rpc_client_close, zipc_rpc_client_interrupt);
+raw!(zipc_rpc_worker: zipc_rpc_worker_close, zipc_rpc_worker_interrupt);
 
 macro_rules! writer {
     ($t:ident: $reserve:ident, $commit:ident, $abort:ident, $flush:ident, $send:ident) => {
@@ -198,7 +200,8 @@ unsafe impl Send for Open {}
 /// `interrupter()` on any endpoint ([`Producer`](crate::Producer),
 /// [`Consumer`](crate::Consumer), [`Publisher`](crate::Publisher),
 /// [`Subscriber`](crate::Subscriber), [`queue::Producer`](crate::queue::Producer),
-/// [`queue::Consumer`](crate::queue::Consumer)), clone it, move it to
+/// [`queue::Consumer`](crate::queue::Consumer), [`RpcClient`](crate::RpcClient),
+/// [`RpcWorker`](crate::RpcWorker)), clone it, move it to
 /// another thread (it is `Send + Sync`; the endpoint itself stays `Send`
 /// only). The blocked call fails with [`Error::Cancelled`]; the endpoint
 /// works on afterwards.

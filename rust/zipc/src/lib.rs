@@ -32,6 +32,16 @@
 //! and delivered again if that one dies holding it
 //! ([`queue::Delivery::attempt`]).
 //!
+//! An rpc service ([`rpc`]) has any number of [`RpcClient`]s and a pool of
+//! [`RpcWorker`]s: each call is taken by one worker, which writes the reply
+//! in place in the caller's frame; calls are in flight at once, replies
+//! come in any order ([`rpc::Reply`]), with deadlines and cancellation.
+//!
+//! A tensor store ([`store`]) is a set of named, read-only tensors
+//! published once into a sealed segment ([`Store::publish`], or a
+//! safetensors file) and mapped zero-copy by every process that opens the
+//! name ([`Store::open`]); tensors borrow their [`Store`].
+//!
 //! A channel is found by a name (no '/': an abstract Unix socket, nothing on
 //! disk) or by a Unix socket path (with a '/').
 //!
@@ -79,6 +89,8 @@ mod error;
 mod options;
 pub mod pod;
 pub mod queue;
+pub mod rpc;
+pub mod store;
 pub mod tensor;
 pub mod topic;
 pub mod types;
@@ -90,6 +102,8 @@ pub use endpoint::Interrupter;
 pub use error::{strerror, Error, Result};
 pub use options::{Options, Role};
 pub use pod::Pod;
+pub use rpc::{RpcClient, RpcWorker};
+pub use store::{Store, StoreOptions};
 pub use tensor::{DType, Element, TensorView};
 pub use topic::{Policy, Publisher, Subscriber, Subscription};
 
