@@ -200,9 +200,10 @@ static zipc_queue *queue_new(void)
 }
 
 /* Join through any member's door: 0, -ENOENT if no door was bound, or
- * -EAGAIN if none let us in but one was there a moment ago (a member dying
- * as we came): the queue exists, and its live members may all be between
- * joining and binding their doors; never a reason to create another. */
+ * -EAGAIN if none let us in but one was there (a member dying as we came,
+ * or one too slow to answer on a loaded machine): the queue exists, and its
+ * live members may all be between joining and binding their doors; never a
+ * reason to create another. */
 static int join_any(zipc_queue *q, int64_t deadline)
 {
     int err = -ENOENT;
@@ -220,14 +221,16 @@ static int join_any(zipc_queue *q, int64_t deadline)
             return 0;
         if (r == -ENOENT || r == -ECONNREFUSED)
             continue; /* nobody there */
-        if (r == -EPIPE || r == -ECONNRESET) {
+        if (r == -ETIMEDOUT && zipc__now_ns() >= deadline)
+            return r;
+        if (r == -EPIPE || r == -ECONNRESET || r == -ETIMEDOUT) {
             if (err == -ENOENT)
-                err = -EAGAIN; /* a member leaving as we came */
+                err = -EAGAIN; /* a member leaving as we came, or a slow one: look again */
             continue;
         }
-        err = r;
-        if (r != -ETIMEDOUT && r != -EPERM)
+        if (r != -EPERM)
             return r; /* -EPROTO, -EBADMSG, -EFBIG...: what the queue is, not who answered */
+        err = r;
     }
     return err;
 }
@@ -314,13 +317,14 @@ int zipc__queue_open(zipc_queue **out, const char *name, int role, const struct 
         return err;
     }
     int lock = -1;
-    err = find_or_create(q, &p, name, zipc__deadline(q->opts.timeout_ns), &lock);
+    int64_t deadline = zipc__deadline(q->opts.timeout_ns);
+    err = find_or_create(q, &p, name, deadline, &lock);
     if (err == 0 && (q->flags & ZIPC_QUEUE_SEGMENT_RPC) != segment_flags)
         err = -EPROTOTYPE; /* a queue's name opened as an rpc service, or the reverse */
     if (err == 0)
         err = role == ZIPC_ROLE_PRODUCER ? zipc__queue_producer_bind(q) : zipc__queue_consumer_bind(q);
     if (err == 0)
-        err = zipc__queue_helper_start(q); /* a member now, and a door to the queue */
+        err = zipc__queue_helper_start(q, deadline); /* a member now, and a door to the queue */
     if (lock >= 0)
         close(lock); /* an abstract name: closing frees it */
     if (err) {
@@ -337,17 +341,52 @@ int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct z
     return zipc__queue_open(out, name, role, cfg, opts, 0);
 }
 
+static int live_members(const zipc_queue *q, uint32_t first, uint32_t count)
+{
+    int n = 0;
+    for (uint32_t i = first; i < first + count; i++) {
+        uint64_t lease;
+        n += zipc__member_alive(&q->members, i, &lease) == 1;
+    }
+    return n;
+}
+
+/* May this producer leave without taking messages with it? The queue
+ * lives while it has members: another member keeps what is queued. */
+static int may_leave(void *arg)
+{
+    const zipc_queue *q = arg;
+    return live_members(q, 0, ZIPC_QUEUE_SLOTS) > 1 || zipc__queue_lanes_empty(q);
+}
+
+/* A producer that is the last member waits, its door open, until a member
+ * joins (a consumer that was a moment late) or nothing is left to take:
+ * leaving at once would drop what it sent, silently. Not an rpc client's
+ * queue: its calls end with it. */
+int zipc_queue_linger(zipc_queue *q, int64_t timeout_ns)
+{
+    if (!q)
+        return -EINVAL;
+    if (q->role != ZIPC_ROLE_PRODUCER || (q->flags & ZIPC_QUEUE_SEGMENT_RPC) ||
+        q->tx.sticky_err == ZIPC__RING_UNBOUND)
+        return 0;
+    if (zipc_queue_flush(q))
+        return 0; /* a corrupt lane: nothing to keep */
+    return zipc__wait(&q->wait, may_leave, q, 0, timeout_ns);
+}
+
 int zipc_queue_close(zipc_queue *q)
 {
     if (!q)
         return 0;
+    int err = zipc_queue_linger(q, q->opts.timeout_ns);
     zipc__queue_helper_stop(q); /* no admission while we go */
     if (q->role == ZIPC_ROLE_PRODUCER)
         zipc__queue_producer_leave(q);
     else
         zipc__queue_consumer_leave(q);
     queue_free(q);
-    return 0;
+    return err;
 }
 
 /* ------------------------------------------------------------------------
@@ -369,15 +408,6 @@ size_t zipc_queue_capacity(const zipc_queue *q) { return q ? (size_t)q->lanes[0]
 size_t zipc_queue_max_message(const zipc_queue *q) { return q ? q->lanes[0].ring.max_message : 0; }
 unsigned zipc_queue_flags(const zipc_queue *q) { return q ? q->flags : 0; }
 
-static int live_members(const zipc_queue *q, uint32_t first, uint32_t count)
-{
-    int n = 0;
-    for (uint32_t i = first; i < first + count; i++) {
-        uint64_t lease;
-        n += zipc__member_alive(&q->members, i, &lease) == 1;
-    }
-    return n;
-}
 
 int zipc_queue_producers(const zipc_queue *q) { return q ? live_members(q, 0, QP) : -EINVAL; }
 int zipc_queue_consumers(const zipc_queue *q) { return q ? live_members(q, QP, QC) : -EINVAL; }

@@ -134,8 +134,12 @@ void zipc__queue_wake_consumers(zipc_queue *q);
 void zipc__queue_wake_consumer(zipc_queue *q, uint32_t c); /* c < QC */
 void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane);
 
+/* Nothing left to take in any lane: no fresh frame, no redelivery due
+ * (heals the lanes' redelivery hints as it reads the claim words). */
+bool zipc__queue_lanes_empty(const zipc_queue *q);
+
 /* queue_helper.c */
-int zipc__queue_helper_start(zipc_queue *q);
+int zipc__queue_helper_start(zipc_queue *q, int64_t deadline);
 void zipc__queue_helper_stop(zipc_queue *q);
 /* Clean up after member slot `slot` (of the table), found dead with
  * `lease`: its claims redelivered or dropped, its lane closed; then free

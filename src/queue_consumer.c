@@ -260,7 +260,7 @@ static int redelivery_pending(const zipc_queue *q, const struct lane *l)
     return 0;
 }
 
-static bool lanes_empty(const zipc_queue *q)
+bool zipc__queue_lanes_empty(const zipc_queue *q)
 {
     uint32_t hwm = zipc__load(&q->ctl->lane_hwm, ZIPC__ACQUIRE);
     for (uint32_t li = 0; li < hwm && li < QP; li++) {
@@ -310,7 +310,7 @@ static bool end_of_stream(const zipc_queue *q)
         return false;
     /* seq_cst: after the lane was closed, everything its producer published is seen */
     return zipc__load(&c->producers_joined, ZIPC__SEQ_CST) && !zipc__load(&c->lanes_open, ZIPC__SEQ_CST) &&
-           !others_hold(q) && lanes_empty(q) && !others_hold(q) && !producer_attached(q);
+           !others_hold(q) && zipc__queue_lanes_empty(q) && !others_hold(q) && !producer_attached(q);
 }
 
 struct take_ctx {

@@ -147,7 +147,7 @@ static void *helper_main(void *arg)
  * socket and keep the name bound, never answering, once this member is
  * gone; the endpoint layer's door guard closes it in the child at once. */
 
-int zipc__queue_helper_start(zipc_queue *q)
+int zipc__queue_helper_start(zipc_queue *q, int64_t deadline)
 {
     char suffix[16];
     struct zipc__addr door;
@@ -155,8 +155,11 @@ int zipc__queue_helper_start(zipc_queue *q)
     int err = zipc__addr_suffix(&q->addr, suffix, &door);
     /* Our slot's last holder is dead (its lock went with it), but a process
      * SIGKILLed closes its files one by one: its door may outlive its lock
-     * by a moment. Nobody else can hold this slot's door: wait for it. */
+     * by a moment. Nobody else can hold this slot's door: wait for it,
+     * within the open's deadline. */
     int64_t until = zipc__now_ns() + DOOR_FREE_NS;
+    if (until > deadline)
+        until = deadline;
     while (!err && (err = zipc__addr_bind(&door, &q->opts, &q->lsock)) == -EADDRINUSE && zipc__now_ns() < until)
         err = zipc__sleep_ns(DOOR_RETRY_NS);
     if (err)

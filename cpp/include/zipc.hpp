@@ -1484,6 +1484,14 @@ public:
     std::size_t max_message() const noexcept { return e_ ? zipc_queue_max_message(e_) : 0; }
     /* The creator's choice (queue_config::at_most_once). */
     bool at_most_once() const noexcept { return e_ && (zipc_queue_flags(e_) & ZIPC_QUEUE_AT_MOST_ONCE); }
+    /* Producer: wait until leaving loses nothing (another member holds the
+     * queue, or every message was taken); the destructor and close() do it
+     * with the open's handshake_timeout, silently. Throws ETIMEDOUT
+     * (nobody came: closing now drops the queued messages), ECANCELED. */
+    void linger(zipc::timeout t = forever)
+    {
+        detail::check(zipc_queue_linger(e_, t.ns()), "zipc_queue_linger");
+    }
     /* Members attached now, by role. */
     int producers() const { return detail::check(zipc_queue_producers(e_), "zipc_queue_producers"); }
     int consumers() const { return detail::check(zipc_queue_consumers(e_), "zipc_queue_consumers"); }

@@ -266,6 +266,25 @@ TEST(Queue, EveryFormDeliveryInfoAndEndOfStream)
     EXPECT_EQ(check(c.view(1s))->id, 1u);
 }
 
+TEST(Queue, LingerWaitsForAConsumer)
+{
+    std::string name = queue_name();
+    zipc::queue p = open_as(name, zipc::role::producer);
+    p.send_pod(std::uint64_t{42}, 3);
+    std::error_code ec;
+    try {
+        p.linger(50ms); /* alone: nobody came */
+    } catch (const zipc::error &e) {
+        ec = e.code();
+    }
+    EXPECT_TRUE(ec == std::errc::timed_out);
+    zipc::queue c = open_as(name, zipc::role::consumer);
+    p.linger(1s); /* a member holds the queue: at once */
+    p.close();
+    EXPECT_EQ(c.recv_pod<std::uint64_t>(1s).value(), 42u);
+    EXPECT_TRUE(c.try_view().error() == std::errc::broken_pipe);
+}
+
 TEST(Queue, InterruptWakesABlockedConsumer)
 {
     std::string name = queue_name();
@@ -282,11 +301,12 @@ TEST(Queue, InterruptWakesABlockedConsumer)
     c.interrupt();
     t.join();
     EXPECT_TRUE(ec == std::errc::operation_canceled);
-    /* a producer whose lane is full of messages nobody released */
+    /* a producer whose lane is full of messages nobody released (alone, its
+     * close lingers for a consumer: 100 ms, then the messages go with it) */
     zipc::queue small_p;
     {
         std::string other = queue_name();
-        small_p = open_as(other, zipc::role::producer, {4096});
+        small_p = zipc::queue::open(other, zipc::role::producer, {4096}, zipc::options().handshake_timeout(100ms));
         while (!small_p.try_send_pod(std::uint64_t{1}))
             ;
         std::thread w([&] { ec = small_p.send_pod(std::uint64_t{2}, 0, zipc::forever, std::nothrow); });

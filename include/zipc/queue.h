@@ -116,9 +116,22 @@ int zipc_queue_open(zipc_queue **out, const char *name, int role, const struct z
 
 /* Leave: a producer publishes what it staged and aborts its reservation; a
  * consumer releases its open views (their messages count as taken). The
- * queue itself lives on while any member holds it. Returns 0; NULL is
- * accepted. */
+ * queue itself lives on while any member holds it, and no longer: so a
+ * producer first lingers (zipc_queue_linger, for opts->timeout_ns of its
+ * open). Returns 0, or, when the producer left messages nobody can take
+ * any more, -ETIMEDOUT, -ECANCELED or -EINTR (a signal); the queue is
+ * closed and freed in every case. NULL is accepted. */
 int zipc_queue_close(zipc_queue *q);
+
+/* Producer: wait until leaving loses nothing - another member holds the
+ * queue (a consumer that was a moment late joined through our door) or
+ * every message was taken - staged messages published first. Returns at
+ * once for a consumer or an rpc member. Blocks up to timeout_ns
+ * (zipc_queue_interrupt() ends it: -ECANCELED). Two last producers
+ * lingering at once with no consumer may each leave it to the other.
+ * Returns 0, -EAGAIN (timeout 0, not yet), -ETIMEDOUT, -ECANCELED, -EINTR
+ * (a signal) or -EINVAL. */
+int zipc_queue_linger(zipc_queue *q, int64_t timeout_ns);
 
 /* As zipc_channel_interrupt: the blocked call returns -ECANCELED. */
 int zipc_queue_interrupt(zipc_queue *q);

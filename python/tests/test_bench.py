@@ -42,7 +42,7 @@ def test_every_row_verifies_the_same_count_or_says_why():
     for r in rows:
         if r["name"].startswith("ipc0cp push/pop") and "error" in r:
             continue  # ipc0cp 0.1.0's consumer frees a slot before reading it: a wrapping ring may tear it
-        assert "error" not in r, r
+        assert "error" not in r, f"{r['name']} {r['kind']}: {r['error']}"
         if "skipped" in r:  # a peer that is not installed: the row says how to get it
             assert "pip install" in r["skipped"], r
             continue

@@ -166,7 +166,9 @@ def test_raw_calls_reserve_recv_drain(pair):
 
 
 def test_empty_and_full_as_multiprocessing_queue(name):
-    with zipc.Queue.open(name, "producer", lane_capacity=4096) as p, zipc.Queue.open(name, "consumer") as c:
+    # the consumer outlives the producer: a producer that is the last member
+    # with messages queued lingers at close (see test_close_lingers_*)
+    with zipc.Queue.open(name, "consumer", lane_capacity=4096) as c, zipc.Queue.open(name, "producer") as p:
         assert p.capacity == 4096 and p.max_message == 4096 // 2 - 16
         for exc in (zipc.Empty, queue.Empty, zipc.Timeout):
             with pytest.raises(exc):
@@ -202,6 +204,49 @@ def test_end_of_stream_ends_iteration(name):
     assert list(c) == ["again"]
     c.close()
     assert list(c) == [] and c.closed
+
+
+LATE_CONSUMER = """
+import json, sys, time, zipc
+time.sleep(0.3)  # the producer has sent everything and is closing by now
+with zipc.Queue.open(sys.argv[1], "consumer") as q:
+    print(json.dumps([obj for obj in q]), flush=True)
+"""
+
+
+def test_close_lingers_for_a_late_consumer(name):
+    p = zipc.Queue.open(name, "producer")
+    p.put_many([f"m{i}" for i in range(500)])
+    kid = python_child(LATE_CONSUMER, name, stdout=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        p.close()  # returns once the consumer is in: the queue, and its messages, live on
+        assert 0.2 < time.monotonic() - t0 < 10
+        assert json.loads(kid.communicate(timeout=30)[0]) == [f"m{i}" for i in range(500)]
+        assert kid.returncode == 0
+    finally:
+        kid.kill()
+
+
+def test_close_alone_says_what_was_lost(name):
+    p = zipc.Queue.open(name, "producer", timeout=0.3)
+    p.put("nobody takes this")
+    t0 = time.monotonic()
+    with pytest.raises(zipc.Timeout, match="no consumer"):
+        p.close()
+    assert p.closed and time.monotonic() - t0 >= 0.25
+    p = zipc.Queue.open(name, "producer", timeout=0.3)
+    with pytest.raises(zipc.Timeout):
+        p.put("x")
+        p.linger(0.05)  # the wait alone, shorter than the open's
+    t0 = time.monotonic()
+    with zipc.Queue.open(name, "consumer") as c:
+        p.close()  # a member holds the queue: at once
+        assert time.monotonic() - t0 < 1
+        assert c.get(timeout=5) == "x"
+    with zipc.Queue.open(name, "producer") as empty:  # nothing queued: close returns at once
+        pass
+    assert empty.closed
 
 
 def test_close_from_another_thread_ends_iteration(name):

@@ -18,7 +18,16 @@ static int q_drain(void *ep, struct zipc_msg *m, unsigned max, int64_t t) { retu
 static int q_release_view(void *ep, const struct zipc_msg *m) { return zipc_queue_release_view(ep, m); }
 static int q_interrupt(void *ep) { return zipc_queue_interrupt(ep); }
 static int q_fd(void *ep) { return zipc_queue_fd(ep); }
-static int q_close(void *ep) { return zipc_queue_close(ep); }
+/* A producer alone with queued messages lingers for a consumer (queue.h):
+ * without the GIL, and a signal (Ctrl-C) ends the wait. */
+static int q_close(void *ep)
+{
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = zipc_queue_close(ep);
+    Py_END_ALLOW_THREADS
+    return r;
+}
 
 /* Views are given back one by one: a queue's are released in any order. */
 static int q_release_views(void *ep, const struct zipc_msg *m, unsigned n)
@@ -140,6 +149,8 @@ static PyObject *Queue_open(PyTypeObject *type, PyObject *args, PyObject *kw)
         zp_raise_path(rc, path);
     else
         res = zp_endpoint_new(type, a.q, &queue_ops, a.role, zipc_queue_capacity(a.q), zipc_queue_max_message(a.q), 0);
+    if (res)
+        ((EndpointObject *)res)->linger_ns = tmo;
 out:
     Py_DECREF(path);
     return res;
@@ -157,6 +168,29 @@ static PyObject *queue_int(EndpointObject *self, int (*get)(const zipc_queue *q)
     int n = get(self->ep);
     zp_leave(self);
     return n < 0 ? zp_raise(n) : PyLong_FromLong(n);
+}
+
+static int linger_op(EndpointObject *self, void *Py_UNUSED(arg), int64_t timeout_ns)
+{
+    return zipc_queue_linger(self->ep, timeout_ns);
+}
+
+static PyObject *Queue_linger(EndpointObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|O:linger", kwlist, &timeout))
+        return NULL;
+    int64_t t = self->linger_ns;
+    if (timeout && !zp_opt_timeout(timeout, &t))
+        return NULL;
+    if (zp_enter(self))
+        return NULL;
+    int rc = zp_block(self, linger_op, NULL, t);
+    zp_leave(self);
+    if (rc == ZP_PYERR)
+        return NULL;
+    return rc ? zp_raise(rc) : Py_NewRef(Py_None);
 }
 
 static PyObject *Queue_producers(EndpointObject *self, PyObject *Py_UNUSED(ignored))
@@ -212,6 +246,11 @@ static PyMethodDef Queue_methods[] = {
     ZP_M_ENDPOINT("a producer publishes what it staged; a consumer gives back its views."),
     ZP_M_PRODUCER,
     ZP_M_CONSUMER,
+    {"linger", WITH_KEYWORDS(Queue_linger), METH_VARARGS | METH_KEYWORDS,
+     "linger(timeout=<the open's>)\n--\n\n"
+     "Producer: wait until leaving loses nothing - another member holds the queue (a consumer that "
+     "was late joined) or every message was taken. close() does this first: the queue lives only "
+     "while it has members. Timeout if nobody came; a consumer returns at once."},
     {"producers", (PyCFunction)Queue_producers, METH_NOARGS, "The number of producers attached now."},
     {"consumers", (PyCFunction)Queue_consumers, METH_NOARGS, "The number of consumers attached now."},
     {NULL},

@@ -129,6 +129,23 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
             return TYPE_BYTES, obj
         return _typed.encode(obj)
 
+    def close(self) -> None:
+        """Leave the queue. A producer first lingers (``linger()``, up to the
+        open's timeout) when it is the last member with messages queued: the
+        queue lives only while it has members, so a consumer that comes a
+        moment late still gets them. Nobody came: the messages go with the
+        queue and close raises Timeout (the member is closed all the same)."""
+        if not self.closed and self.role == "producer":
+            try:
+                self.linger()
+            except Timeout:
+                pass  # the close below says what was lost
+        super().close()
+
+    def __exit__(self, *exc) -> bool:
+        self.close()
+        return False
+
     # ---- consumer -----------------------------------------------------------
 
     def get(self, block: bool = True, timeout: float | None = None, *, copy: bool = True):

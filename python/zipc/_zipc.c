@@ -257,7 +257,7 @@ static void run_deferred(EndpointObject *self)
 
 static void really_close(EndpointObject *self)
 {
-    self->ops->close(self->ep);
+    self->close_err = self->ops->close(self->ep);
     self->ep = NULL;
     self->fd = -1;
     self->held = self->stash_n = self->deferred_n = 0;
@@ -654,6 +654,18 @@ PyObject *zp_ep_close(EndpointObject *self, PyObject *Py_UNUSED(ignored))
     self->close_requested = true;
     if (zp_try_busy(self)) {
         zp_leave(self); /* closes */
+        int err = self->close_err;
+        self->close_err = 0;
+        if (err < 0 && err != -EINTR) { /* what was sent is lost: say so */
+            PyObject *exc = PyObject_CallFunction(error_class(-err), "is", -err,
+                                                  "closed alone: messages were left that no consumer joined to take");
+            if (exc)
+                PyErr_SetObject(error_class(-err), exc);
+            Py_XDECREF(exc);
+            return NULL;
+        }
+        if (err == -EINTR && PyErr_CheckSignals() < 0)
+            return NULL;
         Py_RETURN_NONE;
     }
     self->ops->interrupt(self->ep); /* safe from any thread; ep lives while busy */

@@ -82,6 +82,8 @@ typedef struct EndpointObject {
     bool closing;                   /* closed for calls; the real close waits for pins == 0 */
     bool close_requested;           /* close() ran while busy: the call in progress closes on leaving */
     bool abort_pending;             /* a reservation died while the endpoint was busy */
+    int close_err;                  /* what the real close said (a queue producer's lost messages) */
+    int64_t linger_ns;              /* queue producer: how long close waits for a consumer (the open's timeout) */
     Py_ssize_t pins;
     struct ReservationObject *res;  /* the open reservation (borrowed), or NULL */
     size_t capacity, max_message;

@@ -70,8 +70,13 @@ static void run(const uint8_t *data, size_t size)
     struct zipc_rpc_config cfg = {.lane_capacity = LANE};
     zipc_rpc_client *c = NULL;
     zipc_rpc_worker *w = NULL;
-    FZ_CHECK(zipc_rpc_connect(&c, name, &cfg, &o) == 0);
-    FZ_CHECK(zipc_rpc_serve(&w, name, &cfg, &o) == 0);
+    int err;
+    while ((err = zipc_rpc_connect(&c, name, &cfg, &o)) == -EINTR) /* libFuzzer's timer signal in a wait */
+        ;
+    FZ_CHECK(err == 0);
+    while ((err = zipc_rpc_serve(&w, name, &cfg, &o)) == -EINTR)
+        ;
+    FZ_CHECK(err == 0);
     const struct zipc__ring *ring = lane_ring(c);
     struct zipc_rpc_request held[MAX_HELD];
     unsigned nheld = 0, nids = 0;

@@ -1,7 +1,8 @@
 /* Queue basics: one process with a producer and a consumer (the consumer
  * joins through the producer's door), FIFO per producer, end of stream,
  * wrong roles and bad arguments, recv keeping what did not fit, and
- * 2 producers x 2 consumers in four processes: every message exactly once.
+ * 2 producers x 2 consumers in four processes: every message exactly once;
+ * a producer's close lingering for a late consumer.
  * ctest-labels: threads */
 #include "testutil.h"
 
@@ -249,6 +250,72 @@ static void fork_keeps_no_door(void)
     tu_kill_reap(kid);
 }
 
+/* A producer that is the last member while its messages are queued lingers
+ * at close: a consumer that comes late still gets every message and the end
+ * of the stream (it used to find no queue and make a new, empty one). Alone
+ * for good, close gives up after the timeout, saying so; an interrupt ends
+ * the wait at once. */
+static void producer_lingers(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "qlinger");
+    uint64_t seed = tu_seed;
+    long n = tu_scaled(2000, 200);
+    pid_t kid = tu_fork();
+    if (kid == 0) {
+        struct zipc_options o = tu_opts(10 * TU_S);
+        zipc_queue *p = NULL;
+        if (!CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o)))
+            tu_child_exit();
+        for (long k = 0; k < n; k++)
+            if (!CHECK_OK(send_k(p, seed, (uint64_t)k)))
+                break;
+        CHECK_OK(zipc_queue_close(p)); /* returns once the consumer below is in */
+        tu_child_exit();
+    }
+    tu_sleep_us(100000); /* the producer is done sending by now: only its close waits */
+    struct zipc_options o = tu_opts(10 * TU_S);
+    zipc_queue *c = NULL;
+    if (CHECK_OK(zipc_queue_open(&c, name, ZIPC_ROLE_CONSUMER, NULL, &o))) {
+        long got = 0;
+        struct zipc_msg m;
+        int r;
+        while ((r = zipc_queue_view(c, &m, 5 * TU_S)) == 0) {
+            if (!check_k(&m, seed, (uint64_t)got) || !CHECK_OK(zipc_queue_release_view(c, &m)))
+                break;
+            got++;
+        }
+        CHECK_ERR(r, -EPIPE);
+        CHECK_MSG(got == n, "%ld of %ld messages", got, n);
+        zipc_queue_close(c);
+    }
+    CHECK_CHILD(kid, 20000);
+
+    /* nobody comes: the timeout, then the messages go with the queue */
+    tu_topic_name(name, "qalone");
+    o = tu_opts(200 * TU_MS);
+    zipc_queue *p = NULL;
+    if (CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o))) {
+        CHECK_OK(send_k(p, seed, 0));
+        int64_t t0 = tu_now_ns();
+        CHECK_ERR(zipc_queue_close(p), -ETIMEDOUT);
+        CHECK_MSG(tu_ms_since(t0) >= 150, "close returned after %.0f ms", tu_ms_since(t0));
+    }
+    /* nothing queued: close returns at once */
+    if (CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o))) {
+        int64_t t0 = tu_now_ns();
+        CHECK_OK(zipc_queue_close(p));
+        CHECK_MSG(tu_ms_since(t0) < 100 * tu_slack(), "close took %.0f ms", tu_ms_since(t0));
+    }
+    /* an interrupt ends the wait */
+    o = tu_opts(30 * TU_S);
+    if (CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o))) {
+        CHECK_OK(send_k(p, seed, 0));
+        zipc_queue_interrupt(p);
+        CHECK_ERR(zipc_queue_close(p), -ECANCELED);
+    }
+}
+
 int main(void)
 {
     tu_init("queue_basic", 300);
@@ -256,5 +323,6 @@ int main(void)
     one_process();
     many_processes();
     fork_keeps_no_door();
+    producer_lingers();
     return tu_finish();
 }

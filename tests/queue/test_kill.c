@@ -24,7 +24,7 @@ struct board {
     uint32_t next_k[NP];           /* the next message number of producer p (any incarnation) */
     uint8_t committed[NP][KMAX];   /* published, as its producer saw commit/flush return */
     uint32_t seen[NP][KMAX];       /* deliveries, + 1 << 16 for each with attempt 1 (one atomic add) */
-    uint32_t torn, unexpected, early_eos, eos[NC], stop, ks_full, producer_up[NP];
+    uint32_t torn, unexpected, early_eos, eos[NC], stop, ks_full, producer_up[NP], consumer_up[NC];
     char errs[NC + NP][64];
 };
 
@@ -134,6 +134,7 @@ static void consumer(const char *name, struct board *b, uint32_t c, const struct
         note(b, (int)c, "open", err);
         _exit(1);
     }
+    __atomic_store_n(&b->consumer_up[c], 1, __ATOMIC_RELEASE);
     struct zipc_msg ms[MAXVIEWS];
     int64_t end_by = 0;
     for (;;) {
@@ -224,6 +225,17 @@ static bool other_producer_up(struct board *b, int p)
     return false;
 }
 
+static bool everyone_up(struct board *b)
+{
+    for (int i = 0; i < NP; i++)
+        if (!__atomic_load_n(&b->producer_up[i], __ATOMIC_ACQUIRE))
+            return false;
+    for (int i = 0; i < NC; i++)
+        if (!__atomic_load_n(&b->consumer_up[i], __ATOMIC_ACQUIRE))
+            return false;
+    return true;
+}
+
 static void run(bool at_most_once, long kills)
 {
     char name[TU_NAME_MAX];
@@ -246,11 +258,15 @@ static void run(bool at_most_once, long kills)
         }
         kill(kids[v], SIGKILL);
         tu_wait(kids[v], 10000);
-        if (v >= NC)
-            __atomic_store_n(&b->producer_up[v - NC], 0, __ATOMIC_RELEASE);
+        __atomic_store_n(v >= NC ? &b->producer_up[v - NC] : &b->consumer_up[v], 0, __ATOMIC_RELEASE);
         consumer_kills += v < NC;
         kids[v] = start(name, b, v, &cfg);
     }
+    /* the last replacements attached before the end: one that came after
+     * everyone else had left would find no queue and make a new one, which
+     * no producer ever joins (no end of stream: the queue ended before it) */
+    for (int64_t until = tu_now_ns() + 30 * TU_S; !everyone_up(b) && tu_now_ns() < until;)
+        tu_sleep_us(1000);
     __atomic_store_n(&b->stop, 1, __ATOMIC_RELEASE);
     for (int i = NC; i < NC + NP; i++)
         CHECK_CHILD(kids[i], 60000);

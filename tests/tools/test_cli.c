@@ -195,6 +195,9 @@ static void queue_consumer(void *arg)
     for (int k = 0; k < QUEUE_READS; k++)
         CHECK_OK(zipc_queue_recv(q, buf, sizeof(buf), &n, NULL, WAIT_MS * TU_MS));
     ready_and_hold();
+    /* the rest, so that the producer's close need not linger for a consumer */
+    for (int k = QUEUE_READS; k < N_QUEUE; k++)
+        CHECK_OK(zipc_queue_recv(q, buf, sizeof(buf), &n, NULL, WAIT_MS * TU_MS));
     zipc_queue_close(q);
 }
 

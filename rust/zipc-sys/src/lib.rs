@@ -506,6 +506,9 @@ extern "C" {
     /// Leave (NULL accepted): a producer publishes what it staged; a
     /// consumer releases its open views (their messages count as taken).
     pub fn zipc_queue_close(q: *mut zipc_queue) -> c_int;
+    /// Producer: wait until leaving loses nothing (another member holds the
+    /// queue, or every message was taken).
+    pub fn zipc_queue_linger(q: *mut zipc_queue, timeout_ns: i64) -> c_int;
     /// Wake the call blocked on `q` (`-ECANCELED`); any thread.
     pub fn zipc_queue_interrupt(q: *mut zipc_queue) -> c_int;
     /// Pollable fd: readable when a message (consumer) or space (producer) may be there.

@@ -193,6 +193,16 @@ impl Producer {
     }
 
     writer_calls!("for space in its lane (messages consumers have not released)");
+
+    /// Wait until leaving loses nothing: another member holds the queue (a
+    /// consumer that came late), or every message was taken. Dropping does
+    /// it with the open's timeout, silently; [`Error::Timeout`] here says
+    /// that nobody came (dropping now loses the queued messages). `None`:
+    /// as long as it takes.
+    pub fn linger(&self, timeout: Option<Duration>) -> Result<()> {
+        // SAFETY: a live endpoint.
+        check(unsafe { sys::zipc_queue_linger(self.h.ptr(), timeout_ns(timeout)) })
+    }
 }
 
 /// Writable bytes reserved in the producer's lane (`&mut [u8]` through

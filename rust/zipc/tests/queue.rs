@@ -195,7 +195,9 @@ fn every_form_delivery_info_and_end_of_stream() {
 #[test]
 fn interrupter_wakes_blocked_calls() {
     let name = queue_name();
-    let p = producer(&name, Config { lane_capacity: 4096, at_most_once: false });
+    // a short timeout: dropped alone with its lane full, it lingers that long for a consumer
+    let short = Options::new().timeout(Some(Duration::from_millis(100)));
+    let p = Producer::open(&name, Config { lane_capacity: 4096, at_most_once: false }, short).unwrap();
     let mut c = consumer(&name);
     let stop = c.interrupter();
     let t = std::thread::spawn(move || (c.view(None).unwrap_err(), c));
@@ -431,4 +433,22 @@ fn at_most_once_drops_what_a_killed_consumer_held() {
     assert_eq!(ks, rest);
     assert!(got.iter().all(|&(_, attempt)| attempt == 1));
     assert_eq!(c.stats().redelivered, 0);
+}
+
+/// A producer alone with queued messages: `linger` times out (nobody came);
+/// once a consumer is in, it returns at once and the consumer gets them.
+#[test]
+fn linger_waits_for_a_consumer() {
+    let name = queue_name();
+    let mut p = producer(&name, Config::default());
+    p.send(b"kept", 7, SEC).unwrap();
+    let t0 = Instant::now();
+    assert!(matches!(p.linger(Some(Duration::from_millis(100))), Err(Error::Timeout)));
+    assert!(t0.elapsed() >= Duration::from_millis(90));
+    let mut c = consumer(&name);
+    p.linger(SEC).unwrap();
+    drop(p); // the consumer holds the queue, and the message
+    let m = c.recv(SEC).unwrap();
+    assert_eq!((&m.data[..], m.type_id), (&b"kept"[..], 7));
+    assert!(matches!(c.recv(SEC), Err(Error::PeerGone)));
 }
