@@ -7,6 +7,7 @@ end of the stream ending each consumer's iteration, a SIGKILLed consumer's
 held messages delivered again (attempt 2) or dropped (at_most_once), Ctrl-C
 in a blocked get, bad arguments, asyncio, and a C producer."""
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -118,6 +119,22 @@ def test_get_without_copy_is_in_place_and_held(pair):
     assert c.stats()["messages"] == 2
     p.put("decoded either way")
     assert c.get(copy=False, timeout=5) == "decoded either way"
+
+
+def test_a_malformed_tensor_raises_and_the_next_one_comes(pair):
+    p, c = pair
+    p.send(b"not a tensor header", zipc.TYPE_TENSOR)
+    p.put(np.arange(3, dtype=np.uint16))
+    for copy in (True, False):
+        with pytest.raises(zipc.CorruptedError) as e:
+            c.get(timeout=5, copy=copy)
+        assert e.value.raw == zipc.RawMessage(zipc.TYPE_TENSOR, b"not a tensor header")
+        if copy:
+            assert c.get(timeout=5).tolist() == [0, 1, 2]
+            p.send(b"not a tensor header", zipc.TYPE_TENSOR)
+    del e  # its traceback holds the in-place attempt's memoryview, and so the message
+    gc.collect()
+    assert c.stats()["messages"] == 3
 
 
 def test_views_say_producer_seq_attempt(name):

@@ -251,6 +251,9 @@ static PyMethodDef Queue_methods[] = {
      "Producer: wait until leaving loses nothing - another member holds the queue (a consumer that "
      "was late joined) or every message was taken. close() does this first: the queue lives only "
      "while it has members. Timeout if nobody came; a consumer returns at once."},
+    {"_take_object", WITH_KEYWORDS(zp_ep_take_object), METH_FASTCALL | METH_KEYWORDS,
+     "_take_object(timeout, copy)\n--\n\nget()'s C part: a tensor as an array, bytes as a copy "
+     "(copy=True), any other message as its View."},
     {"producers", (PyCFunction)Queue_producers, METH_NOARGS, "The number of producers attached now."},
     {"consumers", (PyCFunction)Queue_consumers, METH_NOARGS, "The number of consumers attached now."},
     {NULL},

@@ -9,10 +9,11 @@ get_many, iteration over objects) and asyncio.
 from __future__ import annotations
 
 import queue as _stdqueue
+import sys
 
 from . import _aio, _typed
 from ._endpoint import ConsumerLayer, ProducerLayer
-from ._zipc import TYPE_BYTES, Cancelled, PeerGone, Timeout
+from ._zipc import TYPE_BYTES, Cancelled, PeerGone, Timeout, View
 from ._zipc import Queue as _CQueue
 
 
@@ -28,6 +29,16 @@ class Full(Timeout, _stdqueue.Full):
 
 
 Empty.__module__ = Full.__module__ = "zipc"  # as zipc.Timeout and the other errors
+
+
+def _ndarray():
+    """numpy.ndarray if NumPy is loaded (never imported here), else a type no object has."""
+    np = sys.modules.get("numpy")
+    return np.ndarray if np is not None else _NoType
+
+
+class _NoType:
+    pass
 
 
 class Queue(_CQueue, ProducerLayer, ConsumerLayer):
@@ -100,8 +111,12 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
         as long as it takes; block=False: not at all), then raises Full."""
         wait = timeout if block else 0
         try:
-            if type(obj) is bytes and not _typed._by_class:  # the common case, without the checks
+            if _typed._by_class:  # a registered class may be any of these
+                self.send_object(obj, timeout=wait)
+            elif type(obj) is bytes:  # the common cases, without the checks
                 self.send(obj, TYPE_BYTES, wait)
+            elif type(obj) is _ndarray():
+                self.send_tensor(obj, timeout=wait)
             else:
                 self.send_object(obj, timeout=wait)
         except Timeout as e:
@@ -160,15 +175,11 @@ class Queue(_CQueue, ProducerLayer, ConsumerLayer):
         last of those is gone. Other kinds are decoded either way."""
         if self._pending:
             return _typed.view_object(self._pending.pop(0), copy)
-        try:
-            v = self.view(timeout if block else 0)
+        try:  # arrays and bytes come decoded from C; other kinds as a View
+            obj = self._take_object(timeout if block else 0, copy)
         except Timeout as e:
             raise Empty(e.errno, e.strerror) from None
-        if copy and v.type_id == TYPE_BYTES:  # the common case, inline
-            data = v.tobytes()
-            v.release()
-            return data
-        return _typed.view_object(v, copy)
+        return _typed.view_object(obj, copy) if type(obj) is View else obj
 
     def get_nowait(self):
         """``get(block=False)``."""

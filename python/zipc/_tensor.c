@@ -326,6 +326,36 @@ static PyObject *ndarray_over(const struct zipc_tensor_header *h, PyObject *dt, 
     return a;
 }
 
+/* Queue.get's common kinds without the Python decoder: a valid tensor as
+ * an array (in place, held by its View; or a copy, the View let go), bytes
+ * as a copy; anything else as its View, for the Python layer to decode. */
+PyObject *zp_object_of(EndpointObject *owner, const struct zipc_msg *m, bool copy)
+{
+    struct zipc_tensor_header h;
+    bool tensor = m->type == ZIPC_TYPE_TENSOR && zp_tensor_parse(m->data, m->size, &h) == 0;
+    PyObject *dt = tensor ? dtype_of(&h) : NULL;
+    if (!dt)
+        PyErr_Clear(); /* not a dtype NumPy has: the decoder says which */
+    ViewObject *v = (ViewObject *)zp_view_new(owner, m);
+    if (!v || (!dt && !(copy && m->type == ZIPC_TYPE_BYTES))) {
+        Py_XDECREF(dt);
+        return (PyObject *)v;
+    }
+    PyObject *r;
+    if (dt) {
+        v->tensor = 1;
+        v->th = h;
+        r = ndarray_over(&h, dt, (PyObject *)v);
+        Py_DECREF(dt);
+        if (r && copy) /* the copy owns its data: the in-place array, and so the View, go */
+            Py_SETREF(r, PyObject_CallMethod(r, "copy", NULL));
+    } else {
+        r = PyBytes_FromStringAndSize(m->data, (Py_ssize_t)m->size);
+    }
+    Py_DECREF(v); /* kept by an in-place array; otherwise gone, its message given back */
+    return r;
+}
+
 PyObject *zp_tensor_array(EndpointObject *owner, const struct zipc_msg *m)
 {
     struct zipc_tensor_header h;

@@ -1242,6 +1242,23 @@ PyObject *zp_ep_recv_tensor(EndpointObject *self, FASTCALL_ARGS)
                                                            : NULL;
 }
 
+static PyObject *object_copy(EndpointObject *self, const struct zipc_msg *m) { return zp_object_of(self, m, true); }
+static PyObject *object_in_place(EndpointObject *self, const struct zipc_msg *m)
+{
+    return zp_object_of(self, m, false);
+}
+
+/* _take_object(timeout, copy): Queue.get's one C call (zp_object_of). */
+PyObject *zp_ep_take_object(EndpointObject *self, FASTCALL_ARGS)
+{
+    static const char *const names[] = {"timeout", "copy", NULL};
+    PyObject *a[2];
+    int64_t tmo;
+    if (zp_args("_take_object", args, nargs, kwnames, names, 2, 2, a) || !zp_opt_timeout(a[0], &tmo))
+        return NULL;
+    return take_one(self, tmo, PyObject_IsTrue(a[1]) ? object_copy : object_in_place, false, false);
+}
+
 /* The fast path: one C loop, one Message copy each. */
 PyObject *zp_ep_recv_many(EndpointObject *self, FASTCALL_ARGS)
 {

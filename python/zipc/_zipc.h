@@ -192,6 +192,10 @@ PyObject *zp_batch_new(PyObject *views_tuple);
  * is a View, claimed as long as the array lives. NULL with an exception
  * (TypeError: not a tensor) and nothing consumed: the caller stashes it. */
 PyObject *zp_tensor_array(EndpointObject *owner, const struct zipc_msg *msg);
+/* Queue.get's fast path: a tensor as an array (a copy, or in place and
+ * held), bytes as a copy (copy only), any other message as its View. */
+PyObject *zp_object_of(EndpointObject *owner, const struct zipc_msg *msg, bool copy);
+PyObject *zp_ep_take_object(EndpointObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 
 /* ---- DLPack export (_dlpack.c) -------------------------------------------
  * Read-only CPU memory of an owner object (a View, a store's Tensor) as a
