@@ -17,8 +17,7 @@
 
 #include "queue.h"
 
-#define OPEN_RETRY_NS 1000000LL /* a creator holds the lock name: look again after 1 ms */
-#define CREATE_SETTLE_NS 5000000LL /* no door found: look once more 5 ms later before creating */
+#define OPEN_RETRY_NS 1000000LL /* another opener holds the lock name: look again after 1 ms */
 #define DOOR_PATIENCE_NS 500000000LL /* a door's handshake: a live helper answers in microseconds */
 
 /* ------------------------------------------------------------------------
@@ -249,10 +248,11 @@ static int create_queue(zipc_queue *q, const struct qparams *p, const char *name
     return err;
 }
 
-/* Attach to the queue, or create it: the lock name makes creation one at a
- * time, and a creator looks for members once more under it. A creator keeps
- * the lock (*lock) until its own door is open, so nobody creates a second
- * queue in between. */
+/* Attach to the queue, or create it, holding the lock name: every opener
+ * takes it, joiners and creators alike, and keeps it (*lock) until its own
+ * door is open. So a scan under the lock is the truth: a member is either
+ * behind a bound door or still opening (holding the lock: we wait), and a
+ * creator never makes a second queue beside members it could not see. */
 static int find_or_create(zipc_queue *q, const struct qparams *p, const char *name, int64_t deadline,
                           int *lock)
 {
@@ -261,15 +261,12 @@ static int find_or_create(zipc_queue *q, const struct qparams *p, const char *na
     if (err)
         return err;
     for (;;) {
-        err = join_any(q, deadline);
-        if (err == -ENOENT && (err = zipc__addr_bind(&lock_addr, &q->opts, lock)) == 0) {
-            /* twice, a moment apart: a member that joined as we scanned binds its door by then */
-            if ((err = join_any(q, deadline)) == -ENOENT && !(err = zipc__sleep_ns(CREATE_SETTLE_NS)) &&
-                (err = join_any(q, deadline)) == -ENOENT)
+        if ((err = zipc__addr_bind(&lock_addr, &q->opts, lock)) == 0) {
+            if ((err = join_any(q, deadline)) == -ENOENT)
                 return create_queue(q, p, name);
             if (err != -EAGAIN)
-                return err;
-            close(*lock); /* members come and go: look again, without the lock */
+                return err; /* joined (0), or what the queue is */
+            close(*lock); /* a member leaving, or a slow one: look again, letting others go first */
             *lock = -1;
         }
         if (err != -EADDRINUSE && err != -EAGAIN)

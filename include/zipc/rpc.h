@@ -146,7 +146,9 @@ int zipc_rpc_client_close(zipc_rpc_client *c);
  *          caller cancelled, died or passed the deadline are never handed out.
  * respond: the reply, written at req->reply (up to req->reply_capacity bytes),
  *          with a status and a type; -EBADMSG if req is not held by this
- *          worker. A cancelled call's reply is dropped (0 all the same).
+ *          worker; -EBUSY for a reply with bytes while a streamed part is
+ *          still out (see respond_part). A cancelled call's reply is
+ *          dropped (0 all the same).
  * respond_part: one part of a streamed reply (not the final one), written
  *          at req->reply like a reply (up to req->reply_capacity bytes).
  *          Publishes it, then waits (timeout_ns) until the caller released

@@ -316,6 +316,71 @@ static void producer_lingers(void)
     }
 }
 
+/* Opens racing a member that leaves: the queue's only member goes while a
+ * producer and two consumers open at random moments. Whoever comes, they
+ * end up in one queue (the old member's, or one made after it went):
+ * every open holds the lock name until its door is bound, so no opener
+ * creates a queue beside a member still joining. */
+struct race_board {
+    uint32_t leaver_in, opened, leaver_gone, bad;
+};
+
+static void race_member(const char *name, struct race_board *b, int role, uint64_t seed)
+{
+    int64_t until = tu_now_ns() + 10 * TU_S;
+    while (!__atomic_load_n(&b->leaver_in, __ATOMIC_SEQ_CST) && tu_now_ns() < until)
+        tu_sleep_us(100);
+    tu_sleep_us((long)tu_below(&seed, 3000));
+    struct zipc_options o = tu_opts(10 * TU_S);
+    zipc_queue *q = NULL;
+    if (!CHECK_OK(zipc_queue_open(&q, name, role, NULL, &o)))
+        tu_child_exit();
+    __atomic_fetch_add(&b->opened, 1, __ATOMIC_SEQ_CST);
+    while ((__atomic_load_n(&b->opened, __ATOMIC_SEQ_CST) < 3 || !__atomic_load_n(&b->leaver_gone, __ATOMIC_SEQ_CST)) &&
+           tu_now_ns() < until)
+        tu_sleep_us(200);
+    int np = zipc_queue_producers(q), nc = zipc_queue_consumers(q);
+    if (!CHECK_MSG(np == 1 && nc == 2, "a %s sees %d producers and %d consumers: two queues",
+                   role == ZIPC_ROLE_PRODUCER ? "producer" : "consumer", np, nc))
+        __atomic_fetch_add(&b->bad, 1, __ATOMIC_RELAXED);
+    /* all three are in: nobody leaves before the others have looked */
+    __atomic_fetch_add(&b->opened, 1, __ATOMIC_SEQ_CST);
+    while (__atomic_load_n(&b->opened, __ATOMIC_SEQ_CST) < 6 && tu_now_ns() < until)
+        tu_sleep_us(200);
+    zipc_queue_close(q);
+    tu_child_exit();
+}
+
+static void opens_race_a_leaving_member(void)
+{
+    struct race_board *b = tu_shared(sizeof(*b));
+    if (!b)
+        return;
+    long rounds = tu_scaled(100, 10);
+    uint64_t seed = tu_seed;
+    for (long r = 0; r < rounds && !b->bad; r++) {
+        char name[TU_NAME_MAX];
+        tu_topic_name(name, "qrace");
+        *b = (struct race_board){0};
+        pid_t kids[3]; /* forked before the leaver opens: no child inherits its member */
+        int roles[3] = {ZIPC_ROLE_PRODUCER, ZIPC_ROLE_CONSUMER, ZIPC_ROLE_CONSUMER};
+        for (int i = 0; i < 3; i++)
+            if ((kids[i] = tu_fork()) == 0)
+                race_member(name, b, roles[i], tu_mix(seed ^ (uint64_t)(r * 3 + i)));
+        struct zipc_options o = tu_opts(10 * TU_S);
+        zipc_queue *leaver = NULL;
+        CHECK_OK(zipc_queue_open(&leaver, name, ZIPC_ROLE_CONSUMER, NULL, &o));
+        __atomic_store_n(&b->leaver_in, 1, __ATOMIC_SEQ_CST);
+        tu_sleep_us((long)tu_below(&seed, 3000));
+        zipc_queue_close(leaver);
+        __atomic_store_n(&b->leaver_gone, 1, __ATOMIC_SEQ_CST);
+        for (int i = 0; i < 3; i++)
+            CHECK_CHILD(kids[i], 30000);
+    }
+    CHECK_MSG(b->bad == 0, "%u members saw two queues", b->bad);
+    munmap(b, sizeof(*b));
+}
+
 int main(void)
 {
     tu_init("queue_basic", 300);
@@ -324,5 +389,6 @@ int main(void)
     many_processes();
     fork_keeps_no_door();
     producer_lingers();
+    opens_race_a_leaving_member();
     return tu_finish();
 }
