@@ -49,6 +49,13 @@ static int lane_refresh(struct zipc__ring_tx *tx)
     uint32_t seq = q->freed_seq;
     if ((uint32_t)(claim_seq - seq) > tx->seq - seq)
         return zipc__ring_fail(&tx->sticky_err, -EBADMSG); /* a claim beyond what we published */
+    /* Hysteresis: with frames still to take, walk only once the consumers took an
+     * eighth of what is out. Walking after every take would read the claim words
+     * the consumers are writing, a line transfer per message each way; this way
+     * the space comes back in bursts. Consumers can always take what is out, so
+     * the claim keeps moving; with everything taken, the walk runs at once. */
+    if (claim_seq != tx->seq && (uint32_t)(claim_seq - seq) < (tx->seq - seq) / 8)
+        return 0;
     for (uint32_t steps = 0; seq != claim_seq && steps <= 2 * tx->ring.lap_frames; steps++) {
         const struct zipc_frame *f;
         if (zipc__ring_frame_step(&tx->ring, pos, seq, &next, &f) != 1)
