@@ -13,6 +13,7 @@ the check of the next one or the count.
 from __future__ import annotations
 
 import os
+import platform
 import time
 
 KINDS = {  # kind: (payload bytes, messages, quick messages); every row of a kind sends the same
@@ -30,6 +31,18 @@ _FILL = [bytes([b]) * 24 for b in range(256)]
 
 class BadMessage(Exception):
     """A message arrived corrupted, out of order, or of the wrong size."""
+
+
+def machine() -> dict:
+    """The machine a benchmark ran on: CPU model, CPUs, kernel, Python (every report prints it)."""
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
+    except OSError:
+        pass
+    return {"cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release(),
+            "python": platform.python_version()}
 
 
 def pin(side: int) -> None:

@@ -37,7 +37,7 @@ import zipc
 from zipc import _zipc
 
 from . import _bench_peers as peers
-from ._bench_work import BATCH, CAPACITY, CPUS, KINDS, BadMessage, Clock, Work, floats, msg32, pin
+from ._bench_work import BATCH, CAPACITY, CPUS, KINDS, BadMessage, Clock, Work, floats, machine, msg32, pin
 
 ROW_DEADLINE_S = 180  # a row that has not reported by then is killed, with its producer
 ROUNDS = 3  # each row's figure: the median of its rounds
@@ -67,14 +67,6 @@ def peer_versions() -> dict:
     return out
 
 
-def machine() -> dict:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release()}
 
 
 # ---- zipc rows -----------------------------------------------------------------------

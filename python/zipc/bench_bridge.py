@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -30,6 +29,8 @@ import struct
 import subprocess
 import sys
 import time
+
+from ._bench_work import machine
 
 HEADER = struct.Struct("<QQ")  # send time (CLOCK_MONOTONIC ns), sequence number
 PACE_NS = 200_000
@@ -304,15 +305,6 @@ def measure(args) -> dict:
             "rounds": args.rounds, "rows": out}
 
 
-def machine() -> dict:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version()}
 
 
 def print_table(rep: dict) -> None:

@@ -27,13 +27,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import select
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+from ._bench_work import machine
 
 TENSOR_SHAPE = (2048, 1024)  # float32: 8 MiB
 TENSOR_BYTES = TENSOR_SHAPE[0] * TENSOR_SHAPE[1] * 4
@@ -281,15 +282,6 @@ def memcpy_gbps(nbytes: int) -> tuple[float, float]:
     return warm, nbytes / (time.perf_counter() - t0) / 1e9
 
 
-def machine() -> dict:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model)
-    except OSError:
-        pass
-    return {"cpu_model": model, "cores": os.cpu_count(), "kernel": platform.release(),
-            "python": platform.python_version()}
 
 
 def versions() -> dict:
