@@ -113,6 +113,19 @@ static inline void bu_print_log(const char *path)
     free(s);
 }
 
+/* The end of a test's bridges: their logs printed if a check failed, else
+ * removed (bu_unlink). */
+static inline void bu_logs_done(const char *login, const char *logout)
+{
+    if (tu_failed_) {
+        bu_print_log(login);
+        bu_print_log(logout);
+    } else {
+        bu_unlink(login);
+        bu_unlink(logout);
+    }
+}
+
 /* A message of the test stream: k's size (up to max), type and bytes. */
 static inline bool bu_verify(const void *data, size_t size, uint32_t type, uint64_t seed, uint64_t k, size_t max)
 {

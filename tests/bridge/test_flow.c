@@ -133,13 +133,7 @@ static void slow_reader(void)
     CHECK_EQ(bu_stop(in), 0);
     zipc_subscriber_close(sub);
     unsetenv("ASAN_OPTIONS");
-    if (tu_failed_) {
-        bu_print_log(login);
-        bu_print_log(logout);
-    } else {
-        bu_unlink(login);
-        bu_unlink(logout);
-    }
+    bu_logs_done(login, logout);
 }
 
 /* "received N messages ... lost L in G gaps" from the receiver's summary. */
@@ -243,13 +237,7 @@ static void dropping(void)
     CHECK_EQ(lost, missing);
     CHECK_EQ(received + lost, n);
     CHECK_MSG(lost == 0 || strstr(lin, "messages lost") != NULL, "the losses were reported as they happened");
-    if (tu_failed_) {
-        bu_print_log(login);
-        bu_print_log(logout);
-    } else {
-        bu_unlink(login);
-        bu_unlink(logout);
-    }
+    bu_logs_done(login, logout);
     free(lin);
 }
 

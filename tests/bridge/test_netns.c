@@ -149,14 +149,9 @@ int main(void)
     CHECK_MSG(strstr(lin, want) && strstr(lin, "lost 0 in 0 gaps"), "the receiver in the namespace: '%s', no loss",
               want);
     free(lin);
-    if (tu_failed_) {
-        bu_print_log(login);
-        bu_print_log(logout);
-    } else {
-        bu_unlink(login);
-        bu_unlink(logout);
+    bu_logs_done(login, logout);
+    if (!tu_failed_)
         bu_unlink(lognot);
-    }
     teardown();
     return tu_finish();
 }

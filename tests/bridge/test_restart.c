@@ -160,13 +160,7 @@ int main(void)
     CHECK_MSG(strstr(lin, "new session") && strstr(lin, want), "the receiver reports the new session and '%s'", want);
     CHECK_MSG(strstr(lin, "messages lost") == NULL, "no loss reported");
     CHECK_MSG(strstr(lin, "lost 0 in 0 gaps") != NULL, "the receiver's counters: nothing lost");
-    if (tu_failed_) {
-        bu_print_log(login);
-        bu_print_log(logout);
-    } else {
-        bu_unlink(login);
-        bu_unlink(logout);
-    }
+    bu_logs_done(login, logout);
     free(lin);
     free(lout);
     return tu_finish();

@@ -127,13 +127,7 @@ static void run(enum kind kind)
     CHECK_MSG(strstr(lin, "lost 0 in 0 gaps") != NULL, "the receiving bridge lost nothing");
     CHECK_MSG(strstr(lin, "messages lost") == NULL, "no gap reported");
     CHECK_MSG(strstr(lout, "0 gaps (0 messages lost") != NULL, "the sending bridge lost nothing");
-    if (tu_failed_) {
-        bu_print_log(login);
-        bu_print_log(logout);
-    } else {
-        bu_unlink(login);
-        bu_unlink(logout);
-    }
+    bu_logs_done(login, logout);
     free(lin);
     free(lout);
 }
