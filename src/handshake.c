@@ -215,10 +215,18 @@ int zipc__refuse_peer(struct zipc__peer *peer, uint32_t kind, int status)
     return send_refusal(peer->sock, kind, status < 0 ? -status : status);
 }
 
-int zipc__receive_ack(int sock, int64_t deadline)
+int zipc__receive_ack(int sock, int64_t deadline) { return zipc__receive_ack_fd(sock, deadline, NULL); }
+
+int zipc__receive_ack_fd(int sock, int64_t deadline, int *fd)
 {
     struct zipc_ack ack;
-    int err = recv_exact(sock, &ack, sizeof(ack), NULL, 0, NULL, deadline);
+    int got = 0, fds[1] = {-1};
+    int err = recv_exact(sock, &ack, sizeof(ack), fds, fd ? 1 : 0, &got, deadline);
+    if (!err && ack.magic == ZIPC_ACK_MAGIC && ack.status == 0 && fd) {
+        *fd = fds[0]; /* -1 if none came */
+        return 0;
+    }
+    close_fds(fds, got);
     if (err)
         return err;
     if (ack.magic != ZIPC_ACK_MAGIC)
@@ -280,10 +288,12 @@ int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_we
     return err;
 }
 
-int zipc__send_ack(struct zipc__peer *peer, int status)
+int zipc__send_ack(struct zipc__peer *peer, int status) { return zipc__send_ack_fd(peer, status, -1); }
+
+int zipc__send_ack_fd(struct zipc__peer *peer, int status, int fd)
 {
     struct zipc_ack ack = {.magic = ZIPC_ACK_MAGIC, .status = (uint32_t)(status < 0 ? -status : status)};
-    return send_msg(peer->sock, &ack, sizeof(ack), NULL, 0, zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS);
+    return send_msg(peer->sock, &ack, sizeof(ack), &fd, fd >= 0 ? 1 : 0, zipc__now_ns() + ZIPC__HELLO_TIMEOUT_NS);
 }
 
 int zipc__check_eventfd(int fd)

@@ -251,11 +251,17 @@ int zipc__send_hello(int sock, uint32_t kind, const struct zipc__opts *o, int64_
 int zipc__receive_welcome(struct zipc__peer *peer, uint32_t kind, struct zipc_welcome *w,
                           int *fds, int nfds, int64_t deadline);
 int zipc__send_ack(struct zipc__peer *peer, int status);
+/* An ack with one fd riding along (fd >= 0), for a connector that asked
+ * for it (a topic's bell, §11); a connector that did not ask refuses it. */
+int zipc__send_ack_fd(struct zipc__peer *peer, int status, int fd);
 /* Refuse an accepted peer with `status` (EPERM, ENOSPC, EPROTO): a welcome
  * without fds. */
 int zipc__refuse_peer(struct zipc__peer *peer, uint32_t kind, int status);
 /* Wait for an ack on sock: 0, or the status it carries as -errno. */
 int zipc__receive_ack(int sock, int64_t deadline);
+/* The same, accepting at most one fd with a successful ack: *fd is it, or
+ * -1 if none came (a peer of an older minor version). */
+int zipc__receive_ack_fd(int sock, int64_t deadline, int *fd);
 /* The peer process as a pidfd: from the socket where the kernel can
  * (SO_PEERPIDFD, no pid-reuse window), else from the pid; -1 if neither. */
 int zipc__peer_pidfd(int sock, int pid);
@@ -376,6 +382,9 @@ struct zipc__waiter {
     int wake_fd;         /* eventfd this side sleeps on */
     int peer_wake_fd;    /* eventfd that wakes the peer */
     int epfd;            /* lazily created for zipc_*_fd(), -1 until then */
+    int bell_fd;         /* a bell shared with other sleepers (a topic's), or -1 */
+    int bell_ep;         /* an epoll holding bell_fd edge-triggered: readable once per ring
+                            of the bell since it was last drained; -1 without a bell */
     uint32_t *my_sleeping;   /* shared flag: this side is (about to be) asleep */
     uint32_t *peer_sleeping; /* shared flag: the peer is (about to be) asleep */
     uint32_t *sleep_hint;    /* with many wakers' peers (topic): a shared word where arming
@@ -400,6 +409,9 @@ typedef int (*zipc__ready_fn)(void *ctx);
 
 void zipc__waiter_init(struct zipc__waiter *w);
 void zipc__waiter_close(struct zipc__waiter *w);
+/* Sleep on `bell` too (taken): an eventfd many sleepers share, rung by one
+ * write for all of them. 0 or -errno (the bell is closed then). */
+int zipc__waiter_add_bell(struct zipc__waiter *w, int bell);
 /* Wait for ready(ctx): spin, then sleep. Returns 0, -EAGAIN (timeout 0),
  * -ETIMEDOUT, -EPIPE (peer gone and still not ready), -EINTR, or ready's error.
  * `bytes`: how much the peer has to copy before the condition can hold (the
@@ -447,6 +459,9 @@ enum { ZIPC__FD_BOARD = ZIPC__FD_SEGMENT + 1, ZIPC__FD_CURSOR, ZIPC__FD_SUB_WAKE
  * (request `req`, NULL: defaults), then its start from the cursor page as
  * the publisher wrote it: the subscriber's trust boundary, and the fuzzers'
  * entry point. Ownership of fds and peer->sock as zipc__channel_adopt. */
+/* 0: subscribe as a subscriber of minor < 5 does, woken through its own
+ * eventfd instead of the topic's bell (tests of that path). Default 1. */
+extern int zipc__topic_ask_bell;
 int zipc__subscriber_adopt(zipc_subscriber **out, int fds[ZIPC__TOPIC_NFDS], struct zipc__peer *peer,
                            const struct zipc__opts *o, uint64_t announced_size, const struct zipc_subscription *req);
 

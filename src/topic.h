@@ -74,6 +74,7 @@ struct subscriber_entry {
     bool used;       /* a subscriber holds the slot (joining or admitted) */
     bool active;     /* admitted: its cursor is read */
     bool evicted;
+    bool bell;       /* woken through the topic's bell, not its own wake_fd */
     uint32_t policy;
     uint64_t max_lag;
     struct zipc__segment cursor_seg;
@@ -91,6 +92,8 @@ struct zipc_publisher {
     uint32_t max_subs;
     struct spot oldest;      /* the oldest intact frame (published in the data) */
     uint64_t joined, departed, died, evicted;
+    uint32_t own_wakes;      /* admitted subscribers woken through their own wake_fd (no bell):
+                                written under lock, read by the waker without it */
     /* ---- cold ---------------------------------------------------------------- */
     struct zipc__segment data, board_seg;
     struct zipc_topic_ctl *ctl;
@@ -100,6 +103,7 @@ struct zipc_publisher {
     pthread_t door_thread;
     bool door_running;
     int stop_fd;
+    int bell;                /* eventfd every subscriber that asked sleeps on: one write wakes all */
     uint32_t always_active;  /* the waiter's "peer state": a publisher has no one peer */
     char label[ZIPC_NAME_MAX + 1];
 };

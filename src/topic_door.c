@@ -32,6 +32,8 @@ static struct spot join_point(const zipc_publisher *pub, uint64_t history, uint6
 void zipc__topic_slot_free(zipc_publisher *pub, uint32_t i)
 {
     struct subscriber_entry *e = &pub->subs[i];
+    if (e->active && !e->bell) /* relaxed: see wake_subscribers */
+        zipc__store(&pub->own_wakes, zipc__load(&pub->own_wakes, ZIPC__RELAXED) - 1, ZIPC__RELAXED);
     close_fd(&e->sock);
     close_fd(&e->pidfd);
     close_fd(&e->wake_fd);
@@ -88,6 +90,9 @@ static int register_subscriber(zipc_publisher *pub, uint32_t i)
     pthread_mutex_lock(&pub->lock);
     struct spot start = join_point(pub, history, &gap);
     struct zipc_topic_cursor *c = e->cursor;
+    e->bell = c->bell != 0; /* read once: the subscriber may change its page any time */
+    if (!e->bell) /* relaxed: the waker that needs it is ordered by the subscriber's sleep flag */
+        zipc__store(&pub->own_wakes, zipc__load(&pub->own_wakes, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
     c->start = start.pos;
     c->start_seq = start.seq;
     c->gap = gap;
@@ -159,7 +164,8 @@ static void admit_one(zipc_publisher *pub)
     int err = offer_subscriber(pub, (uint32_t)slot, &peer, deadline);
     if (!err && (err = register_subscriber(pub, (uint32_t)slot)) == 0) {
         e->pidfd = zipc__peer_pidfd(peer.sock, peer.pid);
-        zipc__send_ack(&peer, 0); /* "go"; if it is gone, the door sees it next */
+        /* "go", with the bell if it asked; if it is gone, the door sees it next */
+        zipc__send_ack_fd(&peer, 0, e->bell ? pub->bell : -1);
         return;
     }
     zipc__send_ack(&peer, err);

@@ -125,20 +125,14 @@ static int publisher_refresh(struct zipc__ring_tx *tx)
     return 0;
 }
 
-/* The waiter's wake_slow: a subscriber may sleep. Wake each whose slot's
- * hint bit is set and whose own flag says so. */
-static void wake_subscribers(struct zipc__waiter *w)
+/* Subscribers without the bell whose slot's hint bit is set and whose own
+ * flag says they sleep. */
+static void wake_own_fds(zipc_publisher *pub, struct zipc__waiter *w, uint32_t bits)
 {
-    zipc_publisher *pub = publisher_of_waiter(w);
-    /* seq_cst exchange: taken after our publish; a bit set later is seen by
-     * the next publish, and its setter's re-check sees this one (§2.5 #25) */
-    uint32_t bits = zipc__xchg(&pub->board->sleepers, 0, ZIPC__SEQ_CST);
-    if (!bits)
-        return;
     pthread_mutex_lock(&pub->lock);
     for (uint32_t i = 0; i < pub->max_subs; i++) {
         struct subscriber_entry *e = &pub->subs[i];
-        if (!(bits >> (i & 31) & 1) || !e->active)
+        if (!(bits >> (i & 31) & 1) || !e->active || e->bell)
             continue;
         /* seq_cst exchange: one wake-up per sleep (§2.5 #25) */
         if (zipc__xchg(&e->cursor->wait.sleeping, 0, ZIPC__SEQ_CST)) {
@@ -147,6 +141,26 @@ static void wake_subscribers(struct zipc__waiter *w)
         }
     }
     pthread_mutex_unlock(&pub->lock);
+}
+
+/* The waiter's wake_slow: a subscriber may sleep. One ring of the bell
+ * wakes every subscriber that sleeps on it, however many; one that has no
+ * bell (an older library) is woken through its own eventfd if its flag says
+ * it sleeps. */
+static void wake_subscribers(struct zipc__waiter *w)
+{
+    zipc_publisher *pub = publisher_of_waiter(w);
+    /* seq_cst exchange: taken after our publish; a bit set later is seen by
+     * the next publish, and its setter's re-check sees this one (§2.5 #25) */
+    uint32_t bits = zipc__xchg(&pub->board->sleepers, 0, ZIPC__SEQ_CST);
+    if (!bits)
+        return;
+    wake_fd(pub->bell);
+    zipc__store(w->my_wakeups, zipc__load(w->my_wakeups, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
+    /* relaxed: a subscriber counted here was admitted before it could set
+     * its bit, and our exchange read that bit (§2.5 #25) */
+    if (zipc__load(&pub->own_wakes, ZIPC__RELAXED))
+        wake_own_fds(pub, w, bits);
 }
 
 /* ---- publisher setup --------------------------------------------------------- */
@@ -208,7 +222,7 @@ static int publisher_alloc(zipc_publisher **out, uint32_t max_subs)
     memset(pub, 0, sizeof(*pub));
     zipc__waiter_init(&pub->wait);
     pthread_mutex_init(&pub->lock, NULL);
-    pub->data.fd = pub->board_seg.fd = pub->door.lsock = pub->stop_fd = -1;
+    pub->data.fd = pub->board_seg.fd = pub->door.lsock = pub->stop_fd = pub->bell = -1;
     pub->tx.sticky_err = ZIPC__RING_UNBOUND;
     pub->max_subs = max_subs;
     *out = pub;
@@ -226,7 +240,8 @@ static int publisher_open(zipc_publisher *pub, const char *name, uint64_t ring_s
     if (err)
         return err;
     if ((pub->wait.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
-        (pub->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        (pub->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (pub->bell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return -errno;
     struct zipc__ring ring;
     zipc__ring_init(&ring, pub->data.base + pub->ctl->ring_offset, ring_size);
@@ -280,8 +295,10 @@ int zipc_publisher_close(zipc_publisher *pub)
         pthread_join(pub->door_thread, NULL);
     }
     zipc__door_close(&pub->door);
+    wake_fd(pub->bell); /* every sleeper looks again and sees CLOSED */
+    close_fd(&pub->bell);
     for (uint32_t i = 0; pub->subs && i < pub->max_subs; i++) {
-        wake_fd(pub->subs[i].wake_fd); /* a sleeper looks again and sees CLOSED */
+        wake_fd(pub->subs[i].wake_fd); /* one without the bell: the same */
         zipc__topic_slot_free(pub, i);
     }
     free(pub->subs);

@@ -368,6 +368,7 @@ static int subscriber_bind(void *ep, struct zipc__handover *h, const struct zipc
     c->flags = sub->req.flags;
     c->max_lag = sub->req.max_lag;
     c->history = sub->req.history;
+    c->bell = zipc__topic_ask_bell != 0; /* we can sleep on the topic's bell: it comes with the "go" */
     bind_sub_waiter(sub, h, o);
     /* relaxed pid, release ACTIVE: informative (§2.5 #14) */
     zipc__store(&c->side.pid, (uint32_t)getpid(), ZIPC__RELAXED);
@@ -418,6 +419,21 @@ static int subscriber_alloc(zipc_subscriber **out, const struct zipc_subscriptio
     return 0;
 }
 
+int zipc__topic_ask_bell = 1;
+
+/* The publisher's "go", with its bell (none from a publisher of minor < 5:
+ * it wakes us through our own eventfd then), and our start. */
+static int await_go(zipc_subscriber *sub, int64_t deadline)
+{
+    int bell = -1;
+    int err = zipc__receive_ack_fd(sub->wait.sock, deadline, &bell);
+    if (!err && bell >= 0 && !(err = zipc__check_eventfd(bell)))
+        err = zipc__waiter_add_bell(&sub->wait, bell);
+    else if (bell >= 0)
+        close(bell);
+    return err ? err : start_from_cursor(sub);
+}
+
 /* The end of every setup: the subscriber, or the error and nothing left. */
 static int subscriber_done(zipc_subscriber **out, zipc_subscriber *sub, int err)
 {
@@ -442,8 +458,8 @@ int zipc_topic_subscribe(zipc_subscriber **out, const char *name, const struct z
         return err;
     int64_t deadline = zipc__deadline(o.timeout_ns);
     err = zipc__endpoint_connect(&zipc__topic_kind, sub, name, &o);
-    if (!err && !(err = zipc__receive_ack(sub->wait.sock, deadline))) /* the publisher's "go" */
-        err = start_from_cursor(sub);
+    if (!err)
+        err = await_go(sub, deadline);
     return subscriber_done(out, sub, err);
 }
 

@@ -65,17 +65,36 @@ static int64_t spin_budget(const struct zipc__waiter *w, uint64_t bytes)
 
 void zipc__waiter_init(struct zipc__waiter *w)
 {
-    *w = (struct zipc__waiter){.sock = -1, .pidfd = -1, .wake_fd = -1, .peer_wake_fd = -1, .epfd = -1};
+    *w = (struct zipc__waiter){.sock = -1, .pidfd = -1, .wake_fd = -1, .peer_wake_fd = -1, .epfd = -1,
+                               .bell_fd = -1, .bell_ep = -1};
 }
 
 void zipc__waiter_close(struct zipc__waiter *w)
 {
-    int *fds[] = {&w->sock, &w->pidfd, &w->wake_fd, &w->peer_wake_fd, &w->epfd};
+    int *fds[] = {&w->sock, &w->pidfd, &w->wake_fd, &w->peer_wake_fd, &w->epfd, &w->bell_ep, &w->bell_fd};
     for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
         if (*fds[i] >= 0)
             close(*fds[i]);
         *fds[i] = -1;
     }
+}
+
+int zipc__waiter_add_bell(struct zipc__waiter *w, int bell)
+{
+    /* Edge-triggered: every write to the bell makes bell_ep readable until
+     * our next drain, whoever else reads the bell; nobody has to reset it. */
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, bell, &ev) < 0) {
+        int e = errno;
+        if (ep >= 0)
+            close(ep);
+        close(bell);
+        return -e;
+    }
+    w->bell_fd = bell;
+    w->bell_ep = ep;
+    return 0;
 }
 
 void zipc__wake_peer_slow(struct zipc__waiter *w)
@@ -170,11 +189,23 @@ static void drain_eventfd(int fd)
     }
 }
 
+/* Forget the bell's rings so far (they were for earlier sleeps): its one
+ * edge-triggered item leaves the ready list once reported. */
+static void drain_bell(int ep)
+{
+    struct epoll_event ev;
+    if (epoll_wait(ep, &ev, 1, 0) < 0) {
+        /* EINTR: a ring left pending costs one extra look, never a lost one */
+    }
+}
+
 /* Say "about to sleep", then look once more (the Dekker half of the
  * sleeper). Returns ready()'s verdict; leaves the flag set only if not ready. */
 static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
 {
     drain_eventfd(w->wake_fd);
+    if (w->bell_ep >= 0)
+        drain_bell(w->bell_ep);
     zipc__store(w->my_sleeping, 1, ZIPC__SEQ_CST); /* seq_cst: before the re-check below */
     if (w->sleep_hint) /* seq_cst: the waker's one load sees it, or our re-check sees its data (§2.5 #24) */
         __atomic_fetch_or(w->sleep_hint, w->sleep_hint_bit, __ATOMIC_SEQ_CST);
@@ -188,16 +219,17 @@ static int arm(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx)
  * -ETIMEDOUT, -EINTR, -EPIPE. */
 static int sleep_once(struct zipc__waiter *w, int64_t deadline)
 {
-    struct pollfd p[3] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP},
+    struct pollfd p[4] = {{.fd = w->sock, .events = POLLIN | POLLRDHUP},
                           {.fd = w->pidfd, .events = POLLIN},
-                          {.fd = w->wake_fd, .events = POLLIN}};
+                          {.fd = w->wake_fd, .events = POLLIN},
+                          {.fd = w->bell_ep, .events = POLLIN}};
     int64_t now = zipc__now_ns(), until = deadline;
     if (deadline != INT64_MAX && deadline <= now)
         return -ETIMEDOUT;
     if (w->max_sleep_ns > 0 && now + w->max_sleep_ns < until)
         until = now + w->max_sleep_ns;
     zipc__store(w->my_sleeps, zipc__load(w->my_sleeps, ZIPC__RELAXED) + 1, ZIPC__RELAXED);
-    int n = zipc__ppoll(p, 3, until);
+    int n = zipc__ppoll(p, 4, until); /* poll skips a -1 fd */
     if (n == -ETIMEDOUT && until != deadline)
         return 0; /* a bounded sleep is over: look again */
     if (n < 0)
@@ -276,8 +308,8 @@ int zipc__waiter_fd(struct zipc__waiter *w)
     if (ep < 0)
         return -errno;
     struct epoll_event ev = {.events = EPOLLIN};
-    int fds[3] = {w->wake_fd, w->sock, w->pidfd};
-    for (int i = 0; i < 3; i++) {
+    int fds[4] = {w->wake_fd, w->sock, w->pidfd, w->bell_ep};
+    for (int i = 0; i < 4; i++) {
         if (fds[i] < 0)
             continue;
         ev.events = i == 1 ? EPOLLIN | EPOLLRDHUP : EPOLLIN;

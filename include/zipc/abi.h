@@ -19,7 +19,7 @@
 /* Peers must agree on the major version exactly; the minor version only
  * adds meaning to reserved fields, so any minor interoperates. */
 #define ZIPC_ABI_MAJOR 1
-#define ZIPC_ABI_MINOR 4
+#define ZIPC_ABI_MINOR 5
 
 #define ZIPC_SEGMENT_MAGIC UINT64_C(0x4745535f4350495a) /* "ZIPC_SEG" */
 #define ZIPC_HELLO_MAGIC UINT64_C(0x4f4c45484350495a) /* "ZIPCHELO" */
@@ -279,7 +279,9 @@ struct zipc_topic_cursor {
     uint64_t lost_messages;
     uint64_t lost_bytes;
     uint64_t overflows;  /* -EOVERFLOW events */
-    uint8_t pad1_[ZIPC_SIDE_STRIDE - 48];
+    uint32_t bell;       /* nonzero: send the topic's bell with the "go"; wake me only through it (1.5) */
+    uint32_t reserved1;
+    uint8_t pad1_[ZIPC_SIDE_STRIDE - 56];
     /* written by the publisher */
     uint32_t slot;       /* the subscriber's slot */
     uint32_t evicted;    /* nonzero: evicted (an invalid cursor) */
@@ -297,6 +299,7 @@ ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, history) == 272,
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, lost_messages) == 280, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, lost_bytes) == 288, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, overflows) == 296, "abi");
+ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, bell) == 304, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, slot) == 384, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, evicted) == 388, "abi");
 ZIPC_STATIC_ASSERT(__builtin_offsetof(struct zipc_topic_cursor, start) == 392, "abi");

@@ -15,6 +15,9 @@
  * BLOCK back-pressure (-EAGAIN, -ETIMEDOUT, then room after release), a
  * publisher with only DROP subscribers never waits, the exact loss, -ESTALE
  * for an overwritten DROP view, RESUME_NEWEST, the fds, capacity rounding.
+ * Sleepers: six subscribers that never spin (two of them without the bell,
+ * as an older library subscribes) each get every message; the publisher
+ * pays one wake-up for all those with the bell, one each for the others.
  * The publisher runs its door thread beside the caller: ThreadSanitizer runs it too.
  * ctest-labels: threads */
 #include "testutil.h"
@@ -167,6 +170,97 @@ static void stream_to_processes(void)
                sh->res[i].stale, sh->res[i].lost, sh->res[i].overflows);
     close(ready[0]);
     close(ready[1]);
+}
+
+/* ---- sleepers: one ring of the bell wakes them all ---------------------------- */
+
+#define SLEEPERS 6
+#define OWN_WAKE 2 /* of them subscribe as an older library does: no bell, their own eventfd */
+#define ROUNDS 5
+extern int zipc__topic_ask_bell; /* src/internal.h: 0 subscribes without the bell */
+
+/* Is `pid` asleep in the kernel (state S)? */
+static bool asleep(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *end = strrchr(buf, ')'); /* the command name may hold anything */
+    return end && end[1] == ' ' && end[2] == 'S';
+}
+
+/* A subscriber that never spins: every view it waits for is a kernel sleep. */
+static void sleeper(const char *name, int i, uint64_t seed, uint64_t *got)
+{
+    zipc__topic_ask_bell = i >= OWN_WAKE;
+    struct zipc_options o = tu_opts(WAIT);
+    o.flags |= ZIPC_OPT_NO_SPIN;
+    zipc_subscriber *sub = NULL;
+    if (!CHECK_OK(zipc_topic_subscribe(&sub, name, NULL, &o)))
+        tu_child_exit();
+    struct zipc_msg m;
+    for (uint64_t k = 0; k < ROUNDS; k++) {
+        if (!CHECK_OK(zipc_subscriber_view(sub, &m, WAIT)))
+            break;
+        CHECK_MSG_K(&m, seed, k, 64);
+        CHECK_OK(zipc_subscriber_release(sub));
+        __atomic_store_n(&got[i], k + 1, __ATOMIC_RELEASE);
+    }
+    CHECK_ERR(zipc_subscriber_view(sub, &m, WAIT), -EPIPE);
+    zipc_subscriber_close(sub);
+    tu_child_exit();
+}
+
+/* Wait until every sleeper took `k` messages and sleeps for the next one. */
+static bool all_asleep_after(const pid_t *kids, const uint64_t *got, uint64_t k)
+{
+    int64_t end = tu_now_ns() + 5000 * TU_MS;
+    for (int i = 0; i < SLEEPERS; i++)
+        while (__atomic_load_n(&got[i], __ATOMIC_ACQUIRE) < k || !asleep(kids[i]))
+            if (tu_now_ns() > end)
+                return false;
+            else
+                tu_sleep_us(500);
+    return true;
+}
+
+/* Each message reaches every sleeper; waking the ones with the bell costs
+ * the publisher one write however many they are, and each without it one
+ * of its own (1 + OWN_WAKE wake-ups per message). */
+static void sleepers_share_the_bell(void)
+{
+    char name[TU_NAME_MAX];
+    tu_topic_name(name, "bell");
+    uint64_t *got = tu_shared(sizeof(uint64_t) * SLEEPERS);
+    if (!got)
+        return;
+    uint64_t seed = tu_mix(tu_seed ^ 0xbe11);
+    pid_t kids[SLEEPERS];
+    for (int i = 0; i < SLEEPERS; i++) /* before the topic exists: no inherited endpoint */
+        if ((kids[i] = tu_fork()) == 0)
+            sleeper(name, i, seed, got);
+    zipc_publisher *p = NULL;
+    if (CHECK_OK(zipc_topic_create(&p, name, CAP, 0, NULL)) && CHECK(tu_await_subscribers(p, SLEEPERS, 10000))) {
+        for (uint64_t k = 0; k < ROUNDS; k++) {
+            if (!CHECK_MSG(all_asleep_after(kids, got, k), "round %" PRIu64 ": the sleepers did not fall asleep", k))
+                break;
+            struct zipc_publisher_stats before, after;
+            CHECK_OK(zipc_publisher_get_stats(p, &before));
+            CHECK_OK(tu_publish_k(p, seed, k, 64, 0, WAIT));
+            CHECK_OK(zipc_publisher_get_stats(p, &after));
+            CHECK_EQ(after.wakeups - before.wakeups, 1 + OWN_WAKE);
+        }
+        CHECK(all_asleep_after(kids, got, ROUNDS));
+    }
+    zipc_publisher_close(p);
+    for (int i = 0; i < SLEEPERS; i++)
+        CHECK_CHILD(kids[i], 30000);
+    munmap(got, sizeof(uint64_t) * SLEEPERS);
 }
 
 /* ---- in process -------------------------------------------------------------- */
@@ -473,5 +567,6 @@ int main(void)
     no_space();
     producer_and_consumer_calls();
     drop_subscribers();
+    sleepers_share_the_bell();
     return tu_finish();
 }
