@@ -126,7 +126,7 @@ static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
     *o = (struct bench_opts){.shm_iters = 200000, .fd_iters = 20000, .stream_s = 1.0,
                              .warm_s = 0.05, .memcpy_s = 0.5, .rounds = 4, .cpu = {-1, -1},
                              .allowed = CPU_COUNT(allowed), .topic_msgs = {400000, 400},
-                             .topic_bursts = 100};
+                             .topic_bursts = 200};
     for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
         if (CPU_ISSET(c, allowed))
             o->cpu[k++] = c;
@@ -374,6 +374,7 @@ static void add_part(struct row *r, const struct part *p)
     r->cost_msgs += p->cost_msgs;
     r->cost_n += p->cost_n;
     r->burst = p->burst;
+    r->gap_s += p->gap_s;
     if (r->subs)
         r->wakeups = (r->wakeups < 0 ? 0 : r->wakeups) + p->wakeups;
     r->cpus = p->cpus;

@@ -109,6 +109,7 @@ struct row {
     uint64_t cost_n;           /* bursts measured (one sample each) */
     double cost_ns;            /* publisher ns per message: the median burst's */
     unsigned burst;            /* messages per cost burst */
+    double gap_s;              /* idle time before the cost bursts (each >= TOPIC_BURST_GAP_NS) */
     long long wakeups;         /* publisher's wake-ups of sleeping subscribers during the
                                   cost bursts, -1: n/a */
     /* queue rows (producers > 0): KIND_STREAM, every consumer's messages in one window */
@@ -189,6 +190,7 @@ struct part {
     uint64_t cost_msgs;
     uint64_t cost_n;           /* bursts, one sample each */
     unsigned burst;
+    double gap_s;              /* the publisher's idle time before its bursts */
     long long wakeups;
     unsigned cpus;             /* queue rows: CPUs the processes ran on */
 };

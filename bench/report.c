@@ -692,10 +692,11 @@ static void topic_human(FILE *f, const struct bench_opts *o, const struct row *r
                "every message)\n"
                "pub ns/msg the publisher's cost per message: bursts of half a ring published "
                "while every subscriber\n"
-               "           is caught up (so it never waits for space); the median burst's time / "
-               "its messages;\n"
-               "           it includes waking subscribers that went to sleep meanwhile (notes: "
-               "wake-ups per burst)\n"
+               "           is caught up (so it never waits for space), each >= 4 ms after the last "
+               "(as cold for any\n"
+               "           subscriber count); the median burst's time / its messages; it "
+               "includes waking subscribers\n"
+               "           that went to sleep meanwhile (notes: pause, wake-ups per burst)\n"
                "vs 1 sub   pub ns/msg / the same with 1 subscriber (target <= 1.2x with 8)\n"
                "rtt        publisher -> subscriber -> publisher: the echo goes back on a second "
                "topic the subscriber\n"
@@ -716,8 +717,9 @@ static void topic_human(FILE *f, const struct bench_opts *o, const struct row *r
                       ? snprintf(item, sizeof(item), " rtt %u sub: ring %s, %lld kernel sleeps;", r->subs,
                                  ring, r->sleeps)
                       : snprintf(item, sizeof(item),
-                                 " %s %u sub%s: ring %s, burst %u, %lld sleeps, %.2g wake-ups/burst;",
-                                 size, r->subs, r->subs == 1 ? "" : "s", ring, r->burst, r->sleeps,
+                                 " %s %u sub%s: ring %s, burst %u, %.1f ms apart, %lld sleeps, %.2g wake-ups/burst;",
+                                 size, r->subs, r->subs == 1 ? "" : "s", ring, r->burst,
+                                 r->cost_n ? r->gap_s * 1e3 / (double)r->cost_n : 0.0, r->sleeps,
                                  (double)r->wakeups * r->burst / (double)r->cost_msgs);
         if (col + len > 100)
             col = fprintf(f, "\n         ");

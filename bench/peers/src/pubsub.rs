@@ -6,7 +6,9 @@
 //! phases and counts:
 //!   cost   bursts of half a ring, each begun once every subscriber has
 //!          verified everything before it (so the publisher never waits for
-//!          room): burst time / messages is the publisher's cost per message;
+//!          room) and no sooner than BURST_GAP_NS after the previous one
+//!          ended (caches cool alike for every subscriber count):
+//!          burst time / messages is the publisher's cost per message;
 //!   stream a fixed count as fast as the slowest subscriber allows, the
 //!          publisher's rate and the slowest subscriber's after 10% warm-up;
 //! then an END_LEN message carrying the count, which every subscriber checks.
@@ -24,6 +26,9 @@ const READY: u32 = 1;
 const DONE: u32 = 2;
 
 /// CLOCK_MONOTONIC in ns: comparable across our processes (as bench_now_ns).
+/// bench/topic.c's TOPIC_BURST_GAP_NS: the least pause before a cost burst.
+const BURST_GAP_NS: i64 = 4_000_000;
+
 pub fn now_ns() -> i64 {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: a valid timespec to fill.
@@ -46,7 +51,7 @@ pub struct Plan {
 
 /// Stream messages per row (all rounds), 32 B and 1 MiB; cost bursts per row.
 pub fn counts(quick: bool) -> ([u64; 2], u64) {
-    if quick { ([40_000, 40], 20) } else { ([400_000, 400], 100) }
+    if quick { ([40_000, 40], 20) } else { ([400_000, 400], 200) }
 }
 
 impl Plan {
@@ -227,8 +232,12 @@ fn phases(p: &mut dyn Pub, plan: &Plan, board: &Board) -> Res<PubsubPart> {
         std::thread::sleep(Duration::from_micros(200));
     }
     let mut seq = 0u64;
+    let mut ended = now_ns();
     for _ in 0..plan.bursts {
         await_subs(board, READY, seq)?;
+        while now_ns() - ended < BURST_GAP_NS {
+            std::hint::spin_loop(); // as await_subs waits
+        }
         let t0 = now_ns();
         for _ in 0..plan.burst {
             stamp(&mut src, seq);
@@ -239,6 +248,7 @@ fn phases(p: &mut dyn Pub, plan: &Plan, board: &Board) -> Res<PubsubPart> {
         out.cost_s += ns / 1e9;
         out.cost_msgs += plan.burst;
         out.cost_ns.push(ns / plan.burst as f64);
+        ended = now_ns();
     }
     await_subs(board, READY, seq)?; // the stream starts from caught-up subscribers
     let (start, mut t0) = (seq, 0);
