@@ -1018,7 +1018,7 @@ extern "C" {
 /// Peers must agree on the major version exactly.
 pub const ZIPC_ABI_MAJOR: u16 = 1;
 /// Any minor interoperates.
-pub const ZIPC_ABI_MINOR: u16 = 4;
+pub const ZIPC_ABI_MINOR: u16 = 5;
 /// `"ZIPC_SEG"`.
 pub const ZIPC_SEGMENT_MAGIC: u64 = 0x4745_535f_4350_495a;
 /// Cache line size the layout assumes.
