@@ -109,7 +109,7 @@ static int produce(const struct q_plan *p, unsigned id, zipc_queue *q, struct q_
         int err = zipc_queue_reserve(q, p->size, &slot, BENCH_TIMEOUT_NS);
         if (err)
             return bench_fail(err, "zipc_queue_reserve(%zu)", p->size);
-        memcpy(slot, p->src, p->size);
+        zipc_copy(slot, p->src, p->size);
         if ((err = zipc_queue_commit(q, p->size, id, 0)))
             return bench_fail(err, "zipc_queue_commit");
         r->sent = seq + 1;

@@ -102,7 +102,7 @@ static int call_issue(zipc_rpc_client *c, struct rpc_ctx *x, uint64_t seq, uint6
     int err = zipc_rpc_reserve(c, x->req, x->reply, &buf, BENCH_TIMEOUT_NS);
     if (err)
         return bench_fail(err, "zipc_rpc_reserve(%zu, reply %zu)", x->req, x->reply);
-    memcpy(buf, x->src, x->req);
+    zipc_copy(buf, x->src, x->req);
     err = zipc_rpc_commit(c, x->req, RPC_WORK, 0, BENCH_TIMEOUT_NS, id);
     return err ? bench_fail(err, "zipc_rpc_commit") : 0;
 }

@@ -90,7 +90,7 @@ static int publish(zipc_publisher *pub, const struct topic_plan *p, const void *
     int err = zipc_publisher_reserve(pub, p->size, &slot, BENCH_TIMEOUT_NS);
     if (err)
         return bench_fail(err, "zipc_publisher_reserve(%zu)", p->size);
-    memcpy(slot, msg, p->size);
+    zipc_copy(slot, msg, p->size);
     err = zipc_publisher_commit(pub, p->size, 0, 0);
     return err ? bench_fail(err, "zipc_publisher_commit") : 0;
 }

@@ -87,7 +87,7 @@ int cpp_send(struct link *l, const void *msg) noexcept
     auto r = st(l).tx.reserve(l->size, kWait, std::nothrow);
     if (!r)
         return fail(r.error(), "zipc::channel::reserve");
-    std::memcpy(r->data(), msg, l->size);
+    zipc_copy(r->data(), msg, l->size);
     std::error_code ec = r->commit(l->size, 0, std::nothrow);
     return ec ? fail(ec, "zipc::reservation::commit") : 0;
 }

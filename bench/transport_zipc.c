@@ -60,7 +60,7 @@ static int zt_send(struct link *l, const void *msg)
     int err = zipc_channel_reserve(l->tx, l->size, &slot, BENCH_TIMEOUT_NS);
     if (err)
         return bench_fail(err, "zipc_channel_reserve(%zu)", l->size);
-    memcpy(slot, msg, l->size);
+    zipc_copy(slot, msg, l->size);
     unsigned flags = 0;
     if (l->batch > 1 && ++l->staged < l->batch)
         flags = ZIPC_COMMIT_MORE;

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/un.h>
 
 #include "zipc.h"
@@ -42,6 +43,16 @@
 #include "cpu.h" /* zipc__cpu_relax */
 
 static inline uint64_t zipc__align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
+
+/* Payload copies (copy.c): small ones are memcpy's without a call more. */
+#define ZIPC__COPY_LOOP_MIN 1024
+static inline void zipc__copy(void *dst, const void *src, size_t n)
+{
+    if (n < ZIPC__COPY_LOOP_MIN)
+        memcpy(dst, src, n);
+    else
+        zipc_copy(dst, src, n);
+}
 
 /* ---- time.c: clocks and deadlines ------------------------------------ */
 int64_t zipc__now_ns(void);         /* CLOCK_MONOTONIC */

@@ -467,7 +467,7 @@ int zipc_queue_recv(zipc_queue *q, void *buf, size_t cap, size_t *size, uint32_t
         return -EMSGSIZE;
     }
     if (m.size)
-        memcpy(buf, m.data, m.size);
+        zipc__copy(buf, m.data, m.size);
     q->recv_kept = false;
     return zipc_queue_release_view(q, &m);
 }

@@ -312,7 +312,7 @@ static inline int zipc__ring_tx_send(struct zipc__ring_tx *tx, const void *data,
     if (err)
         return err;
     if (size)
-        memcpy(buf, data, size);
+        zipc__copy(buf, data, size);
     return zipc__ring_tx_commit(tx, size, type, false);
 }
 

@@ -127,7 +127,7 @@ int zipc_rpc_call(zipc_rpc_client *c, const void *req, size_t size, uint32_t met
     if (err)
         return err;
     if (size)
-        memcpy(buf, req, size);
+        zipc__copy(buf, req, size);
     if ((err = zipc_rpc_commit(c, size, method, flags, timeout_ns, id)))
         zipc_rpc_abort(c);
     return err;

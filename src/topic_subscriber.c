@@ -235,7 +235,7 @@ static int latest_once(zipc_subscriber *sub, uint32_t type, void *buf, size_t ca
     uint32_t n = zipc__load(&f->size, ZIPC__RELAXED), t = zipc__load(&f->type, ZIPC__RELAXED);
     bool fits = n <= r->max_message && (at & r->mask) + zipc__frame_bytes(n) <= r->size;
     if (fits && n <= cap)
-        memcpy(buf, (const uint8_t *)f + ZIPC_FRAME_HEADER, n);
+        zipc__copy(buf, (const uint8_t *)f + ZIPC_FRAME_HEADER, n);
     if (!fits || zipc__ring_rx_overwritten(&sub->rx, at))
         return -EAGAIN;
     if (size)

@@ -681,7 +681,7 @@ inline void write_tensor(bytes out, const zipc_tensor_header &h, const void *dat
 {
     std::byte *dst = write_tensor_header(out, h);
     if (h.nbytes)
-        std::memcpy(dst, data, static_cast<std::size_t>(h.nbytes));
+        zipc_copy(dst, data, static_cast<std::size_t>(h.nbytes));
 }
 
 /* A tensor message, read in place. The header is copied out of the ring
@@ -1727,7 +1727,7 @@ public:
         if (!r)
             return r.error();
         if (!request.empty())
-            std::memcpy(r->data(), request.data(), request.size());
+            zipc_copy(r->data(), request.data(), request.size());
         return r->commit(method, request.size(), std::nothrow);
     }
     /* Room for a request of `size` bytes with o.reply_capacity of reply,

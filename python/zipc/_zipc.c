@@ -367,11 +367,11 @@ PyObject *zp_arrays_attr(const char *name)
 void zp_copy(void *dst, const void *src, size_t n)
 {
     if (n < ZP_COPY_NOGIL) {
-        memcpy(dst, src, n);
+        zipc_copy(dst, src, n);
         return;
     }
     Py_BEGIN_ALLOW_THREADS
-    memcpy(dst, src, n);
+    zipc_copy(dst, src, n);
     Py_END_ALLOW_THREADS
 }
 

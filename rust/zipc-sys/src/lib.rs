@@ -150,6 +150,8 @@ extern "C" {
     pub fn zipc_version() -> *const c_char;
     /// `ZIPC_ABI_MAJOR << 16 | ZIPC_ABI_MINOR`.
     pub fn zipc_abi_version() -> u32;
+    /// memcpy of a payload, around memcpy's slow ring offsets (zipc/common.h). No overlap.
+    pub fn zipc_copy(dst: *mut core::ffi::c_void, src: *const core::ffi::c_void, n: usize);
 
     /// Create a channel at `path` and wait for one peer.
     pub fn zipc_channel_listen(

@@ -293,7 +293,7 @@ impl<W: Writer> Handle<W> {
         if r.data_mut().len() != data.len() {
             return Err(Error::InvalidArgument);
         }
-        r.data_mut().copy_from_slice(data);
+        pod::copy_bytes(pod::slice_bytes_mut(r.data_mut()), pod::slice_bytes(data));
         r.commit()
     }
 }

@@ -1,6 +1,7 @@
 //! Plain-old-data: `#[repr(C)]` `Copy` types sent and received as raw bytes.
 use crate::error::{Error, Result};
 use std::mem::{align_of, size_of};
+use zipc_sys as sys;
 
 /// A type whose value is just its bytes: it can be sent as a message payload
 /// and viewed in place in a received one.
@@ -54,6 +55,14 @@ pub fn slice_bytes<T: Pod>(v: &[T]) -> &[u8] {
 pub fn slice_bytes_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: as slice_bytes; any bytes written form a valid T (Pod).
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}
+
+/// Copy a payload into (or out of) the ring: `zipc_copy`, memcpy around
+/// the C library's slow offsets for a ring's payloads. Equal lengths.
+pub fn copy_bytes(dst: &mut [u8], src: &[u8]) {
+    assert_eq!(dst.len(), src.len(), "copy_bytes: lengths differ");
+    // SAFETY: two valid slices of src.len() bytes; &mut and & cannot overlap.
+    unsafe { sys::zipc_copy(dst.as_mut_ptr().cast(), src.as_ptr().cast(), src.len()) }
 }
 
 /// View `bytes` as one `T` in place: the length must be `size_of::<T>()`

@@ -180,7 +180,7 @@ impl RpcClient {
     /// it is full.
     pub fn try_call(&mut self, method: u32, request: &[u8], opts: CallOptions) -> Result<u64> {
         let mut res = self.try_reserve(request.len(), opts)?;
-        res.copy_from_slice(request);
+        crate::pod::copy_bytes(&mut res, request);
         res.commit(request.len(), method)
     }
 

@@ -147,7 +147,7 @@ pub fn encode_into<T: Element>(out: &mut [u8], data: &[T], shape: &[usize]) -> R
     let hb = pod::bytes_of(&h);
     out[..hb.len()].copy_from_slice(hb);
     out[hb.len()..off].fill(0);
-    out[off..].copy_from_slice(pod::slice_bytes(data));
+    pod::copy_bytes(&mut out[off..], pod::slice_bytes(data));
     Ok(())
 }
 

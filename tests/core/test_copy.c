@@ -1,0 +1,43 @@
+/* zipc_copy: the same bytes as memcpy for every relative offset of source
+ * and destination within a cache line, every size class (memcpy's, the
+ * vector loop's, its head and tail), and not a byte outside the range. */
+#include "testutil.h"
+
+#define GUARD 64
+#define MAX_SIZE (64 * 1024 + 77)
+
+static void check_copy(uint8_t *dst_buf, const uint8_t *src_buf, size_t dst_off, size_t src_off, size_t n)
+{
+    memset(dst_buf, 0xee, MAX_SIZE + 2 * GUARD + 64);
+    uint8_t *dst = dst_buf + GUARD + dst_off;
+    const uint8_t *src = src_buf + src_off;
+    zipc_copy(dst, src, n);
+    CHECK_MSG(memcmp(dst, src, n) == 0, "%zu bytes, dst+%zu src+%zu: the bytes differ", n, dst_off, src_off);
+    for (size_t i = 0; i < GUARD; i++) {
+        CHECK_MSG(dst[-1 - (ptrdiff_t)i] == 0xee, "%zu bytes, dst+%zu src+%zu: byte %zu before written", n,
+                  dst_off, src_off, i + 1);
+        CHECK_MSG(dst[n + i] == 0xee, "%zu bytes, dst+%zu src+%zu: byte %zu after written", n, dst_off, src_off, i);
+    }
+}
+
+static void test_every_offset_and_size(void)
+{
+    static const size_t sizes[] = {0, 1, 15, 16, 63, 64, 65, 1023, 1024, 1025, 1087, 4096, 4103, 65536, MAX_SIZE};
+    uint8_t *src = aligned_alloc(64, MAX_SIZE + 128), *dst = aligned_alloc(64, MAX_SIZE + 2 * GUARD + 64);
+    CHECK(src && dst);
+    for (size_t i = 0; i < MAX_SIZE + 128; i++)
+        src[i] = (uint8_t)(i * 131 + (i >> 8));
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
+        for (size_t d = 0; d < 64; d += (sizes[s] > 4096 ? 4 : 1))
+            for (size_t so = 0; so < 64; so += 16)
+                check_copy(dst, src, d, so, sizes[s]);
+    free(src);
+    free(dst);
+}
+
+int main(void)
+{
+    tu_init("test_copy", 60);
+    test_every_offset_and_size();
+    return tu_finish();
+}
