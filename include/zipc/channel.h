@@ -109,7 +109,10 @@ int zipc_channel_fd(zipc_channel *ch);
  *           zipc_channel_flush() (batch publish). Never blocks.
  * abort:    drops the reservation; it leaves no trace in the ring.
  * flush:    publishes staged messages. Never blocks.
- * send:     copy `size` bytes in as one message (reserve + memcpy + commit).
+ * send:     copy `size` bytes in as one message (reserve + zipc_copy +
+ *           commit). A caller filling a reservation should copy with
+ *           zipc_copy too (common.h: memcpy is slow at a payload's offset
+ *           on some CPUs).
  */
 #define ZIPC_COMMIT_MORE 1u
 
