@@ -203,7 +203,9 @@ private:
             throw zipc::error(ec_, "zipc::result::value");
     }
     std::optional<T> value_;
-    std::error_code ec_;
+    /* {0, zipc::category()}, not std::error_code{}: the default's
+     * std::system_category() is a call into libstdc++ on every success. */
+    std::error_code ec_{0, category()};
 };
 
 namespace detail {
