@@ -395,7 +395,7 @@ impl Pub for ZipcPub {
         // SAFETY: the reservation holds m.len() bytes until the commit.
         unsafe {
             zcheck(ffi::zipc_publisher_reserve(self.0, m.len(), &mut slot, TIMEOUT_NS), "publisher_reserve")?;
-            std::ptr::copy_nonoverlapping(m.as_ptr(), slot.cast::<u8>(), m.len());
+            zipc_sys::zipc_copy(slot, m.as_ptr().cast(), m.len());
             zcheck(ffi::zipc_publisher_commit(self.0, m.len(), 0, 0), "publisher_commit")
         }
     }

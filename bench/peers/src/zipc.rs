@@ -60,7 +60,7 @@ fn send(tx: &Ch, msg: &[u8], more: bool) -> Res<()> {
     // SAFETY: the reservation holds msg.len() bytes until the commit.
     unsafe {
         check(sys::zipc_channel_reserve(tx.0, msg.len(), &mut slot, TIMEOUT_NS), "reserve")?;
-        ptr::copy_nonoverlapping(msg.as_ptr(), slot.cast::<u8>(), msg.len());
+        sys::zipc_copy(slot, msg.as_ptr().cast(), msg.len()); // as zipc_channel_send copies
         let flags = if more { sys::ZIPC_COMMIT_MORE } else { 0 };
         check(sys::zipc_channel_commit(tx.0, msg.len(), 0, flags), "commit")
     }
@@ -175,7 +175,7 @@ impl rpc::Client for RpcClient {
         // SAFETY: the reservation holds req.len() bytes until the commit.
         unsafe {
             check(sys::zipc_rpc_reserve(self.c, req.len(), self.reply, &mut buf, TIMEOUT_NS), "rpc reserve")?;
-            ptr::copy_nonoverlapping(req.as_ptr(), buf.cast::<u8>(), req.len());
+            sys::zipc_copy(buf, req.as_ptr().cast(), req.len());
             check(sys::zipc_rpc_commit(self.c, req.len(), 1, 0, TIMEOUT_NS, &mut id), "rpc commit")?;
         }
         self.ids.push_back(id);
