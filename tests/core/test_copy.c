@@ -5,10 +5,13 @@
 
 #define GUARD 64
 #define MAX_SIZE (64 * 1024 + 77)
+/* Both buffers: room for the largest copy, its guards and offsets, rounded
+ * up to 64 (aligned_alloc wants a multiple of the alignment). */
+#define BUF_SIZE ((MAX_SIZE + 2 * GUARD + 64 + 63) & ~(size_t)63)
 
 static void check_copy(uint8_t *dst_buf, const uint8_t *src_buf, size_t dst_off, size_t src_off, size_t n)
 {
-    memset(dst_buf, 0xee, MAX_SIZE + 2 * GUARD + 64);
+    memset(dst_buf, 0xee, BUF_SIZE);
     uint8_t *dst = dst_buf + GUARD + dst_off;
     const uint8_t *src = src_buf + src_off;
     zipc_copy(dst, src, n);
@@ -23,9 +26,9 @@ static void check_copy(uint8_t *dst_buf, const uint8_t *src_buf, size_t dst_off,
 static void test_every_offset_and_size(void)
 {
     static const size_t sizes[] = {0, 1, 15, 16, 63, 64, 65, 1023, 1024, 1025, 1087, 4096, 4103, 65536, MAX_SIZE};
-    uint8_t *src = aligned_alloc(64, MAX_SIZE + 128), *dst = aligned_alloc(64, MAX_SIZE + 2 * GUARD + 64);
+    uint8_t *src = aligned_alloc(64, BUF_SIZE), *dst = aligned_alloc(64, BUF_SIZE);
     CHECK(src && dst);
-    for (size_t i = 0; i < MAX_SIZE + 128; i++)
+    for (size_t i = 0; i < BUF_SIZE; i++)
         src[i] = (uint8_t)(i * 131 + (i >> 8));
     for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
         for (size_t d = 0; d < 64; d += (sizes[s] > 4096 ? 4 : 1))
