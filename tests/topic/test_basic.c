@@ -253,7 +253,12 @@ static void sleepers_share_the_bell(void)
             CHECK_OK(zipc_publisher_get_stats(p, &before));
             CHECK_OK(tu_publish_k(p, seed, k, 64, 0, WAIT));
             CHECK_OK(zipc_publisher_get_stats(p, &after));
-            CHECK_EQ(after.wakeups - before.wakeups, 1 + OWN_WAKE);
+            /* round 0 only warms up: a sleeper still in its subscribe handshake also
+             * sleeps in the kernel, but in no view, so it needs no wake-up yet */
+            if (k > 0)
+                CHECK_MSG(after.wakeups - before.wakeups == 1 + OWN_WAKE,
+                          "round %" PRIu64 ": %" PRIu64 " wake-ups, expected %d", k,
+                          after.wakeups - before.wakeups, 1 + OWN_WAKE);
         }
         CHECK(all_asleep_after(kids, got, ROUNDS));
     }
@@ -434,15 +439,17 @@ static void producer_and_consumer_calls(void)
     CHECK_ERR(zipc_subscriber_release_view(s, &m[1]), -EINVAL);
     CHECK_OK(zipc_subscriber_release_view(s, &m[0]));
     CHECK_ERR(zipc_subscriber_release_view(s, &m[0]), -EINVAL);
-    /* five messages: two views, then a drain of the rest, release_upto */
+    /* five messages: two views, then a drain of the rest, release_upto (small enough that
+     * five always fit the ring, whatever the seed) */
+    size_t small = max < CAP / 8 ? max : CAP / 8;
     for (uint64_t k = 2; k < 7; k++)
-        CHECK_OK(tu_publish_k(p, seed, k, tu_msg_size(seed, k, max), 0, ZIPC_TRY));
+        CHECK_OK(tu_publish_k(p, seed, k, tu_msg_size(seed, k, small), 0, ZIPC_TRY));
     CHECK_OK(zipc_subscriber_view(s, &m[0], ZIPC_TRY));
     CHECK_OK(zipc_subscriber_view(s, &m[1], ZIPC_TRY));
     CHECK_EQ(zipc_subscriber_drain(s, &m[2], 6, ZIPC_TRY), 3);
     for (int i = 0; i < 5; i++) {
         CHECK_EQ(m[i].seq, 2 + i);
-        CHECK_STREAM_K(&m[i], seed, 2 + (uint64_t)i, max);
+        CHECK_STREAM_K(&m[i], seed, 2 + (uint64_t)i, small);
     }
     CHECK_OK(zipc_subscriber_release_upto(s, &m[1]));
     CHECK_ERR(zipc_subscriber_release_upto(s, &m[0]), -EINVAL);
