@@ -125,7 +125,7 @@ static void default_opts(struct bench_opts *o, const cpu_set_t *allowed)
 {
     *o = (struct bench_opts){.shm_iters = 200000, .fd_iters = 20000, .stream_s = 1.0,
                              .warm_s = 0.05, .memcpy_s = 0.5, .rounds = 4, .cpu = {-1, -1},
-                             .allowed = CPU_COUNT(allowed), .topic_msgs = {400000, 400},
+                             .allowed = CPU_COUNT(allowed), .topic_msgs = {4000000, 4000},
                              .topic_bursts = 200};
     for (int c = 0, k = 0; c < CPU_SETSIZE && k < 2; c++)
         if (CPU_ISSET(c, allowed))

@@ -25,6 +25,11 @@
 
 #define ZIPC__CPU_CHECK_PERIOD_NS 100000000LL /* affinity may change: looked at every 100 ms */
 #define ZIPC__SPINS_BEFORE_CPU_CHECK 16
+/* A wait for a copy this large (>= 8 us even at 32 GB/s) looks whether
+ * another task waits for our CPU: a yield that long means one ran. */
+#define ZIPC__PROBE_BYTES (256u * 1024)
+#define ZIPC__PROBE_EVERY 1024 /* spins between two looks (~30-40 us) */
+#define ZIPC__BUSY_YIELD_NS 5000
 
 /* The one CPU a process may run on, or -1 (several, or unknown). */
 static int only_cpu(pid_t pid)
@@ -52,6 +57,18 @@ static bool sharing_one_cpu(struct zipc__waiter *w)
     w->one_cpu = sysconf(_SC_NPROCESSORS_ONLN) == 1 ||
                  (mine >= 0 && w->peer_pid > 0 && only_cpu(w->peer_pid) == mine);
     return w->one_cpu;
+}
+
+/* Does another task want our CPU? A yield returns at once (~0.7 us here)
+ * when nothing else is runnable on it; when something is, it ran meanwhile.
+ * Then a long spin would burn the time that task needs - often the one the
+ * wait is for at one remove, as a topic's other subscriber pinned to the
+ * same CPU, which the publisher (BLOCK) waits for before it can publish. */
+static bool cpu_wanted_elsewhere(void)
+{
+    int64_t t0 = zipc__now_ns();
+    sched_yield();
+    return zipc__now_ns() - t0 > ZIPC__BUSY_YIELD_NS;
 }
 
 /* How long to spin for a peer that has `bytes` to copy. 0: never spin. */
@@ -265,12 +282,13 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
     int64_t spin_end = zipc__now_ns() + spin_ns;
     if (spin_end > deadline)
         spin_end = deadline;
-    bool yield = false;
+    bool one_cpu = false, busy = false, probe = bytes >= ZIPC__PROBE_BYTES;
     for (unsigned i = 1; spin_ns > 0; i++) {
         if (i == ZIPC__SPINS_BEFORE_CPU_CHECK) /* a wait that short never pays for the check */
-            yield = sharing_one_cpu(w);
+            one_cpu = sharing_one_cpu(w);
+        bool yield = one_cpu || busy;
         if (yield)
-            sched_yield(); /* the peer runs now, on our CPU */
+            sched_yield(); /* the peer, or whoever wants our CPU, runs now */
         else
             zipc__cpu_relax();
         if ((r = ready(ctx)) != 0)
@@ -280,6 +298,8 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
                 return -ECANCELED;
             if (zipc__now_ns() >= spin_end)
                 break;
+            if (probe && !one_cpu && i % ZIPC__PROBE_EVERY == 64) /* after 64 spins, then every 1024 */
+                busy = cpu_wanted_elsewhere();
         }
     }
     for (;;) {

@@ -51,7 +51,7 @@ pub struct Plan {
 
 /// Stream messages per row (all rounds), 32 B and 1 MiB; cost bursts per row.
 pub fn counts(quick: bool) -> ([u64; 2], u64) {
-    if quick { ([40_000, 40], 20) } else { ([400_000, 400], 200) }
+    if quick { ([40_000, 40], 20) } else { ([4_000_000, 4_000], 200) }
 }
 
 impl Plan {
