@@ -40,6 +40,20 @@ static int send_bytes(zipc_channel *ch, long count, size_t size)
     return 0;
 }
 
+/* data[j] = i + j, eight at a time: gcc -O2 vectorizes a fixed-length inner
+ * loop, and leaves a single loop over n scalar (~125 us per 1 MiB, not ~26). */
+static void fill_tensor(float *data, long i, int64_t n)
+{
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        int32_t first = (int32_t)(i + j); /* int32: the conversion vectorizes */
+        for (int k = 0; k < 8; k++)
+            data[j + k] = (float)(first + k);
+    }
+    for (; j < n; j++)
+        data[j] = (float)(int32_t)(i + j);
+}
+
 static int send_tensors(zipc_channel *ch, long count, int64_t n)
 {
     struct zipc_tensor_header h;
@@ -51,9 +65,7 @@ static int send_tensors(zipc_channel *ch, long count, int64_t n)
         if (err)
             return fail("reserve", err);
         memcpy(buf, &h, sizeof h);
-        float *data = (float *)((char *)buf + h.data_offset); /* 64-byte aligned */
-        for (int64_t j = 0; j < n; j++)
-            data[j] = (float)(int32_t)(i + j); /* int32: the conversion vectorizes */
+        fill_tensor((float *)((char *)buf + h.data_offset), i, n); /* 64-byte aligned */
         if ((err = zipc_channel_commit(ch, h.data_offset + h.nbytes, ZIPC_TYPE_TENSOR, 0)))
             return fail("commit", err);
     }
