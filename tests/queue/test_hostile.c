@@ -135,8 +135,8 @@ static bool take(zipc_queue *q, int me, const struct zipc_msg *m, uint64_t last[
     if (!ok) { /* a plain CHECK_HOT would not say which: the CI digest shows only this line */
         tu_check_(false, __FILE__, __LINE__,
                   "consumer %d: message %" PRIu64 " of producer %d (lane %u, seq %" PRIu64
-                  ", size %u): %s, type %u, attempt %u",
-                  me, k, id, lane, m->seq, m->size, tu_msg_why(why), m->type, zipc_queue_msg_attempt(m));
+                  ", size %u): %s, type %u, attempt %u (ZIPC_TEST_SEED=%" PRIu64 ")",
+                  me, k, id, lane, m->seq, m->size, tu_msg_why(why), m->type, zipc_queue_msg_attempt(m), seed);
         return true;
     }
     CHECK_HOT(last[id] == UINT64_MAX || k > last[id]); /* FIFO per producer */
