@@ -172,6 +172,8 @@ static int replace_stale(const struct zipc__addr *a)
         close(probe);
         return -EADDRINUSE;
     }
+    if (err == -ENOENT)
+        return 0; /* its listener closed and unlinked it since the lstat: the path is free */
     if (err != -ECONNREFUSED)
         return err;
     return unlink(path) < 0 && errno != ENOENT ? -errno : 0;

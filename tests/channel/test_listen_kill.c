@@ -119,6 +119,8 @@ static void race_on_stale(void)
                 int r = zipc_channel_listen(&ch, path, CAP, &o);
                 if (r == 0)
                     tu_exchange_one(ch, NULL);
+                CHECK_MSG(r == 0 || r == -EADDRINUSE || r == -ETIMEDOUT, "trial %d: listener %d: %s", i, k,
+                          tu_errname(r));
                 zipc_channel_close(ch);
                 _exit(r == 0 ? 0 : r == -EADDRINUSE ? 1 : r == -ETIMEDOUT ? 2 : 3);
             }
