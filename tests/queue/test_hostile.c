@@ -100,14 +100,26 @@ static void producer(int id)
 
 /* ---- honest consumers ------------------------------------------------------ */
 
-static bool honest_lane(uint32_t lane, int *id)
+static bool lane_is(int id, uint32_t lane)
 {
+    return __atomic_load_n(&b->lane_known[id], __ATOMIC_ACQUIRE) && b->lane_of[id] == lane;
+}
+
+/* Is `lane` an honest producer's, and which one wrote message m? Both
+ * producers may have had the same lane: one that starts late (a loaded
+ * machine) takes over the lane the other left when it closed. Its type
+ * says which (-1: none of this lane's). */
+static bool honest_lane(uint32_t lane, const struct zipc_msg *m, int *id)
+{
+    bool honest = false;
+    *id = -1;
     for (int i = 0; i < PRODUCERS; i++)
-        if (__atomic_load_n(&b->lane_known[i], __ATOMIC_ACQUIRE) && b->lane_of[i] == lane) {
-            *id = i;
-            return true;
+        if (lane_is(i, lane)) {
+            honest = true;
+            if (m->type == (uint32_t)i)
+                *id = i;
         }
-    return false;
+    return honest;
 }
 
 /* One message: an honest one is verified and counted (true: the caller
@@ -116,7 +128,7 @@ static bool take(zipc_queue *q, int me, const struct zipc_msg *m, uint64_t last[
 {
     int id;
     uint32_t lane = zipc_queue_msg_producer(m);
-    bool honest = honest_lane(lane, &id) && lane != __atomic_load_n(&b->hostile_lane, __ATOMIC_ACQUIRE);
+    bool honest = honest_lane(lane, m, &id) && lane != __atomic_load_n(&b->hostile_lane, __ATOMIC_ACQUIRE);
     if (!honest) {
         b->hostile_views[me]++;
         b->hostile_again[me] += zipc_queue_msg_attempt(m) > 1;
