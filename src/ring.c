@@ -275,16 +275,26 @@ static int corrupt_or_lapped(struct zipc__ring_rx *rx, uint64_t pos)
 
 /* What a mark at the read position says: 1 the expected frame (message or
  * pad), 0 not yet (zero, or a header at most one lap old), -EOVERFLOW
- * overtaken (a topic reader), else corrupt. */
-static int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
+ * overtaken (a topic reader), else corrupt. Split in two: the spin loop and
+ * every take run the inline half, and on a round trip it sits between a
+ * message's arrival and its reply (DESIGN §2.4). */
+static int mark_state_slow(struct zipc__ring_rx *rx, uint64_t mark)
 {
-    if (mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG) ||
-        mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_PAD))
+    if (mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_PAD))
         return 1;
     uint32_t kind = (uint32_t)mark, age = rx->expect_seq - (uint32_t)(mark >> 32);
     if (mark == 0 || ((kind == ZIPC_FRAME_MSG || kind == ZIPC_FRAME_PAD) && age - 1 < rx->ring.lap_frames))
         return rx->oldest && zipc__ring_rx_lapped(rx) ? -EOVERFLOW : 0;
     return corrupt_or_lapped(rx, rx->rpos);
+}
+
+static inline int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
+{
+    if (ZIPC__LIKELY(mark == ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG)))
+        return 1;
+    if (mark == 0 && !rx->oldest) /* not yet, and no writer can overtake us */
+        return 0;
+    return mark_state_slow(rx, mark);
 }
 
 static int data_ready(void *ctx)
