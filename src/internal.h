@@ -40,7 +40,7 @@
 #define zipc__fence(mo) __atomic_thread_fence(mo)
 #endif
 
-#include "cpu.h" /* zipc__cpu_relax */
+#include "cpu.h" /* zipc__cpu_relax, zipc__prefetch_write */
 
 static inline uint64_t zipc__align_up(uint64_t v, uint64_t a) { return (v + a - 1) & ~(a - 1); }
 

@@ -66,6 +66,7 @@ struct zipc__ring_tx {
     uint32_t staged;          /* messages committed since the last publish (<= lap_frames) */
     uint32_t commits_to_check; /* commits left before a liveness check */
     bool reserving;
+    bool prefetch_write;      /* zipc__prefetch_write takes ownership here (cpu.h) */
 
     /* ---- waiting for space --------------------------------------------- */
     _Alignas(ZIPC_CACHE_LINE) const struct zipc_channel_side *peer;
@@ -257,6 +258,12 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
         if (err)
             return err;
     }
+    /* The first line we write (the frame's or the pad's header) is the one
+     * an idle consumer polls: asking for it now overlaps its transfer with
+     * the rest of reserve and the caller's writes (a round trip ~10% faster,
+     * DESIGN §2.4). Only once the space is ours: never a line still read. */
+    if (tx->prefetch_write)
+        zipc__prefetch_write(tx->ring.base + off);
     tx->res_start = tx->tail;
     tx->res_pos = tx->tail + pad;
     tx->res_end = tx->res_pos + frame;
