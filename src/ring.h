@@ -353,6 +353,11 @@ void zipc__ring_rx_release_in_order(struct zipc__ring_rx *rx, uint64_t end, uint
 /* Note a view released while an older one is open, for release_in_order. */
 int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *msg);
 
+/* The first looks of a spin, inline: a message that comes within a few
+ * pauses (a round trip's reply) is taken without the general wait's calls
+ * in between; its arrival is what the reply waits for (DESIGN §3.1). */
+#define ZIPC__RX_FIRST_LOOKS 16
+
 ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
 {
     if (ZIPC__UNLIKELY(rx->sticky_err || !msg))
@@ -360,6 +365,16 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
     int err = zipc__ring_rx_take(rx, msg);
     if (ZIPC__LIKELY(err != -EAGAIN))
         return err;
+    if (timeout_ns != 0 && rx->wait->spin_ns > 0) {
+        const uint64_t *mark = &zipc__ring_frame(&rx->ring, rx->rpos)->mark;
+        uint64_t want = ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG); /* a pad: the wait's case */
+        for (int i = 0; i < ZIPC__RX_FIRST_LOOKS; i++) {
+            zipc__cpu_relax();
+            /* relaxed: only compared; the take acquires it again (§2.5 #9) */
+            if (zipc__load(mark, ZIPC__RELAXED) == want && (err = zipc__ring_rx_take(rx, msg)) != -EAGAIN)
+                return err;
+        }
+    }
     return zipc__ring_rx_wait_take(rx, msg, timeout_ns);
 }
 
