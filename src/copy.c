@@ -7,14 +7,15 @@
  * lies 1..31 bytes past the source within a 64-byte line (glibc bug 30994):
  * measured on an AMD EPYC guest (glibc 2.36), a 64 KiB copy from a 64-byte
  * aligned buffer into a payload ran at 4-8 GB/s instead of 36-47. Those
- * copies go through a 16-byte vector loop with aligned stores instead
- * (26-46 GB/s at every offset); everything else is memcpy. */
+ * copies go through a vector loop with aligned stores instead (32-byte
+ * moves with AVX2, else 16-byte: 26-60 GB/s at every offset); everything
+ * else is memcpy. */
 #include <string.h>
 
 #include "internal.h"
 
 #if defined(__x86_64__) && defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 
 /* Below ZIPC__COPY_LOOP_MIN memcpy uses vector moves at any alignment. */
 static bool copy_needs_loop(const void *dst, const void *src, size_t n)
@@ -23,21 +24,51 @@ static bool copy_needs_loop(const void *dst, const void *src, size_t n)
     return n >= ZIPC__COPY_LOOP_MIN && ahead >= 1 && ahead <= 31;
 }
 
-/* Unaligned loads, aligned stores, one line per iteration. */
+/* Unaligned loads, aligned stores: whole 128-byte pairs of lines with AVX2's
+ * 32-byte moves, where the CPU has them (64 KiB copies ~5-10% faster than
+ * with 16-byte moves on the AMD EPYC guest, 4 KiB ~30%), then single lines
+ * with SSE2's. Each returns the bytes it copied. */
+__attribute__((target("avx2"))) static size_t copy_pairs_avx2(uint8_t *d, const uint8_t *s, size_t n)
+{
+    size_t done = 0;
+    for (; n - done >= 128; done += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(s + done));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(s + done + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(s + done + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(s + done + 96));
+        _mm256_store_si256((__m256i *)(d + done), a);
+        _mm256_store_si256((__m256i *)(d + done + 32), b);
+        _mm256_store_si256((__m256i *)(d + done + 64), c);
+        _mm256_store_si256((__m256i *)(d + done + 96), e);
+    }
+    return done;
+}
+
+static size_t copy_lines_sse2(uint8_t *d, const uint8_t *s, size_t n)
+{
+    size_t done = 0;
+    for (; n - done >= 64; done += 64) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(s + done));
+        __m128i b = _mm_loadu_si128((const __m128i *)(s + done + 16));
+        __m128i c = _mm_loadu_si128((const __m128i *)(s + done + 32));
+        __m128i e = _mm_loadu_si128((const __m128i *)(s + done + 48));
+        _mm_store_si128((__m128i *)(d + done), a);
+        _mm_store_si128((__m128i *)(d + done + 16), b);
+        _mm_store_si128((__m128i *)(d + done + 32), c);
+        _mm_store_si128((__m128i *)(d + done + 48), e);
+    }
+    return done;
+}
+
 static void copy_loop(uint8_t *d, const uint8_t *s, size_t n)
 {
     size_t head = (64 - ((uintptr_t)d & 63)) & 63;
     memcpy(d, s, head);
     d += head, s += head, n -= head;
-    for (; n >= 64; d += 64, s += 64, n -= 64) {
-        __m128i a = _mm_loadu_si128((const __m128i *)s), b = _mm_loadu_si128((const __m128i *)(s + 16));
-        __m128i c = _mm_loadu_si128((const __m128i *)(s + 32)), e = _mm_loadu_si128((const __m128i *)(s + 48));
-        _mm_store_si128((__m128i *)d, a);
-        _mm_store_si128((__m128i *)(d + 16), b);
-        _mm_store_si128((__m128i *)(d + 32), c);
-        _mm_store_si128((__m128i *)(d + 48), e);
-    }
-    memcpy(d, s, n);
+    /* libgcc's CPU model (set up before main) answers from memory */
+    size_t done = __builtin_cpu_supports("avx2") ? copy_pairs_avx2(d, s, n) : 0;
+    done += copy_lines_sse2(d + done, s + done, n - done);
+    memcpy(d + done, s + done, n - done);
 }
 
 void zipc_copy(void *dst, const void *src, size_t n)
