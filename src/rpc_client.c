@@ -254,11 +254,17 @@ static void release_part(zipc_rpc_client *c, struct call *call)
         zipc__queue_wake_consumer(c->q, holder);
 }
 
-/* Call i's deadline has passed: cancelled, reported once as -ETIMEDOUT. */
-static int expired(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r, int64_t now)
+/* Call i's deadline has passed: cancelled, reported once as -ETIMEDOUT.
+ * *now is read from the clock at the first call with a deadline (-1 until
+ * then): a spin over calls without one reads no clock. */
+static int expired(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r, int64_t *now)
 {
     struct call *call = &c->calls[i];
-    if (call->deadline >= now || call->delivered)
+    if (call->deadline == INT64_MAX || call->delivered)
+        return 0;
+    if (*now < 0)
+        *now = zipc__now_ns();
+    if (call->deadline >= *now)
         return 0;
     *r = (struct zipc_rpc_reply){.id = rpc_id(c->q->gen, call->seq), .status = -ETIMEDOUT,
                                  .method = call->method};
@@ -277,18 +283,18 @@ static int reply_ready(void *arg)
 {
     struct wait_ctx *x = arg;
     zipc_rpc_client *c = x->c;
-    int64_t now = zipc__now_ns();
+    int64_t now = -1; /* read by expired() when a call has a deadline */
     if (x->id != ZIPC_RPC_ANY) {
         int i = find(c, x->id);
         if (i < 0)
             return -EINVAL;
-        return expired(c, (uint32_t)i, x->r, now) || replied(c, (uint32_t)i, x->r);
+        return expired(c, (uint32_t)i, x->r, &now) || replied(c, (uint32_t)i, x->r);
     }
     for (uint32_t k = 0; k < c->n; k++) { /* in turn, from after the last one answered */
         uint32_t i = (c->next_any + k) % c->n;
         if (c->calls[i].delivered)
             continue;
-        if (expired(c, i, x->r, now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
+        if (expired(c, i, x->r, &now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
             c->next_any = i + 1;
             return 1;
         }
