@@ -267,7 +267,7 @@ bool zipc__ring_rx_lapped(const struct zipc__ring_rx *rx) { return zipc__ring_rx
 /* The frame read at `pos` (the read position, or the message after the pad
  * there) is not what it should be: overwritten by the publisher (a topic
  * reader: -EOVERFLOW, not sticky), or corrupt. */
-static int corrupt_or_lapped(struct zipc__ring_rx *rx, uint64_t pos)
+int zipc__ring_rx_corrupt_or_lapped(struct zipc__ring_rx *rx, uint64_t pos)
 {
     if (rx->oldest && zipc__ring_rx_overwritten(rx, pos))
         return -EOVERFLOW;
@@ -286,7 +286,7 @@ static int mark_state_slow(struct zipc__ring_rx *rx, uint64_t mark)
     uint32_t kind = (uint32_t)mark, age = rx->expect_seq - (uint32_t)(mark >> 32);
     if (mark == 0 || ((kind == ZIPC_FRAME_MSG || kind == ZIPC_FRAME_PAD) && age - 1 < rx->ring.lap_frames))
         return rx->oldest && zipc__ring_rx_lapped(rx) ? -EOVERFLOW : 0;
-    return corrupt_or_lapped(rx, rx->rpos);
+    return zipc__ring_rx_corrupt_or_lapped(rx, rx->rpos);
 }
 
 static inline int mark_state(struct zipc__ring_rx *rx, uint64_t mark)
@@ -306,10 +306,8 @@ static int data_ready(void *ctx)
     return mark_state(rx, zipc__load(&zipc__ring_frame(&rx->ring, rx->rpos)->mark, ZIPC__SEQ_CST));
 }
 
-/* Size and type are read once into locals after the mark: the peer may
- * rewrite them after we checked them. Nothing changes unless a message is
- * taken: a failed take leaves the read position where the next call (or
- * overtaken()) judges it again. */
+/* Nothing changes unless a message is taken: a failed take leaves the read
+ * position where the next call (or overtaken()) judges it again. */
 int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
 {
     uint64_t pos = rx->rpos, off = pos & rx->ring.mask;
@@ -328,32 +326,12 @@ int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg)
          * judged where the pad was read (overtaken, not corrupt). Offset 0
          * always holds a header: the message's mark proves the pad. */
         pos += rx->ring.size - off;
-        off = 0;
         f = (const void *)rx->ring.base;
         mark = zipc__load(&f->mark, ZIPC__ACQUIRE); /* acquire: as above (§2.5 #9) */
     }
     if (mark != ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG))
-        return corrupt_or_lapped(rx, rx->rpos);
-    /* relaxed: after the mark's acquire; read once, then checked (§2.5 #10) */
-    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
-    uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
-    /* A topic reader: the frame may have been reclaimed and partly rewritten
-     * after its mark was read (the mark intact, the size torn). */
-    if (rx->oldest && zipc__ring_rx_overwritten(rx, pos))
-        return -EOVERFLOW;
-    uint64_t frame = zipc__frame_bytes(size);
-    if (size > rx->ring.max_message || off + frame > rx->ring.size)
-        return corrupt_or_lapped(rx, pos);
-    msg->data = rx->ring.base + off + ZIPC_FRAME_HEADER;
-    msg->size = size;
-    msg->type = type;
-    msg->seq = rx->taken++;
-    msg->end_ = pos + frame;
-    rx->rpos = pos + frame;
-    rx->last_frame = (uint32_t)frame; /* <= ring / 2 <= 2^31 */
-    rx->expect_seq++;
-    rx->views++;
-    return 0;
+        return zipc__ring_rx_corrupt_or_lapped(rx, rx->rpos);
+    return zipc__ring_rx_accept(rx, pos, msg);
 }
 
 int zipc__ring_rx_wait_take(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)

@@ -339,6 +339,39 @@ void zipc__ring_rx_free(struct zipc__ring_rx *rx);
 /* Take the frame at rpos without waiting: 0, -EAGAIN (not published yet)
  * or -EBADMSG. */
 int zipc__ring_rx_take(struct zipc__ring_rx *rx, struct zipc_msg *msg);
+/* A frame that is not what its mark said: -EOVERFLOW for a topic reader
+ * the ring overtook, else the half fails (-EBADMSG). */
+int zipc__ring_rx_corrupt_or_lapped(struct zipc__ring_rx *rx, uint64_t pos);
+
+/* The end of every take: the expected message's mark at `pos` was read
+ * with acquire (the read position, or offset 0 after a pad). Size and type
+ * are read once into locals after the mark, then checked: the peer may
+ * rewrite them. 0, -EOVERFLOW (a topic reader overtaken) or -EBADMSG. */
+ZIPC__RING_INLINE int zipc__ring_rx_accept(struct zipc__ring_rx *rx, uint64_t pos, struct zipc_msg *msg)
+{
+    uint64_t off = pos & rx->ring.mask;
+    const struct zipc_frame *f = (const void *)(rx->ring.base + off);
+    /* relaxed: after the mark's acquire; read once, then checked (§2.5 #10) */
+    uint32_t size = zipc__load(&f->size, ZIPC__RELAXED);
+    uint32_t type = zipc__load(&f->type, ZIPC__RELAXED);
+    /* A topic reader: the frame may have been reclaimed and partly rewritten
+     * after its mark was read (the mark intact, the size torn). */
+    if (ZIPC__UNLIKELY(rx->oldest) && zipc__ring_rx_overwritten(rx, pos))
+        return -EOVERFLOW;
+    uint64_t frame = zipc__frame_bytes(size);
+    if (ZIPC__UNLIKELY(size > rx->ring.max_message || off + frame > rx->ring.size))
+        return zipc__ring_rx_corrupt_or_lapped(rx, pos);
+    msg->data = rx->ring.base + off + ZIPC_FRAME_HEADER;
+    msg->size = size;
+    msg->type = type;
+    msg->seq = rx->taken++;
+    msg->end_ = pos + frame;
+    rx->rpos = pos + frame;
+    rx->last_frame = (uint32_t)frame; /* <= ring / 2 <= 2^31 */
+    rx->expect_seq++;
+    rx->views++;
+    return 0;
+}
 /* view's slow path: wait for the next frame (-EPIPE sticks), then take it. */
 int zipc__ring_rx_wait_take(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns);
 /* The first message waits (timeout_ns), the rest are taken if published:
@@ -370,9 +403,9 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
         uint64_t want = ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG); /* a pad: the wait's case */
         for (int i = 0; i < ZIPC__RX_FIRST_LOOKS; i++) {
             zipc__cpu_relax();
-            /* relaxed: only compared; the take acquires it again (§2.5 #9) */
-            if (zipc__load(mark, ZIPC__RELAXED) == want && (err = zipc__ring_rx_take(rx, msg)) != -EAGAIN)
-                return err;
+            /* acquire: pairs with the publishing exchange, as a take's (§2.5 #9) */
+            if (zipc__load(mark, ZIPC__ACQUIRE) == want)
+                return zipc__ring_rx_accept(rx, rx->rpos, msg);
         }
     }
     return zipc__ring_rx_wait_take(rx, msg, timeout_ns);
