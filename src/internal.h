@@ -59,6 +59,8 @@ int64_t zipc__now_ns(void);         /* CLOCK_MONOTONIC */
 int64_t zipc__coarse_now_ns(void);  /* CLOCK_MONOTONIC_COARSE, for rate limits */
 /* Absolute deadline for a relative timeout; INT64_MAX for ZIPC_FOREVER. */
 int64_t zipc__deadline(int64_t timeout_ns);
+/* The same from a time already read. */
+int64_t zipc__deadline_from(int64_t now, int64_t timeout_ns);
 /* ppoll until the deadline: the ready count, -ETIMEDOUT, -EINTR or -errno. */
 struct pollfd;
 int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline);

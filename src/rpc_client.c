@@ -254,9 +254,9 @@ static void release_part(zipc_rpc_client *c, struct call *call)
         zipc__queue_wake_consumer(c->q, holder);
 }
 
-/* Call i's deadline has passed: cancelled, reported once as -ETIMEDOUT.
- * *now is read from the clock at the first call with a deadline (-1 until
- * then): a spin over calls without one reads no clock. */
+/* Call i's deadline has passed at *now: cancelled, reported once as
+ * -ETIMEDOUT. *now is read from the clock at the first call with a deadline
+ * (-1 until then): calls without one read no clock. */
 static int expired(zipc_rpc_client *c, uint32_t i, struct zipc_rpc_reply *r, int64_t *now)
 {
     struct call *call = &c->calls[i];
@@ -277,24 +277,28 @@ struct wait_ctx {
     zipc_rpc_client *c;
     uint64_t id;
     struct zipc_rpc_reply *r;
+    /* Deadlines are judged against the time the wait read last (-1: none
+     * yet), not the clock at every spin's look: the wait's timeout ends at
+     * the first deadline, and the next look, with a new time, reports it. */
+    int64_t now;
 };
 
 static int reply_ready(void *arg)
 {
     struct wait_ctx *x = arg;
     zipc_rpc_client *c = x->c;
-    int64_t now = -1; /* read by expired() when a call has a deadline */
+    int64_t *now = &x->now;
     if (x->id != ZIPC_RPC_ANY) {
         int i = find(c, x->id);
         if (i < 0)
             return -EINVAL;
-        return expired(c, (uint32_t)i, x->r, &now) || replied(c, (uint32_t)i, x->r);
+        return expired(c, (uint32_t)i, x->r, now) || replied(c, (uint32_t)i, x->r);
     }
     for (uint32_t k = 0; k < c->n; k++) { /* in turn, from after the last one answered */
         uint32_t i = (c->next_any + k) % c->n;
         if (c->calls[i].delivered)
             continue;
-        if (expired(c, i, x->r, &now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
+        if (expired(c, i, x->r, now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
             c->next_any = i + 1;
             return 1;
         }
@@ -327,14 +331,16 @@ int zipc_rpc_wait(zipc_rpc_client *c, uint64_t id, struct zipc_rpc_reply *reply,
         return -EAGAIN; /* nothing in flight */
     }
     struct wait_ctx x = {.c = c, .id = id, .r = reply};
-    int64_t until = zipc__deadline(timeout_ns);
+    int64_t now = zipc__now_ns(), until = zipc__deadline_from(now, timeout_ns);
     for (;;) {
-        int64_t now = zipc__now_ns(), d = first_deadline(c, id), stop = d < until ? d : until;
+        x.now = now;
+        int64_t d = first_deadline(c, id), stop = d < until ? d : until;
         int64_t t = timeout_ns == 0 ? 0 : stop == INT64_MAX ? ZIPC_FOREVER : stop > now ? stop - now : 0;
         int err = zipc__wait(&c->q->wait, reply_ready, &x, 0, t);
         if (err != -ETIMEDOUT && err != -EAGAIN)
             return err;
-        if (timeout_ns == 0 || zipc__now_ns() >= until)
+        now = zipc__now_ns();
+        if (timeout_ns == 0 || now >= until)
             return err; /* our own timeout; a call's deadline makes reply_ready answer next time */
     }
 }

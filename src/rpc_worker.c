@@ -93,9 +93,10 @@ int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t time
     if (!w || !req)
         return -EINVAL;
     int64_t deadline = zipc__deadline(timeout_ns);
-    for (;;) {
+    for (bool again = false;; again = true) {
         struct zipc_msg m;
-        int64_t left = timeout_ns <= 0 ? timeout_ns : deadline - zipc__now_ns();
+        /* the clock again only after a call was stepped over */
+        int64_t left = timeout_ns <= 0 || !again ? timeout_ns : deadline - zipc__now_ns();
         int err = zipc_queue_view(w->q, &m, left < 0 && timeout_ns > 0 ? 0 : left);
         if (err)
             return err;

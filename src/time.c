@@ -37,9 +37,13 @@ int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline)
 
 int64_t zipc__deadline(int64_t timeout_ns)
 {
+    return timeout_ns < 0 ? INT64_MAX : zipc__deadline_from(zipc__now_ns(), timeout_ns);
+}
+
+int64_t zipc__deadline_from(int64_t now, int64_t timeout_ns)
+{
     if (timeout_ns < 0)
         return INT64_MAX;
-    int64_t now = zipc__now_ns();
     return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
 }
 

@@ -25,6 +25,7 @@
 
 #define ZIPC__CPU_CHECK_PERIOD_NS 100000000LL /* affinity may change: looked at every 100 ms */
 #define ZIPC__SPINS_BEFORE_CPU_CHECK 16
+#define ZIPC__SPINS_BEFORE_CLOCK 16 /* then every 64 */
 /* A wait for a copy this large (>= 8 us even at 32 GB/s) looks whether
  * another task waits for our CPU: a yield that long means one ran. */
 #define ZIPC__PROBE_BYTES (256u * 1024)
@@ -277,12 +278,12 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
             return r > 0 ? 0 : r;
         return zipc__peer_gone(w, false) ? give_up(w, ready, ctx, -EPIPE) : -EAGAIN;
     }
-    int64_t deadline = zipc__deadline(timeout_ns);
+    /* The clock is first read at the first check below, not here: a wait
+     * that ends within ZIPC__SPINS_BEFORE_CLOCK looks (a reply on a round
+     * trip, ~0.5-1 us) reads none; the timeout counts from that first read. */
+    int64_t deadline = INT64_MAX, spin_end = 0;
     int64_t spin_ns = spin_budget(w, bytes);
-    int64_t spin_end = zipc__now_ns() + spin_ns;
-    if (spin_end > deadline)
-        spin_end = deadline;
-    bool one_cpu = false, busy = false, probe = bytes >= ZIPC__PROBE_BYTES;
+    bool one_cpu = false, busy = false, probe = bytes >= ZIPC__PROBE_BYTES, timed = false;
     for (unsigned i = 1; spin_ns > 0; i++) {
         if (i == ZIPC__SPINS_BEFORE_CPU_CHECK) /* a wait that short never pays for the check */
             one_cpu = sharing_one_cpu(w);
@@ -293,15 +294,24 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
             zipc__cpu_relax();
         if ((r = ready(ctx)) != 0)
             return r > 0 ? 0 : r;
-        if (yield || (i & 63) == 0) { /* a yield may take a whole time slice: look at the clock each time */
+        /* a yield may take a whole time slice: look at the clock each time */
+        if (yield || i == ZIPC__SPINS_BEFORE_CLOCK || (i & 63) == 0) {
             if (taken_interrupt(w))
                 return -ECANCELED;
-            if (zipc__now_ns() >= spin_end)
+            int64_t now = zipc__now_ns();
+            if (!timed) {
+                timed = true;
+                deadline = zipc__deadline_from(now, timeout_ns);
+                spin_end = now + spin_ns < deadline ? now + spin_ns : deadline;
+            }
+            if (now >= spin_end)
                 break;
             if (probe && !one_cpu && i % ZIPC__PROBE_EVERY == 64) /* after 64 spins, then every 1024 */
                 busy = cpu_wanted_elsewhere();
         }
     }
+    if (!timed)
+        deadline = zipc__deadline(timeout_ns); /* no spin */
     for (;;) {
         /* Arm before looking at the peer: arming drains the eventfd, and a
          * clean close's wake-up drained here is still seen as CLOSED below;
