@@ -64,6 +64,7 @@ struct zipc_queue {
     int sticky_err;              /* consumer: 0 (kept for a corrupt queue as a whole) */
     bool recv_kept;              /* recv's last message did not fit: it is `kept`, still open */
     bool endless;                /* an rpc worker: no end of stream, clients come and go */
+    bool prefetch_write;         /* consumer: zipc__prefetch_write asks for ownership (cpu.h) */
     struct zipc_msg kept;
     /* ---- identity ------------------------------------------------------------ */
     int role;
@@ -118,6 +119,14 @@ static inline bool claim_free_for(uint64_t w, uint32_t seq, uint32_t log_size)
 static inline uint64_t *claim_word(const zipc_queue *q, const struct lane *l, uint32_t seq)
 {
     return &l->log[seq & q->log_mask];
+}
+
+/* A consumer about to write the line at p (a claim word, a reply): ask for
+ * it now, so its transfer overlaps with the work before the store. */
+static inline void zipc__queue_prefetch_write(const zipc_queue *q, const void *p)
+{
+    if (q->prefetch_write)
+        zipc__prefetch_write(p);
 }
 
 /* queue.c */

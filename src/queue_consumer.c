@@ -115,6 +115,14 @@ static int take_fresh(zipc_queue *q, uint32_t li, struct zipc_msg *msg)
         }
         uint64_t stepped = f ? ZIPC_QPOS(seq + 1, next & r->mask) : ZIPC_QPOS(seq, 0);
         uint64_t *wp = claim_word(q, l, seq);
+        if (f) {
+            /* The word's line comes once, writable, for the load and the CAS
+             * (a load alone would fetch it shared, the CAS again); the
+             * frame's second line (the payload's rest) meanwhile. */
+            zipc__queue_prefetch_write(q, wp);
+            if (next - pos > ZIPC_FRAME_ALIGN)
+                __builtin_prefetch((const uint8_t *)f + ZIPC_FRAME_ALIGN, 0, 3);
+        }
         uint64_t w = f ? zipc__load(wp, ZIPC__ACQUIRE) : 0; /* acquire: the last holder's release */
         if (f && claim_free_for(w, seq, q->log_mask + 1)) {
             held_count(q, q->nheld + 1); /* before the claim: judges of the end see it first */
@@ -483,6 +491,7 @@ int zipc__queue_consumer_bind(zipc_queue *q)
         return err;
     q->slot = q->me.slot - QP;
     q->gen = ZIPC_LEASE_GEN(q->me.lease) & 0xffff;
+    q->prefetch_write = zipc__cpu_prefetch_write_ok();
     /* what earlier holders of our slot still hold (they died, and no cleanup ran yet) */
     uint32_t back = zipc__queue_reclaim_claims(q, q->slot, (q->gen - 1) & 0xffff);
     struct zipc_queue_consumer *me = &q->consumers[q->slot];
