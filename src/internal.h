@@ -61,6 +61,9 @@ int64_t zipc__coarse_now_ns(void);  /* CLOCK_MONOTONIC_COARSE, for rate limits *
 int64_t zipc__deadline(int64_t timeout_ns);
 /* The same from a time already read. */
 int64_t zipc__deadline_from(int64_t now, int64_t timeout_ns);
+/* Is CLOCK_MONOTONIC past `deadline` (any value, read from a peer too)?
+ * Reads the precise clock only within 50 ms of it. */
+bool zipc__deadline_passed(int64_t deadline);
 /* ppoll until the deadline: the ready count, -ETIMEDOUT, -EINTR or -errno. */
 struct pollfd;
 int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline);

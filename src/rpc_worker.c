@@ -74,7 +74,7 @@ static int32_t call_unwanted(const zipc_queue *q, uint32_t lane, uint32_t seq, i
     uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__RELAXED);
     if (w & ZIPC_QCLAIM_CANCEL)
         return -ECANCELED;
-    return deadline != INT64_MAX && zipc__now_ns() > deadline ? -ETIMEDOUT : 0;
+    return zipc__deadline_passed(deadline) ? -ETIMEDOUT : 0;
 }
 
 /* Answer a call without the application: status only. */

@@ -20,6 +20,19 @@ int64_t zipc__coarse_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* CLOCK_MONOTONIC_COARSE is CLOCK_MONOTONIC at the last timekeeping
+ * update: never ahead of it, behind by a few ticks at most (the CPU that
+ * keeps time keeps ticking). A deadline further than this past the coarse
+ * time has not come, whatever the precise clock says. */
+#define ZIPC__COARSE_LAG_NS 50000000LL
+
+bool zipc__deadline_passed(int64_t deadline)
+{
+    if (deadline == INT64_MAX || zipc__coarse_now_ns() + ZIPC__COARSE_LAG_NS < deadline)
+        return false; /* a few ns: no TSC read */
+    return zipc__now_ns() > deadline;
+}
+
 int zipc__ppoll(struct pollfd *fds, unsigned nfds, int64_t deadline)
 {
     struct timespec ts, *tsp = NULL;
