@@ -279,17 +279,15 @@ struct wait_ctx {
     zipc_rpc_client *c;
     uint64_t id;
     struct zipc_rpc_reply *r;
-    /* Deadlines are judged against the time the wait read last (-1: none
-     * yet), not the clock at every spin's look: the wait's timeout ends at
-     * the first deadline, and the next look, with a new time, reports it. */
-    int64_t now;
 };
 
 static int reply_ready(void *arg)
 {
     struct wait_ctx *x = arg;
     zipc_rpc_client *c = x->c;
-    int64_t *now = &x->now;
+    /* Read at each look (by expired(), for a call with a deadline): a reply
+     * that comes after its call's deadline is late, never delivered. */
+    int64_t now_at_look = -1, *now = &now_at_look;
     if (x->id != ZIPC_RPC_ANY) {
         int i = find(c, x->id);
         if (i < 0)
@@ -335,7 +333,6 @@ int zipc_rpc_wait(zipc_rpc_client *c, uint64_t id, struct zipc_rpc_reply *reply,
     struct wait_ctx x = {.c = c, .id = id, .r = reply};
     int64_t now = zipc__now_ns(), until = zipc__deadline_from(now, timeout_ns);
     for (;;) {
-        x.now = now;
         int64_t d = first_deadline(c, id), stop = d < until ? d : until;
         int64_t t = timeout_ns == 0 ? 0 : stop == INT64_MAX ? ZIPC_FOREVER : stop > now ? stop - now : 0;
         int err = zipc__wait(&c->q->wait, reply_ready, &x, 0, t);
