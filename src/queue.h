@@ -121,14 +121,6 @@ static inline uint64_t *claim_word(const zipc_queue *q, const struct lane *l, ui
     return &l->log[seq & q->log_mask];
 }
 
-/* A consumer about to write the line at p (a claim word, a reply): ask for
- * it now, so its transfer overlaps with the work before the store. */
-static inline void zipc__queue_prefetch_write(const zipc_queue *q, const void *p)
-{
-    if (q->prefetch_write)
-        zipc__prefetch_write(p);
-}
-
 /* queue.c */
 extern const struct zipc__kind_desc zipc__queue_kind;
 /* The queue's control block, copied into *out and checked against the
@@ -146,6 +138,10 @@ void zipc__queue_wake_producer(zipc_queue *q, uint32_t lane);
 /* Nothing left to take in any lane: no fresh frame, no redelivery due
  * (heals the lanes' redelivery hints as it reads the claim words). */
 bool zipc__queue_lanes_empty(const zipc_queue *q);
+/* Raise each lane's redelivery hint to the REDELIVER words it walks to:
+ * run after a cleanup, so a cleaner killed between its words and its count
+ * strands no frame (the next cleanup of the same death heals it). */
+void zipc__queue_heal_redeliveries(zipc_queue *q);
 
 /* queue_helper.c */
 int zipc__queue_helper_start(zipc_queue *q, int64_t deadline);

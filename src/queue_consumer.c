@@ -119,7 +119,7 @@ static int take_fresh(zipc_queue *q, uint32_t li, struct zipc_msg *msg)
             /* The word's line comes once, writable, for the load and the CAS
              * (a load alone would fetch it shared, the CAS again); the
              * frame's second line (the payload's rest) meanwhile. */
-            zipc__queue_prefetch_write(q, wp);
+            zipc__prefetch_write_if(q->prefetch_write, wp);
             if (next - pos > ZIPC_FRAME_ALIGN)
                 __builtin_prefetch((const uint8_t *)f + ZIPC_FRAME_ALIGN, 0, 3);
         }
@@ -177,10 +177,11 @@ static int take_redelivered(zipc_queue *q, uint32_t li, struct zipc_msg *msg)
             if (ZIPC_QCLAIM_TAG(w) == seq && ZIPC_QCLAIM_STATE(w) == ZIPC_QCLAIM_REDELIVER) {
                 uint32_t attempt = ZIPC_QCLAIM_ATTEMPT(w) < ZIPC_QCLAIM_MAX_ATTEMPT ? ZIPC_QCLAIM_ATTEMPT(w) + 1
                                                                        : ZIPC_QCLAIM_MAX_ATTEMPT;
+                /* an rpc call cancelled while it waited stays cancelled */
+                uint64_t mine = my_claim(q, seq, attempt) | (w & ZIPC_QCLAIM_CANCEL);
                 held_count(q, q->nheld + 1);
                 /* seq_cst: as take_fresh (§2.5 #27) */
-                if (__atomic_compare_exchange_n(wp, &w, my_claim(q, seq, attempt), false, __ATOMIC_SEQ_CST,
-                                                __ATOMIC_RELAXED)) {
+                if (__atomic_compare_exchange_n(wp, &w, mine, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
                     __atomic_fetch_sub(&l->ctl->redeliver, 1, __ATOMIC_RELAXED); /* relaxed: a hint */
                     int err = deliver(q, li, pos, seq, attempt, msg);
                     if (err) { /* our walk was torn: the frame is elsewhere */
@@ -240,21 +241,22 @@ static bool others_hold(const zipc_queue *q)
     return false;
 }
 
-/* Does a frame behind the claim wait for redelivery? 1 yes, 0 no, -1 the
- * walk was torn (reuse under us: ask again later). The lane's `redeliver`
- * count is a hint a SIGKILL can leave wrong either way (a cleanup killed
- * between its words and its count; a taker killed between its word and
- * its decrement): the end of the stream reads the words, and heals the
- * hint so that takers walk (or stop walking) accordingly. */
-static int redelivery_pending(const zipc_queue *q, const struct lane *l)
+/* How many frames behind the claim wait for redelivery (counting stops at
+ * `limit`)? -1: the walk was torn (reuse under us: ask again later). The
+ * lane's `redeliver` count is a hint a SIGKILL can leave wrong either way
+ * (a cleanup killed between its words and its count; a taker killed
+ * between its word and its decrement): the cleanups after a death and the
+ * end of the stream count the words themselves and heal the hint. */
+static int count_redeliveries(const zipc_queue *q, const struct lane *l, int limit)
 {
     /* acquire: as take_fresh */
     uint64_t fr = zipc__load(&l->ctl->freed, ZIPC__ACQUIRE), c = zipc__load(&l->ctl->claim, ZIPC__ACQUIRE);
     uint32_t seq = (uint32_t)(fr >> 32), claim_seq = (uint32_t)(c >> 32);
     uint64_t pos = (uint64_t)(uint32_t)fr * ZIPC_FRAME_ALIGN, next;
+    int n = 0;
     if (pos >= l->ring.size || claim_seq - seq > l->ring.lap_frames)
         return -1;
-    for (uint32_t steps = 0; seq != claim_seq; steps++, pos = next) {
+    for (uint32_t steps = 0; seq != claim_seq && n < limit; steps++, pos = next) {
         const struct zipc_frame *f;
         if (steps > 2 * l->ring.lap_frames || zipc__ring_frame_step(&l->ring, pos, seq, &next, &f) != 1)
             return -1;
@@ -262,10 +264,29 @@ static int redelivery_pending(const zipc_queue *q, const struct lane *l)
             continue;
         uint64_t w = zipc__load(claim_word(q, l, seq), ZIPC__ACQUIRE); /* acquire: as take_fresh */
         if (ZIPC_QCLAIM_TAG(w) == seq && ZIPC_QCLAIM_STATE(w) == ZIPC_QCLAIM_REDELIVER)
-            return 1;
+            n++;
         seq++;
     }
-    return 0;
+    return n;
+}
+
+#define HEAL_TRIES 8
+
+void zipc__queue_heal_redeliveries(zipc_queue *q)
+{
+    uint32_t hwm = zipc__load(&q->ctl->lane_hwm, ZIPC__ACQUIRE); /* acquire: lanes in use */
+    for (uint32_t li = 0; li < hwm && li < QP; li++) {
+        struct lane *l = &q->lanes[li];
+        int n = -1;
+        for (int t = 0; t < HEAL_TRIES && n < 0; t++)
+            n = count_redeliveries(q, l, INT32_MAX);
+        uint32_t want = n < 0 ? 1 : (uint32_t)n; /* torn every time: at least one walk */
+        uint32_t hint = zipc__load(&l->ctl->redeliver, ZIPC__RELAXED);
+        /* relaxed: a hint, only ever raised here (too high costs a walk, too low loses a frame) */
+        while (hint < want &&
+               !__atomic_compare_exchange_n(&l->ctl->redeliver, &hint, want, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            ;
+    }
 }
 
 bool zipc__queue_lanes_empty(const zipc_queue *q)
@@ -282,7 +303,7 @@ bool zipc__queue_lanes_empty(const zipc_queue *q)
             return false; /* a fresh frame, or a bad one (take says which) */
         /* seq_cst: see others_hold */
         uint32_t hint = zipc__load(&l->ctl->redeliver, ZIPC__SEQ_CST);
-        int pending = redelivery_pending(q, l);
+        int pending = count_redeliveries(q, l, 1);
         /* relaxed CAS: a hint healed (a count changed meanwhile is someone's news: kept) */
         if (pending == 1 && !hint)
             __atomic_compare_exchange_n(&l->ctl->redeliver, &hint, 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);

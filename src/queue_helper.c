@@ -69,6 +69,8 @@ void zipc__queue_reclaim(zipc_queue *q, uint32_t slot, uint64_t lease)
     } else {
         uint32_t c = slot - QP;
         zipc__queue_reclaim_claims(q, c, ZIPC_LEASE_GEN(lease) & 0xffff);
+        if (!(q->flags & ZIPC_QUEUE_AT_MOST_ONCE))
+            zipc__queue_heal_redeliveries(q);
         zipc__store(&q->consumers[c].held, 0, ZIPC__SEQ_CST); /* seq_cst: after the claims changed */
     }
     if (zipc__member_reap(&q->members, slot, lease) == 0)
