@@ -47,4 +47,13 @@ static inline void zipc__prefetch_write(const void *p)
 #endif
 }
 
+/* The same, where the endpoint found (zipc__cpu_prefetch_write_ok, asked
+ * once) that it takes ownership; a plain prefetch would fetch the line
+ * shared and the store upgrade it again: nothing is better then. */
+static inline void zipc__prefetch_write_if(bool owned, const void *p)
+{
+    if (owned)
+        zipc__prefetch_write(p);
+}
+
 #endif /* ZIPC_CPU_H */

@@ -262,8 +262,7 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
      * an idle consumer polls: asking for it now overlaps its transfer with
      * the rest of reserve and the caller's writes (a round trip ~10% faster,
      * DESIGN §2.4). Only once the space is ours: never a line still read. */
-    if (tx->prefetch_write)
-        zipc__prefetch_write(tx->ring.base + off);
+    zipc__prefetch_write_if(tx->prefetch_write, tx->ring.base + off);
     tx->res_start = tx->tail;
     tx->res_pos = tx->tail + pad;
     tx->res_end = tx->res_pos + frame;

@@ -287,18 +287,18 @@ static int reply_ready(void *arg)
     zipc_rpc_client *c = x->c;
     /* Read at each look (by expired(), for a call with a deadline): a reply
      * that comes after its call's deadline is late, never delivered. */
-    int64_t now_at_look = -1, *now = &now_at_look;
+    int64_t now = -1;
     if (x->id != ZIPC_RPC_ANY) {
         int i = find(c, x->id);
         if (i < 0)
             return -EINVAL;
-        return expired(c, (uint32_t)i, x->r, now) || replied(c, (uint32_t)i, x->r);
+        return expired(c, (uint32_t)i, x->r, &now) || replied(c, (uint32_t)i, x->r);
     }
     for (uint32_t k = 0; k < c->n; k++) { /* in turn, from after the last one answered */
         uint32_t i = (c->next_any + k) % c->n;
         if (c->calls[i].delivered)
             continue;
-        if (expired(c, i, x->r, now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
+        if (expired(c, i, x->r, &now) || replied(c, i, x->r)) { /* past its deadline, a reply is late */
             c->next_any = i + 1;
             return 1;
         }

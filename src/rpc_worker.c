@@ -120,9 +120,9 @@ int zipc_rpc_next(zipc_rpc_worker *w, struct zipc_rpc_request *req, int64_t time
         uint8_t *payload = (uint8_t *)m.data;
         /* The lines the reply writes (its status, its room's first): their
          * transfers overlap with the application's work on the call. */
-        zipc__queue_prefetch_write(w->q, &rpc_header(&m)->status);
+        zipc__prefetch_write_if(w->q->prefetch_write, &rpc_header(&m)->status);
         if (h.reply_capacity)
-            zipc__queue_prefetch_write(w->q, payload + h.reply_offset);
+            zipc__prefetch_write_if(w->q->prefetch_write, payload + h.reply_offset);
         *req = (struct zipc_rpc_request){.id = rpc_id(h.caller_gen, seq), .data = payload + ZIPC_RPC_HEADER,
                                          .size = h.request_size, .method = h.method, .flags = h.flags,
                                          .attempt = attempt, .deadline_ns = h.deadline_ns,
@@ -179,7 +179,7 @@ int zipc_rpc_respond(zipc_rpc_worker *w, const struct zipc_rpc_request *req, siz
     if (size && part_out(sh))
         return -EBUSY; /* the caller may still read the room: only a status may go */
     /* the claim word's line (its caller polls it) comes while the header is written */
-    zipc__queue_prefetch_write(w->q, claim_word(w->q, &w->q->lanes[req->lane_], rpc_id_seq(req->id)));
+    zipc__prefetch_write_if(w->q->prefetch_write, claim_word(w->q, &w->q->lanes[req->lane_], rpc_id_seq(req->id)));
     write_reply_header(sh, size, type, status);
     int err = zipc__queue_finish(w->q, req->lane_, rpc_id_seq(req->id), req->attempt, ZIPC_QCLAIM_REPLIED);
     return err == -EINVAL ? -EBADMSG : err;
