@@ -424,6 +424,10 @@ struct zipc__waiter {
 typedef int (*zipc__ready_fn)(void *ctx);
 
 void zipc__waiter_init(struct zipc__waiter *w);
+/* Do both sides share one CPU (both pinned to it, or a one-CPU machine)?
+ * Then spinning only burns the time slice the peer needs. Cached, looked
+ * at again every 100 ms; a peer we cannot see counts as elsewhere. */
+bool zipc__waiter_one_cpu(struct zipc__waiter *w);
 void zipc__waiter_close(struct zipc__waiter *w);
 /* Sleep on `bell` too (taken): an eventfd many sleepers share, rung by one
  * write for all of them. 0 or -errno (the bell is closed then). */

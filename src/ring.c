@@ -98,13 +98,20 @@ void zipc__ring_tx_free(struct zipc__ring_tx *tx)
 /* Mark slots [from, to) stale; ring offsets, from <= to <= ring size. */
 void zipc__ring_tx_slots_stale(struct zipc__ring_tx *tx, uint64_t from, uint64_t to)
 {
-    /* a word's worth of slots per step: a 64 KiB frame is ~17 steps, not ~140 */
-    for (uint64_t s = from >> ZIPC__SLOT_SHIFT, end = to >> ZIPC__SLOT_SHIFT; s < end;) {
+    /* A word's worth of slots per step, whole words by memset: a 64 KiB
+     * frame is ~17 words, a warm pad over most of a 16 MiB ring ~4000
+     * (§2.7: one at a time cost ~10k cycles a pad). */
+    uint64_t s = from >> ZIPC__SLOT_SHIFT, end = to >> ZIPC__SLOT_SHIFT;
+    while (s < end && (s & 63)) { /* up to a word boundary */
         uint64_t bit = s & 63, n = end - s < 64 - bit ? end - s : 64 - bit;
-        uint64_t bits = n == 64 ? ~UINT64_C(0) : (UINT64_C(1) << n) - 1;
-        tx->fresh[s >> 6] &= ~(bits << bit);
+        tx->fresh[s >> 6] &= ~(((n == 64 ? 0 : UINT64_C(1) << n) - 1) << bit);
         s += n;
     }
+    uint64_t words = (end - s) >> 6;
+    memset(&tx->fresh[s >> 6], 0, words * sizeof(tx->fresh[0]));
+    s += words << 6;
+    if (s < end)
+        tx->fresh[s >> 6] &= ~((UINT64_C(1) << (end - s)) - 1);
 }
 
 /* A padded commit: write the pad header at res_start and the message's mark
@@ -143,6 +150,49 @@ static int refresh_head(struct zipc__ring_tx *tx)
     if ((head & (ZIPC_FRAME_ALIGN - 1)) || head - tx->cached_head > tx->published - tx->cached_head)
         return zipc__ring_fail(&tx->sticky_err, -EBADMSG);
     tx->cached_head = head;
+    return 0;
+}
+
+/* §2.7. A stream of large messages the consumer keeps up with would walk
+ * the whole ring, each copy landing on lines long gone from the cache;
+ * starting again at offset 0 when [0, frame + terminator) is free keeps it
+ * on the ring's first frame, still warm. That space is freed by the
+ * consumer's release of the message before: a channel waits a moment for
+ * it (WARM_LOOKS looks at head); a wait that fails (a consumer behind, or
+ * none ahead to release) places the next WARM_SKIPS frames without
+ * waiting; a non-blocking reserve, a spin of 0, staged messages (the
+ * consumer cannot see them yet) and one CPU for both sides (it cannot run
+ * meanwhile) never wait. The other kinds (a topic's refresh reclaims, a
+ * queue lane's walks claims) use the head they know. The pad is taken
+ * only where the space check would pass: need = pad + frame + ALIGN fits
+ * exactly when warm_fits holds. */
+#define WARM_LOOKS 64
+#define WARM_SKIPS 16
+
+static bool warm_fits(const struct zipc__ring_tx *tx, uint64_t off, uint64_t room)
+{
+    return tx->tail - tx->cached_head + room <= off;
+}
+
+uint64_t zipc__ring_tx_warm_pad(struct zipc__ring_tx *tx, uint64_t off, uint64_t frame, int64_t timeout_ns)
+{
+    uint64_t room = frame + ZIPC_FRAME_ALIGN; /* the frame and its terminator slot */
+    if (off < room || warm_fits(tx, off, room))
+        return off < room ? 0 : tx->ring.size - off; /* at 0 already, or reaching our own tail */
+    if (tx->refresh)
+        return 0;
+    bool wait = timeout_ns != 0 && tx->warm_skips == 0 && tx->staged == 0 && tx->wait->spin_ns > 0 &&
+                !zipc__waiter_one_cpu(tx->wait);
+    tx->warm_skips -= tx->warm_skips > 0;
+    for (int looks = 0; looks < (wait ? WARM_LOOKS : 1); looks++) {
+        if (refresh_head(tx))
+            return 0; /* a corrupt head: sticky, reserve returns it */
+        if (warm_fits(tx, off, room))
+            return tx->ring.size - off;
+        zipc__cpu_relax();
+    }
+    if (wait)
+        tx->warm_skips = WARM_SKIPS;
     return 0;
 }
 

@@ -71,6 +71,7 @@ struct zipc__ring_tx {
     /* ---- waiting for space --------------------------------------------- */
     _Alignas(ZIPC_CACHE_LINE) const struct zipc_channel_side *peer;
     uint64_t need;            /* bytes the waiting reservation needs */
+    uint32_t warm_skips;      /* large frames left to place without waiting for a warm pad (§2.7) */
     /* Where space comes from when it is not the one peer's head (a topic:
      * the slowest lossless cursor, and the oldest frame to overwrite): sets
      * cached_head; 0 or -EBADMSG. NULL: read peer->position. */
@@ -224,6 +225,12 @@ static inline void zipc__ring_tx_reservation_stale(struct zipc__ring_tx *tx)
         zipc__ring_tx_slots_stale(tx, off + ZIPC_FRAME_ALIGN, off + frame);
 }
 
+/* A frame this large goes back to the ring's offset 0 (a warm pad to the
+ * end) when that space is free, or about to be (DESIGN §2.7): the pad's
+ * length, or 0. */
+#define ZIPC__WARM_FRAME (256u * 1024)
+uint64_t zipc__ring_tx_warm_pad(struct zipc__ring_tx *tx, uint64_t off, uint64_t frame, int64_t timeout_ns);
+
 static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, uint64_t pos)
 {
     if (zipc__ring_tx_slot_fresh(tx, pos))
@@ -252,6 +259,11 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
      * terminator's ALIGN <= ring: once the consumer drains, any message up
      * to max_message fits, whatever the fill position. */
     uint64_t pad = tx->ring.size - off < frame ? tx->ring.size - off : 0;
+    if (ZIPC__UNLIKELY(frame >= ZIPC__WARM_FRAME) && pad == 0) {
+        pad = zipc__ring_tx_warm_pad(tx, off, frame, timeout_ns);
+        if (tx->sticky_err)
+            return tx->sticky_err;
+    }
     uint64_t need = pad + frame + ZIPC_FRAME_ALIGN;
     if (ZIPC__UNLIKELY(tx->tail + need - tx->cached_head > tx->ring.size)) {
         int err = zipc__ring_tx_wait_space(tx, need, timeout_ns);

@@ -44,11 +44,8 @@ static int only_cpu(pid_t pid)
     return -1;
 }
 
-/* Do both sides share one CPU (both pinned to it, or a one-CPU machine)?
- * Then spinning only burns the time slice the peer needs to make the
- * condition true: the spin yields instead. Cached, looked at again every
- * 100 ms; a peer we cannot see counts as elsewhere. */
-static bool sharing_one_cpu(struct zipc__waiter *w)
+/* internal.h; a spin on one CPU yields instead of pausing. */
+bool zipc__waiter_one_cpu(struct zipc__waiter *w)
 {
     int64_t now = zipc__coarse_now_ns();
     if (now < w->next_cpu_check_ns)
@@ -286,7 +283,7 @@ int zipc__wait(struct zipc__waiter *w, zipc__ready_fn ready, void *ctx, uint64_t
     bool one_cpu = false, busy = false, probe = bytes >= ZIPC__PROBE_BYTES, timed = false;
     for (unsigned i = 1; spin_ns > 0; i++) {
         if (i == ZIPC__SPINS_BEFORE_CPU_CHECK) /* a wait that short never pays for the check */
-            one_cpu = sharing_one_cpu(w);
+            one_cpu = zipc__waiter_one_cpu(w);
         bool yield = one_cpu || busy;
         if (yield)
             sched_yield(); /* the peer, or whoever wants our CPU, runs now */

@@ -5,7 +5,8 @@
  * (including the positions where it has to wrap with a pad frame). Both
  * endpoints live in this process, so everything is deterministic; the
  * positions the stats report are checked against a model of the ABI's
- * frame layout. Also: capacity rounding and -EMSGSIZE. */
+ * frame layout. Also: capacity rounding, -EMSGSIZE, and the warm pad that
+ * puts a large message back at offset 0 when that space is free. */
 #include "testutil.h"
 
 struct ring {
@@ -181,6 +182,63 @@ static void recv_too_small_after_pad(void)
     zipc_channel_close(c);
 }
 
+/* Where the payload of the message just viewed lies in the ring. */
+static uint64_t view_at(zipc_channel *c, uint64_t k, size_t size, const uint8_t **first)
+{
+    struct zipc_msg m;
+    if (!CHECK_HOT_OK(zipc_channel_view(c, &m, ZIPC_TRY)) || !CHECK_MSG_K(&m, tu_seed, k, size))
+        return UINT64_MAX;
+    if (!*first)
+        *first = m.data;
+    return (uint64_t)((const uint8_t *)m.data - *first);
+}
+
+/* Frames of >= 256 KiB go back to offset 0 (a pad to the ring's end) when
+ * [0, frame + its terminator slot) is free; smaller ones walk the ring.
+ * The space check still holds: a message in use is never written over. */
+static void warm_pad(void)
+{
+    const size_t cap = 4u << 20, big = 300u << 10, small = 200u << 10;
+    zipc_channel *p, *c;
+    if (!tu_pair_pc(&p, &c, cap))
+        return;
+    const uint8_t *first = NULL;
+    uint64_t k = 0, walked = 0, at;
+    /* drained after each (blocking reserves and tries): the large messages
+     * take turns at 0 and right after it, where the tail is (a pad from
+     * there would overlap the frame at 0) */
+    for (int i = 0; i < 12; i++, k++) {
+        CHECK_HOT_OK(tu_send_k(p, tu_seed, k, big, 0, i % 4 < 2 ? ZIPC_TRY : 1000 * TU_MS));
+        CHECK_HOT((at = view_at(c, k, big, &first)) == (i % 2) * frame_of(big));
+        CHECK_HOT_OK(zipc_channel_release(c));
+    }
+    /* a smaller frame walks on from where the last one ended */
+    for (int i = 0; i < 6; i++, k++) {
+        CHECK_HOT_OK(tu_send_k(p, tu_seed, k, small, 0, ZIPC_TRY));
+        at = view_at(c, k, small, &first);
+        CHECK_HOT(at == 2 * frame_of(big) + walked);
+        walked += frame_of(small);
+        CHECK_HOT_OK(zipc_channel_release(c));
+    }
+    /* message k held at 0: the next one goes after it, and the one after
+     * that may not go back over k while it is still viewed */
+    CHECK_HOT_OK(tu_send_k(p, tu_seed, k, big, 0, ZIPC_TRY));
+    CHECK_HOT(view_at(c, k, big, &first) == 0);
+    CHECK_HOT_OK(tu_send_k(p, tu_seed, k + 1, big, 0, 1000 * TU_MS)); /* waits in vain for 0, then walks */
+    CHECK_HOT_OK(tu_send_k(p, tu_seed, k + 2, big, 0, ZIPC_TRY));
+    CHECK_HOT((at = view_at(c, k + 1, big, &first)) == frame_of(big));
+    CHECK_HOT((at = view_at(c, k + 2, big, &first)) == 2 * frame_of(big));
+    CHECK_HOT_OK(zipc_channel_release(c));
+    k += 3;
+    /* everything released: back to 0, even from the middle of the ring */
+    CHECK_HOT_OK(tu_send_k(p, tu_seed, k, big, 0, ZIPC_TRY));
+    CHECK_HOT(view_at(c, k, big, &first) == 0);
+    CHECK_HOT_OK(zipc_channel_release(c));
+    CHECK_HOT_ERR(zipc_channel_view(c, &(struct zipc_msg){0}, ZIPC_TRY), -EAGAIN);
+    zipc_channel_close(p);
+    zipc_channel_close(c);
+}
+
 static void rounding(void)
 {
     static const size_t asked[] = {ZIPC_MIN_CAPACITY, ZIPC_MIN_CAPACITY + 1, 1000, 4095, 4096, 65537};
@@ -207,6 +265,7 @@ int main(void)
         every_offset(caps[i]);
     msgsize();
     recv_too_small_after_pad();
+    warm_pad();
     rounding();
     return tu_finish();
 }
