@@ -164,21 +164,29 @@ static int refresh_head(struct zipc__ring_tx *tx)
  * consumer cannot see them yet) and one CPU for both sides (it cannot run
  * meanwhile) never wait. The other kinds (a topic's refresh reclaims, a
  * queue lane's walks claims) use the head they know. The pad is taken
- * only where the space check would pass: need = pad + frame + ALIGN fits
- * exactly when warm_fits holds. */
+ * only where the space check passes (reserve's need: pad + frame + ALIGN,
+ * or pad + frame = the ring when the pad's header is the terminator slot). */
 #define WARM_LOOKS 64
 #define WARM_SKIPS 16
 
-static bool warm_fits(const struct zipc__ring_tx *tx, uint64_t off, uint64_t room)
+/* Does the frame fit at offset 0 behind a pad from `off`? Either [0, frame
+ * + its terminator slot) is free in the next lap (the space check's own
+ * test), or - a channel, everything released - the frame ends exactly where
+ * the pad starts: its terminator slot is then the pad's own header, whose
+ * mark (this message's seq) reads "not yet" once the message is taken.
+ * Frames of one size keep to the slot at 0 so, not two slots in turn. */
+static bool warm_fits(const struct zipc__ring_tx *tx, uint64_t off, uint64_t frame)
 {
-    return tx->tail - tx->cached_head + room <= off;
+    uint64_t used = tx->tail - tx->cached_head;
+    return used + frame + ZIPC_FRAME_ALIGN <= off || (!tx->refresh && used == 0 && frame == off);
 }
 
 uint64_t zipc__ring_tx_warm_pad(struct zipc__ring_tx *tx, uint64_t off, uint64_t frame, int64_t timeout_ns)
 {
-    uint64_t room = frame + ZIPC_FRAME_ALIGN; /* the frame and its terminator slot */
-    if (off < room || warm_fits(tx, off, room))
-        return off < room ? 0 : tx->ring.size - off; /* at 0 already, or reaching our own tail */
+    if (off < frame)
+        return 0; /* at 0 already, or the frame would run into the tail's own lines */
+    if (warm_fits(tx, off, frame))
+        return tx->ring.size - off;
     if (tx->refresh)
         return 0;
     bool wait = timeout_ns != 0 && tx->warm_skips == 0 && tx->staged == 0 && tx->wait->spin_ns > 0 &&
@@ -187,7 +195,7 @@ uint64_t zipc__ring_tx_warm_pad(struct zipc__ring_tx *tx, uint64_t off, uint64_t
     for (int looks = 0; looks < (wait ? WARM_LOOKS : 1); looks++) {
         if (refresh_head(tx))
             return 0; /* a corrupt head: sticky, reserve returns it */
-        if (warm_fits(tx, off, room))
+        if (warm_fits(tx, off, frame))
             return tx->ring.size - off;
         zipc__cpu_relax();
     }

@@ -264,7 +264,10 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
         if (tx->sticky_err)
             return tx->sticky_err;
     }
-    uint64_t need = pad + frame + ZIPC_FRAME_ALIGN;
+    /* + the terminator slot, unless a warm pad ends where the frame starts
+     * (pad + frame = the ring: the pad's header is that slot, §2.7) */
+    uint64_t need = pad + frame;
+    need += need == tx->ring.size ? 0 : ZIPC_FRAME_ALIGN;
     if (ZIPC__UNLIKELY(tx->tail + need - tx->cached_head > tx->ring.size)) {
         int err = zipc__ring_tx_wait_space(tx, need, timeout_ns);
         if (err)

@@ -1,5 +1,6 @@
 /* 10^7 messages (scaled by ZIPC_TEST_SCALE) of random sizes 0..max_message
- * through small rings, producer and consumer in different processes.
+ * through small rings (and large ones through a 2 MiB ring), producer and
+ * consumer in different processes.
  * Every message carries its sequence number and a checksum; sizes and type
  * ids are random but reproducible from the seed, so the consumer knows what
  * message k must look like. The producer mixes send (copy), reserve with
@@ -135,5 +136,7 @@ int main(void)
     uint64_t n = (uint64_t)tu_scaled(10000000, 20000);
     run_stream(4096, n - n / 20, tu_seed);
     run_stream(ZIPC_MIN_CAPACITY, n / 20, tu_seed + 1); /* one message at a time: every one a hand-off */
+    /* most messages >= 256 KiB: warm pads back to offset 0 (DESIGN §2.7), held views in between */
+    run_stream(2u << 20, (uint64_t)tu_scaled(20000, 2000), tu_seed + 2);
     return tu_finish();
 }
