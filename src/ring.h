@@ -259,15 +259,15 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
      * terminator's ALIGN <= ring: once the consumer drains, any message up
      * to max_message fits, whatever the fill position. */
     uint64_t pad = tx->ring.size - off < frame ? tx->ring.size - off : 0;
+    uint64_t need = pad + frame + ZIPC_FRAME_ALIGN;
     if (ZIPC__UNLIKELY(frame >= ZIPC__WARM_FRAME) && pad == 0) {
         pad = zipc__ring_tx_warm_pad(tx, off, frame, timeout_ns);
         if (tx->sticky_err)
             return tx->sticky_err;
+        /* no terminator slot of its own when the warm pad's header is it
+         * (pad + frame = the ring, §2.7) */
+        need = pad + frame == tx->ring.size ? pad + frame : pad + frame + ZIPC_FRAME_ALIGN;
     }
-    /* + the terminator slot, unless a warm pad ends where the frame starts
-     * (pad + frame = the ring: the pad's header is that slot, §2.7) */
-    uint64_t need = pad + frame;
-    need += need == tx->ring.size ? 0 : ZIPC_FRAME_ALIGN;
     if (ZIPC__UNLIKELY(tx->tail + need - tx->cached_head > tx->ring.size)) {
         int err = zipc__ring_tx_wait_space(tx, need, timeout_ns);
         if (err)
