@@ -136,7 +136,8 @@ int main(void)
     uint64_t n = (uint64_t)tu_scaled(10000000, 20000);
     run_stream(4096, n - n / 20, tu_seed);
     run_stream(ZIPC_MIN_CAPACITY, n / 20, tu_seed + 1); /* one message at a time: every one a hand-off */
-    /* most messages >= 256 KiB: warm pads back to offset 0 (DESIGN §2.7), held views in between */
+    /* a ring where the few messages of >= 256 KiB go back to offset 0 behind
+     * warm pads (DESIGN §2.7), between small ones, batches and held views */
     run_stream(2u << 20, (uint64_t)tu_scaled(20000, 2000), tu_seed + 2);
     return tu_finish();
 }
