@@ -402,8 +402,12 @@ int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *
 
 /* The first looks of a spin, inline: a message that comes within a few
  * pauses (a round trip's reply) is taken without the general wait's calls
- * in between; its arrival is what the reply waits for (DESIGN §3.1). */
+ * in between; its arrival is what the reply waits for (DESIGN §3.1). They
+ * start a few pauses after the take that found nothing: a reply cannot come
+ * sooner than a round trip, and looking at once made the 32 B round trip
+ * slower (DESIGN §3.1, "a quiet start"). */
 #define ZIPC__RX_FIRST_LOOKS 16
+#define ZIPC__RX_QUIET_PAUSES 3
 
 ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
 {
@@ -415,6 +419,8 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
     if (timeout_ns != 0 && rx->wait->spin_ns > 0) {
         const uint64_t *mark = &zipc__ring_frame(&rx->ring, rx->rpos)->mark;
         uint64_t want = ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG); /* a pad: the wait's case */
+        for (int i = 0; i < ZIPC__RX_QUIET_PAUSES; i++)
+            zipc__cpu_relax();
         for (int i = 0; i < ZIPC__RX_FIRST_LOOKS; i++) {
             zipc__cpu_relax();
             /* acquire: pairs with the publishing exchange, as a take's (§2.5 #9) */
