@@ -70,7 +70,8 @@ int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
     memset(fresh, 0xff, words * sizeof(*fresh)); /* a new ring is all zero: every slot starts fresh */
     *tx = (struct zipc__ring_tx){.ring = *ring, .fresh = fresh, .mine = mine, .wait = w,
                                  .commits_to_check = ZIPC__LIVENESS_COMMITS, .peer = peer,
-                                 .prefetch_write = zipc__cpu_prefetch_write_ok()};
+                                 .prefetch_write = zipc__cpu_prefetch_write_ok(),
+                                 .prefetch_ahead = peer && zipc__cpu_prefetch_write_ok()};
     return 0;
 }
 

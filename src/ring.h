@@ -67,6 +67,7 @@ struct zipc__ring_tx {
     uint32_t commits_to_check; /* commits left before a liveness check */
     bool reserving;
     bool prefetch_write;      /* zipc__prefetch_write takes ownership here (cpu.h) */
+    bool prefetch_ahead;      /* a channel's: small frames ask for a line ahead too (§2.4) */
 
     /* ---- waiting for space --------------------------------------------- */
     _Alignas(ZIPC_CACHE_LINE) const struct zipc_channel_side *peer;
@@ -240,6 +241,21 @@ static inline void zipc__ring_tx_terminate_if_stale(struct zipc__ring_tx *tx, ui
     zipc__ring_tx_slot_set_fresh(tx, pos);
 }
 
+/* Frames this small also ask for the line where the frame after next will
+ * start, if it is free space: a stream of small messages then finds each
+ * slot owned when it comes to it, and stays ahead of a consumer that polls
+ * the next slot (DESIGN §2.4, "a line ahead"). Only a channel's producer
+ * does: a topic's readers and a queue's members work on the lines past the
+ * newest frame. */
+#define ZIPC__AHEAD_FRAME 256u
+
+static inline void zipc__ring_tx_prefetch_ahead(const struct zipc__ring_tx *tx, uint64_t frame)
+{
+    uint64_t ahead = tx->res_end + frame;
+    if (ahead + ZIPC_FRAME_ALIGN - tx->cached_head <= tx->ring.size)
+        zipc__prefetch_write(tx->ring.base + (ahead & tx->ring.mask));
+}
+
 /* `size` writable bytes in the ring at *buf (16-byte aligned); waits for
  * space up to timeout_ns. -EALREADY, -EMSGSIZE, the sticky error, or the
  * wait's error. */
@@ -283,6 +299,8 @@ ZIPC__RING_INLINE int zipc__ring_tx_reserve(struct zipc__ring_tx *tx, size_t siz
     tx->res_end = tx->res_pos + frame;
     tx->res_size = (uint32_t)size;
     tx->reserving = true;
+    if (tx->prefetch_ahead && frame <= ZIPC__AHEAD_FRAME)
+        zipc__ring_tx_prefetch_ahead(tx, frame);
     /* A terminator, if needed, goes in first, in free space nobody reads
      * yet: taking its cache line now overlaps with the caller's writes. */
     zipc__ring_tx_terminate_if_stale(tx, tx->res_end);
