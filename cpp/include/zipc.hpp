@@ -849,7 +849,7 @@ public:
     std::error_code release() noexcept
     {
         if (!end_)
-            return {};
+            return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
         return make_error_code(std::exchange(end_, {}).visit([this](auto *e) { return detail::c_release_view(e, &m_); }));
     }
 
@@ -926,7 +926,7 @@ public:
     {
         detail::reader_end end = std::exchange(end_, {});
         if (!end || !n_) /* one step when the run is the oldest; else the core's ledger keeps it */
-            return {};
+            return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
         return make_error_code(end.visit([this](auto *e) {
             return detail::c_release_views(e, msgs_.data(), static_cast<unsigned>(n_));
         }));
@@ -1593,7 +1593,7 @@ public:
     std::error_code release() noexcept
     {
         if (!c_)
-            return {};
+            return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
         return make_error_code(zipc_rpc_reply_release(std::exchange(c_, nullptr), &r_));
     }
     const zipc_rpc_reply &native() const noexcept { return r_; }
