@@ -18,7 +18,8 @@ static const char USAGE[] =
     "numpy ($ZIPC_PYTHON: another interpreter), and the Rust rows of the crate's\n"
     "example bench when it is built (rust/target/release/examples/bench;\n"
     "$ZIPC_RUST_BENCH: another path) join the table. zipc-cpp rows (builds with\n"
-    "C++) run the zipc rows' operations through the C++ binding.\n"
+    "C++) run the zipc rows' operations through the C++ binding, and the\n"
+    "cpp-calls section (not in --json) its cost per call against the C calls.\n"
     "\n"
     "  --cpus A,B       pin the measuring process to CPU A and its peer to CPU B\n"
     "                   (default: the first two CPUs this process may use)\n"
@@ -28,7 +29,8 @@ static const char USAGE[] =
     "                   pipe and unix rows get N/10: they are ~250x slower)\n"
     "  --seconds S      measured seconds per streaming row (default 1)\n"
     "  --rows W,W...    only the rows whose name contains one of the words\n"
-    "                   (zipc, floor, pipe, memcpy, topic, queue, rpc, ...)\n"
+    "                   (zipc, floor, pipe, memcpy, topic, queue, rpc, cpp-calls,\n"
+    "                   ...)\n"
     "  --plot FILE      also draw the result into FILE (.svg or .png): the 32 B\n"
     "                   round trip's distribution and the streaming rows, with\n"
     "                   bench/plot.py (matplotlib) run by $ZIPC_PYTHON or python3\n"
@@ -644,6 +646,12 @@ int zipc_bench_main(int argc, char **argv)
         plot(&o, &m, rows, n, t, nt, ext);
     external_rows_free(ext);
     status = 0;
+#ifdef ZIPC_BENCH_CPP
+    if (!o.json && row_wanted(&o, "cpp-calls") && run_calls(stdout)) {
+        fprintf(stderr, "zipc bench: cpp-calls failed: %s\n", bench_error());
+        status = 1;
+    }
+#endif
     for (size_t i = 0; i < n; i++) {
         if (!rows[i].ok) {
             fprintf(stderr, "zipc bench: %s %s %zu B (%u subscribers) failed: %s\n", rows[i].name,

@@ -195,6 +195,10 @@ struct part {
     unsigned cpus;             /* queue rows: CPUs the processes ran on */
 };
 struct transport;
+/* The calls section (calls_cpp.cpp, builds with C++): the C++ binding's
+ * cost per call against the C calls, one thread, printed to f. */
+int run_calls(FILE *f);
+
 /* Each returns 0 or a negative errno with bench_error() saying why. */
 /* `iters` round trips of 32 B after iters/10 of warm-up, one sample each
  * (ns) into samples[0 .. iters-1]. */

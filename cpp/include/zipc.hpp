@@ -167,6 +167,10 @@ inline void check(std::error_code ec, const char *what)
 }
 } // namespace detail
 
+namespace detail {
+template <class D> class reader;
+} // namespace detail
+
 /* The value of a non-throwing call (try_, or std::nothrow), or the error
  * code that stopped it. */
 template <class T> class [[nodiscard]] result {
@@ -197,6 +201,9 @@ public:
     T *operator->() noexcept { return &*value_; }
 
 private:
+    template <class> friend class detail::reader;
+    /* A default value, filled in place by the call that returns it. */
+    explicit result(std::in_place_t) noexcept : value_(std::in_place) {}
     void ensure() const
     {
         if (!value_)
@@ -1108,13 +1115,15 @@ public:
     /* The C call writes the message into the result the caller gets (one
      * named return object, so no copy): copying it out of a local after
      * the call read the C call's 4- and 8-byte stores back as 16-byte
-     * loads, a store-forwarding stall that made this form cost 1.55x the C
-     * calls per message (DESIGN §10). */
+     * loads, a store-forwarding stall; this form cost 1.57x the C calls
+     * per message then, ~1.1x now (`zipc bench`'s cpp-calls, DESIGN §10). */
     result<zipc::view> view(timeout t, std::nothrow_t) noexcept
     {
-        result<zipc::view> r{zipc::view()};
-        if (std::error_code ec = view(*r, t, std::nothrow))
-            r = ec;
+        result<zipc::view> r{std::in_place};
+        if (int rc = c_view(end(), &r->m_, t.ns()); ZIPC__HPP_LIKELY(rc == 0))
+            r->end_ = end();
+        else
+            r = make_error_code(rc);
         return r;
     }
     result<zipc::view> try_view() noexcept { return view(try_once, std::nothrow); }
@@ -1156,7 +1165,7 @@ public:
     }
     result<zipc::message> recv(bytes buf, timeout t, std::nothrow_t) noexcept
     {
-        result<zipc::message> r{zipc::message{}}; /* filled in place: see view() */
+        result<zipc::message> r{std::in_place}; /* filled in place: see view() */
         if (int rc = c_recv(end(), buf.data(), buf.size(), &r->size, &r->type, t.ns()))
             r = make_error_code(rc);
         return r;

@@ -107,3 +107,23 @@ def test_bench_plot_draws_the_run(tmp_path):
     assert r.returncode == 0 and "plot skipped: /nonexistent/python not found" in r.stderr
     bad = subprocess.run([str(cli), "bench", "--plot", "x.pdf"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2 and ".svg or .png" in bad.stderr
+
+
+def test_bench_cpp_calls_section():
+    """zipc bench's cpp-calls section: the C++ forms beside the C calls, one thread, every message checked."""
+    root, cli = _cli()
+    env = dict(__import__("os").environ, ZIPC_PYTHON="/nonexistent", ZIPC_RUST_BENCH="/nonexistent",
+               ZIPC_PEERS="/nonexistent")
+    r = subprocess.run([str(cli), "bench", "--quick", "--rows", "cpp-calls"], capture_output=True, text=True,
+                       env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    if "cpp-calls" not in r.stdout:
+        pytest.skip("this zipc CLI was built without C++ (ZIPC_BUILD_CPP off): no cpp-calls section")
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("producer ", "consumer "))]
+    assert [row[0] for row in rows] == ["producer"] * 2 + ["consumer"] * 3
+    for row in rows:
+        ns, unit, ratio = float(row[-3]), row[-2], row[-1]
+        assert unit == "ns" and 0 < ns < 100_000 and ratio.endswith("x")
+    assert rows[0][-1] == "1.000x" and rows[2][-1] == "1.000x"  # each side's C form is its own reference
+    verdicts = [line.split()[0] for line in r.stdout.split("cpp-calls targets")[1].splitlines()[1:] if line.strip()]
+    assert len(verdicts) == 3 and set(verdicts) <= {"PASS", "MISS"}
