@@ -233,7 +233,7 @@ static const struct row *c_find(const struct row *rows, size_t n, const char *na
     return NULL;
 }
 
-#define RS_FMT "%-16s %-6s %-7s %8s %8s %8s %10s\n"
+#define RS_FMT "%-16s %-7s %-7s %8s %8s %8s %10s\n"
 
 /* The Rust rows: the safe API against the raw zipc-sys calls of the same
  * child run, and both against this run's C zipc row. */
@@ -246,15 +246,16 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
             x->command, rounds, rounds == 1 ? "" : "s", ext_field(x->meta, "rtt_iterations", NULL, 0),
             ext_field(x->meta, "stream_seconds", NULL, 0));
     fprintf(f, RS_FMT, "row (rust)", "kind", "size", "p50 ns", "msgs/s", "vs sys", "vs C zipc");
-    for (int pass = 0, shown = 0; pass < 2; pass++) { /* rtt rows, then the rest */
+    for (int pass = 0, shown = 0; pass < 3; pass++) { /* rtt rows, streams, then the calls */
         if (pass && shown)
             fputc('\n', f);
+        shown = 0;
         for (size_t i = 0; i < x->n; i++) {
             const char *r = x->rows[i];
-            char name[64], kind[32], size[32], why[200], p50[32] = "", msgs[32] = "", vs[32], vc[32];
+            char name[64], kind[32], size[32], why[200], p50[32] = "", msgs[32] = "", vs[32], vc[32] = "-";
             ext_field(r, "kind", kind, sizeof(kind));
-            bool rtt = !strcmp(kind, "rtt");
-            if (rtt != !pass)
+            bool rtt = !strcmp(kind, "rtt"), calls = !strcmp(kind, "reserve") || !strcmp(kind, "view");
+            if (pass != (rtt ? 0 : calls ? 2 : 1))
                 continue;
             shown++;
             ext_field(r, "name", name, sizeof(name));
@@ -262,7 +263,15 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
             fmt_size(size, sizeof(size), bytes);
             ext_why(r, why, sizeof(why));
             if (why[0]) {
-                fprintf(f, "%-16s %-6s %-7s  %s\n", name, kind, size, why);
+                fprintf(f, "%-16s %-7s %-7s  %s\n", name, kind, size, why);
+                continue;
+            }
+            const char *sys = strcmp(name, "zipc-rust-sys") ? ext_find(x, "zipc-rust-sys", kind) : NULL;
+            if (calls) { /* ns per message, one thread: lower is better, as a round trip */
+                double v = ext_field(r, "ns_per_msg", NULL, 0);
+                snprintf(p50, sizeof(p50), "%.2f", v);
+                fmt_over(vs, sizeof(vs), true, v, sys ? ext_field(sys, "ns_per_msg", NULL, 0) : NAN);
+                fprintf(f, RS_FMT, name, kind, size, p50, msgs, vs, vc);
                 continue;
             }
             double v = ext_figure(r, rtt);
@@ -270,7 +279,6 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
                 snprintf(p50, sizeof(p50), "%.0f", v);
             else
                 fmt_rate(msgs, sizeof(msgs), v);
-            const char *sys = strcmp(name, "zipc-rust-sys") ? ext_find(x, "zipc-rust-sys", kind) : NULL;
             fmt_over(vs, sizeof(vs), rtt, v, sys ? ext_figure(sys, rtt) : NAN);
             const struct row *c = c_find(rows, n, "zipc", rtt, bytes);
             fmt_over(vc, sizeof(vc), rtt, v, !c ? NAN : rtt ? (double)c->rtt.p50 : c->msgs_per_s);
@@ -281,7 +289,9 @@ static void rust_human(FILE *f, const struct ext_rows *x, const struct row *rows
                "(target <= 5%%)\n"
                "vs C zipc  overhead over the C zipc row of the same kind and size above (measured "
                "before the child)\n"
-               "           + = slower: rtt = p50 / other p50 - 1, stream = other rate / row rate - 1\n");
+               "           + = slower: rtt = p50 / other p50 - 1, stream = other rate / row rate - 1\n"
+               "reserve    reserve + fill + commit, view: view + check + release; ns per message (p50 column),\n"
+               "view       one thread holding both ends of a channel, the ring filled then drained, best round\n");
 }
 
 #define PEER_FMT "%-14s %-6s %-7s %8s %8s %9s %9s %7s %9s %9s\n"

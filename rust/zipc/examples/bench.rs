@@ -2,7 +2,9 @@
 //! (p50/p99 round trip) and 32-byte streaming (msgs/s) between two processes
 //! pinned to CPUs 0 and 1 (`--cpus A,B`: A and B), once through raw
 //! `zipc-sys` calls and once through the safe API, in the same run (rounds
-//! interleaved).
+//! interleaved); and each call's cost per message with nothing else in the
+//! way (kinds "reserve" and "view": one thread holds both ends of a channel,
+//! fills its ring, then drains it, every message checked; best round).
 //!
 //!     cargo run --release -p zipc --example bench -- [--quick] [--json] [--cpus A,B]
 //!
@@ -79,6 +81,116 @@ fn raw_connect(path: &str) -> Raw {
 
 fn opts() -> Options {
     Options::new().timeout(Some(Duration::from_secs(30)))
+}
+
+// ---- calls: the cost per message, one thread holding both ends -----------
+
+/// Rounds of the calls measurement (fill the ring, then drain it).
+const CALL_ROUNDS: usize = 400;
+
+struct SendRaw(Raw);
+// SAFETY: a zipc endpoint may move between threads (one thread at a time).
+unsafe impl Send for SendRaw {}
+
+/// The listener (consumer) in a thread while this one connects (producer).
+fn raw_pair(path: &str) -> (Raw, Raw) {
+    let _ = std::fs::remove_file(path);
+    let p = path.to_string();
+    let t = std::thread::spawn(move || SendRaw(raw_listen(&p, STREAM_RING, sys::ZIPC_ROLE_CONSUMER)));
+    let tx = raw_connect(path);
+    let rx = t.join().unwrap().0;
+    (tx, rx)
+}
+
+fn safe_pair(path: &str) -> (Producer, Consumer) {
+    let _ = std::fs::remove_file(path);
+    let p = path.to_string();
+    let t = std::thread::spawn(move || Consumer::listen(&p, STREAM_RING, opts()).unwrap());
+    let tx = Producer::connect(path, opts()).unwrap();
+    (tx, t.join().unwrap())
+}
+
+fn check(data: &[u8], seq: u64) {
+    assert!(data.len() == SIZE && data[..8] == seq.to_le_bytes(), "calls: message {seq} arrived wrong");
+}
+
+/// One round: as many messages as reserve takes without waiting, then all
+/// of them viewed, checked and released: (messages, fill ns, drain ns).
+fn calls_round_sys(tx: &Raw, rx: &Raw, sent: &mut u64, seen: &mut u64) -> (u64, u64, u64) {
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    // SAFETY: live endpoints; each slot is SIZE writable bytes; each view is released once.
+    unsafe {
+        loop {
+            let mut buf = ptr::null_mut();
+            let rc = sys::zipc_channel_reserve(tx.0, SIZE, &mut buf, 0);
+            if rc == -libc::EAGAIN {
+                break;
+            }
+            ok(rc, "reserve");
+            ptr::write_bytes(buf.cast::<u8>(), 0xa5, SIZE);
+            buf.cast::<u64>().write_unaligned(*sent);
+            ok(sys::zipc_channel_commit(tx.0, SIZE, 0, 0), "commit");
+            *sent += 1;
+            n += 1;
+        }
+        let t1 = Instant::now();
+        let mut m = sys::zipc_msg::default();
+        for _ in 0..n {
+            ok(sys::zipc_channel_view(rx.0, &mut m, sys::ZIPC_FOREVER), "view");
+            check(std::slice::from_raw_parts(m.data.cast::<u8>(), m.size as usize), *seen);
+            *seen += 1;
+            ok(sys::zipc_channel_release_view(rx.0, &m), "release_view");
+        }
+        (n, (t1 - t0).as_nanos() as u64, t1.elapsed().as_nanos() as u64)
+    }
+}
+
+fn calls_round_safe(tx: &mut Producer, rx: &mut Consumer, sent: &mut u64, seen: &mut u64) -> (u64, u64, u64) {
+    let t0 = Instant::now();
+    let mut n = 0u64;
+    loop {
+        let mut r = match tx.try_reserve(SIZE) {
+            Ok(r) => r,
+            Err(Error::WouldBlock) => break,
+            Err(e) => panic!("reserve: {e}"),
+        };
+        r.fill(0xa5);
+        r[..8].copy_from_slice(&sent.to_le_bytes());
+        r.commit(SIZE, 0).unwrap();
+        *sent += 1;
+        n += 1;
+    }
+    let t1 = Instant::now();
+    for _ in 0..n {
+        let v = rx.view(None).unwrap();
+        check(&v, *seen);
+        *seen += 1;
+    }
+    (n, (t1 - t0).as_nanos() as u64, t1.elapsed().as_nanos() as u64)
+}
+
+/// Best ns per message of each API's reserve + commit and view + release,
+/// rounds interleaved: [[sys fill, sys drain], [safe fill, safe drain]].
+fn run_calls(rounds: usize) -> [[f64; 2]; 2] {
+    let tag = std::process::id();
+    let (raw_tx, raw_rx) = raw_pair(&format!("/tmp/zipc-rs-bench-{tag}-calls-sys.sock"));
+    let (mut tx, mut rx) = safe_pair(&format!("/tmp/zipc-rs-bench-{tag}-calls-safe.sock"));
+    let mut best = [[f64::MAX; 2]; 2];
+    let (mut seq, mut seen) = ([0u64; 2], [0u64; 2]);
+    for _ in 0..rounds {
+        for (k, b) in best.iter_mut().enumerate() {
+            let (n, fill, drain) = if k == 0 {
+                calls_round_sys(&raw_tx, &raw_rx, &mut seq[0], &mut seen[0])
+            } else {
+                calls_round_safe(&mut tx, &mut rx, &mut seq[1], &mut seen[1])
+            };
+            assert!(n > 0, "calls: the ring took no message");
+            b[0] = b[0].min(fill as f64 / n as f64);
+            b[1] = b[1].min(drain as f64 / n as f64);
+        }
+    }
+    best
 }
 
 // ---- children ------------------------------------------------------------
@@ -386,6 +498,8 @@ fn main() {
         }
     }
 
+    let calls = run_calls(if quick { 20 } else { CALL_ROUNDS });
+
     let mut rows = Vec::new();
     let mut human = Vec::new();
     let mut p50 = [0.0; 2];
@@ -418,6 +532,19 @@ fn main() {
             rate[k] / 1e6,
             rate[k] * SIZE as f64 / 1e9,
             stream[k].iter().map(|s| format!("{:.2}M", s.0 as f64 / s.1 / 1e6)).collect::<Vec<_>>()
+        ));
+    }
+    for (k, &api) in apis.iter().enumerate() {
+        for (c, kind) in ["reserve", "view"].iter().enumerate() {
+            rows.push(format!(
+                "{{\"name\": \"{}\", \"lang\": \"rust\", \"kind\": \"{kind}\", \"size_bytes\": {SIZE}, \"ok\": true, \
+                 \"ns_per_msg\": {:.3}, \"msgs_per_s\": {:.1}, \"ring_bytes\": {STREAM_RING}}}",
+                api.name(), calls[k][c], 1e9 / calls[k][c]
+            ));
+        }
+        human.push(format!(
+            "{:<14} calls  32 B  reserve + commit {:>6.2} ns, view + release {:>6.2} ns per message (one thread)",
+            api.name(), calls[k][0], calls[k][1]
         ));
     }
     let rtt_over = (p50[1] / p50[0] - 1.0) * 100.0;
@@ -458,7 +585,10 @@ fn main() {
             println!("{h}");
         }
         println!(
-            "overhead of the safe API over zipc-sys: rtt p50 {rtt_over:+.1}%, stream {stream_over:+.1}% (target <= 5%)"
+            "overhead of the safe API over zipc-sys: rtt p50 {rtt_over:+.1}%, stream {stream_over:+.1}%, \
+             reserve {:+.1}%, view {:+.1}% (target <= 5%)",
+            (calls[1][0] / calls[0][0] - 1.0) * 100.0,
+            (calls[1][1] / calls[0][1] - 1.0) * 100.0
         );
     }
 }
