@@ -27,6 +27,38 @@ def test_reserve_commit_shorter_and_abort(pair):
         cons.recv(timeout=0)
 
 
+def test_reservation_item_assignment_as_a_byte_memoryview(pair):
+    """buf[a:b] = bytes copies straight into the slot; whatever a byte memoryview would
+    refuse (another length, another item format, more dimensions) is refused the same way."""
+    prod, cons = pair
+    with prod.reserve(16) as buf:
+        buf[:] = bytes(range(16))
+        buf[-4:] = bytearray(b"WXYZ")
+        buf[2:6] = memoryview(b"abcd")
+        with memoryview(buf) as mv:
+            buf[1:5] = mv[0:4]  # a view of this very slot: overlapping copies are safe
+        buf[0] = 0xFF
+        buf[12:16:2] = b"..."[:2]  # a step: the general path
+        with pytest.raises(ValueError):
+            buf[0:4] = b"too long"
+        with pytest.raises((ValueError, TypeError)):
+            buf[0:4] = np.zeros(1, dtype=np.float32)  # 4 bytes, but not bytes
+        with pytest.raises((ValueError, TypeError)):
+            buf[0:4] = np.zeros((2, 2), dtype=np.uint8)
+        with pytest.raises(TypeError):
+            buf[0:2] = [1, 2, 3]
+        buf.commit()
+    with pytest.raises(BufferError):
+        buf[0:1] = b"x"  # committed: no slot any more
+    expected = bytearray(range(16))
+    expected[-4:] = b"WXYZ"
+    expected[2:6] = b"abcd"
+    expected[1:5] = bytes(expected[0:4])
+    expected[0] = 0xFF
+    expected[12:16:2] = b".."
+    assert cons.recv().data == bytes(expected)
+
+
 def test_reservation_export_outliving_commit_aborts(pair):
     prod, cons = pair
     with pytest.raises(BufferError):
