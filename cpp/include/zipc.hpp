@@ -165,10 +165,7 @@ inline void check(std::error_code ec, const char *what)
     if (ec)
         throw error(ec, what);
 }
-} // namespace detail
-
-namespace detail {
-template <class D> class reader;
+template <class D> class reader; /* result's friend: it fills results in place */
 } // namespace detail
 
 /* The value of a non-throwing call (try_, or std::nothrow), or the error
@@ -933,7 +930,7 @@ public:
     {
         detail::reader_end end = std::exchange(end_, {});
         if (!end || !n_) /* one step when the run is the oldest; else the core's ledger keeps it */
-            return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
+            return make_error_code(0);
         return make_error_code(end.visit([this](auto *e) {
             return detail::c_release_views(e, msgs_.data(), static_cast<unsigned>(n_));
         }));
@@ -1602,7 +1599,7 @@ public:
     std::error_code release() noexcept
     {
         if (!c_)
-            return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
+            return make_error_code(0);
         return make_error_code(zipc_rpc_reply_release(std::exchange(c_, nullptr), &r_));
     }
     const zipc_rpc_reply &native() const noexcept { return r_; }
