@@ -88,20 +88,7 @@ fn opts() -> Options {
 /// Rounds of the calls measurement (fill the ring, then drain it).
 const CALL_ROUNDS: usize = 400;
 
-struct SendRaw(Raw);
-// SAFETY: a zipc endpoint may move between threads (one thread at a time).
-unsafe impl Send for SendRaw {}
-
 /// The listener (consumer) in a thread while this one connects (producer).
-fn raw_pair(path: &str) -> (Raw, Raw) {
-    let _ = std::fs::remove_file(path);
-    let p = path.to_string();
-    let t = std::thread::spawn(move || SendRaw(raw_listen(&p, STREAM_RING, sys::ZIPC_ROLE_CONSUMER)));
-    let tx = raw_connect(path);
-    let rx = t.join().unwrap().0;
-    (tx, rx)
-}
-
 fn safe_pair(path: &str) -> (Producer, Consumer) {
     let _ = std::fs::remove_file(path);
     let p = path.to_string();
@@ -116,31 +103,34 @@ fn check(data: &[u8], seq: u64) {
 
 /// One round: as many messages as reserve takes without waiting, then all
 /// of them viewed, checked and released: (messages, fill ns, drain ns).
-fn calls_round_sys(tx: &Raw, rx: &Raw, sent: &mut u64, seen: &mut u64) -> (u64, u64, u64) {
+/// The raw calls on the safe API's own endpoints (`as_ptr`): two channels
+/// of the same shape measured 10 vs 13 ns per view + release with the same
+/// calls, so both APIs share one.
+fn calls_round_sys(tx: *mut sys::zipc_channel, rx: *mut sys::zipc_channel, sent: &mut u64, seen: &mut u64) -> (u64, u64, u64) {
     let t0 = Instant::now();
     let mut n = 0u64;
     // SAFETY: live endpoints; each slot is SIZE writable bytes; each view is released once.
     unsafe {
         loop {
             let mut buf = ptr::null_mut();
-            let rc = sys::zipc_channel_reserve(tx.0, SIZE, &mut buf, 0);
+            let rc = sys::zipc_channel_reserve(tx, SIZE, &mut buf, 0);
             if rc == -libc::EAGAIN {
                 break;
             }
             ok(rc, "reserve");
             ptr::write_bytes(buf.cast::<u8>(), 0xa5, SIZE);
             buf.cast::<u64>().write_unaligned(*sent);
-            ok(sys::zipc_channel_commit(tx.0, SIZE, 0, 0), "commit");
+            ok(sys::zipc_channel_commit(tx, SIZE, 0, 0), "commit");
             *sent += 1;
             n += 1;
         }
         let t1 = Instant::now();
         let mut m = sys::zipc_msg::default();
         for _ in 0..n {
-            ok(sys::zipc_channel_view(rx.0, &mut m, sys::ZIPC_FOREVER), "view");
+            ok(sys::zipc_channel_view(rx, &mut m, sys::ZIPC_FOREVER), "view");
             check(std::slice::from_raw_parts(m.data.cast::<u8>(), m.size as usize), *seen);
             *seen += 1;
-            ok(sys::zipc_channel_release_view(rx.0, &m), "release_view");
+            ok(sys::zipc_channel_release_view(rx, &m), "release_view");
         }
         (n, (t1 - t0).as_nanos() as u64, t1.elapsed().as_nanos() as u64)
     }
@@ -173,17 +163,16 @@ fn calls_round_safe(tx: &mut Producer, rx: &mut Consumer, sent: &mut u64, seen: 
 /// Best ns per message of each API's reserve + commit and view + release,
 /// rounds interleaved: [[sys fill, sys drain], [safe fill, safe drain]].
 fn run_calls(rounds: usize) -> [[f64; 2]; 2] {
-    let tag = std::process::id();
-    let (raw_tx, raw_rx) = raw_pair(&format!("/tmp/zipc-rs-bench-{tag}-calls-sys.sock"));
-    let (mut tx, mut rx) = safe_pair(&format!("/tmp/zipc-rs-bench-{tag}-calls-safe.sock"));
+    let (mut tx, mut rx) = safe_pair(&format!("/tmp/zipc-rs-bench-{}-calls.sock", std::process::id()));
+    let (raw_tx, raw_rx) = (tx.as_ptr(), rx.as_ptr());
     let mut best = [[f64::MAX; 2]; 2];
-    let (mut seq, mut seen) = ([0u64; 2], [0u64; 2]);
+    let (mut seq, mut seen) = (0u64, 0u64);
     for _ in 0..rounds {
         for (k, b) in best.iter_mut().enumerate() {
             let (n, fill, drain) = if k == 0 {
-                calls_round_sys(&raw_tx, &raw_rx, &mut seq[0], &mut seen[0])
+                calls_round_sys(raw_tx, raw_rx, &mut seq, &mut seen)
             } else {
-                calls_round_safe(&mut tx, &mut rx, &mut seq[1], &mut seen[1])
+                calls_round_safe(&mut tx, &mut rx, &mut seq, &mut seen)
             };
             assert!(n > 0, "calls: the ring took no message");
             b[0] = b[0].min(fill as f64 / n as f64);
