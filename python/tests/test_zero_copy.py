@@ -50,6 +50,15 @@ def test_reservation_item_assignment_as_a_byte_memoryview(pair):
         buf.commit()
     with pytest.raises(BufferError):
         buf[0:1] = b"x"  # committed: no slot any more
+    with prod.reserve(4) as late:
+
+        class CommitsFirst:  # a slice bound whose __index__ commits the reservation
+            def __index__(self):
+                late.commit()
+                return 0
+
+        with pytest.raises(BufferError):
+            late[CommitsFirst():4] = b"late"  # nothing written after the commit
     expected = bytearray(range(16))
     expected[-4:] = b"WXYZ"
     expected[2:6] = b"abcd"
@@ -57,6 +66,7 @@ def test_reservation_item_assignment_as_a_byte_memoryview(pair):
     expected[0] = 0xFF
     expected[12:16:2] = b".."
     assert cons.recv().data == bytes(expected)
+    assert cons.recv().data != b"late"  # committed by __index__, then left alone
 
 
 def test_reservation_export_outliving_commit_aborts(pair):

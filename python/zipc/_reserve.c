@@ -177,7 +177,7 @@ static void Res_releasebuffer(ReservationObject *r, Py_buffer *Py_UNUSED(view))
 static bool res_write_slice(ReservationObject *r, PyObject *key, PyObject *value)
 {
     Py_ssize_t start, stop, step;
-    if (!r->open || !PySlice_Check(key) || PySlice_Unpack(key, &start, &stop, &step) || step != 1) {
+    if (!PySlice_Check(key) || PySlice_Unpack(key, &start, &stop, &step) || step != 1) {
         PyErr_Clear();
         return false;
     }
@@ -187,8 +187,10 @@ static bool res_write_slice(ReservationObject *r, PyObject *key, PyObject *value
         PyErr_Clear(); /* not a contiguous buffer: the general path says what it needs */
         return false;
     }
-    /* what a byte memoryview's slice accepts: one dimension of unsigned bytes */
-    bool done = b.len == n && b.ndim == 1 && (!b.format || !strcmp(b.format, "B"));
+    /* what a byte memoryview's slice accepts: one dimension of unsigned bytes;
+     * open checked last: __index__ or __buffer__ above may have run code that
+     * committed the reservation (the general path then raises BufferError) */
+    bool done = b.len == n && b.ndim == 1 && (!b.format || !strcmp(b.format, "B")) && r->open;
     if (done) /* memmove: the value may be a view of this very slot */
         memmove(r->data + r->data_offset + start, b.buf, (size_t)n);
     PyBuffer_Release(&b);
