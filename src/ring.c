@@ -68,10 +68,10 @@ int zipc__ring_tx_bind(struct zipc__ring_tx *tx, const struct zipc__ring *ring,
     if (!fresh)
         return -ENOMEM;
     memset(fresh, 0xff, words * sizeof(*fresh)); /* a new ring is all zero: every slot starts fresh */
+    bool owned = zipc__cpu_prefetch_write_ok();
     *tx = (struct zipc__ring_tx){.ring = *ring, .fresh = fresh, .mine = mine, .wait = w,
                                  .commits_to_check = ZIPC__LIVENESS_COMMITS, .peer = peer,
-                                 .prefetch_write = zipc__cpu_prefetch_write_ok(),
-                                 .prefetch_ahead = peer && zipc__cpu_prefetch_write_ok()};
+                                 .prefetch_write = owned, .prefetch_ahead = peer && owned};
     return 0;
 }
 
