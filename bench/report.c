@@ -116,11 +116,13 @@ static void floor_notes(FILE *f, const struct row *rows, size_t n)
             fl = &rows[i];
     if (!fl)
         return;
-    int col = fprintf(f, "vs floor  ");
+    int col = 0;
     for (size_t i = 0; i < n; i++) {
         const struct row *r = &rows[i];
         if (r == fl || !r->ok || r->kind != KIND_STREAM || r->size != 32 || r->producers || r->inflight)
             continue;
+        if (!col)
+            col = fprintf(f, "vs floor  ");
         char item[96];
         int len = snprintf(item, sizeof(item), " %s %.2fx of the stream floor;", r->name,
                            r->msgs_per_s / fl->msgs_per_s);
@@ -128,7 +130,8 @@ static void floor_notes(FILE *f, const struct row *rows, size_t n)
             col = fprintf(f, "\n          ");
         col += fprintf(f, "%s", item);
     }
-    fputc('\n', f);
+    if (col)
+        fputc('\n', f);
 }
 
 /* A row of a child's JSON: why it has no figures ("" when it has some). */
@@ -918,7 +921,8 @@ static void channel_table(FILE *f, const struct row *rows, size_t n)
                "row p50 / zipc p50,\n"
                "           stream = zipc rate / row rate (< 1: this row is faster; the floor is "
                "the fastest possible;\n"
-               "           stream floor: 32 B records in 64-byte slots, one writer, one polling reader)\n"
+               "           stream floor: 32 B records in 64-byte slots, one writer, one reader that lets\n"
+               "           the writer run 1024 records ahead whenever it catches up)\n"
                "vs memcpy  row GB/s / memcpy GB/s at the same size (memcpy: one process, cache-hot "
                "buffer pair)\n");
     zipc_notes(f, rows, n);
