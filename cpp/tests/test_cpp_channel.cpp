@@ -291,6 +291,39 @@ TEST(Release, OutOfOrderDeathsReleaseInRingOrder)
     EXPECT_EQ(zt::released(p.cons), 4u);
 }
 
+TEST(Release, AnEndedViewOrReservationIsEmptyForGood)
+{
+    /* Released, moved from, committed: each keeps no endpoint, so a second
+     * release or abort does nothing and reports success. */
+    auto p = zt::open_pair();
+    for (int i = 0; i < 3; i++)
+        send_text(p.prod, std::to_string(i));
+    auto a = p.cons.view();
+    EXPECT_FALSE(a.release());
+    EXPECT_FALSE(a);
+    EXPECT_FALSE(a.release());
+    auto b = p.cons.view();
+    zipc::view c = std::move(b);
+    EXPECT_FALSE(b);
+    EXPECT_FALSE(b.release());
+    EXPECT_EQ(zt::released(p.cons), 1u);
+    EXPECT_TRUE(c);
+    EXPECT_EQ(text_of(c), "1");
+    zipc::view held;
+    EXPECT_FALSE(p.cons.view(held, zipc::try_once, std::nothrow));
+    EXPECT_EQ(text_of(held), "2");
+    EXPECT_FALSE(c.release());
+    EXPECT_FALSE(held.release());
+    EXPECT_EQ(zt::released(p.cons), 3u);
+    EXPECT_TRUE(p.cons.view(held, zipc::try_once, std::nothrow) == std::errc::resource_unavailable_try_again);
+    EXPECT_FALSE(held);
+    auto r = p.prod.reserve(8);
+    r.commit();
+    EXPECT_FALSE(r);
+    r.abort(); /* nothing left to abort */
+    EXPECT_EQ(text_of(p.cons.view()).size(), 8u);
+}
+
 TEST(Release, ManyOpenViewsGrowTheQueue)
 {
     auto p = zt::open_pair(1 << 20);
