@@ -518,8 +518,8 @@ public:
         return e;
     }
     /* None any more. p_ is left as it was (read only while k_ names its
-     * type): one store fewer per message than resetting both (the C++
-     * consumer's release, `zipc bench`'s cpp-calls: 1.07x -> 1.05x the C calls). */
+     * type): one store fewer per release than resetting both (whether that
+     * shows in `zipc bench`'s cpp-calls depends on layout: DESIGN §10). */
     constexpr void clear() noexcept { k_ = 0; }
     /* This endpoint, none left here. */
     constexpr either take() noexcept
