@@ -428,6 +428,10 @@ struct zipc__waiter {
 typedef int (*zipc__ready_fn)(void *ctx);
 
 void zipc__waiter_init(struct zipc__waiter *w);
+/* The pauses (zipc__cpu_relax) a view's quiet start lasts: about
+ * ZIPC__QUIET_NS, timed once per process (a pause lasts ~12 ns on this
+ * project's Intel guest, ~25 ns on its AMD EPYC: DESIGN §3.1). */
+unsigned zipc__quiet_pauses(void);
 /* Do both sides share one CPU (both pinned to it, or a one-CPU machine)?
  * Then spinning only burns the time slice the peer needs. Cached, looked
  * at again every 100 ms; a peer we cannot see counts as elsewhere. */

@@ -286,7 +286,7 @@ void zipc__ring_tx_stop(struct zipc__ring_tx *tx)
 void zipc__ring_rx_bind(struct zipc__ring_rx *rx, const struct zipc__ring *ring,
                         struct zipc_channel_side *mine, struct zipc__waiter *w)
 {
-    *rx = (struct zipc__ring_rx){.ring = *ring, .mine = mine, .wait = w};
+    *rx = (struct zipc__ring_rx){.ring = *ring, .mine = mine, .wait = w, .quiet_pauses = zipc__quiet_pauses()};
 }
 
 void zipc__ring_rx_free(struct zipc__ring_rx *rx)

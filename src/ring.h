@@ -93,6 +93,7 @@ struct zipc__ring_rx {
     struct zipc__waiter *wait;
     uint32_t views;           /* open views */
     uint32_t last_frame;      /* bytes of the newest frame taken: the next is likely as big */
+    uint32_t quiet_pauses;    /* view's quiet start (zipc__quiet_pauses, DESIGN §3.1) */
     uint32_t ledger_used;     /* ledger entries set */
     /* A topic's oldest intact position (NULL for a channel): the ring may
      * overtake this reader, which then sees -EOVERFLOW instead of -EBADMSG. */
@@ -421,11 +422,10 @@ int zipc__ring_rx_release_late(struct zipc__ring_rx *rx, const struct zipc_msg *
 /* The first looks of a spin, inline: a message that comes within a few
  * pauses (a round trip's reply) is taken without the general wait's calls
  * in between; its arrival is what the reply waits for (DESIGN §3.1). They
- * start a few pauses after the take that found nothing: a reply cannot come
- * sooner than a round trip, and looking at once made the 32 B round trip
- * slower (DESIGN §3.1, "a quiet start"). */
+ * start ~36 ns after the take that found nothing (rx->quiet_pauses): a
+ * reply cannot come sooner than a round trip, and looking at once made the
+ * 32 B round trip slower (DESIGN §3.1, "a quiet start"). */
 #define ZIPC__RX_FIRST_LOOKS 16
-#define ZIPC__RX_QUIET_PAUSES 3
 
 ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_msg *msg, int64_t timeout_ns)
 {
@@ -437,7 +437,7 @@ ZIPC__RING_INLINE int zipc__ring_rx_view(struct zipc__ring_rx *rx, struct zipc_m
     if (timeout_ns != 0 && rx->wait->spin_ns > 0) {
         const uint64_t *mark = &zipc__ring_frame(&rx->ring, rx->rpos)->mark;
         uint64_t want = ZIPC_FRAME_MARK(rx->expect_seq, ZIPC_FRAME_MSG); /* a pad: the wait's case */
-        for (int i = 0; i < ZIPC__RX_QUIET_PAUSES; i++)
+        for (uint32_t i = 0; i < rx->quiet_pauses; i++)
             zipc__cpu_relax();
         for (int i = 0; i < ZIPC__RX_FIRST_LOOKS; i++) {
             zipc__cpu_relax();
