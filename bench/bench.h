@@ -123,7 +123,8 @@ struct row {
 
 /* ---- machine (machine.c) ------------------------------------------------ */
 struct machine {
-    char cpu_model[128];
+    char cpu_model[160];       /* with the x86 family and model */
+    char caches[80];           /* CPU 0's L2 and L3 sizes */
     int online;                /* online CPUs */
     char online_list[64];      /* e.g. "0-1" */
     char kernel[200];          /* uname -srm (3 fields of <= 65 bytes) */

@@ -1,4 +1,5 @@
 /* zipc bench: the machine the figures were taken on. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,29 +21,52 @@ static void read_line(const char *path, char *out, size_t len)
     fclose(f);
 }
 
-/* "model name" on x86, "Model name"/"CPU part" elsewhere: the first match. */
+/* The value of the first /proc/cpuinfo line whose key is exactly `key`
+ * ("model" must not match "model name"); false if there is none. */
+static bool cpuinfo_value(const char *key, char *out, size_t len)
+{
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    size_t klen = strlen(key);
+    while (!found && fgets(line, sizeof(line), f)) {
+        char *colon = strchr(line, ':');
+        if (!colon || strncmp(line, key, klen) != 0 || line + klen + strspn(line + klen, " \t") != colon)
+            continue;
+        char *v = colon + 1 + strspn(colon + 1, " \t");
+        v[strcspn(v, "\n")] = 0;
+        snprintf(out, len, "%s", v);
+        found = true;
+    }
+    fclose(f);
+    return found;
+}
+
+/* "model name" on x86 with its family and model (guests of one brand name
+ * differ: two Intel Xeon models gave different cache sizes and figures),
+ * "Model name"/"cpu model"/"Processor" elsewhere. */
 static void cpu_model(char *out, size_t len)
 {
     static const char *keys[] = {"model name", "Model name", "cpu model", "Processor"};
-    snprintf(out, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    bool found = false;
-    while (!found && fgets(line, sizeof(line), f)) {
-        char *colon = strchr(line, ':');
-        for (size_t k = 0; colon && k < sizeof(keys) / sizeof(keys[0]); k++) {
-            if (strncmp(line, keys[k], strlen(keys[k])) == 0) {
-                char *v = colon + 1 + strspn(colon + 1, " \t");
-                v[strcspn(v, "\n")] = 0;
-                snprintf(out, len, "%s", v);
-                found = true;
-                break;
-            }
-        }
-    }
-    fclose(f);
+    char name[96] = "unknown", family[16], model[16];
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+        if (cpuinfo_value(keys[k], name, sizeof(name)))
+            break;
+    if (cpuinfo_value("cpu family", family, sizeof(family)) && cpuinfo_value("model", model, sizeof(model)))
+        snprintf(out, len, "%s (family %s, model %s)", name, family, model);
+    else
+        snprintf(out, len, "%s", name);
+}
+
+/* CPU 0's L2 and L3 sizes as sysfs gives them ("1024K"), where it does. */
+static void cache_sizes(char *out, size_t len)
+{
+    char l2[32], l3[32];
+    read_line("/sys/devices/system/cpu/cpu0/cache/index2/size", l2, sizeof(l2));
+    read_line("/sys/devices/system/cpu/cpu0/cache/index3/size", l3, sizeof(l3));
+    snprintf(out, len, "L2 %s, L3 %s", l2, l3);
 }
 
 /* The timer is part of every RTT sample: say what a read costs and how
@@ -73,6 +97,7 @@ void machine_describe(struct machine *m)
 {
     memset(m, 0, sizeof(*m));
     cpu_model(m->cpu_model, sizeof(m->cpu_model));
+    cache_sizes(m->caches, sizeof(m->caches));
     m->online = (int)sysconf(_SC_NPROCESSORS_ONLN);
     read_line("/sys/devices/system/cpu/online", m->online_list, sizeof(m->online_list));
     read_line("/sys/devices/system/clocksource/clocksource0/current_clocksource", m->clocksource,

@@ -937,8 +937,8 @@ void report_human(FILE *f, const struct machine *m, const struct bench_opts *o,
     pinning_text(pin, sizeof(pin), o);
     fprintf(f, "zipc bench %s%s, %s\n", zipc_version(), o->quick ? " (--quick: rough figures)" : "",
             m->date);
-    fprintf(f, "machine  %s; %d online CPUs (%s); %s; clocksource %s\n", m->cpu_model, m->online,
-            m->online_list, m->kernel, m->clocksource);
+    fprintf(f, "machine  %s; %s; %d online CPUs (%s); %s; clocksource %s\n", m->cpu_model, m->caches,
+            m->online, m->online_list, m->kernel, m->clocksource);
     fprintf(f, "pinning  %s\n", pin);
     fprintf(f, "timer    CLOCK_MONOTONIC: %.0f ns per read, advances in %lld ns steps; one read per "
                "round trip\n",
@@ -1049,6 +1049,8 @@ static void json_machine(FILE *f, const struct machine *m, const struct bench_op
     pinning_text(pin, sizeof(pin), o);
     fprintf(f, "{\"cpu_model\": ");
     json_str(f, m->cpu_model);
+    fprintf(f, ", \"caches\": ");
+    json_str(f, m->caches);
     fprintf(f, ", \"online_cpus\": %d, \"online_list\": ", m->online);
     json_str(f, m->online_list);
     fprintf(f, ", \"kernel\": ");
