@@ -125,7 +125,8 @@ int zipc_channel_send(zipc_channel *ch, const void *data, size_t size, uint32_t 
 
 /* ---- consumer side ----------------------------------------------------
  * view:     fills *msg with the next message not yet viewed, in place in
- *           the ring. Waits up to timeout_ns. Several views may be open at
+ *           the ring (every field, when it returns 0; nothing is read from
+ *           *msg: it need not be initialised). Waits up to timeout_ns. Several views may be open at
  *           once (they stay valid until release). When the producer is gone
  *           every committed message is still delivered, then -EPIPE.
  * drain:    views up to `max` messages at once: waits (timeout_ns) for the

@@ -163,7 +163,8 @@ int zipc_queue_send(zipc_queue *q, const void *data, size_t size, uint32_t type,
 
 /* ---- consumer --------------------------------------------------------------
  * view:   take the next message of some lane (lanes are served in turn) and
- *         view it in place; waits up to timeout_ns. msg->seq is its number in
+ *         view it in place (*msg written whole on success, as a channel's);
+ *         waits up to timeout_ns. msg->seq is its number in
  *         its lane (32 bits, wrapping); see zipc_queue_msg_producer/_attempt.
  *         -EPIPE at end of stream (see above).
  * drain:  views up to `max` messages: waits for the first, then takes what is

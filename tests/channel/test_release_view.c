@@ -105,6 +105,7 @@ static void m_opened(struct model *m, const struct zipc_msg *v)
 static void m_view(struct model *m)
 {
     struct zipc_msg v;
+    memset(&v, 0xa5, sizeof(v)); /* a view writes every field (channel.h): none of this may be left */
     int r = zipc_channel_view(m->c, &v, ZIPC_TRY);
     TRACE("view -> %d (seq %" PRIu64 ")", r, r ? 0 : v.seq);
     if (CHECK_HOT_ERR(r, m->sent > m->taken ? 0 : -EAGAIN) && r == 0)

@@ -259,9 +259,8 @@ impl Consumer {
 
     #[inline]
     fn view_ns(&mut self, ns: i64) -> Result<View<'_>> {
-        let mut msg = sys::zipc_msg::default();
         // SAFETY: a live endpoint, a valid out pointer.
-        check(unsafe { sys::zipc_queue_view(self.h.ptr(), &mut msg, ns) })?;
+        let msg = endpoint::viewed(|m| check(unsafe { sys::zipc_queue_view(self.h.ptr(), m, ns) }))?;
         Ok(View { q: self.h.non_null(), msg, _borrow: PhantomData })
     }
 

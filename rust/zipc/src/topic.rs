@@ -277,9 +277,9 @@ impl Subscriber {
 
     #[inline]
     fn view_ns(&mut self, ns: i64) -> Result<View<'_>> {
-        let mut msg = sys::zipc_msg::default();
+        let h = self.h.ptr();
         // SAFETY: a live endpoint, a valid out pointer.
-        read_check(self.h.ptr(), unsafe { sys::zipc_subscriber_view(self.h.ptr(), &mut msg, ns) })?;
+        let msg = endpoint::viewed(|m| read_check(h, unsafe { sys::zipc_subscriber_view(h, m, ns) }).map(drop))?;
         Ok(View { sub: self.h.non_null(), msg, _borrow: PhantomData })
     }
 
