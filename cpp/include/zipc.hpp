@@ -166,6 +166,10 @@ inline void check(std::error_code ec, const char *what)
         throw error(ec, what);
 }
 template <class D> class reader; /* result's friend: it fills results in place */
+/* Tag of a view constructed for the C call that fills it (its message not zeroed). */
+struct unfilled_t {
+    explicit unfilled_t() = default;
+};
 } // namespace detail
 
 /* The value of a non-throwing call (try_, or std::nothrow), or the error
@@ -200,7 +204,7 @@ public:
 private:
     template <class> friend class detail::reader;
     /* A default value, filled in place by the call that returns it. */
-    explicit result(std::in_place_t) noexcept : value_(std::in_place) {}
+    template <class... A> explicit result(std::in_place_t, A &&...a) noexcept : value_(std::in_place, std::forward<A>(a)...) {}
     void ensure() const
     {
         if (!value_)
@@ -799,7 +803,7 @@ private:
  * of zipc::view). Valid while the view or batch it comes from lives. */
 class view_ref {
 public:
-    view_ref() noexcept = default;
+    view_ref() noexcept : m_{} {}
     explicit view_ref(const zipc_msg &m) noexcept : m_(m) {}
 
     /* The payload, in the ring: read-only, 16-byte aligned. */
@@ -837,7 +841,9 @@ public:
     }
 
 protected:
-    zipc_msg m_{};
+    /* For a C view call to fill: m_ left as it is (the call writes every field). */
+    explicit view_ref(detail::unfilled_t) noexcept {}
+    zipc_msg m_;
 };
 
 /* One message viewed in place, owned: released when it dies, is assigned
@@ -848,6 +854,8 @@ protected:
 class view : public view_ref {
 public:
     view() noexcept = default;
+    /* Internal: for the view call that fills it (reader::view). */
+    explicit view(detail::unfilled_t t) noexcept : view_ref(t) {}
     view(view &&o) noexcept : view_ref(o), end_(o.end_.take()) {}
     view &operator=(view &&o) noexcept
     {
@@ -1132,10 +1140,12 @@ public:
      * named return object, so no copy): copying it out of a local after
      * the call read the C call's 4- and 8-byte stores back as 16-byte
      * loads, a store-forwarding stall; this form cost 1.57x the C calls
-     * per message then, ~1.1x now (`zipc bench`'s cpp-calls, DESIGN §10). */
+     * per message then, ~1.1x now (`zipc bench`'s cpp-calls, DESIGN §10).
+     * Nor is the message zeroed first: a view that returns 0 writes every
+     * field (channel.h), and on an error the value is dropped unread. */
     result<zipc::view> view(timeout t, std::nothrow_t) noexcept
     {
-        result<zipc::view> r{std::in_place};
+        result<zipc::view> r{std::in_place, detail::unfilled_t{}};
         auto *e = end();
         if (int rc = c_view(e, &r->m_, t.ns()); ZIPC__HPP_LIKELY(rc == 0))
             r->end_ = detail::reader_end::open(e);
