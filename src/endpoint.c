@@ -106,36 +106,40 @@ int zipc__door_admit(struct zipc__door *door, const struct zipc__kind_desc *d,
 void zipc__door_close(struct zipc__door *door) { zipc__addr_unbind(&door->addr, &door->lsock); }
 
 struct thread_start {
-    void *(*fn)(void *);
+    int (*setup)(void *);
+    void *(*loop)(void *);
     void *arg;
-    int running_fd;
+    int started_fd;
 };
 
 static void *thread_trampoline(void *p)
 {
     struct thread_start st = *(struct thread_start *)p; /* the creator's copy goes when it is told */
-    uint64_t one = 1;
-    if (write(st.running_fd, &one, sizeof(one)) < 0) {
+    int err = st.setup ? st.setup(st.arg) : 0;
+    uint64_t told = 1 + (uint64_t)-err; /* an eventfd's count is never 0 */
+    if (write(st.started_fd, &told, sizeof(told)) < 0) {
         /* cannot fail on a fresh eventfd */
     }
-    return st.fn(st.arg);
+    return err ? NULL : st.loop(st.arg);
 }
 
-int zipc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+int zipc__thread_start(pthread_t *t, int (*setup)(void *), void *(*loop)(void *), void *arg)
 {
-    struct thread_start st = {.fn = fn, .arg = arg, .running_fd = eventfd(0, EFD_CLOEXEC)};
-    if (st.running_fd < 0)
+    struct thread_start st = {.setup = setup, .loop = loop, .arg = arg, .started_fd = eventfd(0, EFD_CLOEXEC)};
+    if (st.started_fd < 0)
         return -errno;
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int err = pthread_create(t, NULL, thread_trampoline, &st);
+    int err = -pthread_create(t, NULL, thread_trampoline, &st);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    uint64_t v;
-    while (!err && read(st.running_fd, &v, sizeof(v)) < 0 && errno == EINTR) {
+    uint64_t told = 1;
+    while (!err && read(st.started_fd, &told, sizeof(told)) < 0 && errno == EINTR) {
     }
-    close(st.running_fd);
-    return -err;
+    close(st.started_fd);
+    if (!err && (err = -(int)(told - 1)))
+        pthread_join(*t, NULL);
+    return err;
 }
 
 /* Guarded doors: the process's list, closed in a forked child. */

@@ -387,10 +387,13 @@ struct zipc__door_guard {
 };
 void zipc__door_guard_add(struct zipc__door_guard *g, int *lsock);
 /* Start a helper thread (a door's) that takes no signals (they stay the
- * application's), and return once it runs: a process that forks right
- * after (a DataLoader's workers) never copies a thread mid-start, with
- * whatever lock its start held. 0 or a negative errno. */
-int zipc__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+ * application's), and return once it runs and its setup (may be NULL) is
+ * done: a process that forks right after (a DataLoader's workers) never
+ * copies a thread mid-start, with whatever lock its start held. A helper
+ * allocates in its setup only, never in its loop: a fork may copy the loop
+ * at any instant, and ASan's allocator (unlike glibc's) leaves a lock held
+ * in the child. 0, or the setup's negative errno (the thread is gone). */
+int zipc__thread_start(pthread_t *t, int (*setup)(void *), void *(*loop)(void *), void *arg);
 /* Close the guarded socket (if still open) and forget it; any thread,
  * idempotent. An abstract name is free once this returns. */
 void zipc__door_guard_close(struct zipc__door_guard *g);

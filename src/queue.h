@@ -86,6 +86,8 @@ struct zipc_queue {
     int lsock;                   /* our door */
     struct zipc__door_guard guard; /* a forked child closes lsock */
     int stop_fd;
+    int helper_ep;               /* the helper's: stop_fd, lsock */
+    struct zipc__watch watch;    /* the helper's: every member's liveness */
     pthread_t helper;
     bool helper_running;
     uint64_t reclaimed;

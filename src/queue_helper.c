@@ -114,34 +114,43 @@ static bool readable(int fd)
     return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
+/* Everything the helper allocates, before it runs (zipc__thread_start). */
+static int helper_setup(void *arg)
+{
+    zipc_queue *q = arg;
+    int err = zipc__watch_init(&q->watch, &q->members);
+    if (err)
+        return err;
+    struct epoll_event stop = {.events = EPOLLIN, .data.fd = q->stop_fd};
+    struct epoll_event door = {.events = EPOLLIN, .data.fd = q->lsock};
+    if ((q->helper_ep = epoll_create1(EPOLL_CLOEXEC)) < 0 || epoll_ctl(q->helper_ep, EPOLL_CTL_ADD, q->stop_fd, &stop) ||
+        epoll_ctl(q->helper_ep, EPOLL_CTL_ADD, q->lsock, &door)) {
+        err = -errno;
+        if (q->helper_ep >= 0)
+            close(q->helper_ep);
+        zipc__watch_close(&q->watch);
+    }
+    return err;
+}
+
 static void *helper_main(void *arg)
 {
     zipc_queue *q = arg;
-    struct zipc__watch w = {.m = &q->members};
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN};
-    bool ok = ep >= 0 && zipc__watch_init(&w, &q->members) == 0;
-    ev.data.fd = q->stop_fd;
-    ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, q->stop_fd, &ev) == 0;
-    ev.data.fd = q->lsock;
-    ok = ok && epoll_ctl(ep, EPOLL_CTL_ADD, q->lsock, &ev) == 0;
-    if (ok)
-        reclaim_all(q);
-    while (ok) {
-        zipc__watch_refresh(&w);
-        int n = zipc__watch_wait(&w, ep, zipc__now_ns() + HELPER_LOOK_NS);
+    reclaim_all(q);
+    for (;;) {
+        zipc__watch_refresh(&q->watch);
+        int n = zipc__watch_wait(&q->watch, q->helper_ep, zipc__now_ns() + HELPER_LOOK_NS);
         for (int k = 0; k < n; k++) {
-            uint32_t s = w.dead[k];
-            zipc__queue_reclaim(q, s, w.peer[s].lease);
+            uint32_t s = q->watch.dead[k];
+            zipc__queue_reclaim(q, s, q->watch.peer[s].lease);
         }
         if (readable(q->stop_fd))
             break;
         if (readable(q->lsock))
             admit_one(q);
     }
-    zipc__watch_close(&w);
-    if (ep >= 0)
-        close(ep);
+    zipc__watch_close(&q->watch);
+    close(q->helper_ep);
     return NULL;
 }
 
@@ -169,7 +178,7 @@ int zipc__queue_helper_start(zipc_queue *q, int64_t deadline)
     zipc__door_guard_add(&q->guard, &q->lsock);
     if ((q->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return -errno;
-    err = zipc__thread_start(&q->helper, helper_main, q);
+    err = zipc__thread_start(&q->helper, helper_setup, helper_main, q);
     q->helper_running = err == 0;
     return err;
 }

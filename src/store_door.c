@@ -265,7 +265,7 @@ int zipc__store_serve(zipc_store *s)
         return err;
     if ((s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return -errno;
-    err = zipc__thread_start(&s->helper, helper_main, s);
+    err = zipc__thread_start(&s->helper, NULL, helper_main, s);
     s->helper_running = err == 0;
     s->owner = getpid();
     return err;

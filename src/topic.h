@@ -102,6 +102,8 @@ struct zipc_publisher {
     struct zipc__door door;
     pthread_t door_thread;
     bool door_running;
+    struct pollfd *door_poll;  /* the door thread's: stop, lsock, each subscriber's link and pidfd */
+    uint32_t *door_whose;      /* the door thread's: the subscriber of each door_poll entry */
     int stop_fd;
     int bell;                /* eventfd every subscriber that asked sleeps on: one write wakes all */
     uint32_t always_active;  /* the waiter's "peer state": a publisher has no one peer */

@@ -209,13 +209,26 @@ static unsigned door_poll_set(zipc_publisher *pub, struct pollfd *p, uint32_t *s
     return n;
 }
 
-static void *door_main(void *arg)
+/* Everything the door thread allocates, before it runs (zipc__thread_start). */
+static int door_setup(void *arg)
 {
     zipc_publisher *pub = arg;
     unsigned cap = 2 + 2 * pub->max_subs;
-    struct pollfd *p = calloc(cap, sizeof(*p));
-    uint32_t *slot = calloc(cap, sizeof(*slot));
-    while (p && slot) {
+    pub->door_poll = calloc(cap, sizeof(*pub->door_poll));
+    pub->door_whose = calloc(cap, sizeof(*pub->door_whose));
+    if (pub->door_poll && pub->door_whose)
+        return 0;
+    free(pub->door_poll);
+    free(pub->door_whose);
+    return -ENOMEM;
+}
+
+static void *door_main(void *arg)
+{
+    zipc_publisher *pub = arg;
+    struct pollfd *p = pub->door_poll;
+    uint32_t *slot = pub->door_whose;
+    for (;;) {
         unsigned n = door_poll_set(pub, p, slot);
         if (poll(p, n, -1) < 0)
             continue; /* EINTR */
@@ -234,7 +247,7 @@ static void *door_main(void *arg)
 
 int zipc__topic_door_start(zipc_publisher *pub)
 {
-    int err = zipc__thread_start(&pub->door_thread, door_main, pub);
+    int err = zipc__thread_start(&pub->door_thread, door_setup, door_main, pub);
     pub->door_running = err == 0;
     return err;
 }
