@@ -172,48 +172,118 @@ struct unfilled_t {
 };
 } // namespace detail
 
+namespace detail {
+/* result's storage: its value or its error, one of them alive (ok_ says
+ * which). Not std::optional plus an error_code: a view filled in place
+ * (reader::view) is then marked held after the C call returns, a store
+ * the caller's test of it reads straight back, instead of before the call,
+ * a flag reloaded after it; and dying writes nothing (DESIGN §10). */
+template <class T> class result_storage {
+protected:
+    result_storage(T &&v) noexcept(std::is_nothrow_move_constructible_v<T>) : value_(std::move(v)), ok_(true) {}
+    result_storage(const T &v) : value_(v), ok_(true) {}
+    result_storage(std::error_code ec) noexcept : ec_(ec), ok_(false) {}
+    /* A value for a C call to fill: not held until it has (mark_held; on an
+     * error the value is left unread: the caller leaves nothing in it to
+     * give back, so its destructor has nothing to do). */
+    template <class... A> explicit result_storage(std::in_place_t, A &&...a) noexcept
+        : value_(std::forward<A>(a)...), ok_(false)
+    {
+    }
+    result_storage(result_storage &&o) noexcept(std::is_nothrow_move_constructible_v<T>) { take_from(std::move(o)); }
+    result_storage(const result_storage &o) { take_from(o); }
+    result_storage &operator=(result_storage &&o) noexcept(std::is_nothrow_move_constructible_v<T>)
+    {
+        if (this != &o) {
+            destroy();
+            take_from(std::move(o));
+        }
+        return *this;
+    }
+    result_storage &operator=(const result_storage &o)
+    {
+        if (this != &o) {
+            result_storage copy(o); /* may throw: this one is still whole */
+            *this = std::move(copy);
+        }
+        return *this;
+    }
+    ~result_storage() { destroy(); }
+    void destroy() noexcept
+    {
+        if (ok_)
+            value_.~T();
+    }
+    /* Into storage holding nothing alive: o's value (moved or copied) or error. */
+    template <class S> void take_from(S &&o)
+    {
+        ok_ = o.ok_;
+        if (ok_)
+            new (&value_) T(std::forward<S>(o).value_);
+        else
+            new (&ec_) std::error_code(o.ec_);
+    }
+    union {
+        T value_;
+        std::error_code ec_;
+    };
+    bool ok_;
+};
+/* Deletes result's copies when T has none (std::optional's way). */
+template <bool Copyable> struct copy_like {};
+template <> struct copy_like<false> {
+    copy_like() = default;
+    copy_like(const copy_like &) = delete;
+    copy_like(copy_like &&) = default;
+    copy_like &operator=(const copy_like &) = delete;
+    copy_like &operator=(copy_like &&) = default;
+};
+} // namespace detail
+
 /* The value of a non-throwing call (try_, or std::nothrow), or the error
  * code that stopped it. */
-template <class T> class [[nodiscard]] result {
-public:
-    result(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>) : value_(std::move(value)) {}
-    result(const T &value) : value_(value) {}
-    result(std::error_code ec) noexcept : ec_(ec) {}
+template <class T>
+class [[nodiscard]] result : detail::result_storage<T>, detail::copy_like<std::is_copy_constructible_v<T>> {
+    using base = detail::result_storage<T>;
 
-    bool has_value() const noexcept { return value_.has_value(); }
+public:
+    result(T &&value) noexcept(std::is_nothrow_move_constructible_v<T>) : base(std::move(value)) {}
+    result(const T &value) : base(value) {}
+    result(std::error_code ec) noexcept : base(ec) {}
+
+    bool has_value() const noexcept { return this->ok_; }
     explicit operator bool() const noexcept { return has_value(); }
     /* EAGAIN or ETIMEDOUT: the normal "not now" of a non-throwing call. */
-    bool is_timeout() const noexcept { return zipc::is_timeout(ec_); }
-    std::error_code error() const noexcept { return ec_; }
+    bool is_timeout() const noexcept { return !has_value() && zipc::is_timeout(this->ec_); }
+    /* 0 (zipc::category(), not std::error_code{}: its std::system_category()
+     * is a call into libstdc++) when there is a value. */
+    std::error_code error() const noexcept { return has_value() ? std::error_code(0, category()) : this->ec_; }
 
     /* The value; throws zipc::error when there is none. */
     T &value() &
     {
         ensure();
-        return *value_;
+        return this->value_;
     }
     T &&value() &&
     {
         ensure();
-        return std::move(*value_);
+        return std::move(this->value_);
     }
-    T &operator*() & noexcept { return *value_; }
-    T &&operator*() && noexcept { return std::move(*value_); }
-    T *operator->() noexcept { return &*value_; }
+    T &operator*() & noexcept { return this->value_; }
+    T &&operator*() && noexcept { return std::move(this->value_); }
+    T *operator->() noexcept { return &this->value_; }
 
 private:
     template <class> friend class detail::reader;
-    /* A default value, filled in place by the call that returns it. */
-    template <class... A> explicit result(std::in_place_t, A &&...a) noexcept : value_(std::in_place, std::forward<A>(a)...) {}
+    /* A value filled in place by the call that returns it, then marked held. */
+    template <class... A> explicit result(std::in_place_t, A &&...a) noexcept : base(std::in_place, std::forward<A>(a)...) {}
+    void mark_held() noexcept { this->ok_ = true; }
     void ensure() const
     {
-        if (!value_)
-            throw zipc::error(ec_, "zipc::result::value");
+        if (!has_value())
+            throw zipc::error(this->ec_, "zipc::result::value");
     }
-    std::optional<T> value_;
-    /* {0, zipc::category()}, not std::error_code{}: the default's
-     * std::system_category() is a call into libstdc++ on every success. */
-    std::error_code ec_{0, category()};
 };
 
 namespace detail {
@@ -508,7 +578,9 @@ inline constexpr call_names c_names(const zipc_queue *) noexcept
  * a branch or two the CPU predicts, rather than a call through a pointer. */
 template <class... Ts> class either {
 public:
-    constexpr either() noexcept = default;
+    constexpr either() noexcept : p_(nullptr), k_(0) {}
+    /* For a view the next C call fills: nothing written (reader::view). */
+    explicit either(unfilled_t) noexcept {}
     template <class T, class = std::enable_if_t<(std::is_same_v<T, Ts> || ...)>>
     constexpr either(T *p) noexcept : p_(p), k_(p ? index_of<T>() + 1 : 0)
     {
@@ -553,8 +625,8 @@ private:
         else
             return visit_from<K + 1, Rest...>(f);
     }
-    void *p_ = nullptr;
-    unsigned char k_ = 0; /* 1 + the index of p_'s type in Ts; 0: none */
+    void *p_;
+    unsigned char k_; /* 1 + the index of p_'s type in Ts; 0: none */
 };
 using writer_end = either<zipc_channel, zipc_publisher, zipc_queue>;
 using reader_end = either<zipc_channel, zipc_subscriber, zipc_queue>;
@@ -855,7 +927,7 @@ class view : public view_ref {
 public:
     view() noexcept = default;
     /* Internal: for the view call that fills it (reader::view). */
-    explicit view(detail::unfilled_t t) noexcept : view_ref(t) {}
+    explicit view(detail::unfilled_t t) noexcept : view_ref(t), end_(t) {}
     view(view &&o) noexcept : view_ref(o), end_(o.end_.take()) {}
     view &operator=(view &&o) noexcept
     {
@@ -868,7 +940,11 @@ public:
     }
     view(const view &) = delete;
     view &operator=(const view &) = delete;
-    ~view() { release(); }
+    ~view()
+    {
+        if (end_)
+            give_back(); /* no need to say it is gone: the view is */
+    }
     explicit operator bool() const noexcept { return static_cast<bool>(end_); }
     /* Give the slot back now (the ring returns to the writer oldest first).
      * Never fails for the oldest open view; out of order, the C core may
@@ -881,10 +957,13 @@ public:
     {
         if (!end_)
             return make_error_code(0); /* not {}: its system_category() is a call into libstdc++ */
-        return make_error_code(end_.take().visit([this](auto *e) { return detail::c_release_view(e, &m_); }));
+        int rc = give_back();
+        end_.clear();
+        return make_error_code(rc);
     }
 
 private:
+    int give_back() noexcept { return end_.visit([this](auto *e) { return detail::c_release_view(e, &m_); }); }
     template <class> friend class detail::reader;
     detail::reader_end end_; /* the endpoint while this view is open */
 };
@@ -1147,10 +1226,13 @@ public:
     {
         result<zipc::view> r{std::in_place, detail::unfilled_t{}};
         auto *e = end();
-        if (int rc = c_view(e, &r->m_, t.ns()); ZIPC__HPP_LIKELY(rc == 0))
+        if (int rc = c_view(e, &r->m_, t.ns()); ZIPC__HPP_LIKELY(rc == 0)) {
             r->end_ = detail::reader_end::open(e);
-        else
+            r.mark_held();
+        } else {
+            r->end_ = {}; /* the view dropped next releases nothing */
             r = make_error_code(rc);
+        }
         return r;
     }
     result<zipc::view> try_view() noexcept { return view(try_once, std::nothrow); }
@@ -1196,6 +1278,8 @@ public:
         result<zipc::message> r{std::in_place}; /* filled in place: see view() */
         if (int rc = c_recv(end(), buf.data(), buf.size(), &r->size, &r->type, t.ns()))
             r = make_error_code(rc);
+        else
+            r.mark_held();
         return r;
     }
     result<zipc::message> try_recv(bytes buf) noexcept { return recv(buf, try_once, std::nothrow); }

@@ -194,6 +194,42 @@ TEST(Try, ValuesAndErrorsTogether)
     EXPECT_EQ(m->seq(), 0u);
 }
 
+/* A result is its value or its error: moved, it carries the view (and its
+ * release) along; assigned an error, the view it held is released; copied
+ * only where the value copies. */
+static_assert(!std::is_copy_constructible_v<zipc::result<zipc::view>>);
+static_assert(std::is_nothrow_move_constructible_v<zipc::result<zipc::view>>);
+static_assert(std::is_copy_constructible_v<zipc::result<std::size_t>>);
+
+TEST(Try, ResultsMoveAndAssignLikeTheirValues)
+{
+    auto p = zt::open_pair();
+    send_text(p.prod, "one", 1);
+    send_text(p.prod, "two", 2);
+    std::array<std::byte, 8> buf{};
+    auto m = p.cons.view(1s, std::nothrow);
+    ASSERT_TRUE(m);
+    EXPECT_FALSE(m.error());
+    EXPECT_FALSE(m.is_timeout());
+    zipc::result<zipc::view> moved = std::move(m);
+    ASSERT_TRUE(moved);
+    EXPECT_EQ(text_of(*moved), "one");
+    EXPECT_TRUE(p.cons.try_recv(buf).error() == std::errc::connection_already_in_progress); /* still held */
+    moved = make_error_code(std::errc::timed_out);
+    EXPECT_FALSE(moved);
+    EXPECT_TRUE(moved.is_timeout());
+    EXPECT_THROW(moved.value(), zipc::error);
+    auto r = p.cons.try_recv(buf); /* the view went with the assignment */
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->type, 2u);
+    zipc::result<std::size_t> n = std::size_t{3}, copy = n;
+    EXPECT_EQ(*copy, 3u);
+    copy = n.error();
+    EXPECT_FALSE(copy);
+    copy = n;
+    EXPECT_EQ(*copy, 3u);
+}
+
 // ---- reservation RAII -------------------------------------------------------
 
 TEST(Reservation, UncommittedIsAbortedAtScopeExit)
