@@ -29,6 +29,14 @@ static void child_allocates(void)
     _exit(0);
 }
 
+/* The message sent after the forks: what arrives must be it. */
+#define AFTER "after the fork"
+#define AFTER_TYPE 3
+static bool is_after(const struct zipc_msg *m)
+{
+    return m->size == sizeof(AFTER) - 1 && memcmp(m->data, AFTER, m->size) == 0 && m->type == AFTER_TYPE;
+}
+
 static bool fork_allocating_child(void)
 {
     pid_t kid = tu_fork();
@@ -57,10 +65,9 @@ static void queue_then_fork(long rounds)
     tu_topic_name(name, "qfork-after");
     if (CHECK_OK(zipc_queue_open(&p, name, ZIPC_ROLE_PRODUCER, NULL, &o)) && fork_allocating_child() &&
         CHECK_OK(zipc_queue_open(&c, name, ZIPC_ROLE_CONSUMER, NULL, &o)) &&
-        CHECK_OK(zipc_queue_send(p, "after the fork", 14, 3, 0)) && CHECK_OK(zipc_queue_view(c, &m, 5 * TU_S))) {
-        CHECK(m.size == 14 && memcmp(m.data, "after the fork", 14) == 0 && m.type == 3);
+        CHECK_OK(zipc_queue_send(p, AFTER, sizeof(AFTER) - 1, AFTER_TYPE, 0)) &&
+        CHECK_OK(zipc_queue_view(c, &m, 5 * TU_S)) && CHECK(is_after(&m)))
         CHECK_OK(zipc_queue_release_view(c, &m));
-    }
     if (c)
         zipc_queue_close(c);
     if (p)
@@ -88,11 +95,9 @@ static void topic_then_fork(long rounds)
     tu_topic_name(name, "tfork-after");
     if (CHECK_OK(zipc_topic_create(&pub, name, 64 * 1024, 0, NULL)) && fork_allocating_child() &&
         CHECK_OK(zipc_topic_subscribe(&sub, name, NULL, &o)) &&
-        CHECK_OK(zipc_publisher_send(pub, "after the fork", 14, 3, 0)) &&
-        CHECK_OK(zipc_subscriber_view(sub, &m, 5 * TU_S))) {
-        CHECK(m.size == 14 && memcmp(m.data, "after the fork", 14) == 0 && m.type == 3);
+        CHECK_OK(zipc_publisher_send(pub, AFTER, sizeof(AFTER) - 1, AFTER_TYPE, 0)) &&
+        CHECK_OK(zipc_subscriber_view(sub, &m, 5 * TU_S)) && CHECK(is_after(&m)))
         CHECK_OK(zipc_subscriber_release_view(sub, &m));
-    }
     if (sub)
         zipc_subscriber_close(sub);
     if (pub)
