@@ -1230,7 +1230,7 @@ public:
             r->end_ = detail::reader_end::open(e);
             r.mark_held();
         } else {
-            r->end_ = {}; /* the view dropped next releases nothing */
+            r->end_ = {}; /* unheld, the value is dropped unread; were it destroyed, it gives nothing back */
             r = make_error_code(rc);
         }
         return r;
